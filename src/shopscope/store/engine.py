@@ -1,0 +1,200 @@
+"""Connect to an engine by URL and keep the canonical tables in it.
+
+URLs:
+
+* ``duckdb:///path/to/shop.duckdb`` (default; ``duckdb://`` alone is in memory)
+* ``pyspark://local[2]`` — a local Spark session (extra ``[spark]``, needs Java 17)
+* anything else ``ibis.connect`` understands (``clickhouse://…``, ``postgres://…``)
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+import ibis
+import pyarrow as pa
+
+from shopscope.errors import ShopscopeError, UnsupportedOnEngine
+from shopscope.schema import TABLES, get_table
+
+# Bookkeeping tables live beside the canonical ones; a leading underscore keeps them apart.
+INGEST_LOG = "_ingest_log"
+REJECTS = "_rejects"
+_META_SCHEMAS = {
+    INGEST_LOG: ibis.schema(
+        {
+            "fingerprint": "string",
+            "source": "string",
+            "preset": "string",
+            "table_name": "string",
+            "rows_read": "int64",
+            "rows_added": "int64",
+            "rows_rejected": "int64",
+            "loaded_at": "timestamp",
+        }
+    ),
+    REJECTS: ibis.schema(
+        {
+            "table_name": "string",
+            "source": "string",
+            "row": "int64",
+            "column": "string",
+            "value": "string",
+            "reason": "string",
+            "loaded_at": "timestamp",
+        }
+    ),
+}
+
+
+def _spark_session(master: str):  # noqa: ANN202
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:  # pragma: no cover - depends on extras
+        raise UnsupportedOnEngine(
+            "pyspark is not installed", hint='pip install "shopscope[spark]"'
+        ) from exc
+    return (
+        SparkSession.builder.master(master or "local[2]")
+        .appName("shopscope")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.ui.enabled", "false")
+        .config("spark.driver.memory", "4g")
+        .getOrCreate()
+    )
+
+
+class Store:
+    """An Ibis backend plus the canonical tables kept in it.
+
+    Parameters
+    ----------
+    backend
+        A connected Ibis backend.
+    url
+        The URL it was opened from, for messages.
+    """
+
+    def __init__(self, backend: Any, url: str = "") -> None:
+        self.backend = backend
+        self.url = url
+
+    @property
+    def engine(self) -> str:
+        return self.backend.name
+
+    # -- tables -------------------------------------------------------------------------
+    def list_tables(self) -> list[str]:
+        return list(self.backend.list_tables())
+
+    def has_table(self, name: str) -> bool:
+        return name in self.list_tables()
+
+    def ensure_tables(self, names: list[str] | None = None) -> None:
+        """Create the canonical and bookkeeping tables that do not exist yet, empty."""
+        existing = set(self.list_tables())
+        for name in names or list(TABLES):
+            if name not in existing:
+                self.backend.create_table(name, schema=get_table(name).ibis_schema())
+        for name, schema in _META_SCHEMAS.items():
+            if name not in existing:
+                self.backend.create_table(name, schema=schema)
+
+    def table(self, name: str) -> ibis.Table:
+        """A canonical table; an empty one of the right schema if nothing was loaded."""
+        if self.has_table(name):
+            return self.backend.table(name)
+        spec = TABLES.get(name)
+        if spec is None:
+            schema = _META_SCHEMAS.get(name)
+            if schema is None:
+                raise ShopscopeError(f"no table {name!r} in {self.url or self.engine}")
+            return ibis.memtable(pa.Table.from_pylist([], schema=schema.to_pyarrow()))
+        return ibis.memtable(pa.Table.from_pylist([], schema=spec.ibis_schema().to_pyarrow()))
+
+    def row_count(self, name: str) -> int:
+        return int(self.table(name).count().execute()) if self.has_table(name) else 0
+
+    def insert(self, name: str, expr: ibis.Table) -> None:
+        self.backend.insert(name, expr)
+
+    def replace(self, name: str, expr: ibis.Table) -> None:
+        """Replace a whole table's rows (small derived tables such as products)."""
+        self.backend.create_table(name, expr, overwrite=True)
+
+    # -- reading files through the engine ------------------------------------------------
+    def read_parquet(self, path: str) -> ibis.Table:
+        return self.backend.read_parquet(path)
+
+    def from_arrow(self, data: pa.Table, name: str | None = None) -> ibis.Table:
+        """Make an in-memory Arrow table queryable by the engine."""
+        return ibis.memtable(data, name=name)
+
+    def materialize(self, expr: ibis.Table, name: str) -> ibis.Table:
+        """Compute an expression once into a temporary table (reused by several queries)."""
+        if self.engine == "duckdb":
+            return self.backend.create_table(name, expr, temp=True, overwrite=True)
+        return self.backend.create_table(name, expr, overwrite=True)
+
+    def drop(self, name: str) -> None:
+        with contextlib.suppress(Exception):
+            self.backend.drop_table(name, force=True)
+
+    # -- transactions ---------------------------------------------------------------------
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All or nothing: on any exception (Ctrl-C included) the store is left as it was.
+
+        DuckDB runs the block in one transaction. Engines without multi-statement
+        transactions (Spark) run it as is; their loads are append-only and keyed, so a rerun
+        completes an interrupted load without duplicates.
+        """
+        if self.engine != "duckdb":
+            yield
+            return
+        raw = self.backend.con
+        raw.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            raw.execute("ROLLBACK")
+            raise
+        raw.execute("COMMIT")
+
+    def data_version(self) -> str:
+        """Changes whenever an ingestion commits: the key for caches."""
+        if not self.has_table(INGEST_LOG):
+            return "0"
+        t = self.backend.table(INGEST_LOG)
+        n = t.count().execute()
+        last = t.loaded_at.max().execute() if n else None
+        return f"{n}:{last}"
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.backend.disconnect()
+
+
+def connect(url: str = "duckdb://") -> Store:
+    """Open a store by URL.
+
+    Examples
+    --------
+    >>> store = connect("duckdb://")
+    >>> store.engine
+    'duckdb'
+    """
+    if url.startswith("pyspark://"):
+        session = _spark_session(url.removeprefix("pyspark://"))
+        return Store(ibis.pyspark.connect(session), url)
+    try:
+        backend = ibis.connect(url)
+    except Exception as exc:
+        raise ShopscopeError(
+            f"cannot open the store at {url!r}: {exc}",
+            hint="use duckdb:///path/to/file.duckdb, pyspark://local[2] or an Ibis URL",
+        ) from exc
+    return Store(backend, url)

@@ -1,0 +1,106 @@
+"""A workspace: a folder holding ``shopscope.toml`` (settings) and the DuckDB file."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from shopscope.errors import ShopscopeError, WorkspaceError
+from shopscope.store.engine import Store, connect
+
+SETTINGS_FILE = "shopscope.toml"
+DB_FILE = "shop.duckdb"
+
+
+@dataclass(frozen=True)
+class WorkspaceSettings:
+    """What a workspace remembers about its shop.
+
+    ``timezone`` is the shop's local zone: all stored timestamps are naive local times in it,
+    so that days and months are the shop's days and months.
+    """
+
+    name: str = "shop"
+    engine_url: str = ""
+    timezone: str = "UTC"
+    currency: str = "GBP"
+
+    def __post_init__(self) -> None:
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ShopscopeError(
+                f"unknown time zone {self.timezone!r}",
+                hint="use an IANA name such as UTC, Europe/London or Asia/Shanghai",
+            ) from None
+
+    def to_toml(self) -> str:
+        lines = ["# shopscope workspace settings"]
+        for key in ("name", "engine_url", "timezone", "currency"):
+            value = getattr(self, key).replace("\\", "\\\\").replace('"', '\\"')
+            lines.append(f'{key} = "{value}"')
+        return "\n".join(lines) + "\n"
+
+
+class Workspace:
+    """A folder with settings and an engine connection (DuckDB file by default)."""
+
+    def __init__(self, path: Path, settings: WorkspaceSettings) -> None:
+        self.path = path
+        self.settings = settings
+        self._store: Store | None = None
+
+    @classmethod
+    def create(cls, path: str | Path, **settings: str) -> Workspace:
+        """Create (or re-open) a workspace folder; existing settings are kept."""
+        root = Path(path)
+        if (root / SETTINGS_FILE).exists():
+            return cls.open(root)
+        if root.exists() and not root.is_dir():
+            raise WorkspaceError(f"{root} exists and is not a folder", hint="choose another path")
+        root.mkdir(parents=True, exist_ok=True)
+        ws_settings = WorkspaceSettings(**settings)
+        (root / SETTINGS_FILE).write_text(ws_settings.to_toml(), encoding="utf-8")
+        ws = cls(root, ws_settings)
+        ws.store.ensure_tables()
+        return ws
+
+    @classmethod
+    def open(cls, path: str | Path) -> Workspace:
+        root = Path(path)
+        cfg = root / SETTINGS_FILE
+        if not cfg.exists():
+            raise WorkspaceError(
+                f"no workspace at {root} ({SETTINGS_FILE} not found)",
+                hint=f"create one with: shopscope init {root}",
+            )
+        try:
+            data = tomllib.loads(cfg.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise WorkspaceError(f"{cfg}: {exc}", hint="fix or delete the settings file") from exc
+        known = {k: str(v) for k, v in data.items() if k in WorkspaceSettings.__annotations__}
+        return cls(root, WorkspaceSettings(**known))
+
+    @property
+    def engine_url(self) -> str:
+        return self.settings.engine_url or f"duckdb:///{(self.path / DB_FILE).resolve()}"
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = connect(self.engine_url)
+            self._store.ensure_tables()
+        return self._store
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

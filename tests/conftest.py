@@ -1,0 +1,26 @@
+"""Shared fixtures: paths to the real data sets (skip when absent) and fresh workspaces."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def shared_file(*parts: str) -> Path:
+    """A file from ../shared/data, or skip the test when it is not there."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"real data not available: {path}")
+    return path
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    from shopscope.store import Workspace
+
+    ws = Workspace.create(tmp_path / "ws")
+    yield ws
+    ws.close()
