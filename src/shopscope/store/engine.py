@@ -129,9 +129,9 @@ class Store:
     def read_parquet(self, path: str) -> ibis.Table:
         return self.backend.read_parquet(path)
 
-    def from_arrow(self, data: pa.Table, name: str | None = None) -> ibis.Table:
+    def from_arrow(self, data: pa.Table) -> ibis.Table:
         """Make an in-memory Arrow table queryable by the engine."""
-        return ibis.memtable(data, name=name)
+        return ibis.memtable(data)
 
     def materialize(self, expr: ibis.Table, name: str) -> ibis.Table:
         """Compute an expression once into a temporary table (reused by several queries)."""

@@ -1,0 +1,177 @@
+"""Turning text columns into typed values, in the engine and without ever raising.
+
+Every parser returns null where the text does not parse; validation then reports each
+non-null text whose parsed value is null. ``strptime`` raises on the first bad row in most
+engines, so date formats are compiled to a regular expression that rebuilds an ISO string,
+which ``try_cast`` turns into a timestamp.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import ibis
+import ibis.expr.types as ir
+
+from shopscope.errors import ShopscopeError
+
+_TOKENS = {
+    "%Y": ("Y", r"(\d{4})"),
+    "%y": ("y", r"(\d{2})"),
+    "%m": ("m", r"(\d{1,2})"),
+    "%d": ("d", r"(\d{1,2})"),
+    "%H": ("H", r"(\d{1,2})"),
+    "%I": ("H", r"(\d{1,2})"),
+    "%M": ("M", r"(\d{1,2})"),
+    "%S": ("S", r"(\d{1,2})"),
+    "%f": ("f", r"(\d{1,9})"),
+    "%p": ("p", r"([AaPp][Mm])"),
+}
+UNIX_FORMATS = {"unix": "s", "unix_s": "s", "unix_ms": "ms", "unix_us": "us"}
+
+
+def _clean(s: ir.StringValue) -> ir.StringValue:
+    return s.strip().nullif("")
+
+
+def parse_int(s: ir.StringValue) -> ir.IntegerValue:
+    """Whole numbers; ``"3.0"`` parses as 3, ``"3.5"`` does not."""
+    text = _clean(s)
+    as_float = text.try_cast("float64")
+    return (as_float == as_float.floor()).ifelse(as_float.try_cast("int64"), ibis.null("int64"))
+
+
+def parse_float(s: ir.StringValue, decimal: str = ".") -> ir.FloatingValue:
+    """Decimal numbers; thousands separators and a leading currency sign are dropped."""
+    text = _clean(s).re_replace(r"^[£$€¥￥]\s*", "")
+    if decimal == ",":
+        text = text.replace(".", "").replace(",", ".")
+    else:
+        text = text.replace(",", "")
+    return text.try_cast("float64")
+
+
+def parse_id(s: ir.StringValue) -> ir.StringValue:
+    """Identifiers: trimmed, and a float rendering of an integer (``17850.0``) made whole."""
+    return _clean(s).re_replace(r"^(-?\d+)\.0+$", r"\1")
+
+
+def _format_regex(fmt: str) -> tuple[str, list[str]]:
+    pattern, fields, i = "^", [], 0
+    while i < len(fmt):
+        tok = fmt[i : i + 2]
+        if tok in _TOKENS:
+            field, rx = _TOKENS[tok]
+            fields.append(field)
+            pattern += rx
+            i += 2
+        elif fmt[i] == " ":
+            pattern += r"\s+"
+            i += 1
+        else:
+            pattern += re.escape(fmt[i])
+            i += 1
+    return pattern + "$", fields
+
+
+def _pad(v: ir.StringValue, n: int) -> ir.StringValue:
+    return v.lpad(n, "0")
+
+
+def parse_timestamp(s: ir.StringValue, formats: list[str] | tuple[str, ...] = ()) -> ir.Value:
+    """Timestamps in any of ``formats`` (strftime codes %Y %y %m %d %H %I %M %S %f %p, or
+    ``unix``/``unix_ms``); with no formats, ISO 8601 text.
+
+    The first format that matches a value wins, so list the most specific first.
+    """
+    text = _clean(s)
+    if not formats:
+        return text.replace("T", " ").try_cast("timestamp")
+    parsed = []
+    for fmt in formats:
+        if fmt in UNIX_FORMATS:
+            number = parse_int(text)
+            parsed.append(number.as_timestamp(UNIX_FORMATS[fmt]))
+            continue
+        if fmt == "iso":
+            parsed.append(text.replace("T", " ").try_cast("timestamp"))
+            continue
+        rx, fields = _format_regex(fmt)
+        if "Y" not in fields and "y" not in fields or "m" not in fields or "d" not in fields:
+            raise ShopscopeError(
+                f"date format {fmt!r} needs a year, month and day",
+                hint="e.g. %Y-%m-%d %H:%M:%S, %d/%m/%Y, %Y年%m月%d日, unix",
+            )
+
+        def grp(name: str, default: str, rx=rx, fields=fields) -> ir.StringValue:
+            if name not in fields:
+                return ibis.literal(default)
+            return text.re_extract(rx, fields.index(name) + 1)
+
+        year = grp("Y", "") if "Y" in fields else ibis.literal("20") + grp("y", "")
+        hour = grp("H", "0")
+        if "p" in fields:
+            h = hour.cast("int64") % 12
+            pm = grp("p", "am").lower() == "pm"
+            hour = pm.ifelse(h + 12, h).cast("string")
+        iso = (
+            year + "-" + _pad(grp("m", "1"), 2) + "-" + _pad(grp("d", "1"), 2) + " "
+            + _pad(hour, 2) + ":" + _pad(grp("M", "0"), 2) + ":" + _pad(grp("S", "0"), 2)
+        )
+        if "f" in fields:
+            iso = iso + "." + grp("f", "0")
+        matches = text.re_search(rx)
+        parsed.append(matches.ifelse(iso.try_cast("timestamp"), ibis.null("timestamp")))
+    return ibis.coalesce(*parsed) if len(parsed) > 1 else parsed[0]
+
+
+def parse_date(s: ir.StringValue, formats: list[str] | tuple[str, ...] = ()) -> ir.Value:
+    return parse_timestamp(s, formats).date()
+
+
+def convert_timezone(
+    ts: ir.TimestampValue, from_tz: str, to_tz: str, start: datetime, end: datetime
+) -> ir.TimestampValue:
+    """Shift naive local times from one zone to another, daylight saving included.
+
+    Offsets change only at transitions, so the conversion is a CASE over the (few)
+    intervals between ``start`` and ``end`` with a constant shift each: portable to every
+    engine and exact within the range.
+    """
+    if from_tz == to_tz:
+        return ts
+    src, dst = ZoneInfo(from_tz), ZoneInfo(to_tz)
+
+    def shift(at: datetime) -> timedelta:
+        aware = at.replace(tzinfo=src)
+        return aware.astimezone(dst).utcoffset() - aware.utcoffset()
+
+    # Walk the range hour by hour only where needed: sample daily, refine at changes.
+    points: list[tuple[datetime, timedelta]] = []
+    day = datetime(start.year, start.month, start.day) - timedelta(days=1)
+    last = None
+    while day <= end + timedelta(days=1):
+        off = shift(day)
+        if off != last:
+            if points:  # find the hour the offset changed
+                hour = day - timedelta(days=1)
+                while shift(hour) == last:
+                    hour += timedelta(hours=1)
+                points.append((hour, off))
+            else:
+                points.append((day, off))
+            last = off
+        day += timedelta(days=1)
+    seconds = [int(off.total_seconds()) for _, off in points]
+    if len(set(seconds)) == 1:
+        return ts + ibis.interval(seconds=seconds[0])
+    branches = ibis.cases(
+        *[
+            (ts < ibis.timestamp(points[i + 1][0]), ts + ibis.interval(seconds=seconds[i]))
+            for i in range(len(points) - 1)
+        ],
+        else_=ts + ibis.interval(seconds=seconds[-1]),
+    )
+    return branches
