@@ -105,10 +105,11 @@ def detect_encoding(path: Path, given: str | None = None) -> str:
     head = _head_bytes(path)
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
+    whole = len(head) < _SNIFF_BYTES
     for enc in _ENCODINGS:
         try:
-            # A multi-byte character may be cut at the end of the sample.
-            codecs.getincrementaldecoder(enc)().decode(head, final=False)
+            # A multi-byte character may be cut at the end of a sample, not of a whole file.
+            codecs.getincrementaldecoder(enc)().decode(head, final=whole)
         except UnicodeDecodeError:
             continue
         return enc
@@ -128,7 +129,9 @@ def sniff_delimiter(sample: str) -> str:
 
 
 def _with_row_numbers(table: pa.Table) -> pa.Table:
-    return table.append_column(ROW, pa.array(range(1, table.num_rows + 1), pa.int64()))
+    import numpy as np
+
+    return table.append_column(ROW, pa.array(np.arange(1, table.num_rows + 1, dtype=np.int64)))
 
 
 def _dedupe_names(names: list[str]) -> list[str]:
