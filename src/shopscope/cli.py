@@ -150,6 +150,213 @@ def ingest(
         ws.close()
 
 
+DEFAULT_KPIS = ("gmv", "net_sales", "orders", "buyers", "new_buyers", "aov", "units_per_order",
+                "repurchase_rate", "cancellation_rate", "return_rate")
+
+
+def _emit(frame, fmt: str, output: Path | None, title: str = "",  # noqa: ANN001
+          grain: str = "day") -> None:
+    """Print or write a result frame in the asked format."""
+    from shopscope.errors import ShopscopeError
+
+    if fmt == "parquet":
+        if output is None:
+            raise ShopscopeError("parquet output needs a file", hint="add --output FILE.parquet")
+        frame.to_parquet(output, index=False)
+        err_console.print(f"wrote {output}")
+        return
+    if fmt == "csv":
+        text = frame.to_csv(index=False)
+    elif fmt == "json":
+        text = frame.to_json(orient="records", date_format="iso", force_ascii=False, indent=1)
+    else:
+        _print_table(frame, title, grain)
+        return
+    if output:
+        output.write_text(text, encoding="utf-8")
+        err_console.print(f"wrote {output}")
+    else:
+        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def _print_table(frame, title: str, grain: str = "day") -> None:  # noqa: ANN001
+    from rich.table import Table
+
+    from shopscope.analytics import METRICS
+    from shopscope.report.html import format_value
+
+    table = Table(title=title or None, show_lines=False)
+    for col in frame.columns:
+        label = METRICS[col].label_en if col in METRICS else col
+        table.add_column(label, justify="right" if col in METRICS else "left")
+    for rec in frame.itertuples(index=False):
+        cells = []
+        for col, value in zip(frame.columns, rec, strict=True):
+            if col in METRICS:
+                unit = METRICS[col].unit
+                # Whole currency units keep wide tables readable; exports keep full values.
+                cells.append(format_value(value, unit) if unit != "currency" or value is None
+                             or value != value else f"{value:,.0f}")
+            elif col == "period":
+                cells.append(_period_label(value, grain))
+            else:
+                cells.append(str(value))
+        table.add_row(*cells)
+    console.print(table)
+
+
+def _period_label(value, grain: str) -> str:  # noqa: ANN001
+    if grain == "month":
+        return f"{value:%Y-%m}"
+    if grain == "quarter":
+        return f"{value.year}-Q{(value.month - 1) // 3 + 1}"
+    if grain == "year":
+        return f"{value:%Y}"
+    return f"{value:%Y-%m-%d}"
+
+
+@app.command()
+def kpi(
+    workspace: WorkspaceOpt = DEFAULT_WS,
+    grain: Annotated[str, typer.Option(help="day | week | month | quarter | year")] = "month",
+    by: Annotated[str | None, typer.Option(help="channel | country | region | category")] = None,
+    start: Annotated[str | None, typer.Option(help="First day (YYYY-MM-DD), inclusive.")] = None,
+    end: Annotated[str | None, typer.Option(help="Last day (YYYY-MM-DD), exclusive.")] = None,
+    metrics: Annotated[str | None, typer.Option(help="Comma-separated metric names.")] = None,
+    changes: Annotated[bool, typer.Option(help="Long form with 环比/同比 changes.")] = False,
+    fmt: Annotated[str, typer.Option("--format", help="table | csv | json | parquet")] = "table",
+    output: Annotated[Path | None, typer.Option(help="Write to this file.")] = None,
+) -> None:
+    """KPIs per period (GMV, net sales, orders, buyers, AOV 客单价, 复购率 …)."""
+    from shopscope.analytics import METRICS, kpis
+    from shopscope.errors import ShopscopeError
+
+    if fmt not in ("table", "csv", "json", "parquet"):
+        raise ShopscopeError(f"unknown format {fmt!r}", hint="use table, csv, json or parquet")
+    names = [m.strip() for m in metrics.split(",")] if metrics else list(DEFAULT_KPIS)
+    unknown = [m for m in names if m not in METRICS]
+    if unknown:
+        raise ShopscopeError(f"unknown metric(s): {', '.join(unknown)}",
+                             hint=f"metrics are: {', '.join(METRICS)}")
+    ws = _open_workspace(workspace)
+    try:
+        result = kpis(ws.store, grain=grain, by=by, start=start, end=end)  # type: ignore[arg-type]
+    finally:
+        ws.close()
+    if changes:
+        frame = result.data[result.data.metric.isin(names)]
+    else:
+        frame = result.wide()[[*result.keys, *names]]
+    _emit(frame, fmt, output, title=f"KPIs by {grain}" + (f" and {by}" if by else ""),
+          grain=grain)
+
+
+@app.command()
+def report(
+    workspace: WorkspaceOpt = DEFAULT_WS,
+    output: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("report.html"),
+    lang: Annotated[str, typer.Option(help="en or zh")] = "en",
+) -> None:
+    """Write the HTML KPI report (charts work offline)."""
+    from shopscope.report import write_kpi_report
+
+    ws = _open_workspace(workspace)
+    try:
+        path = write_kpi_report(ws.store, output, lang=_lang(lang),
+                                currency=ws.settings.currency)
+    finally:
+        ws.close()
+    console.print(f"report written to [bold]{path}[/]")
+
+
+def _lang(lang: str) -> Literal["en", "zh"]:
+    from shopscope.errors import ShopscopeError
+
+    norm = lang.lower().replace("_", "-")
+    if norm in ("en", "en-us", "en-gb"):
+        return "en"
+    if norm in ("zh", "zh-cn", "zh-hans"):
+        return "zh"
+    raise ShopscopeError(f"unknown language {lang!r}", hint="use en or zh")
+
+
+@app.command()
+def synth(
+    out: Annotated[Path, typer.Option(help="Folder to write Parquet files to.")] = Path("synth"),
+    customers: Annotated[int, typer.Option(help="Number of customers.")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same shop).")] = 0,
+    start: Annotated[str, typer.Option(help="First day of the shop.")] = "2023-01-01",
+    days: Annotated[int, typer.Option(help="Days of history.")] = 730,
+    events: Annotated[bool, typer.Option(help="Also generate behaviour events.")] = True,
+) -> None:
+    """Generate a synthetic shop with known ground truth (Parquet + ground_truth.json)."""
+    from shopscope.synth import generate
+
+    with _Bar("generating") as bar:
+        result = generate(out, customers=customers, seed=seed, start=start, days=days,
+                          events=events, progress=bar)
+    counts = ", ".join(f"{t} {n:,}" for t, n in result.row_counts.items())
+    console.print(f"[green]synthetic shop written to[/] {out}: {counts}", highlight=False)
+    console.print(f"load it with: shopscope ingest canonical {out} -w WORKSPACE")
+
+
+def demo_data_path() -> Path:
+    from importlib.resources import files
+
+    return Path(str(files("shopscope") / "data" / "online_retail_sample.csv.gz"))
+
+
+@app.command()
+def demo(
+    workspace: Annotated[Path, typer.Option("--workspace", "-w", help="Demo workspace folder.")]
+    = Path("shopscope-demo"),
+    lang: Annotated[str, typer.Option(help="en or zh")] = "en",
+) -> None:
+    """Run the demo: ingest the bundled UCI Online Retail slice, print KPIs, write a report."""
+    from shopscope.analytics import METRICS, summary
+    from shopscope.report import write_kpi_report
+    from shopscope.report.html import format_value
+    from shopscope.store import Workspace
+
+    language = _lang(lang)
+    ws = Workspace.create(workspace, timezone="Europe/London", currency="GBP", name="demo")
+    try:
+        source = demo_data_path()
+        console.print(f"[bold]shopscope demo[/]: workspace {ws.path}, data {source.name} "
+                      "(UCI Online Retail, CC BY 4.0)")
+        from shopscope.ingest import ingest_file
+
+        with _Bar("loading") as bar:
+            result = ingest_file(ws, source, preset="online_retail", progress=bar)
+        if result.skipped:
+            console.print("data already loaded")
+        else:
+            added = ", ".join(f"{t} +{n:,}" for t, n in result.rows_added.items())
+            console.print(f"loaded: {added}", highlight=False)
+        totals = summary(ws.store)
+        from rich.table import Table
+
+        table = Table(title="KPI summary" if language == "en" else "经营指标汇总")
+        table.add_column("metric")
+        table.add_column("value", justify="right")
+        for name in ("gmv", "net_sales", "orders", "buyers", "aov", "units_per_order",
+                     "repurchase_rate", "cancellation_rate", "return_rate", "arpu"):
+            meta = METRICS[name]
+            table.add_row(meta.label_zh if language == "zh" else meta.label_en,
+                          format_value(totals[name], meta.unit, ws.settings.currency))
+        console.print(table)
+        from shopscope.analytics import kpis
+
+        monthly = kpis(ws.store, grain="month").wide()
+        _print_table(monthly[["period", "gmv", "net_sales", "orders", "buyers", "aov",
+                              "repurchase_rate"]], "by month", "month")
+        path = write_kpi_report(ws.store, ws.path / "report.html", lang=language,
+                                currency=ws.settings.currency)
+        console.print(f"report: [bold]{path.resolve()}[/] (open it in a browser; works offline)")
+    finally:
+        ws.close()
+
+
 def main() -> None:
     """Entry point: run the app, turning project errors into a one-line message."""
     try:

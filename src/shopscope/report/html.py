@@ -1,0 +1,188 @@
+"""The KPI report: summary cards, monthly trends and breakdowns in one HTML file.
+
+plotly.js is embedded from the installed plotly package (about 4 MB), so the file works
+offline and can be mailed as it is.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import math
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.offline import get_plotlyjs
+from plotly.subplots import make_subplots
+
+from shopscope.analytics import METRICS, kpis, summary
+from shopscope.analytics.kpis import TableSource
+
+Lang = Literal["en", "zh"]
+CARD_METRICS = ("gmv", "net_sales", "orders", "buyers", "aov", "repurchase_rate",
+                "cancellation_rate", "return_rate")
+TEXT = {
+    "title": {"en": "shopscope KPI report", "zh": "shopscope 经营指标报告"},
+    "range": {"en": "Data from {start} to {end}", "zh": "数据范围 {start} 至 {end}"},
+    "sales": {"en": "Sales by month", "zh": "月度销售"},
+    "orders_buyers": {"en": "Orders and buyers by month", "zh": "月度订单与买家"},
+    "new_returning": {"en": "New and returning buyers", "zh": "新老买家"},
+    "rates": {"en": "Average order value and repurchase rate", "zh": "客单价与复购率"},
+    "credits": {"en": "Cancellation and return rates", "zh": "取消率与退货率"},
+    "by_country": {"en": "Net sales by country (top 10)", "zh": "各国家净销售额（前 10）"},
+    "month": {"en": "Month", "zh": "月份"},
+    "count": {"en": "Count", "zh": "数量"},
+    "share": {"en": "Share of GMV", "zh": "占 GMV 比例"},
+    "generated": {"en": "Generated {now} by shopscope", "zh": "由 shopscope 生成于 {now}"},
+    "no_data": {"en": "No orders loaded yet.", "zh": "尚未导入订单数据。"},
+    "vs_prev": {"en": "vs previous month", "zh": "环比上月"},
+}
+
+
+def _t(key: str, lang: Lang, **kw: object) -> str:
+    return TEXT[key][lang].format(**kw)
+
+
+def _label(metric: str, lang: Lang) -> str:
+    m = METRICS[metric]
+    return m.label_zh if lang == "zh" else m.label_en
+
+
+def format_value(value: float | None, unit: str, currency: str = "") -> str:
+    """Human formatting: money with two decimals, counts whole, ratios as percent.
+
+    Examples
+    --------
+    >>> format_value(1234.5, "currency", "GBP"), format_value(0.1234, "ratio", "")
+    ('GBP 1,234.50', '12.3%')
+    """
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if unit == "ratio":
+        return f"{value:.1%}"
+    if unit == "currency":
+        return f"{currency} {value:,.2f}".strip()
+    return f"{value:,.0f}"
+
+
+def _axis_title(metric: str, lang: Lang, currency: str) -> str:
+    unit = METRICS[metric].unit
+    suffix = f" ({currency})" if unit == "currency" else (" (%)" if unit == "ratio" else "")
+    return _label(metric, lang) + suffix
+
+
+def _layout(fig: go.Figure, title: str, lang: Lang, y_title: str) -> go.Figure:
+    fig.update_layout(
+        title=title, template="plotly_white", height=380, margin=dict(l=60, r=30, t=60, b=50),
+        legend=dict(orientation="h", y=-0.2),
+        font=dict(family="Noto Sans CJK SC, Microsoft YaHei, PingFang SC, Arial, sans-serif"),
+    )
+    fig.update_xaxes(title_text=_t("month", lang))
+    fig.update_yaxes(title_text=y_title)
+    return fig
+
+
+def build_figures(monthly: pd.DataFrame, countries: pd.DataFrame, lang: Lang,
+                  currency: str) -> list[go.Figure]:
+    """The report's charts from a wide monthly KPI table and a by-country table."""
+    x = monthly["period"]
+    figs = []
+    f = go.Figure()
+    f.add_bar(x=x, y=monthly["gmv"], name=_label("gmv", lang))
+    f.add_scatter(x=x, y=monthly["net_sales"], name=_label("net_sales", lang), mode="lines+markers")
+    figs.append(_layout(f, _t("sales", lang), lang, f"{currency}"))
+    f = go.Figure()
+    for m in ("orders", "buyers"):
+        f.add_scatter(x=x, y=monthly[m], name=_label(m, lang), mode="lines+markers")
+    figs.append(_layout(f, _t("orders_buyers", lang), lang, _t("count", lang)))
+    f = go.Figure()
+    for m in ("new_buyers", "returning_buyers"):
+        f.add_bar(x=x, y=monthly[m], name=_label(m, lang))
+    f.update_layout(barmode="stack")
+    figs.append(_layout(f, _t("new_returning", lang), lang, _t("count", lang)))
+    f = make_subplots(specs=[[{"secondary_y": True}]])
+    f.add_scatter(x=x, y=monthly["aov"], name=_label("aov", lang), mode="lines+markers")
+    f.add_scatter(x=x, y=monthly["repurchase_rate"] * 100, name=_label("repurchase_rate", lang),
+                  mode="lines+markers", secondary_y=True)
+    _layout(f, _t("rates", lang), lang, _axis_title("aov", lang, currency))
+    f.update_yaxes(title_text=_axis_title("repurchase_rate", lang, currency), secondary_y=True)
+    figs.append(f)
+    f = go.Figure()
+    for m in ("cancellation_rate", "return_rate"):
+        f.add_scatter(x=x, y=monthly[m] * 100, name=_label(m, lang), mode="lines+markers")
+    figs.append(_layout(f, _t("credits", lang), lang, _t("share", lang) + " (%)"))
+    if not countries.empty:
+        top = countries.sort_values("net_sales", ascending=False).head(10)
+        f = go.Figure(go.Bar(x=top["net_sales"], y=top["country"], orientation="h",
+                             name=_label("net_sales", lang)))
+        _layout(f, _t("by_country", lang), lang, "")
+        f.update_xaxes(title_text=_axis_title("net_sales", lang, currency))
+        f.update_yaxes(autorange="reversed")
+        figs.append(f)
+    return figs
+
+
+def _cards(values: dict[str, float | None], changes: dict[str, float | None], lang: Lang,
+           currency: str) -> str:
+    cells = []
+    for m in CARD_METRICS:
+        meta = METRICS[m]
+        change = changes.get(m)
+        arrow = ""
+        if change is not None and not math.isnan(change):
+            good = (change >= 0) == meta.higher_is_better
+            sign = "▲" if change >= 0 else "▼"
+            arrow = (f'<div class="chg {"up" if good else "down"}">{sign} {abs(change):.1%} '
+                     f'{_t("vs_prev", lang)}</div>')
+        cells.append(
+            f'<div class="card"><div class="lbl">{html.escape(_label(m, lang))}</div>'
+            f'<div class="val">{format_value(values.get(m), meta.unit, currency)}</div>{arrow}'
+            "</div>"
+        )
+    return '<div class="cards">' + "".join(cells) + "</div>"
+
+
+def write_kpi_report(tables: TableSource, path: str | Path, *, lang: Lang = "en",
+                     currency: str = "", title: str | None = None) -> Path:
+    """Write the KPI report for everything in ``tables`` to ``path`` and return it."""
+    out = Path(path)
+    result = kpis(tables, grain="month")
+    monthly = result.wide()
+    totals = summary(tables)
+    parts = [f"<h1>{html.escape(title or _t('title', lang))}</h1>"]
+    if monthly.empty:
+        parts.append(f"<p>{_t('no_data', lang)}</p>")
+        body, js = "".join(parts), ""
+    else:
+        last = result.data[result.data.period == result.data.period.max()]
+        changes = {r.metric: r.pop_change for r in last.itertuples()}
+        start, end = (f"{monthly.period.min():%Y-%m}", f"{monthly.period.max():%Y-%m}")
+        parts.append(f"<p class='sub'>{_t('range', lang, start=start, end=end)}</p>")
+        parts.append(_cards(totals, changes, lang, currency))
+        countries = kpis(tables, grain="year", by="country").wide()
+        if not countries.empty:
+            countries = countries.groupby("country", as_index=False)["net_sales"].sum()
+        for fig in build_figures(monthly, countries, lang, currency):
+            parts.append('<div class="chart">' + fig.to_html(full_html=False,
+                                                             include_plotlyjs=False) + "</div>")
+        body, js = "".join(parts), get_plotlyjs()
+    now = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    doc = f"""<!doctype html>
+<html lang="{'zh-CN' if lang == 'zh' else 'en'}"><head><meta charset="utf-8">
+<title>{html.escape(title or _t('title', lang))}</title>
+<script>{js}</script>
+<style>
+body{{font-family:"Noto Sans CJK SC","Microsoft YaHei","PingFang SC",Arial,sans-serif;
+margin:24px auto;max-width:1100px;color:#222}}
+.cards{{display:grid;grid-template-columns:repeat(4,1fr);gap:12px;margin:16px 0}}
+.card{{border:1px solid #ddd;border-radius:8px;padding:12px}}
+.lbl{{color:#666;font-size:13px}} .val{{font-size:22px;font-weight:600;margin-top:4px}}
+.chg{{font-size:12px;margin-top:4px}} .up{{color:#1a7f37}} .down{{color:#c62828}}
+.sub,footer{{color:#666}} .chart{{margin:18px 0}}
+</style></head><body>{body}
+<footer>{_t('generated', lang, now=now)}</footer></body></html>"""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(doc, encoding="utf-8")
+    return out
