@@ -2,10 +2,10 @@
 
 Every metric is defined once, in :data:`METRICS` (labels in English and Chinese, unit,
 formula) and in ``docs/metrics.md``. The computation is one engine-free Ibis expression
-(:func:`kpi_expr`): each source table is scanned once, aggregated per period (and per
-breakdown value), and the partial aggregates are stacked and summed. Only the small
-aggregate reaches Python, where :func:`kpis` adds period-over-period (环比) and
-year-over-year (同比) comparisons.
+(:func:`kpi_expr`): orders, returns and events are each aggregated once per period (and
+breakdown value), the three partial aggregates are stacked and summed, and the ratios are
+taken last. Only that small aggregate reaches Python, where :func:`kpis` adds
+period-over-period (环比) and year-over-year (同比) comparisons.
 
 Examples
 --------
@@ -162,7 +162,7 @@ METRICS: Mapping[str, Metric] = MappingProxyType(
                "orders placed in the period whose status is 'refunded'.",
                higher_is_better=False),
             _m("net_sales", "Net sales", "净销售额", "currency",
-               "gmv − discounts − cancelled_amount − returned_amount",
+               "gmv - discounts - cancelled_amount - returned_amount",
                "What the shop keeps from the period's sales. Can be negative in a period "
                "with little selling and many credits."),
             _m("orders", "Orders", "订单数", "count",
@@ -182,7 +182,7 @@ METRICS: Mapping[str, Metric] = MappingProxyType(
                "Buyers whose first-ever non-cancelled order (over the whole history, not "
                "only the range asked for, in any channel or category) falls in the period."),
             _m("returning_buyers", "Returning buyers", "老买家数", "count",
-               "buyers − new_buyers",
+               "buyers - new_buyers",
                "Buyers who had bought before the period."),
             _m("aov", "Average order value", "客单价", "currency",
                "gmv / orders",
@@ -206,7 +206,7 @@ METRICS: Mapping[str, Metric] = MappingProxyType(
                "returned_amount / gmv",
                "Returned and refunded value as a share of GMV. Null when gmv is 0.",
                ratio=True, higher_is_better=False),
-            _m("arpu", "ARPU (per buyer)", "ARPU（每买家净销售额）", "currency",
+            _m("arpu", "ARPU (per buyer)", "ARPU (每买家净销售额)", "currency",
                "net_sales / buyers",
                "Net sales per paying (identified) buyer, not per visitor; guest sales are in "
                "the numerator but guests are not in the denominator. Null without buyers.",
@@ -250,7 +250,6 @@ _INT_PARTS = (
     "uv",
     "event_buyers",
 )
-_EVENT_METRICS = ("pv", "uv", "event_buyers", "conversion_rate")
 
 
 # --------------------------------------------------------------------------------------
@@ -338,7 +337,7 @@ def _filter(t: ir.Table, ts: str, window: _Window) -> ir.Table:
 # --------------------------------------------------------------------------------------
 # The expression
 # --------------------------------------------------------------------------------------
-def _period(ts: ir.TimestampValue, grain: str | None) -> ir.DateValue:
+def _period(ts: ir.TimestampValue, grain: str) -> ir.DateValue:
     return ts.truncate(_TRUNCATE_UNIT[grain]).date()
 
 
@@ -726,7 +725,7 @@ def kpis(
     frame["period"] = pd.to_datetime(frame["period"]).astype("datetime64[ns]")
     frame[metrics] = frame[metrics].astype("float64")
     long = frame.melt(id_vars=keys, value_vars=metrics, var_name="metric", value_name="value")
-    rest = keys[1:] + ["metric"]
+    rest = [*keys[1:], "metric"]
     base = long.rename(columns={"period": "_then", "value": "_earlier"})
     for target, offset, change in (
         ("previous", _PREVIOUS[grain], "pop_change"),
@@ -744,7 +743,6 @@ def kpis(
     long = long.sort_values(
         [*keys, "metric"], key=lambda s: s.map(order) if s.name == "metric" else s
     ).reset_index(drop=True)
-    long["metric"] = long["metric"].astype(str)
     return KpiResult(
         grain=grain,
         by=by,
