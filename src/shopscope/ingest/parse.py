@@ -61,7 +61,9 @@ def parse_float(s: ir.StringValue, decimal: str = ".") -> ir.FloatingValue:
 
 def parse_id(s: ir.StringValue) -> ir.StringValue:
     """Identifiers: trimmed, and a float rendering of an integer (``17850.0``) made whole."""
-    return _clean(s).re_replace(r"^(-?\d+)\.0+$", r"\1")
+    text = _clean(s)
+    # No back-references: engines spell them differently (\1 in DuckDB, $1 in Spark).
+    return text.re_search(r"^-?\d+\.0+$").ifelse(text.re_replace(r"\.0+$", ""), text)
 
 
 def _format_regex(fmt: str) -> tuple[str, list[str]]:

@@ -10,6 +10,7 @@ URLs:
 from __future__ import annotations
 
 import contextlib
+import tempfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -49,7 +50,7 @@ _META_SCHEMAS = {
 }
 
 
-def _spark_session(master: str):  # noqa: ANN202
+def _spark_session(master: str, warehouse: str | None = None):  # noqa: ANN202
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:  # pragma: no cover - depends on extras
@@ -62,7 +63,10 @@ def _spark_session(master: str):  # noqa: ANN202
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.shuffle.partitions", "4")
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.memory", "4g")
+        # Managed tables go under the workspace (or a temp folder), never the cwd.
+        .config("spark.sql.warehouse.dir", warehouse or tempfile.mkdtemp(prefix="shopscope-spark-"))
         .getOrCreate()
     )
 
@@ -82,6 +86,7 @@ class Store:
         self.backend = backend
         self.url = url
         self._arrow_views = 0
+        self._scratch: str | None = None
 
     @property
     def engine(self) -> str:
@@ -139,7 +144,16 @@ class Store:
             name = f"_arrow_{id(self)}_{self._arrow_views}"
             self.backend.con.register(name, data)
             return self.backend.table(name)
-        return ibis.memtable(data)
+        # ibis's PySpark path goes through pandas, which turns null strings into 'NaN';
+        # Parquet keeps nulls as nulls on every engine.
+        import pyarrow.parquet as pq
+
+        if self._scratch is None:
+            self._scratch = tempfile.mkdtemp(prefix="shopscope-arrow-")
+        self._arrow_views += 1
+        path = f"{self._scratch}/{self._arrow_views}.parquet"
+        pq.write_table(data, path)
+        return self.backend.read_parquet(path)
 
     def materialize(self, expr: ibis.Table, name: str) -> ibis.Table:
         """Compute an expression once into a temporary table (reused by several queries)."""
@@ -182,12 +196,14 @@ class Store:
         return f"{n}:{last}"
 
     def close(self) -> None:
+        if self.engine == "pyspark":
+            return  # the Spark session is process-wide; other stores may still use it
         with contextlib.suppress(Exception):
             self.backend.disconnect()
 
 
-def connect(url: str = "duckdb://") -> Store:
-    """Open a store by URL.
+def connect(url: str = "duckdb://", *, warehouse: str | None = None) -> Store:
+    """Open a store by URL; ``warehouse`` is where Spark keeps managed tables.
 
     Examples
     --------
@@ -196,7 +212,7 @@ def connect(url: str = "duckdb://") -> Store:
     'duckdb'
     """
     if url.startswith("pyspark://"):
-        session = _spark_session(url.removeprefix("pyspark://"))
+        session = _spark_session(url.removeprefix("pyspark://"), warehouse)
         return Store(ibis.pyspark.connect(session), url)
     try:
         backend = ibis.connect(url)

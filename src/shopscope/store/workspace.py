@@ -90,7 +90,7 @@ class Workspace:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = connect(self.engine_url)
+            self._store = connect(self.engine_url, warehouse=str(self.path / "spark-warehouse"))
             self._store.ensure_tables()
         return self._store
 
