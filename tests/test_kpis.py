@@ -20,7 +20,7 @@ import pytest
 from shopscope.analytics import METRICS, KpiResult, kpi_expr, kpis, summary
 from shopscope.analytics.kpis import BREAKDOWNS, GRAINS, UNKNOWN, KpiOptionError
 from shopscope.store import connect
-from tests.kpi_shop import load
+from tests.kpi_shop import arrow_tables, load
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
 ENGINES = ["duckdb", pytest.param("pyspark", marks=pytest.mark.spark)]
@@ -38,7 +38,7 @@ def duckdb_shop(tmp_path_factory):
     store.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def pyspark_shop(tmp_path_factory):
     if importlib.util.find_spec("pyspark") is None:
         pytest.skip("pyspark is not installed")
@@ -46,8 +46,11 @@ def pyspark_shop(tmp_path_factory):
         pytest.skip("java is not on PATH")
     store = connect("pyspark://local[2]")
     load(store, tmp_path_factory.mktemp("kpi_shop_spark"))
-    # The session is shared by the whole test run, so it is not stopped here.
-    return store
+    yield store
+    # The session is shared by the whole test run, so it is not stopped; but the shop's
+    # temporary views would shadow other tests' tables of the same names, so they go.
+    for name in arrow_tables():
+        store.backend._session.catalog.dropTempView(name)
 
 
 @pytest.fixture(params=ENGINES, scope="module")
@@ -509,7 +512,7 @@ def test_metric_registry_is_complete_and_documented():
     assert documented == set(METRICS)
     for name, metric in METRICS.items():
         assert metric.name == name
-        assert metric.unit in ("currency", "count", "ratio")
+        assert metric.unit in ("currency", "count", "number", "ratio")
         assert metric.label_en and metric.label_zh and metric.formula and metric.doc
     assert METRICS["aov"].label_zh == "客单价"
     assert METRICS["repurchase_rate"].label_zh == "复购率"

@@ -67,7 +67,7 @@ __all__ = [
 
 Grain = Literal["day", "week", "month", "quarter", "year"]
 Breakdown = Literal["channel", "country", "region", "category"]
-Unit = Literal["currency", "count", "ratio"]
+Unit = Literal["currency", "count", "number", "ratio"]
 
 GRAINS: tuple[str, ...] = get_args(Grain)
 BREAKDOWNS: tuple[str, ...] = get_args(Breakdown)
@@ -112,7 +112,8 @@ class Metric:
     label_en, label_zh
         Display labels.
     unit
-        ``"currency"`` (order currency), ``"count"`` or ``"ratio"`` (a fraction, 0.25 = 25%).
+        ``"currency"`` (order currency), ``"count"``, ``"number"`` (a plain quotient such as
+        units per order) or ``"ratio"`` (a fraction, 0.25 = 25%).
     formula
         The formula in one line, as written in ``docs/metrics.md``.
     doc
@@ -188,7 +189,7 @@ METRICS: Mapping[str, Metric] = MappingProxyType(
                "gmv / orders",
                "Average gross value per order placed (all statuses). Null without orders.",
                ratio=True),
-            _m("units_per_order", "Units per order", "连带率", "ratio",
+            _m("units_per_order", "Units per order", "连带率", "number",
                "units / orders with items",
                "Units per order, over the orders of the period that have item lines. Null "
                "when no order has lines.",

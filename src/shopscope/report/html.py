@@ -64,6 +64,8 @@ def format_value(value: float | None, unit: str, currency: str = "") -> str:
         return f"{value:.1%}"
     if unit == "currency":
         return f"{currency} {value:,.2f}".strip()
+    if unit == "number":
+        return f"{value:,.2f}"
     return f"{value:,.0f}"
 
 
