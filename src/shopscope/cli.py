@@ -288,14 +288,16 @@ def synth(
     start: Annotated[str, typer.Option(help="First day of the shop.")] = "2023-01-01",
     days: Annotated[int, typer.Option(help="Days of history.")] = 730,
     events: Annotated[bool, typer.Option(help="Also generate behaviour events.")] = True,
+    n_events: Annotated[int | None, typer.Option(
+        "--n-events", help="Target number of events (default ~350 per customer).")] = None,
 ) -> None:
     """Generate a synthetic shop with known ground truth (Parquet + ground_truth.json)."""
     from shopscope.synth import generate
 
     with _Bar("generating") as bar:
         result = generate(out, customers=customers, seed=seed, start=start, days=days,
-                          events=events, progress=bar)
-    counts = ", ".join(f"{t} {n:,}" for t, n in result.row_counts.items())
+                          events=events, n_events=n_events, progress=bar)
+    counts = ", ".join(f"{t} {n:,}" for t, n in result.rows.items())
     console.print(f"[green]synthetic shop written to[/] {out}: {counts}", highlight=False)
     console.print(f"load it with: shopscope ingest canonical {out} -w WORKSPACE")
 
