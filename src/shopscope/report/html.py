@@ -38,6 +38,8 @@ TEXT = {
     "generated": {"en": "Generated {now} by shopscope", "zh": "由 shopscope 生成于 {now}"},
     "no_data": {"en": "No orders loaded yet.", "zh": "尚未导入订单数据。"},
     "vs_prev": {"en": "vs previous month", "zh": "环比上月"},
+    "latest": {"en": "Latest full month: {month}", "zh": "最近完整月份：{month}"},
+    "totals": {"en": "Whole range", "zh": "全部期间"},
 }
 
 
@@ -146,6 +148,19 @@ def _cards(values: dict[str, float | None], changes: dict[str, float | None], la
     return '<div class="cards">' + "".join(cells) + "</div>"
 
 
+def latest_full_month(tables: TableSource, periods: pd.Series) -> pd.Timestamp:
+    """The last month that the data covers to its end (a month cut short by the end of the
+    data would show a misleading drop against the previous one)."""
+    last = pd.Timestamp(periods.max())
+    orders = tables.table("orders")
+    newest = orders.ordered_at.max().execute()
+    if newest is None or pd.isna(newest) or len(periods) < 2:
+        return last
+    month_end = last + pd.offsets.MonthBegin(1)
+    return last if pd.Timestamp(newest) >= month_end - pd.Timedelta(days=1) else pd.Timestamp(
+        sorted(periods)[-2])
+
+
 def write_kpi_report(tables: TableSource, path: str | Path, *, lang: Lang = "en",
                      currency: str = "", title: str | None = None) -> Path:
     """Write the KPI report for everything in ``tables`` to ``path`` and return it."""
@@ -158,11 +173,16 @@ def write_kpi_report(tables: TableSource, path: str | Path, *, lang: Lang = "en"
         parts.append(f"<p>{_t('no_data', lang)}</p>")
         body, js = "".join(parts), ""
     else:
-        last = result.data[result.data.period == result.data.period.max()]
+        month = latest_full_month(tables, monthly.period)
+        last = result.data[result.data.period == month]
+        values = {r.metric: r.value for r in last.itertuples()}
         changes = {r.metric: r.pop_change for r in last.itertuples()}
         start, end = (f"{monthly.period.min():%Y-%m}", f"{monthly.period.max():%Y-%m}")
         parts.append(f"<p class='sub'>{_t('range', lang, start=start, end=end)}</p>")
-        parts.append(_cards(totals, changes, lang, currency))
+        parts.append(f"<h2>{_t('latest', lang, month=f'{month:%Y-%m}')}</h2>")
+        parts.append(_cards(values, changes, lang, currency))
+        parts.append(f"<h2>{_t('totals', lang)}</h2>")
+        parts.append(_cards(totals, {}, lang, currency))
         countries = kpis(tables, grain="year", by="country").wide()
         if not countries.empty:
             countries = countries.groupby("country", as_index=False)["net_sales"].sum()
