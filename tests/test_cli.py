@@ -87,3 +87,14 @@ def test_data_model_doc_is_current():
         assert f"### `{spec.name}`" in doc
         for col in spec.columns:
             assert f"| `{col.name}` | {col.dtype} |" in doc, (spec.name, col.name)
+
+
+def test_ingest_with_a_mapping_file(tmp_path):
+    assert run("init", "ws", cwd=tmp_path).returncode == 0
+    mapping = ROOT / "tests/data/mapping/tmall.toml"
+    proc = run("ingest", "--mapping", str(mapping), "-w", "ws", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "tmall_orders.csv" in proc.stdout and "orders +" in proc.stdout
+    both = run("ingest", "online_retail", "x.csv", "--mapping", str(mapping), "-w", "ws",
+               cwd=tmp_path)
+    assert both.returncode == 1 and "not both" in both.stderr

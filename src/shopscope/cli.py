@@ -106,48 +106,71 @@ def print_report(report, limit: int = 20) -> None:  # noqa: ANN001
 
 @app.command()
 def ingest(
-    preset: Annotated[str, typer.Argument(help="online_retail | cdnow | taobao | canonical")],
-    paths: Annotated[list[Path], typer.Argument(help="Files (or a folder for canonical).")],
+    preset: Annotated[str | None, typer.Argument(
+        help="online_retail | cdnow | taobao | canonical (or use --mapping)")] = None,
+    paths: Annotated[list[Path] | None, typer.Argument(
+        help="Files (or a folder for canonical).")] = None,
     workspace: WorkspaceOpt = DEFAULT_WS,
+    mapping: Annotated[Path | None, typer.Option(
+        help="TOML mapping file for your own exports (see docs/ingest.md).")] = None,
     policy: Annotated[str, typer.Option(help="reject (load nothing if any row is bad) or "
                                          "quarantine (bad rows to _rejects)")] = "reject",
     encoding: Annotated[str | None, typer.Option(help="Text encoding (default: detect).")] = None,
     delimiter: Annotated[str | None, typer.Option(help="CSV delimiter (default: detect).")] = None,
     force: Annotated[bool, typer.Option(help="Re-read files already loaded.")] = False,
 ) -> None:
-    """Load files into the workspace with a preset; validated, atomic and idempotent."""
+    """Load files into the workspace with a preset or a mapping file; validated, atomic and
+    idempotent."""
     from shopscope.errors import ShopscopeError, ValidationFailed
     from shopscope.ingest import ingest_file
+    from shopscope.ingest.mapping import ingest_mapping
     from shopscope.ingest.readers import ReadOptions
 
     if policy not in ("reject", "quarantine"):
         raise ShopscopeError(f"unknown policy {policy!r}", hint="use reject or quarantine")
+    if mapping is None and (preset is None or not paths):
+        raise ShopscopeError("nothing to load",
+                             hint="shopscope ingest PRESET FILE… or shopscope ingest --mapping M.toml")
+    if mapping is not None and (preset or paths):
+        raise ShopscopeError("give either a preset with files or --mapping, not both",
+                             hint="a mapping file names its own files")
     ws = _open_workspace(workspace)
     options = ReadOptions(encoding=encoding, delimiter=delimiter)
+    jobs = ([(mapping.name, lambda bar: ingest_mapping(ws, mapping, policy=policy,  # type: ignore[arg-type]
+                                                        progress=bar, force=force))]
+            if mapping is not None else
+            [(p.name, lambda bar, p=p: [ingest_file(ws, p, preset=preset, policy=policy,  # type: ignore[arg-type]
+                                                    read_options=options, progress=bar,
+                                                    force=force)])
+             for p in paths or []])
     try:
-        for path in paths:
-            with _Bar(f"loading {path.name}") as bar:
+        for name, job in jobs:
+            with _Bar(f"loading {name}") as bar:
                 try:
-                    result = ingest_file(ws, path, preset=preset, policy=policy,  # type: ignore[arg-type]
-                                         read_options=options, progress=bar, force=force)
+                    results = job(bar)
                 except ValidationFailed as exc:
                     bar.__exit__(None, None, None)
                     err_console.print(f"[red]rejected:[/] {exc.message}", highlight=False)
                     print_report(exc.report)
                     raise
-            if result.skipped:
-                console.print(f"{path.name}: already loaded, nothing added")
-                continue
-            added = ", ".join(f"{t} +{n:,}" for t, n in result.rows_added.items())
-            console.print(f"[green]loaded[/] {path.name}: {added}", highlight=False)
-            rejected = sum(result.rows_rejected.values())
-            if rejected:
-                console.print(f"[yellow]quarantined[/] {rejected:,} row(s) to _rejects")
-                print_report(result.report)
-            for note in result.report.notes:
-                console.print(f"  note: {note}", highlight=False)
+            for result in results:
+                _print_load(result)
     finally:
         ws.close()
+
+
+def _print_load(result) -> None:  # noqa: ANN001
+    if result.skipped:
+        console.print(f"{result.source}: already loaded, nothing added")
+        return
+    added = ", ".join(f"{t} +{n:,}" for t, n in result.rows_added.items())
+    console.print(f"[green]loaded[/] {result.source}: {added}", highlight=False)
+    rejected = sum(result.rows_rejected.values())
+    if rejected:
+        console.print(f"[yellow]quarantined[/] {rejected:,} row(s) to _rejects")
+        print_report(result.report)
+    for note in sorted(result.report.notes):
+        console.print(f"  note: {note}", highlight=False)
 
 
 DEFAULT_KPIS = ("gmv", "net_sales", "orders", "buyers", "new_buyers", "aov", "units_per_order",

@@ -135,7 +135,10 @@ def _new_rows(store: Store, table: str, rows: ir.Table) -> ir.Table:
         return rows
     existing = store.table(table)
     if spec.primary_key:
-        return rows.anti_join(existing, list(spec.primary_key))
+        # A nullable key part (marketing_spend.campaign_id) must match null to null.
+        preds = [rows[k].identical_to(existing[k]) if spec.column(k).nullable
+                 else rows[k] == existing[k] for k in spec.primary_key]
+        return rows.anti_join(existing, preds)
     # No key (events): compare identity columns null-safely, only where times overlap.
     start = rows[spec.time_column].min()
     recent = existing.filter(existing[spec.time_column] >= start)
