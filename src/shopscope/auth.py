@@ -1,0 +1,249 @@
+"""Users, roles, sessions and API tokens, kept in ``auth.sqlite`` inside the workspace.
+
+SQLite rather than the analytics store: the DuckDB file allows one writer process, and
+user management (``shopscope user add``) must work while the server runs. Passwords are
+argon2id hashes; session ids and API tokens are random and stored only as SHA-256 hashes.
+There is no default account: the first admin is created with the CLI.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from shopscope.errors import ShopscopeError
+
+Role = Literal["admin", "analyst", "viewer"]
+ROLES: tuple[Role, ...] = ("admin", "analyst", "viewer")
+RANK = {"viewer": 0, "analyst": 1, "admin": 2}
+AUTH_FILE = "auth.sqlite"
+SESSION_SECONDS = 8 * 3600
+MAX_FAILURES = 5
+FAILURE_WINDOW = 15 * 60
+_hasher = PasswordHasher()
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS users (
+    username TEXT PRIMARY KEY, password_hash TEXT NOT NULL, role TEXT NOT NULL,
+    lang TEXT NOT NULL DEFAULT 'en', created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS sessions (
+    id_hash TEXT PRIMARY KEY, username TEXT NOT NULL, csrf TEXT NOT NULL,
+    expires_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS tokens (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, token_hash TEXT UNIQUE NOT NULL,
+    username TEXT NOT NULL, name TEXT NOT NULL, created_at REAL NOT NULL,
+    revoked_at REAL);
+CREATE TABLE IF NOT EXISTS login_failures (username TEXT, client TEXT, at REAL);
+"""
+
+
+class AuthError(ShopscopeError, PermissionError):
+    exit_code = 7
+
+
+@dataclass(frozen=True)
+class User:
+    username: str
+    role: Role
+    lang: str = "en"
+
+    def can(self, role: Role) -> bool:
+        """True when this user's role is at least ``role``."""
+        return RANK[self.role] >= RANK[role]
+
+
+@dataclass(frozen=True)
+class Session:
+    user: User
+    csrf: str
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    id: int
+    username: str
+    name: str
+    created_at: float
+    revoked: bool
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def check_password_strength(password: str) -> None:
+    if len(password) < 10:
+        raise AuthError("password too short", hint="use at least 10 characters")
+
+
+class UserStore:
+    """Users, sessions and tokens of one workspace."""
+
+    def __init__(self, workspace_path: str | Path) -> None:
+        self.path = Path(workspace_path) / AUTH_FILE
+        with self._db() as db:
+            db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self.path, timeout=10)
+        try:
+            with db:  # commit on success, roll back on error
+                yield db
+        finally:
+            db.close()
+
+    # -- users ------------------------------------------------------------------------
+    def add(self, username: str, password: str, role: Role = "viewer", lang: str = "en") -> User:
+        if role not in ROLES:
+            raise AuthError(f"unknown role {role!r}", hint=f"roles are: {', '.join(ROLES)}")
+        if not username or not username.replace("_", "").replace(".", "").replace("-", "").isalnum():
+            raise AuthError(f"invalid user name {username!r}",
+                            hint="use letters, digits, '.', '-' or '_'")
+        check_password_strength(password)
+        try:
+            with self._db() as db:
+                db.execute("INSERT INTO users VALUES (?, ?, ?, ?, ?)",
+                           (username, _hasher.hash(password), role, lang, time.time()))
+        except sqlite3.IntegrityError:
+            raise AuthError(f"user {username!r} exists",
+                            hint="choose another name or use `shopscope user passwd`") from None
+        return User(username, role, lang)
+
+    def get(self, username: str) -> User | None:
+        with self._db() as db:
+            row = db.execute("SELECT username, role, lang FROM users WHERE username = ?",
+                             (username,)).fetchone()
+        return User(*row) if row else None
+
+    def list(self) -> list[User]:
+        with self._db() as db:
+            rows = db.execute("SELECT username, role, lang FROM users ORDER BY username").fetchall()
+        return [User(*r) for r in rows]
+
+    def remove(self, username: str) -> None:
+        with self._db() as db:
+            n = db.execute("DELETE FROM users WHERE username = ?", (username,)).rowcount
+            db.execute("DELETE FROM sessions WHERE username = ?", (username,))
+            db.execute("UPDATE tokens SET revoked_at = ? WHERE username = ? AND revoked_at IS NULL",
+                       (time.time(), username))
+        if not n:
+            raise AuthError(f"no user {username!r}", hint="see `shopscope user list`")
+
+    def set_password(self, username: str, password: str) -> None:
+        check_password_strength(password)
+        with self._db() as db:
+            n = db.execute("UPDATE users SET password_hash = ? WHERE username = ?",
+                           (_hasher.hash(password), username)).rowcount
+            db.execute("DELETE FROM sessions WHERE username = ?", (username,))
+        if not n:
+            raise AuthError(f"no user {username!r}", hint="see `shopscope user list`")
+
+    def set_lang(self, username: str, lang: str) -> None:
+        with self._db() as db:
+            db.execute("UPDATE users SET lang = ? WHERE username = ?", (lang, username))
+
+    # -- login ------------------------------------------------------------------------
+    def recent_failures(self, username: str, client: str) -> int:
+        since = time.time() - FAILURE_WINDOW
+        with self._db() as db:
+            db.execute("DELETE FROM login_failures WHERE at < ?", (since,))
+            (n,) = db.execute(
+                "SELECT count(*) FROM login_failures WHERE (username = ? OR client = ?) AND at >= ?",
+                (username, client, since)).fetchone()
+        return int(n)
+
+    def authenticate(self, username: str, password: str, client: str = "") -> User:
+        """The user, if the password is right; raises AuthError otherwise (and when rate
+        limited: more than MAX_FAILURES failures for this user or client in 15 minutes)."""
+        if self.recent_failures(username, client) >= MAX_FAILURES:
+            raise AuthError("too many failed logins", hint="wait 15 minutes and try again")
+        with self._db() as db:
+            row = db.execute("SELECT password_hash, role, lang FROM users WHERE username = ?",
+                             (username,)).fetchone()
+        ok = False
+        if row:
+            try:
+                ok = _hasher.verify(row[0], password)
+            except (VerificationError, InvalidHashError):
+                ok = False
+        else:
+            _hasher.hash(password)  # same cost as a real check: no user enumeration by timing
+        if not ok:
+            with self._db() as db:
+                db.execute("INSERT INTO login_failures VALUES (?, ?, ?)",
+                           (username, client, time.time()))
+            raise AuthError("wrong user name or password")
+        return User(username, row[1], row[2])
+
+    # -- sessions ---------------------------------------------------------------------
+    def create_session(self, user: User) -> tuple[str, Session]:
+        sid = secrets.token_urlsafe(32)
+        csrf = secrets.token_urlsafe(24)
+        with self._db() as db:
+            db.execute("DELETE FROM sessions WHERE expires_at < ?", (time.time(),))
+            db.execute("INSERT INTO sessions VALUES (?, ?, ?, ?)",
+                       (_digest(sid), user.username, csrf, time.time() + SESSION_SECONDS))
+        return sid, Session(user, csrf)
+
+    def session(self, sid: str | None) -> Session | None:
+        if not sid:
+            return None
+        with self._db() as db:
+            row = db.execute(
+                "SELECT u.username, u.role, u.lang, s.csrf FROM sessions s JOIN users u "
+                "ON u.username = s.username WHERE s.id_hash = ? AND s.expires_at > ?",
+                (_digest(sid), time.time())).fetchone()
+        return Session(User(row[0], row[1], row[2]), row[3]) if row else None
+
+    def end_session(self, sid: str | None) -> None:
+        if sid:
+            with self._db() as db:
+                db.execute("DELETE FROM sessions WHERE id_hash = ?", (_digest(sid),))
+
+    # -- API tokens -------------------------------------------------------------------
+    def create_token(self, username: str, name: str) -> tuple[str, TokenInfo]:
+        token = "ssk_" + secrets.token_urlsafe(32)
+        now = time.time()
+        with self._db() as db:
+            cur = db.execute(
+                "INSERT INTO tokens (token_hash, username, name, created_at) VALUES (?, ?, ?, ?)",
+                (_digest(token), username, name, now))
+        return token, TokenInfo(int(cur.lastrowid), username, name, now, False)
+
+    def tokens(self, username: str | None = None) -> list[TokenInfo]:
+        sql = "SELECT id, username, name, created_at, revoked_at IS NOT NULL FROM tokens"
+        args: tuple = ()
+        if username:
+            sql += " WHERE username = ?"
+            args = (username,)
+        with self._db() as db:
+            rows = db.execute(sql + " ORDER BY id", args).fetchall()
+        return [TokenInfo(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
+
+    def revoke_token(self, token_id: int, username: str | None = None) -> bool:
+        sql = "UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL"
+        args: tuple = (time.time(), token_id)
+        if username:
+            sql += " AND username = ?"
+            args += (username,)
+        with self._db() as db:
+            return db.execute(sql, args).rowcount > 0
+
+    def token_user(self, token: str) -> User | None:
+        with self._db() as db:
+            row = db.execute(
+                "SELECT u.username, u.role, u.lang FROM tokens t JOIN users u "
+                "ON u.username = t.username WHERE t.token_hash = ? AND t.revoked_at IS NULL",
+                (_digest(token),)).fetchone()
+        return User(*row) if row else None
