@@ -23,7 +23,7 @@ def run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 @pytest.fixture(scope="module")
 def demo_ws(tmp_path_factory):
     cwd = tmp_path_factory.mktemp("demo")
-    proc = run("demo", "-w", "demo-ws", cwd=cwd)
+    proc = run("demo", "-w", "demo-ws", "--no-serve", cwd=cwd)
     assert proc.returncode == 0, proc.stderr
     return cwd, proc
 
@@ -98,3 +98,21 @@ def test_ingest_with_a_mapping_file(tmp_path):
     both = run("ingest", "online_retail", "x.csv", "--mapping", str(mapping), "-w", "ws",
                cwd=tmp_path)
     assert both.returncode == 1 and "not both" in both.stderr
+
+
+def test_user_and_token_commands(tmp_path):
+    assert run("init", "ws", cwd=tmp_path).returncode == 0
+    proc = subprocess.run([sys.executable, "-m", "shopscope.cli", "user", "add", "boss",
+                           "--role", "admin", "-w", "ws"], input="a-long-password\n",
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    short = run("user", "add", "bob", "--password", "short", "-w", "ws", cwd=tmp_path)
+    assert short.returncode == 7 and "too short" in short.stderr
+    assert "boss\tadmin" in run("user", "list", "-w", "ws", cwd=tmp_path).stdout
+    created = run("token", "create", "ci", "--user", "boss", "-w", "ws", cwd=tmp_path)
+    assert "ssk_" in created.stdout
+    assert run("token", "revoke", "1", "-w", "ws", cwd=tmp_path).returncode == 0
+    assert run("token", "revoke", "1", "-w", "ws", cwd=tmp_path).returncode == 1
+    from shopscope.auth import UserStore
+
+    assert UserStore(tmp_path / "ws").authenticate("boss", "a-long-password").role == "admin"

@@ -28,7 +28,8 @@ ROLES: tuple[Role, ...] = ("admin", "analyst", "viewer")
 RANK = {"viewer": 0, "analyst": 1, "admin": 2}
 AUTH_FILE = "auth.sqlite"
 SESSION_SECONDS = 8 * 3600
-MAX_FAILURES = 5
+MAX_FAILURES = 5  # per user name and client address
+MAX_CLIENT_FAILURES = 50  # per client address, any user name (password spraying)
 FAILURE_WINDOW = 15 * 60
 _hasher = PasswordHasher()
 
@@ -154,19 +155,22 @@ class UserStore:
             db.execute("UPDATE users SET lang = ? WHERE username = ?", (lang, username))
 
     # -- login ------------------------------------------------------------------------
-    def recent_failures(self, username: str, client: str) -> int:
+    def rate_limited(self, username: str, client: str) -> bool:
         since = time.time() - FAILURE_WINDOW
         with self._db() as db:
             db.execute("DELETE FROM login_failures WHERE at < ?", (since,))
-            (n,) = db.execute(
-                "SELECT count(*) FROM login_failures WHERE (username = ? OR client = ?) AND at >= ?",
-                (username, client, since)).fetchone()
-        return int(n)
+            (pair,) = db.execute(
+                "SELECT count(*) FROM login_failures WHERE username = ? AND client = ?",
+                (username, client)).fetchone()
+            (anyone,) = db.execute("SELECT count(*) FROM login_failures WHERE client = ?",
+                                   (client,)).fetchone()
+        return pair >= MAX_FAILURES or anyone >= MAX_CLIENT_FAILURES
 
     def authenticate(self, username: str, password: str, client: str = "") -> User:
         """The user, if the password is right; raises AuthError otherwise (and when rate
-        limited: more than MAX_FAILURES failures for this user or client in 15 minutes)."""
-        if self.recent_failures(username, client) >= MAX_FAILURES:
+        limited: MAX_FAILURES failures for this user from this client, or MAX_CLIENT_FAILURES
+        from this client, in 15 minutes)."""
+        if self.rate_limited(username, client):
             raise AuthError("too many failed logins", hint="wait 15 minutes and try again")
         with self._db() as db:
             row = db.execute("SELECT password_hash, role, lang FROM users WHERE username = ?",

@@ -336,8 +336,11 @@ def demo(
     workspace: Annotated[Path, typer.Option("--workspace", "-w", help="Demo workspace folder.")]
     = Path("shopscope-demo"),
     lang: Annotated[str, typer.Option(help="en or zh")] = "en",
+    serve: Annotated[bool, typer.Option(help="End by serving the dashboard.")] = True,
+    port: Annotated[int, typer.Option(help="Dashboard port.")] = 8000,
 ) -> None:
-    """Run the demo: ingest the bundled UCI Online Retail slice, print KPIs, write a report."""
+    """Run the demo: ingest the bundled UCI Online Retail slice, print KPIs, write a report,
+    then serve the dashboard on 127.0.0.1 with a demo login."""
     from shopscope.analytics import METRICS, summary
     from shopscope.report import write_kpi_report
     from shopscope.report.html import format_value
@@ -380,6 +383,142 @@ def demo(
         console.print(f"report: [bold]{path.resolve()}[/] (open it in a browser; works offline)")
     finally:
         ws.close()
+    if serve:
+        password = _demo_login(workspace)
+        console.print(f"dashboard login: user [bold]demo[/], password [bold]{password}[/]",
+                      highlight=False)
+        _serve(workspace, "127.0.0.1", port, secure=True)
+
+
+def _demo_login(workspace: Path) -> str:
+    """A fresh random password for the demo admin, printed; never a default password."""
+    import secrets
+
+    from shopscope.auth import UserStore
+
+    users = UserStore(workspace)
+    password = secrets.token_urlsafe(12)
+    if users.get("demo") is None:
+        users.add("demo", password, "admin")
+    else:
+        users.set_password("demo", password)
+    return password
+
+
+user_app = typer.Typer(help="Manage dashboard/API users (stored in the workspace).",
+                       no_args_is_help=True)
+token_app = typer.Typer(help="Manage API tokens.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+app.add_typer(token_app, name="token")
+
+
+def _users(workspace: Path):  # noqa: ANN202
+    from shopscope.auth import UserStore
+
+    _open_workspace(workspace).close()  # fails clearly when there is no workspace
+    return UserStore(workspace)
+
+
+def _read_password(password: str | None) -> str:
+    if password is not None:
+        return password
+    if not sys.stdin.isatty():  # piped: first line of stdin
+        return sys.stdin.readline().rstrip("\n")
+    return typer.prompt("password", hide_input=True, confirmation_prompt=True)
+
+
+PasswordOpt = Annotated[str | None, typer.Option(
+    help="Password (default: prompt, or the first line of stdin when piped).")]
+
+
+@user_app.command("add")
+def user_add(
+    username: str,
+    role: Annotated[str, typer.Option(help="admin | analyst | viewer")] = "viewer",
+    lang: Annotated[str, typer.Option(help="en or zh")] = "en",
+    password: PasswordOpt = None,
+    workspace: WorkspaceOpt = DEFAULT_WS,
+) -> None:
+    """Add a user (the first admin must be created here: there is no default account)."""
+    user = _users(workspace).add(username, _read_password(password), role,  # type: ignore[arg-type]
+                                 _lang(lang))
+    console.print(f"added {user.username} ({user.role})")
+
+
+@user_app.command("list")
+def user_list(workspace: WorkspaceOpt = DEFAULT_WS) -> None:
+    """List users and roles."""
+    for user in _users(workspace).list():
+        console.print(f"{user.username}\t{user.role}\t{user.lang}")
+
+
+@user_app.command("remove")
+def user_remove(username: str, workspace: WorkspaceOpt = DEFAULT_WS) -> None:
+    """Remove a user, ending their sessions and revoking their tokens."""
+    _users(workspace).remove(username)
+    console.print(f"removed {username}")
+
+
+@user_app.command("passwd")
+def user_passwd(username: str, password: PasswordOpt = None,
+                workspace: WorkspaceOpt = DEFAULT_WS) -> None:
+    """Set a user's password (ends their sessions)."""
+    _users(workspace).set_password(username, _read_password(password))
+    console.print(f"password changed for {username}")
+
+
+@token_app.command("create")
+def token_create(name: str, user: Annotated[str, typer.Option(help="Owner of the token.")],
+                 workspace: WorkspaceOpt = DEFAULT_WS) -> None:
+    """Create an API token for a user; it is printed once."""
+    from shopscope.errors import ShopscopeError
+
+    store = _users(workspace)
+    if store.get(user) is None:
+        raise ShopscopeError(f"no user {user!r}", hint="see `shopscope user list`")
+    token, info = store.create_token(user, name)
+    console.print(f"token {info.id} for {user}: {token}", highlight=False, soft_wrap=True)
+    console.print("send it as: Authorization: Bearer <token>")
+
+
+@token_app.command("list")
+def token_list(workspace: WorkspaceOpt = DEFAULT_WS) -> None:
+    """List tokens (never their secrets)."""
+    for t in _users(workspace).tokens():
+        console.print(f"{t.id}\t{t.username}\t{t.name}\t{'revoked' if t.revoked else 'active'}")
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: int, workspace: WorkspaceOpt = DEFAULT_WS) -> None:
+    """Revoke a token by id."""
+    from shopscope.errors import ShopscopeError
+
+    if not _users(workspace).revoke_token(token_id):
+        raise ShopscopeError(f"no active token {token_id}", hint="see `shopscope token list`")
+    console.print(f"revoked token {token_id}")
+
+
+@app.command()
+def serve(
+    workspace: WorkspaceOpt = DEFAULT_WS,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    insecure_cookies: Annotated[bool, typer.Option(
+        help="Send the session cookie over plain HTTP to other hosts (behind a TLS proxy).")]
+    = False,
+) -> None:
+    """Serve the REST API (/docs) and the dashboard for one workspace."""
+    _serve(workspace, host, port, not insecure_cookies)
+
+
+def _serve(workspace: Path, host: str, port: int, secure: bool) -> None:
+    import uvicorn
+
+    from shopscope.api import create_app
+
+    app_ = create_app(workspace, cookie_secure=secure)
+    console.print(f"serving [bold]http://{host}:{port}/[/] (API docs at /docs); Ctrl-C stops")
+    uvicorn.run(app_, host=host, port=port, log_level="warning")
 
 
 def main() -> None:
