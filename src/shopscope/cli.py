@@ -449,7 +449,7 @@ def user_add(
 def user_list(workspace: WorkspaceOpt = DEFAULT_WS) -> None:
     """List users and roles."""
     for user in _users(workspace).list():
-        console.print(f"{user.username}\t{user.role}\t{user.lang}")
+        typer.echo(f"{user.username}\t{user.role}\t{user.lang}")
 
 
 @user_app.command("remove")
@@ -485,7 +485,7 @@ def token_create(name: str, user: Annotated[str, typer.Option(help="Owner of the
 def token_list(workspace: WorkspaceOpt = DEFAULT_WS) -> None:
     """List tokens (never their secrets)."""
     for t in _users(workspace).tokens():
-        console.print(f"{t.id}\t{t.username}\t{t.name}\t{'revoked' if t.revoked else 'active'}")
+        typer.echo(f"{t.id}\t{t.username}\t{t.name}\t{'revoked' if t.revoked else 'active'}")
 
 
 @token_app.command("revoke")
