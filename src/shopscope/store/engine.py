@@ -217,6 +217,12 @@ def connect(url: str = "duckdb://", *, warehouse: str | None = None) -> Store:
     try:
         backend = ibis.connect(url)
     except Exception as exc:
+        if "lock" in str(exc).lower():
+            raise ShopscopeError(
+                f"the store at {url!r} is in use by another process",
+                hint="DuckDB allows one writer: stop `shopscope serve` (or the other job) "
+                "and retry",
+            ) from exc
         raise ShopscopeError(
             f"cannot open the store at {url!r}: {exc}",
             hint="use duckdb:///path/to/file.duckdb, pyspark://local[2] or an Ibis URL",
