@@ -121,3 +121,18 @@ def require(role: Role) -> Callable[[User], User]:
         return user
 
     return check
+
+
+def download(frame, fmt: str, name: str):  # noqa: ANN001, ANN201
+    """A whole table as a CSV or Parquet attachment."""
+    import io
+
+    from fastapi import Response
+
+    if fmt == "csv":
+        return Response(frame.to_csv(index=False), media_type="text/csv",
+                        headers={"content-disposition": f"attachment; filename={name}.csv"})
+    buf = io.BytesIO()
+    frame.to_parquet(buf, index=False)
+    return Response(buf.getvalue(), media_type="application/vnd.apache.parquet",
+                    headers={"content-disposition": f"attachment; filename={name}.parquet"})

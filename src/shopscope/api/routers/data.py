@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import io
 from typing import Literal
 
 import ibis
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel
 
-from shopscope.api.deps import ApiError, CurrentUser, State, require
+from shopscope.api.deps import ApiError, CurrentUser, State, download, require
 from shopscope.auth import User
 from shopscope.privacy import PII_COLUMNS, protect
 from shopscope.schema import TABLES
@@ -116,10 +115,4 @@ def export_customers(
     with state.lock:
         frame = protect(state.workspace.store.table("customers"), pii).order_by(
             "customer_id").execute()
-    if format == "csv":
-        return Response(frame.to_csv(index=False), media_type="text/csv",
-                        headers={"content-disposition": "attachment; filename=customers.csv"})
-    buf = io.BytesIO()
-    frame.to_parquet(buf, index=False)
-    return Response(buf.getvalue(), media_type="application/vnd.apache.parquet",
-                    headers={"content-disposition": "attachment; filename=customers.parquet"})
+    return download(frame, format, "customers")

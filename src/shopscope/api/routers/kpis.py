@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 from typing import Literal
 
 import pandas as pd
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from shopscope.analytics import METRICS, kpis, summary
-from shopscope.api.deps import ApiError, CurrentUser, State
+from shopscope.api.deps import ApiError, CurrentUser, State, download
 
 router = APIRouter(tags=["kpis"])
 Grain = Literal["day", "week", "month", "quarter", "year"]
@@ -100,14 +99,7 @@ def get_kpis(  # noqa: ANN201, PLR0913
     names = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
     frame = kpi_frame(state, grain, by, start, end, names)
     if format != "json":
-        out = frame.rename(columns={by: "breakdown"}) if by else frame
-        if format == "csv":
-            return Response(out.to_csv(index=False), media_type="text/csv",
-                            headers={"content-disposition": "attachment; filename=kpis.csv"})
-        buf = io.BytesIO()
-        out.to_parquet(buf, index=False)
-        return Response(buf.getvalue(), media_type="application/vnd.apache.parquet",
-                        headers={"content-disposition": "attachment; filename=kpis.parquet"})
+        return download(frame.rename(columns={by: "breakdown"}) if by else frame, format, "kpis")
     total = len(frame)
     chunk = frame.iloc[(page - 1) * page_size: page * page_size]
     items = [
