@@ -189,3 +189,19 @@ def test_cache_follows_ingestion(ws, tmp_path):
     ingest_file(ws, extra, preset="online_retail")
     app.state.shopscope._version = (0.0, "")  # skip the one-second version throttle
     assert c.get("/api/kpis/summary").json()["orders"] == before + 1
+
+
+def test_rejected_pii_values_are_masked_for_viewers(ws):
+    from datetime import datetime
+
+    from shopscope.store.engine import REJECTS
+
+    row = {"table_name": "customers", "source": "shopify.csv", "row": 3, "column": "E-Mail",
+           "value": "jane.doe@example.com", "reason": "duplicate key",
+           "loaded_at": datetime(2024, 1, 1)}
+    ws.store.insert(REJECTS, ibis.memtable([row], schema=ws.store.table(REJECTS).schema()))
+    app = create_app(ws)
+    viewer = client(app, "vic").get("/api/data/rejects").json()["items"]
+    assert [r["value"] for r in viewer if r["source"] == "shopify.csv"] == ["***"]
+    admin = client(app, "ada").get("/api/data/rejects").json()["items"]
+    assert "jane.doe@example.com" in [r["value"] for r in admin]

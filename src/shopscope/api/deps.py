@@ -89,7 +89,8 @@ def current_user(request: Request, state: State) -> User:
     """The user of a bearer token or a session cookie; 401 otherwise.
 
     Cookie-authenticated requests that change something must carry the session's CSRF
-    token (header ``X-CSRF-Token`` or form field ``csrf``); token requests need none.
+    token in the ``X-CSRF-Token`` header; token requests need none. (Dashboard forms check
+    their own form field, see ``shopscope.web``.)
     """
     token = _bearer(request)
     if token:

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from shopscope.api.deps import ApiError, CurrentUser, State, download, require
 from shopscope.auth import User
-from shopscope.privacy import PII_COLUMNS, protect
+from shopscope.privacy import mask_rejects, protect
 from shopscope.schema import TABLES
 from shopscope.store.engine import INGEST_LOG, REJECTS
 
@@ -73,7 +73,7 @@ def rejects(state: State, user: CurrentUser, page: int = Query(1, ge=1, le=1_000
     def compute() -> Page:
         t = state.workspace.store.table(REJECTS)
         if not user.can("admin"):
-            t = t.mutate(value=t.column.isin(PII_COLUMNS).ifelse("***", t.value))
+            t = mask_rejects(t)
         return _page(t.order_by(["loaded_at", "source", "row"]), page, page_size)
     return state.cached(("rejects", page, page_size, user.can("admin")), compute)
 

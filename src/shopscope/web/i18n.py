@@ -1,0 +1,344 @@
+"""Dashboard messages in English and Chinese, and locale-aware formatting through Babel.
+
+The catalogue is a plain dict: one key per message, one string per language. Languages are
+the codes users store (``"en"``, ``"zh"``, as the JSON API uses); :func:`normalize_lang`
+also accepts ``zh-CN``/``zh_Hans`` and Accept-Language headers.
+
+Examples
+--------
+>>> t = Translator("zh")
+>>> t("nav.overview"), t.html_lang
+('经营概览', 'zh-CN')
+>>> t.currency(1234.5, "GBP"), Translator("en").percent(0.1234)
+('£1,234.50', '12.3%')
+>>> Translator("en").period(dt.date(2011, 1, 1), "quarter"), t.period(dt.date(2011, 1, 1), "quarter")
+('Q1 2011', '2011年第1季度')
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from babel.dates import format_date, format_datetime, format_skeleton
+from babel.numbers import format_currency, format_decimal, format_percent
+
+from shopscope.analytics import METRICS
+
+Lang = Literal["en", "zh"]
+LANGS: tuple[Lang, ...] = ("en", "zh")
+#: Babel locale and HTML ``lang`` attribute of each language.
+LOCALES: dict[str, str] = {"en": "en", "zh": "zh_Hans_CN"}
+HTML_LANG: dict[str, str] = {"en": "en", "zh": "zh-CN"}
+#: The name of each language in itself, for the switch.
+NATIVE_NAME: dict[str, str] = {"en": "English", "zh": "中文"}
+MISSING = "–"
+
+CATALOGUE: dict[str, dict[str, str]] = {
+    # -- frame ----------------------------------------------------------------------------
+    "app.name": {"en": "shopscope", "zh": "shopscope"},
+    "nav.overview": {"en": "Overview", "zh": "经营概览"},
+    "nav.data": {"en": "Data", "zh": "数据管理"},
+    "nav.logout": {"en": "Sign out", "zh": "退出登录"},
+    "nav.switch_lang": {"en": "Language", "zh": "语言"},
+    "nav.user": {"en": "{user} ({role})", "zh": "{user}（{role}）"},
+    "nav.main": {"en": "Main navigation", "zh": "主导航"},
+    "role.admin": {"en": "admin", "zh": "管理员"},
+    "role.analyst": {"en": "analyst", "zh": "分析师"},
+    "role.viewer": {"en": "viewer", "zh": "查看者"},
+    "footer": {"en": "shopscope {version} · workspace {workspace}",
+               "zh": "shopscope {version} · 工作区 {workspace}"},
+    # -- login ----------------------------------------------------------------------------
+    "login.title": {"en": "Sign in", "zh": "登录"},
+    "login.intro": {"en": "Sign in to see your shop's dashboard.",
+                    "zh": "登录后查看店铺经营看板。"},
+    "login.username": {"en": "User name", "zh": "用户名"},
+    "login.password": {"en": "Password", "zh": "密码"},
+    "login.submit": {"en": "Sign in", "zh": "登录"},
+    "login.bad_credentials": {"en": "Wrong user name or password.",
+                              "zh": "用户名或密码错误。"},
+    "login.rate_limited": {"en": "Too many failed sign-ins. Wait 15 minutes and try again.",
+                           "zh": "登录失败次数过多，请 15 分钟后再试。"},
+    "login.csrf": {"en": "The form expired or did not come from this page. Please try again.",
+                   "zh": "表单已过期或来源无效，请重新提交。"},
+    "login.missing": {"en": "Enter your user name and password.",
+                      "zh": "请输入用户名和密码。"},
+    "login.signed_out": {"en": "You have signed out.", "zh": "您已退出登录。"},
+    # -- errors ---------------------------------------------------------------------------
+    "error.title": {"en": "Request refused", "zh": "请求被拒绝"},
+    "error.csrf": {"en": "The security token is missing or wrong. Go back, reload the page "
+                         "and try again.",
+                   "zh": "安全令牌缺失或错误。请返回并刷新页面后重试。"},
+    "error.back": {"en": "Back to the overview", "zh": "返回经营概览"},
+    "error.bad_lang": {"en": "Unknown language.", "zh": "不支持的语言。"},
+    # -- filters --------------------------------------------------------------------------
+    "filters.legend": {"en": "Filters", "zh": "筛选"},
+    "filters.start": {"en": "From", "zh": "开始日期"},
+    "filters.end": {"en": "To (inclusive)", "zh": "结束日期（含）"},
+    "filters.grain": {"en": "Grain", "zh": "时间粒度"},
+    "filters.by": {"en": "Breakdown", "zh": "细分维度"},
+    "filters.channel": {"en": "Channel", "zh": "渠道"},
+    "filters.category": {"en": "Category", "zh": "品类"},
+    "filters.period": {"en": "Cards for", "zh": "卡片周期"},
+    "filters.all": {"en": "All", "zh": "全部"},
+    "filters.latest": {"en": "Latest full period", "zh": "最近完整周期"},
+    "filters.apply": {"en": "Apply", "zh": "应用"},
+    "filters.reset": {"en": "Reset", "zh": "重置"},
+    "filters.bad_date": {"en": "{field}: “{value}” is not a date; use YYYY-MM-DD.",
+                         "zh": "{field}：“{value}”不是有效日期，请使用 YYYY-MM-DD 格式。"},
+    "filters.bad_range": {"en": "“From” must not be after “To”; the date range was ignored.",
+                          "zh": "开始日期不能晚于结束日期，已忽略日期范围。"},
+    "filters.bad_choice": {"en": "{field}: unknown value “{value}”; it was ignored.",
+                           "zh": "{field}：未知的值“{value}”，已忽略。"},
+    "filters.both_segments": {
+        "en": "Filter by a channel or by a category, not both; the category was ignored.",
+        "zh": "渠道和品类只能选择其一，已忽略品类筛选。"},
+    "grain.day": {"en": "Day", "zh": "日"},
+    "grain.week": {"en": "Week", "zh": "周"},
+    "grain.month": {"en": "Month", "zh": "月"},
+    "grain.quarter": {"en": "Quarter", "zh": "季度"},
+    "grain.year": {"en": "Year", "zh": "年"},
+    "axis.day": {"en": "Day", "zh": "日期"},
+    "axis.week": {"en": "Week (starting Monday)", "zh": "周（周一起）"},
+    "axis.month": {"en": "Month", "zh": "月份"},
+    "axis.quarter": {"en": "Quarter", "zh": "季度"},
+    "axis.year": {"en": "Year", "zh": "年份"},
+    "by.channel": {"en": "Channel", "zh": "渠道"},
+    "by.country": {"en": "Country", "zh": "国家"},
+    "by.region": {"en": "Region", "zh": "地区"},
+    "by.category": {"en": "Category", "zh": "品类"},
+    "unknown": {"en": "(unknown)", "zh": "（未知）"},
+    # -- overview -------------------------------------------------------------------------
+    "overview.title": {"en": "Overview", "zh": "经营概览"},
+    "overview.segment": {"en": "{field}: {value}", "zh": "{field}：{value}"},
+    "overview.all_shop": {"en": "Whole shop", "zh": "全店"},
+    "overview.no_data": {"en": "No orders in this range.", "zh": "所选范围内没有订单数据。"},
+    "overview.range": {"en": "{start} to {end}", "zh": "{start} 至 {end}"},
+    "overview.data_range": {"en": "Data from {start} to {end}", "zh": "数据范围：{start} 至 {end}"},
+    "cards.heading": {"en": "Key figures: {period}", "zh": "核心指标：{period}"},
+    "cards.partial": {"en": " (partial)", "zh": "（不完整）"},
+    "cards.pop": {"en": "vs previous {grain}", "zh": "环比"},
+    "cards.yoy": {"en": "vs a year earlier", "zh": "同比"},
+    "cards.no_comparison": {"en": "no earlier value", "zh": "无可比数据"},
+    "cards.was": {"en": "was {value}", "zh": "对比值 {value}"},
+    "totals.heading": {"en": "Whole range: {range}", "zh": "全部期间：{range}"},
+    "totals.segment_note": {
+        "en": "Whole-range totals are shown for the whole shop only.",
+        "zh": "全部期间汇总仅在未筛选渠道或品类时显示。"},
+    "chart.sales": {"en": "GMV and net sales per {grain}", "zh": "各{grain}成交总额与净销售额"},
+    "chart.orders": {"en": "Orders and buyers per {grain}", "zh": "各{grain}订单数与买家数"},
+    "chart.aov": {"en": "Average order value and repurchase rate per {grain}",
+                  "zh": "各{grain}客单价与复购率"},
+    "chart.rates": {"en": "Cancellation, return and conversion rates per {grain}",
+                    "zh": "各{grain}取消率、退货率与转化率"},
+    "chart.rates_no_events": {"en": "Cancellation and return rates per {grain}",
+                              "zh": "各{grain}取消率与退货率"},
+    "chart.breakdown": {"en": "Net sales by {by}, {range} (top {n})",
+                        "zh": "按{by}的净销售额，{range}（前 {n} 名）"},
+    "chart.breakdown_all": {"en": " — whole shop", "zh": "（全店）"},
+    "chart.amount": {"en": "Amount ({currency})", "zh": "金额（{currency}）"},
+    "chart.count": {"en": "Count", "zh": "数量"},
+    "chart.percent": {"en": "Rate (%)", "zh": "比率（%）"},
+    "chart.share": {"en": "share of net sales {share}", "zh": "占净销售额 {share}"},
+    "chart.noscript": {"en": "Charts need JavaScript.", "zh": "图表需要启用 JavaScript。"},
+    # -- data page ------------------------------------------------------------------------
+    "data.title": {"en": "Data", "zh": "数据管理"},
+    "data.tables": {"en": "Tables", "zh": "数据表"},
+    "data.table": {"en": "Table", "zh": "表"},
+    "data.rows": {"en": "Rows", "zh": "行数"},
+    "data.time_column": {"en": "Time column", "zh": "时间字段"},
+    "data.first": {"en": "First", "zh": "最早"},
+    "data.last": {"en": "Last", "zh": "最晚"},
+    "data.loads": {"en": "Ingest log", "zh": "导入日志"},
+    "data.no_loads": {"en": "Nothing loaded yet.", "zh": "尚未导入任何数据。"},
+    "data.source": {"en": "Source file", "zh": "源文件"},
+    "data.preset": {"en": "Preset", "zh": "预设格式"},
+    "data.rows_read": {"en": "Read", "zh": "读取行数"},
+    "data.rows_added": {"en": "Added", "zh": "新增行数"},
+    "data.rows_rejected": {"en": "Rejected", "zh": "拒绝行数"},
+    "data.loaded_at": {"en": "Loaded at", "zh": "导入时间"},
+    "data.rejects": {"en": "Rejected rows", "zh": "被拒绝的行"},
+    "data.rejects_total": {"en": "{n} rejected value(s)", "zh": "共 {n} 个被拒绝的值"},
+    "data.no_rejects": {"en": "No rejected rows.", "zh": "没有被拒绝的行。"},
+    "data.masked": {"en": "Personal data (e-mail, phone, name, address) is masked for your role.",
+                    "zh": "根据您的角色，个人信息（邮箱、电话、姓名、地址）已隐藏。"},
+    "data.row": {"en": "Row", "zh": "行号"},
+    "data.column": {"en": "Column", "zh": "字段"},
+    "data.value": {"en": "Value", "zh": "值"},
+    "data.reason": {"en": "Reason", "zh": "原因"},
+    "data.empty_value": {"en": "(empty)", "zh": "（空）"},
+    "pager.prev": {"en": "Previous", "zh": "上一页"},
+    "pager.next": {"en": "Next", "zh": "下一页"},
+    "pager.page": {"en": "Page {page} of {pages}", "zh": "第 {page} 页，共 {pages} 页"},
+    "table.customers": {"en": "Customers", "zh": "客户"},
+    "table.identities": {"en": "Identities", "zh": "身份映射"},
+    "table.products": {"en": "Products", "zh": "商品"},
+    "table.orders": {"en": "Orders", "zh": "订单"},
+    "table.order_items": {"en": "Order lines", "zh": "订单明细"},
+    "table.events": {"en": "Behaviour events", "zh": "行为事件"},
+    "table.marketing_spend": {"en": "Marketing spend", "zh": "营销花费"},
+    "table.inventory": {"en": "Inventory", "zh": "库存"},
+    "table.returns": {"en": "Returns", "zh": "退货"},
+    "table.experiments": {"en": "Experiments", "zh": "实验分组"},
+}
+
+# Validation reasons are written in English by ingest; these patterns give the Chinese.
+_REASONS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(p), r) for p, r in (
+        (r"^missing value$", "缺少值"),
+        (r"^cannot parse as a whole number$", "无法解析为整数"),
+        (r"^cannot parse as a number$", "无法解析为数字"),
+        (r"^cannot parse as a date and time \(expected (.*)\)$", r"无法解析为日期时间（应为 \1）"),
+        (r"^cannot parse as a date \(expected (.*)\)$", r"无法解析为日期（应为 \1）"),
+        (r"^cannot parse as (.*)$", r"无法解析为 \1"),
+        (r"^must be one of (.*)$", r"必须是以下之一：\1"),
+        (r"^must be (>=|>) (.*)$", r"必须 \1 \2"),
+        (r"^duplicate key \((.*)\)$", r"重复的键（\1）"),
+        (r"^date out of range \((.*)\)$", r"日期超出范围（\1）"),
+        (r"^unknown (.*)$", r"未知的 \1"),
+        (r"^another line of this order was rejected$", "该订单的其他行被拒绝"),
+        (r"^zero quantity$", "数量为零"),
+        (r"^negative price on a merchandise line$", "商品行价格为负"),
+        (r"^does not match the pattern (.*)$", r"不符合格式 \1"),
+    )
+)
+
+
+def normalize_lang(value: str | None, default: Lang = "en") -> Lang:
+    """The dashboard language for a stored value, a query parameter or Accept-Language.
+
+    Examples
+    --------
+    >>> normalize_lang("zh-CN"), normalize_lang("en-GB,en;q=0.8"), normalize_lang("fr")
+    ('zh', 'en', 'en')
+    >>> normalize_lang("fr-FR,zh-Hans;q=0.7")
+    'zh'
+    """
+    if not value:
+        return default
+    for part in value.split(","):
+        code = part.split(";")[0].strip().lower().replace("_", "-")
+        base = code.split("-")[0]
+        if base in LANGS:
+            return base  # type: ignore[return-value]
+    return default
+
+
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+@dataclass(frozen=True)
+class Translator:
+    """Messages and number/date formatting for one language."""
+
+    lang: Lang = "en"
+
+    @property
+    def locale(self) -> str:
+        return LOCALES[self.lang]
+
+    @property
+    def html_lang(self) -> str:
+        return HTML_LANG[self.lang]
+
+    def __call__(self, key: str, **kwargs: object) -> str:
+        entry = CATALOGUE.get(key)
+        if entry is None:  # a programming error; show the key rather than fail a page
+            return key
+        text = entry.get(self.lang) or entry["en"]
+        return text.format(**kwargs) if kwargs else text
+
+    # -- labels -----------------------------------------------------------------------
+    def metric(self, name: str) -> str:
+        """The metric's label from the METRICS registry."""
+        m = METRICS[name]
+        return m.label_zh if self.lang == "zh" else m.label_en
+
+    def grain_noun(self, grain: str) -> str:
+        """The grain as it reads inside a sentence ("per month" / "各月")."""
+        word = self(f"grain.{grain}")
+        return word if self.lang == "zh" else word.lower()
+
+    def value_label(self, value: str) -> str:
+        """A breakdown value for display (the unknown marker is translated)."""
+        from shopscope.analytics.kpis import UNKNOWN
+
+        return self("unknown") if value == UNKNOWN else value
+
+    def table_name(self, name: str) -> str:
+        return self(f"table.{name}") if f"table.{name}" in CATALOGUE else name
+
+    def reason(self, text: str | None) -> str:
+        """A validation reason in this language (English reasons are the source)."""
+        if not text or self.lang == "en":
+            return text or ""
+        for pattern, repl in _REASONS_ZH:
+            if pattern.match(text):
+                return pattern.sub(repl, text)
+        return text
+
+    # -- numbers ----------------------------------------------------------------------
+    def count(self, value: float | None) -> str:
+        return MISSING if _missing(value) else format_decimal(value, "#,##0", locale=self.locale)
+
+    def number(self, value: float | None, digits: int = 2) -> str:
+        if _missing(value):
+            return MISSING
+        pattern = "#,##0." + "0" * digits if digits else "#,##0"
+        return format_decimal(value, pattern, locale=self.locale)
+
+    def currency(self, value: float | None, currency: str) -> str:
+        if _missing(value):
+            return MISSING
+        return format_currency(value, currency, locale=self.locale)
+
+    def percent(self, value: float | None, digits: int = 1) -> str:
+        if _missing(value):
+            return MISSING
+        pattern = "#,##0." + "0" * digits + "%" if digits else "#,##0%"
+        return format_percent(value, pattern, locale=self.locale)
+
+    def metric_value(self, name: str, value: float | None, currency: str) -> str:
+        """A metric value formatted by its unit (currency, count, number, ratio)."""
+        unit = METRICS[name].unit
+        if unit == "currency":
+            return self.currency(value, currency)
+        if unit == "ratio":
+            return self.percent(value)
+        if unit == "number":
+            return self.number(value)
+        return self.count(value)
+
+    # -- dates ------------------------------------------------------------------------
+    def date(self, value: dt.date | None) -> str:
+        if value is None:
+            return MISSING
+        return format_date(value, "medium", locale=self.locale)
+
+    def datetime(self, value: dt.datetime | None) -> str:
+        if value is None:
+            return MISSING
+        return format_datetime(value, "medium", locale=self.locale)
+
+    def period(self, start: dt.date, grain: str) -> str:
+        """The label of the period starting on ``start`` ("Mar 2011", "2011年3月")."""
+        if grain == "month":
+            return format_skeleton("yMMM", start, locale=self.locale)
+        if grain == "quarter":
+            return format_skeleton("yQQQ", start, locale=self.locale)
+        if grain == "year":
+            return format_skeleton("y", start, locale=self.locale)
+        if grain == "week":
+            day = format_date(start, "medium", locale=self.locale)
+            return f"{day} 当周" if self.lang == "zh" else f"Week of {day}"
+        return format_date(start, "medium", locale=self.locale)
+
+    def period_short(self, start: dt.date, grain: str) -> str:
+        """A compact period label for chart ticks."""
+        if grain in ("day", "week"):
+            return format_skeleton("yMMMd", start, locale=self.locale)
+        return self.period(start, grain)

@@ -1,0 +1,239 @@
+"""The overview page: KPI cards with 环比/同比, whole-range totals, trends, a breakdown.
+
+The numbers come from :func:`shopscope.analytics.kpis` and :func:`~shopscope.analytics.summary`
+through the app's per-data-version cache, under the same keys as the JSON API, so the API
+and the pages share results. A channel or category filter selects that value's rows from
+the KPI table broken down by channel or category: the page never recomputes a metric.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import pandas as pd
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from shopscope.analytics import METRICS, kpis, summary
+from shopscope.api.deps import AppState, State
+from shopscope.web.charts import Chart, breakdown_chart, trend_charts
+from shopscope.web.deps import PageSession, render, translator_for
+from shopscope.web.filters import Filters, ShopOptions, parse_filters
+from shopscope.web.i18n import Translator
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+
+CARD_METRICS = ("gmv", "net_sales", "orders", "buyers", "aov", "repurchase_rate",
+                "conversion_rate", "cancellation_rate", "return_rate")
+TREND_METRICS = ("gmv", "net_sales", "orders", "buyers", "aov", "repurchase_rate",
+                 "cancellation_rate", "return_rate", "conversion_rate")
+TOP = 12
+_NEXT = {
+    "day": pd.DateOffset(days=1),
+    "week": pd.DateOffset(weeks=1),
+    "month": pd.DateOffset(months=1),
+    "quarter": pd.DateOffset(months=3),
+    "year": pd.DateOffset(years=1),
+}
+
+
+def _missing(v: object) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def shop_options(store) -> ShopOptions:  # noqa: ANN001
+    """Channels, categories and the order date range, for the filter controls."""
+    orders = store.table("orders")
+    channels = orders.filter(orders.channel.notnull()).select("channel").distinct()
+    products = store.table("products")
+    categories = products.filter(products.category.notnull()).select("category").distinct()
+    span = orders.aggregate(lo=orders.ordered_at.min(), hi=orders.ordered_at.max()).execute()
+    lo, hi = span["lo"].iloc[0], span["hi"].iloc[0]
+    return ShopOptions(
+        channels=tuple(sorted(str(c) for c in channels.execute()["channel"])),
+        categories=tuple(sorted(str(c) for c in categories.execute()["category"])),
+        first=None if pd.isna(lo) else pd.Timestamp(lo).date(),
+        last=None if pd.isna(hi) else pd.Timestamp(hi).date(),
+        has_events=store.row_count("events") > 0,
+    )
+
+
+def cached_kpis(state: AppState, grain: str, by: str | None, start: dt.date | None,
+                end: dt.date | None):  # noqa: ANN201
+    """:func:`kpis` through the cache, under the JSON API's key."""
+    return state.cached(("kpis", grain, by, start, end),
+                        lambda: kpis(state.workspace.store, grain=grain, by=by,
+                                     start=start, end=end))
+
+
+def cached_summary(state: AppState, start: dt.date | None, end: dt.date | None) -> dict:
+    return state.cached(("summary", start, end),
+                        lambda: summary(state.workspace.store, start=start, end=end))
+
+
+def latest_full_period(periods: list[dt.date], grain: str, last_day: dt.date | None,
+                       end: dt.date | None) -> dt.date:
+    """The last period that the data (and the range's end) cover to its last day.
+
+    Examples
+    --------
+    >>> days = [dt.date(2011, 11, 1), dt.date(2011, 12, 1)]
+    >>> latest_full_period(days, "month", dt.date(2011, 12, 9), None)
+    datetime.date(2011, 11, 1)
+    >>> latest_full_period(days, "month", dt.date(2011, 12, 31), None)
+    datetime.date(2011, 12, 1)
+    """
+    covered = [d for d in (last_day + dt.timedelta(days=1) if last_day else None, end) if d]
+    until = min(covered) if covered else None
+    for p in reversed(periods):
+        if until is None or until >= period_end(p, grain):
+            return p
+    return periods[-1]
+
+
+def period_end(start: dt.date, grain: str) -> dt.date:
+    """The first day after the period starting on ``start``."""
+    return (pd.Timestamp(start) + _NEXT[grain]).date()
+
+
+def _change(t: Translator, metric: str, change: float | None, earlier: float | None,
+            label: str, currency: str) -> dict:
+    if _missing(change):
+        return {"label": label, "text": "–", "cls": "none", "arrow": "",
+                "was": t("cards.no_comparison")}
+    better = METRICS[metric].higher_is_better
+    if change == 0:
+        cls, arrow = "flat", "＝"
+    else:
+        cls = "good" if (change > 0) == better else "bad"
+        arrow = "▲" if change > 0 else "▼"
+    return {"label": label, "text": t.percent(abs(change)), "cls": cls, "arrow": arrow,
+            "was": t("cards.was", value=t.metric_value(metric, earlier, currency))}
+
+
+def _cards(t: Translator, rows: pd.DataFrame, metrics: list[str], grain: str,
+           currency: str) -> list[dict]:
+    by_metric = rows.set_index("metric")
+    cards = []
+    for name in metrics:
+        row = by_metric.loc[name] if name in by_metric.index else None
+        get = (lambda col, r=row: None if r is None or _missing(r[col]) else float(r[col]))
+        cards.append({
+            "name": name,
+            "label": t.metric(name),
+            "value": t.metric_value(name, get("value"), currency),
+            "prev": _change(t, name, get("pop_change"), get("previous"),
+                           t("cards.pop", grain=t.grain_noun(grain)), currency),
+            "year": _change(t, name, get("yoy_change"), get("yoy_value"), t("cards.yoy"),
+                           currency),
+        })
+    return cards
+
+
+def _breakdown_rows(state: AppState, f: Filters) -> list[dict]:
+    wide = cached_kpis(state, "year", f.by, f.start, f.end_exclusive).wide()
+    if wide.empty:
+        return []
+    sums = wide.groupby(f.by, as_index=False)[["gmv", "net_sales", "orders"]].sum()
+    total = float(sums["net_sales"].sum())
+    sums = sums.sort_values(["net_sales", f.by], ascending=[False, True]).head(TOP)
+    return [{"key": str(r[f.by]), "gmv": float(r["gmv"]), "net_sales": float(r["net_sales"]),
+             "orders": float(r["orders"]), "share": r["net_sales"] / total if total else None}
+            for r in sums.to_dict("records")]
+
+
+def _options(t: Translator, f: Filters, options: ShopOptions, periods: list[dt.date],
+             partial: set[dt.date]) -> dict:
+    from shopscope.analytics.kpis import BREAKDOWNS, GRAINS
+
+    all_ = [("", t("filters.all"))]
+    return {
+        "grain": [(g, t(f"grain.{g}")) for g in GRAINS],
+        "by": [(b, t(f"by.{b}")) for b in BREAKDOWNS],
+        "channel": all_ + [(c, t.value_label(c)) for c in options.channels],
+        "category": all_ + [(c, t.value_label(c)) for c in options.categories],
+        "period": [("", t("filters.latest"))] + [
+            (p.isoformat(), t.period(p, f.grain) + (t("cards.partial") if p in partial else ""))
+            for p in reversed(periods)
+        ],
+    }
+
+
+def build_overview(state: AppState, t: Translator, f: Filters, options: ShopOptions) -> dict:
+    """Everything the overview template shows, formatted for ``t``'s language."""
+    currency = state.workspace.settings.currency
+    segment = f.segment
+    frame = cached_kpis(state, f.grain, segment[0] if segment else None, f.start,
+                        f.end_exclusive).data
+    if segment is not None:
+        frame = frame[frame[segment[0]] == segment[1]]
+    periods = sorted(pd.Timestamp(p).date() for p in frame["period"].unique())
+    first = f.start or options.first
+    last = f.end or options.last
+    range_label = (t("overview.range", start=t.date(first), end=t.date(last))
+                   if first and last else "")
+    view: dict = {
+        "empty": not periods,
+        "range_label": range_label,
+        "segment_label": (t("overview.segment", field=t(f"filters.{segment[0]}"),
+                            value=t.value_label(segment[1]))
+                          if segment else t("overview.all_shop")),
+        "default_by": options.default_by,
+        "dates": {"first": options.first.isoformat() if options.first else "",
+                  "last": options.last.isoformat() if options.last else ""},
+    }
+    partial = {p for p in periods
+               if (options.last and options.last + dt.timedelta(days=1) < period_end(p, f.grain))
+               or (f.end_exclusive and f.end_exclusive < period_end(p, f.grain))
+               or (f.start and f.start > p)}
+    view["options"] = _options(t, f, options, periods, partial)
+    if not periods:
+        view.update(cards=[], totals=[], charts=[], card_period="")
+        return view
+    wide = frame.pivot(index="period", columns="metric", values="value")
+    with_events = bool(options.has_events and "uv" in wide and wide["uv"].fillna(0).sum() > 0)
+    shown = [m for m in CARD_METRICS if with_events or m != "conversion_rate"]
+    period = (f.period if f.period in periods
+              else latest_full_period(periods, f.grain, options.last, f.end_exclusive))
+    rows = frame[frame["period"] == pd.Timestamp(period)]
+    view["card_period"] = t.period(period, f.grain) + (
+        t("cards.partial") if period in partial else "")
+    view["cards"] = _cards(t, rows, shown, f.grain, currency)
+    if segment is None:
+        totals = cached_summary(state, f.start, f.end_exclusive)
+        view["totals"] = [{"name": m, "label": t.metric(m),
+                           "value": t.metric_value(m, totals.get(m), currency)} for m in shown]
+    else:
+        view["totals"] = []
+    index = [pd.Timestamp(p) for p in periods]
+    series = {m: [None if _missing(v) else float(v)
+                  for v in wide.reindex(index)[m].tolist()] if m in wide else [None] * len(index)
+              for m in TREND_METRICS}
+    charts: list[Chart] = trend_charts(t, periods, series, f.grain, currency,
+                                       with_events=with_events)
+    rows_by = _breakdown_rows(state, f)
+    if rows_by:
+        charts.append(breakdown_chart(
+            t, rows_by, f.by, currency, range_label=range_label,
+            whole_shop=segment is not None and segment[0] != f.by,
+            highlight=segment[1] if segment is not None and segment[0] == f.by else None,
+            top=TOP))
+    view["charts"] = [{"id": c.id, "figure": c.figure} for c in charts]
+    return view
+
+
+@router.get("/", response_class=HTMLResponse)
+def overview(request: Request, state: State, session: PageSession) -> HTMLResponse:
+    """KPI cards, totals, trends and a breakdown for the filters in the query string."""
+    t = translator_for(request, session)
+    options = state.cached(("web-options",), lambda: shop_options(state.workspace.store))
+    filters, problems = parse_filters(request.query_params, options)
+    view = state.cached(("web-overview", t.lang, filters),
+                        lambda: build_overview(state, t, filters, options))
+    messages = [t(key, **{k: t(v) if k == "field" else v for k, v in args.items()})
+                for key, args in problems]
+    return render(request, "overview.html", t, session=session, view=view, filters=filters,
+                  messages=messages,
+                  plot_config={"displaylogo": False, "responsive": True,
+                               "locale": t.html_lang})

@@ -1,0 +1,180 @@
+"""The dashboard in a real browser: headless Chromium (Debian's) driven by Playwright against
+a uvicorn server on 127.0.0.1.
+
+Sign in, read the overview numbers and check them against the KPI module, switch to
+Chinese, change the grain and see the chart's points change, open the data page, sign out.
+Every request must stay on 127.0.0.1 (no CDN). Screenshots go to ``test-artifacts/``.
+Skipped when Chromium or Playwright is not installed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pandas as pd
+import pytest
+from babel.numbers import format_currency, format_decimal
+
+from shopscope.analytics import kpis, summary
+from shopscope.auth import UserStore
+from shopscope.cli import demo_data_path
+from shopscope.ingest import ingest_file
+from shopscope.store import Workspace
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+PASSWORD = "correct horse battery staple"
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+if not CHROMIUM.exists():
+    pytest.skip(f"{CHROMIUM} not installed", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api")
+uvicorn = pytest.importorskip("uvicorn")
+
+
+def _free_port() -> int:
+    with contextlib.closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory):
+    root = tmp_path_factory.mktemp("browser")
+    ws = Workspace.create(root / "ws", currency="GBP", timezone="Europe/London", name="demo")
+    ingest_file(ws, demo_data_path(), preset="online_retail")
+    UserStore(ws.path).add("ada", PASSWORD, "admin")
+    return ws
+
+
+@pytest.fixture(scope="module")
+def server(workspace):
+    """The app (Secure session cookie, as in production) served on a free local port."""
+    from shopscope.api.app import create_app
+
+    port = _free_port()
+    config = uvicorn.Config(create_app(workspace), host="127.0.0.1", port=port,
+                            log_level="warning", lifespan="on")
+    srv = uvicorn.Server(config)
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not srv.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail("uvicorn did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    srv.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        try:
+            b = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
+        except sync_api.Error as exc:  # pragma: no cover - broken browser install
+            pytest.skip(f"Chromium does not start: {exc}")
+        yield b
+        b.close()
+
+
+def shot(page, name: str) -> None:  # noqa: ANN001
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+
+
+def x_points(page, chart: str = "chart-sales") -> int:  # noqa: ANN001
+    return page.evaluate(f"document.getElementById('{chart}').data[0].x.length")
+
+
+def test_dashboard_in_chromium(server, browser, workspace):
+    context = browser.new_context(locale="en-GB", viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    hosts: set[str] = set()
+    problems: list[str] = []
+    page.on("request", lambda r: hosts.add(urlsplit(r.url).hostname or r.url))
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400
+            else None)
+
+    # Signed out: the overview sends us to the login page.
+    page.goto(server + "/?grain=month")
+    assert urlsplit(page.url).path == "/login"
+    shot(page, "01-login.png")
+    page.fill("input[name=username]", "ada")
+    page.fill("input[name=password]", PASSWORD)
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+    page.wait_for_selector("html[data-charts=ready]")
+    assert urlsplit(page.url).path == "/"
+    cookies = {c["name"]: c for c in context.cookies()}
+    assert cookies["ss_session"]["secure"] and cookies["ss_session"]["httpOnly"]
+    shot(page, "02-overview-en.png")
+
+    # The numbers on the page are the KPI module's, formatted in English.
+    store = workspace.store
+    nov = kpis(store, grain="month").data
+    nov = nov[nov.period == pd.Timestamp("2011-11-01")].set_index("metric")
+    assert page.inner_text("[data-testid=card-gmv]") == format_currency(
+        nov.loc["gmv", "value"], "GBP", locale="en")
+    assert page.inner_text("[data-testid=card-orders]") == format_decimal(
+        nov.loc["orders", "value"], "#,##0", locale="en")
+    assert page.inner_text("[data-testid=total-net_sales]") == format_currency(
+        summary(store)["net_sales"], "GBP", locale="en")
+    assert x_points(page) == 13
+    assert page.evaluate("document.getElementById('chart-sales').data[0].y[0]") == \
+        pytest.approx(kpis(store, grain="month").wide().gmv.iloc[0])
+
+    # Switch to Chinese: labels, dates and the chart's axis follow.
+    with page.expect_navigation():
+        page.click("[data-testid=lang-zh]")
+    page.wait_for_selector("html[data-charts=ready]")
+    assert page.get_attribute("html", "lang") == "zh-CN"
+    assert page.locator(".card .lbl", has_text="客单价").count() == 1
+    assert "2011年11月" in page.inner_text("#cards-h")
+    assert page.evaluate("document.getElementById('chart-sales').layout.xaxis.title.text") \
+        == "月份"
+    shot(page, "03-overview-zh.png")
+
+    # Change the grain: the page reloads with it in the URL and the chart has 5 quarters.
+    with page.expect_navigation():
+        page.select_option("select[name=grain]", "quarter")
+    page.wait_for_selector("html[data-charts=ready]")
+    assert "grain=quarter" in page.url
+    assert x_points(page) == 5
+    assert "2011年第3季度" in page.inner_text("#cards-h")
+    shot(page, "04-quarter-zh.png")
+
+    # A date range, typed into the date inputs.
+    with page.expect_navigation():
+        page.fill("input[name=start]", "2011-03-01")
+    page.wait_for_selector("html[data-charts=ready]")
+    assert "start=2011-03-01" in page.url and "grain=quarter" in page.url
+    assert x_points(page) == 4  # Q1 (from March) to Q4 2011
+    shot(page, "05-range-zh.png")
+
+    # The data page, then sign out.
+    with page.expect_navigation():
+        page.click("nav.main-nav a[href='/data']")
+    assert page.locator("[data-table=orders]").count() == 1
+    assert "导入日志" in page.inner_text("main")
+    shot(page, "06-data-zh.png")
+    with page.expect_navigation():
+        page.click("[data-testid=logout]")
+    assert urlsplit(page.url).path == "/login"
+    assert "您已退出登录" in page.inner_text("main")
+    shot(page, "07-signed-out.png")
+    page.goto(server + "/data")
+    assert urlsplit(page.url).path == "/login"
+
+    assert hosts == {"127.0.0.1"}, hosts
+    assert not problems, problems
+    context.close()
