@@ -530,3 +530,11 @@ def test_spark_and_duckdb_agree(duckdb_shop, pyspark_shop, grain, by):
     expected = _kpis(duckdb_shop, grain=grain, by=by).data
     actual = _kpis(pyspark_shop, grain=grain, by=by).data
     pd.testing.assert_frame_equal(actual, expected, check_dtype=False)
+
+
+def test_dates_out_of_range_are_option_errors(duckdb_shop):
+    # Found by schemathesis: start=0001-01-01 made the year-ago arithmetic overflow.
+    with pytest.raises(KpiOptionError, match="out of range"):
+        kpis(duckdb_shop, start="0001-01-01")
+    with pytest.raises(KpiOptionError, match="out of range"):
+        summary(duckdb_shop, end="9999-12-31")

@@ -270,6 +270,9 @@ def _check_by(by: str | None) -> None:
         )
 
 
+MIN_YEAR, MAX_YEAR = 1900, 2999
+
+
 def _as_datetime(value: dt.date | str | None, name: str) -> dt.datetime | None:
     if value is None:
         return None
@@ -280,13 +283,19 @@ def _as_datetime(value: dt.date | str | None, name: str) -> dt.datetime | None:
             raise KpiOptionError(
                 f"{name}={value!r} is not a date", hint="write dates as YYYY-MM-DD"
             ) from None
+    if not isinstance(value, dt.date):
+        raise KpiOptionError(
+            f"{name} must be a date, got {type(value).__name__}", hint="pass datetime.date(...)"
+        )
+    # Comparisons reach back a year before start: keep the arithmetic in range.
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise KpiOptionError(
+            f"{name}={value.isoformat()} is out of range",
+            hint=f"use a date between {MIN_YEAR} and {MAX_YEAR}",
+        )
     if isinstance(value, dt.datetime):
         return value.replace(tzinfo=None)
-    if isinstance(value, dt.date):
-        return dt.datetime(value.year, value.month, value.day)
-    raise KpiOptionError(
-        f"{name} must be a date, got {type(value).__name__}", hint="pass datetime.date(...)"
-    )
+    return dt.datetime(value.year, value.month, value.day)
 
 
 def _period_start(value: dt.datetime, grain: str) -> dt.datetime:
