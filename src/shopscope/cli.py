@@ -211,7 +211,8 @@ def _print_table(frame, title: str, grain: str = "day") -> None:  # noqa: ANN001
     table = Table(title=title or None, show_lines=False)
     for col in frame.columns:
         label = METRICS[col].label_en if col in METRICS else col
-        table.add_column(label, justify="right" if col in METRICS else "left")
+        numeric = col in METRICS or frame[col].dtype.kind in "if"
+        table.add_column(label, justify="right" if numeric else "left")
     for rec in frame.itertuples(index=False):
         cells = []
         for col, value in zip(frame.columns, rec, strict=True):
@@ -222,6 +223,15 @@ def _print_table(frame, title: str, grain: str = "day") -> None:  # noqa: ANN001
                              or value != value else f"{value:,.0f}")
             elif col == "period":
                 cells.append(_period_label(value, grain))
+            elif isinstance(value, float):
+                if value != value:
+                    cells.append("–")
+                elif "share" in col or col.endswith("_rate"):
+                    cells.append(f"{value:.1%}")
+                else:
+                    cells.append(f"{value:,.2f}")
+            elif isinstance(value, int) and not isinstance(value, bool):
+                cells.append(f"{value:,}")
             else:
                 cells.append(str(value))
         table.add_row(*cells)
@@ -521,9 +531,17 @@ def _serve(workspace: Path, host: str, port: int, secure: bool) -> None:
     uvicorn.run(app_, host=host, port=port, log_level="warning")
 
 
+def _register_subcommands() -> None:
+    from shopscope.cli_customers import audience_app, customers_app
+
+    app.add_typer(customers_app, name="customers")
+    app.add_typer(audience_app, name="audience")
+
+
 def main() -> None:
     """Entry point: run the app, turning project errors into a one-line message."""
     try:
+        _register_subcommands()
         app(standalone_mode=False)
     except ShopscopeError as exc:
         err_console.print(f"[red]error:[/] {exc.message}", highlight=False)

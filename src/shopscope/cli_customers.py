@@ -1,0 +1,192 @@
+"""``shopscope customers …`` and ``shopscope audience …``: thin wrappers over
+:mod:`shopscope.analytics.customers`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from shopscope.cli import DEFAULT_WS, WorkspaceOpt, _emit, _open_workspace, console
+from shopscope.errors import ShopscopeError
+
+customers_app = typer.Typer(help="Customer layering: RFM segments and lifecycle stages.",
+                            no_args_is_help=True)
+audience_app = typer.Typer(help="Audiences: filters over segments, stages, tags and CLV.",
+                           no_args_is_help=True)
+
+AsOf = Annotated[str | None, typer.Option(
+    "--as-of", help="Day to look from (YYYY-MM-DD); default: the day after the last order.")]
+Fmt = Annotated[str, typer.Option("--format", help="table | csv | json | parquet")]
+Out = Annotated[Path | None, typer.Option(help="Write to this file.")]
+
+
+def _as_of(ws, as_of: str | None) -> dt.date:  # noqa: ANN001
+    if as_of:
+        try:
+            return dt.date.fromisoformat(as_of)
+        except ValueError:
+            raise ShopscopeError(f"--as-of {as_of!r} is not a date", hint="use YYYY-MM-DD") from None
+    last = ws.store.table("orders").ordered_at.max().execute()
+    if last is None or last != last:
+        raise ShopscopeError("no orders loaded", hint="ingest orders first")
+    return last.date() + dt.timedelta(days=1)
+
+
+@customers_app.command("rfm")
+def rfm(
+    workspace: WorkspaceOpt = DEFAULT_WS,
+    as_of: AsOf = None,
+    scheme: Annotated[str, typer.Option(help="classic (8 segments) or eleven")] = "classic",
+    frequency: Annotated[str, typer.Option(help="orders or days")] = "orders",
+    customers: Annotated[bool, typer.Option(help="One row per customer instead of "
+                                            "segment totals.")] = False,
+    fmt: Fmt = "table",
+    output: Out = None,
+) -> None:
+    """RFM segments: size, share and net sales per segment (or per customer)."""
+    from shopscope.analytics.customers.rfm import (
+        CLASSIC_SEGMENTS,
+        ELEVEN,
+        classic_segment,
+        eleven_segment,
+        rfm_scores,
+        rfm_table,
+        segment_summary,
+    )
+
+    if scheme not in ("classic", "eleven"):
+        raise ShopscopeError(f"unknown scheme {scheme!r}", hint="use classic or eleven")
+    ws = _open_workspace(workspace)
+    try:
+        day = _as_of(ws, as_of)
+        scored = rfm_scores(rfm_table(ws.store, day, frequency=frequency))  # type: ignore[arg-type]
+        seg = classic_segment(scored) if scheme == "classic" else eleven_segment(scored)
+        if customers:
+            frame = seg.order_by("customer_id").execute()
+        else:
+            frame = segment_summary(seg, scheme).data  # type: ignore[arg-type]
+            labels = {s.key: f"{s.label_en} {s.label_zh}"
+                      for s in (*CLASSIC_SEGMENTS.values(), *ELEVEN.values())}
+            frame.insert(1, "label", frame.segment.map(labels))
+            if fmt == "table":  # the label says it all on a narrow terminal
+                frame = frame.drop(columns="segment")
+    finally:
+        ws.close()
+    _emit(frame, fmt, output, title=f"RFM segments as of {day}")
+
+
+@customers_app.command("lifecycle")
+def lifecycle(
+    workspace: WorkspaceOpt = DEFAULT_WS,
+    as_of: AsOf = None,
+    new_days: Annotated[int | None, typer.Option(help="Window for new customers.")] = None,
+    active_days: Annotated[int | None, typer.Option(help="Window for active.")] = None,
+    churn_days: Annotated[int | None, typer.Option(help="Days without a purchase = churned.")]
+    = None,
+    fmt: Fmt = "table",
+    output: Out = None,
+) -> None:
+    """Customers per lifecycle stage (windows given, or derived from purchase gaps)."""
+    from shopscope.analytics.customers.lifecycle import (
+        STAGES,
+        LifecycleWindows,
+        derive_windows,
+        stages_as_of,
+    )
+
+    ws = _open_workspace(workspace)
+    try:
+        day = _as_of(ws, as_of)
+        given = (new_days, active_days, churn_days)
+        if all(v is not None for v in given):
+            windows = LifecycleWindows(*given)  # type: ignore[arg-type]
+            how = "given"
+        elif any(v is not None for v in given):
+            raise ShopscopeError("give all three windows or none",
+                                 hint="--new-days, --active-days and --churn-days")
+        else:
+            windows = derive_windows(ws.store, day).windows
+            how = "derived from the shop's inter-purchase gaps"
+        stages = stages_as_of(ws.store, day, windows)
+        counts = stages.group_by("stage").aggregate(customers=stages.count()).execute()
+    finally:
+        ws.close()
+    counts["label"] = counts.stage.map({k: f"{s.label_en} {s.label_zh}"
+                                        for k, s in STAGES.items()})
+    order = {k: i for i, k in enumerate(STAGES)}
+    counts = counts.sort_values("stage", key=lambda s: s.map(order))[
+        ["stage", "label", "customers"]]
+    if fmt == "table":
+        console.print(f"windows ({how}): new ≤ {windows.new_days} d, active ≤ "
+                      f"{windows.active_days} d, churned ≥ {windows.churn_days} d")
+    _emit(counts, fmt, output, title=f"Lifecycle stages as of {day}")
+
+
+def _definition(name_or_file: str, ws):  # noqa: ANN001, ANN202
+    from shopscope.analytics.customers.audiences import AudienceStore, parse_definition
+
+    path = Path(name_or_file)
+    if path.suffix == ".json" and path.exists():
+        return parse_definition(path.read_text(encoding="utf-8"))
+    return AudienceStore(ws.path).load(name_or_file)
+
+
+@audience_app.command("save")
+def audience_save(file: Path, workspace: WorkspaceOpt = DEFAULT_WS) -> None:
+    """Save an audience definition (JSON) in the workspace, to re-run on new data."""
+    from shopscope.analytics.customers.audiences import AudienceStore, parse_definition
+
+    if not file.exists():
+        raise ShopscopeError(f"{file}: no such file", hint="write the definition as JSON")
+    definition = parse_definition(file.read_text(encoding="utf-8"))
+    ws = _open_workspace(workspace)
+    try:
+        AudienceStore(ws.path).save(definition)
+    finally:
+        ws.close()
+    console.print(f"saved audience {definition.name!r}")
+
+
+@audience_app.command("list")
+def audience_list(workspace: WorkspaceOpt = DEFAULT_WS) -> None:
+    """Saved audience definitions."""
+    from shopscope.analytics.customers.audiences import AudienceStore
+
+    for name in AudienceStore(workspace).list():
+        typer.echo(name)
+
+
+@audience_app.command("run")
+def audience_run(
+    name: Annotated[str, typer.Argument(help="Saved audience name, or a .json definition.")],
+    workspace: WorkspaceOpt = DEFAULT_WS,
+    as_of: AsOf = None,
+    export: Annotated[Path | None, typer.Option(help="Write members to CSV/Parquet.")] = None,
+    pii: Annotated[str, typer.Option(help="mask (default), hash or raw")] = "mask",
+) -> None:
+    """Size and value of an audience; with --export, its members (PII masked)."""
+    from shopscope.analytics.customers.audiences import (
+        audience_expr,
+        audience_stats,
+        build_profile,
+        export_audience,
+    )
+
+    if pii not in ("mask", "hash", "raw"):
+        raise ShopscopeError(f"unknown pii mode {pii!r}", hint="use mask, hash or raw")
+    ws = _open_workspace(workspace)
+    try:
+        definition = _definition(name, ws)
+        profile = build_profile(ws.store, _as_of(ws, as_of))
+        stats = audience_stats(definition, profile)
+        typer.echo(json.dumps({k: v for k, v in stats.__dict__.items()}, ensure_ascii=False,
+                              default=str))
+        if export is not None:
+            path = export_audience(audience_expr(definition, profile), export, pii=pii)  # type: ignore[arg-type]
+            console.print(f"wrote {stats.size:,} members to {path} (PII: {pii})")
+    finally:
+        ws.close()
