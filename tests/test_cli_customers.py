@@ -41,3 +41,17 @@ def test_customers_and_audience_commands(tmp_path):
     stats = json.loads(res.stdout.splitlines()[0])
     members = pd.read_csv(out, dtype=str)
     assert stats["size"] == len(members) > 0
+
+
+def test_clv_command(tmp_path):
+    assert run("demo", "-w", "ws", "--no-serve", cwd=tmp_path).returncode == 0
+    out = tmp_path / "clv.csv"
+    proc = run("customers", "clv", "-w", "ws", "--calibration-end", "2011-09-30",
+               "--holdout-end", "2011-12-09", "--output", str(out), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "holdout to 2011-12-09" in proc.stdout and "GammaGammaModel" in proc.stdout
+    frame = pd.read_csv(out, dtype={"customer_id": str})
+    assert frame.customer_id.is_unique and len(frame) > 100
+    assert frame.probability_alive.between(0, 1).all() and (frame.clv >= 0).all()
+    bad = run("customers", "clv", "-w", "ws", "--model", "magic", cwd=tmp_path)
+    assert bad.returncode == 1 and "bgnbd or pareto" in bad.stderr

@@ -190,3 +190,62 @@ def audience_run(
             console.print(f"wrote {stats.size:,} members to {path} (PII: {pii})")
     finally:
         ws.close()
+
+
+@customers_app.command("clv")
+def clv_command(
+    workspace: WorkspaceOpt = DEFAULT_WS,
+    calibration_end: Annotated[str | None, typer.Option(
+        help="Fit on purchases up to this day (default: the last order day).")] = None,
+    holdout_end: Annotated[str | None, typer.Option(
+        help="Compare predictions with purchases after calibration, up to this day.")] = None,
+    model: Annotated[str, typer.Option(help="bgnbd or pareto")] = "bgnbd",
+    horizon: Annotated[int, typer.Option(help="CLV horizon in months.")] = 12,
+    margin: Annotated[float, typer.Option(help="Profit margin on sales (0-1).")] = 1.0,
+    discount_rate: Annotated[float, typer.Option(help="Annual discount rate.")] = 0.10,
+    fmt: Fmt = "table",
+    output: Annotated[Path | None, typer.Option(
+        help="Write per-customer CLV, P(alive) and expected purchases here.")] = None,
+) -> None:
+    """Fit BG/NBD (or Pareto/NBD) + Gamma-Gamma; print parameters, CLV totals and, with
+    --holdout-end, predicted vs actual repeat purchases."""
+    import pandas as pd
+
+    from shopscope.analytics.customers import customer_summary
+    from shopscope.models import BetaGeoModel, GammaGammaModel, ParetoNBDModel, clv, holdout_table
+
+    if model not in ("bgnbd", "pareto"):
+        raise ShopscopeError(f"unknown model {model!r}", hint="use bgnbd or pareto")
+    ws = _open_workspace(workspace)
+    try:
+        end = calibration_end or str(_as_of(ws, None) - dt.timedelta(days=1))
+        summary = customer_summary(ws.store, end, holdout_end, time_unit="D").execute()
+    finally:
+        ws.close()
+    purchases = (BetaGeoModel() if model == "bgnbd" else ParetoNBDModel()).fit(summary)
+    repeaters = summary[summary.frequency > 0]
+    spend = GammaGammaModel().fit(repeaters)
+    value = clv(purchases, spend, summary, horizon=horizon, margin=margin,
+                discount_rate=discount_rate, time_unit="D")
+    params = pd.DataFrame(
+        [{"model": type(m).__name__, "parameter": k, "value": v,
+          "std_error": m.standard_errors_.get(k) if hasattr(m.standard_errors_, "get") else None}
+         for m in (purchases, spend) for k, v in m.params_.items()])
+    if fmt == "table":
+        console.print(f"calibration ends {end}: {len(summary):,} customers, "
+                      f"{int((summary.frequency > 0).sum()):,} repeat buyers; "
+                      f"log-likelihood {purchases.log_likelihood_:,.2f}")
+    _emit(params, fmt if fmt != "parquet" else "table", None, title="fitted parameters")
+    data = value.data
+    if fmt == "table":
+        console.print(f"CLV over {horizon} months (margin {margin:.0%}, discount "
+                      f"{discount_rate:.0%}/yr): total {value.total:,.2f}, mean "
+                      f"{data.clv.mean():,.2f}, median {data.clv.median():,.2f}; expected "
+                      f"alive {data.probability_alive.sum():,.0f}")
+    if holdout_end:
+        result = holdout_table(purchases, summary)
+        _emit(result.table, fmt if fmt != "parquet" else "table", None,
+              title=f"holdout to {holdout_end}: actual {result.actual_total:,.0f}, "
+                    f"predicted {result.predicted_total:,.0f} ({result.total_error_pct:+.1f}%)")
+    if output is not None:
+        _emit(data, "parquet" if output.suffix == ".parquet" else "csv", output)
