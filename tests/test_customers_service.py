@@ -1,0 +1,235 @@
+"""Customers API and pages: numbers against the analytics functions, CLV fit and holdout,
+profiles with PII by role, localized pages with their charts, login required.
+
+Expected numbers are computed independently here with the analytics functions on the
+same store (not through the API's helpers).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import json
+import re
+
+import ibis
+import pytest
+from fastapi.testclient import TestClient
+
+from shopscope.analytics.customers import (
+    classic_segment,
+    derive_windows,
+    eleven_segment,
+    rfm_scores,
+    rfm_table,
+    stages_as_of,
+    transition_matrix,
+)
+from shopscope.api import create_app
+from shopscope.auth import UserStore
+from shopscope.cli import demo_data_path
+from shopscope.ingest import ingest_file
+from shopscope.schema import get_table
+from shopscope.store import Workspace
+
+PASSWORDS = {"ada": "admin-pass-123", "vic": "viewer-pass-123", "zed": "viewer-pass-456"}
+PII = {"customer_id": "zz1", "email": "jane.doe@example.com", "phone": "+44 20 7946 0018",
+       "name": "Jane Doe", "country": "United Kingdom"}
+LINES = 20_000
+
+
+@pytest.fixture(scope="module")
+def ws(tmp_path_factory):
+    root = tmp_path_factory.mktemp("customers")
+    head = root / "retail.csv"
+    with gzip.open(demo_data_path(), "rt", encoding="utf-8") as src:
+        head.write_text("".join(next(src) for _ in range(LINES + 1)), encoding="utf-8")
+    workspace = Workspace.create(root / "ws", currency="GBP", name="cust")
+    ingest_file(workspace, head, preset="online_retail")
+    schema = get_table("customers").ibis_schema().to_pyarrow()
+    workspace.store.insert("customers", ibis.memtable(
+        [{c: PII.get(c) for c in get_table("customers").names}], schema=schema))
+    users = UserStore(workspace.path)
+    users.add("ada", PASSWORDS["ada"], "admin")
+    users.add("vic", PASSWORDS["vic"], "viewer")
+    users.add("zed", PASSWORDS["zed"], "viewer", lang="zh")
+    yield workspace
+    workspace.close()
+
+
+@pytest.fixture(scope="module")
+def app(ws):
+    return create_app(ws)
+
+
+def client(app, user: str | None = None) -> TestClient:  # noqa: ANN001
+    c = TestClient(app, base_url="https://testserver")
+    if user:
+        r = c.post("/api/login", json={"username": user, "password": PASSWORDS[user]})
+        assert r.status_code == 200, r.text
+    return c
+
+
+@pytest.fixture(scope="module")
+def as_of(ws) -> dt.date:
+    last = ws.store.table("orders").ordered_at.max().execute()
+    return last.date() + dt.timedelta(days=1)
+
+
+def test_login_required(app):
+    c = client(app)
+    for path in ("/api/customers/rfm", "/api/customers/lifecycle",
+                 "/api/customers/lifecycle/transitions", "/api/customers/clv",
+                 "/api/customers/17850"):
+        r = c.get(path)
+        assert r.status_code == 401, path
+        assert r.json()["error"]["code"] == "not_authenticated"
+    r = c.get("/customers", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login?next=")
+    assert c.get("/customers/17850", follow_redirects=False).status_code == 303
+
+
+@pytest.mark.parametrize("scheme", ["classic", "eleven"])
+def test_rfm_segments_match_analytics(app, ws, as_of, scheme):
+    scored = rfm_scores(rfm_table(ws.store, as_of))
+    seg = classic_segment(scored) if scheme == "classic" else eleven_segment(scored)
+    expected = seg.group_by("segment").aggregate(n=seg.count(), m=seg.monetary.sum()).execute()
+    expected = {r["segment"]: (int(r["n"]), r["m"]) for r in expected.to_dict("records")}
+    body = client(app, "vic").get(f"/api/customers/rfm?scheme={scheme}").json()
+    assert body["as_of"] == as_of.isoformat() and body["scheme"] == scheme
+    got = {r["segment"]: (r["customers"], r["monetary"]) for r in body["items"]}
+    assert {k: v[0] for k, v in got.items()} == {k: v[0] for k, v in expected.items()}
+    for k, (_, m) in expected.items():
+        assert got[k][1] == pytest.approx(m)
+    assert sum(r["share"] for r in body["items"]) == pytest.approx(1.0)
+    assert sum(r["revenue_share"] for r in body["items"]) == pytest.approx(1.0)
+
+
+def test_rfm_labels_follow_language_and_as_of(app, ws):
+    c = client(app, "zed")  # a Chinese-speaking viewer
+    items = c.get("/api/customers/rfm").json()["items"]
+    assert any(r["label"] == "重要价值客户" for r in items)
+    items = c.get("/api/customers/rfm?lang=en").json()["items"]
+    assert any(r["label"] == "Important value" for r in items)
+    early = c.get("/api/customers/rfm?as_of=2011-01-01").json()
+    n = int(rfm_table(ws.store, "2011-01-01").count().execute())
+    assert early["customers"] == n
+    assert c.get("/api/customers/rfm?scheme=nope").status_code == 422
+
+
+def test_lifecycle_counts_match_analytics(app, ws, as_of):
+    derived = derive_windows(ws.store, as_of)
+    st = stages_as_of(ws.store, as_of, derived.windows).execute()
+    expected = st.stage.value_counts().to_dict()
+    body = client(app, "vic").get("/api/customers/lifecycle").json()
+    w = body["windows"]
+    assert (w["new_days"], w["active_days"], w["churn_days"]) == (
+        derived.windows.new_days, derived.windows.active_days, derived.windows.churn_days)
+    assert w["derived"] is True
+    got = {s["stage"]: s["customers"] for s in body["stages"]}
+    assert [s["stage"] for s in body["stages"]] == ["prospect", "new", "active", "dormant",
+                                                   "churned"]
+    assert {k: v for k, v in got.items() if v} == expected
+    assert body["customers"] == len(st)
+    # user windows are used as given
+    body = client(app, "vic").get(
+        "/api/customers/lifecycle?new_days=30&active_days=90&churn_days=180").json()
+    assert body["windows"]["derived"] is False and body["windows"]["churn_days"] == 180
+    bad = client(app, "vic").get("/api/customers/lifecycle?new_days=30")
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_windows"
+
+
+def test_transitions_match_analytics(app, ws):
+    start, end = dt.date(2010, 12, 1), dt.date(2011, 3, 1)
+    expected = transition_matrix(ws.store, start, end)
+    body = client(app, "vic").get(
+        f"/api/customers/lifecycle/transitions?start={start}&end={end}").json()
+    assert len(body["items"]) == 25
+    got = {(r["from_stage"], r["to_stage"]): r["customers"] for r in body["items"]}
+    assert got == {(r["from_stage"], r["to_stage"]): int(r["customers"])
+                   for r in expected.to_dict("records")}
+
+
+def test_clv_params_histogram_and_holdout(app, ws):
+    c = client(app, "vic")
+    full = c.get("/api/customers/clv")
+    assert full.status_code == 200, full.text
+    body = full.json()
+    assert set(body["params"]["bgnbd"]) == {"r", "alpha", "a", "b"}
+    assert set(body["params"]["gamma_gamma"]) == {"p", "q", "gamma"}
+    assert body["holdout"] is None  # calibration to the last order day: nothing held out
+    assert sum(b["customers"] for b in body["histogram"]) == body["totals"]["customers"]
+    assert body["log_likelihood"]["bgnbd"] < 0
+    split = c.get("/api/customers/clv?calibration_end=2011-02-01&horizon_months=6").json()
+    assert split["horizon_months"] == 6
+    rows = split["holdout"]["rows"]
+    assert [r["label"] for r in rows][-1] == "7+"
+    assert sum(r["customers"] for r in rows) == split["totals"]["customers"]
+    assert all(r["predicted"] is None or r["predicted"] >= 0 for r in rows)
+    # too early to fit: 422 with the model's hint
+    r = c.get("/api/customers/clv?calibration_end=2010-12-01")
+    assert r.status_code == 422
+    err = r.json()["error"]
+    assert err["code"].startswith("clv_") and err["hint"]
+
+
+def test_profile_404_and_pii_by_role(app, ws):
+    r = client(app, "vic").get("/api/customers/no-such-customer")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    masked = client(app, "vic").get("/api/customers/zz1").json()
+    assert masked["pii"] == "mask"
+    assert masked["customer"]["email"] == "j***@example.com"
+    assert masked["customer"]["name"] == "J***"
+    assert "Jane Doe" not in json.dumps(masked)
+    raw = client(app, "ada").get("/api/customers/zz1").json()
+    assert raw["customer"]["email"] == PII["email"] and raw["stage"] == "prospect"
+
+
+def test_profile_of_a_buyer(app, ws, as_of):
+    body = client(app, "vic").get("/api/customers/17850").json()
+    rfm = rfm_table(ws.store, as_of)
+    row = rfm.filter(rfm.customer_id == "17850").execute().iloc[0]
+    assert body["rfm"]["frequency"] == row["frequency"]
+    assert body["rfm"]["monetary"] == pytest.approx(row["monetary"])
+    orders = ws.store.table("orders")
+    n = int(orders.filter(orders.customer_id == "17850").count().execute())
+    assert body["orders_total"] == n and len(body["orders"]) == min(n, 50)
+    assert body["segments"]["classic"]["label"] and body["stage"] in {
+        "new", "active", "dormant", "churned"}
+    assert body["clv"] is not None and 0 <= body["clv"]["probability_alive"] <= 1
+
+
+def _charts(html: str) -> list[dict]:
+    m = re.search(r'id="charts-data">(.*?)</script>', html, re.S)
+    assert m, "no chart data"
+    return json.loads(m.group(1))["charts"]
+
+
+def test_customers_page_en_and_zh(app):
+    c = client(app, "vic")
+    r = c.get("/customers")
+    assert r.status_code == 200
+    assert "RFM segments" in r.text and "Important value" in r.text
+    charts = {ch["id"]: ch["figure"] for ch in _charts(r.text)}
+    assert set(charts) == {"chart-segments", "chart-flow", "chart-clv", "chart-holdout"}
+    assert charts["chart-segments"]["data"][0]["type"] == "treemap"
+    assert charts["chart-flow"]["data"][0]["type"] == "sankey"
+    assert "GBP" in charts["chart-clv"]["layout"]["xaxis"]["title"]["text"]
+    assert charts["chart-holdout"]["layout"]["yaxis"]["title"]["text"]
+    assert "cdn" not in r.text.lower() and "/assets/plotly-" in r.text
+    zh = client(app, "zed").get("/customers?scheme=eleven")
+    assert "RFM 客户分群" in zh.text and "冠军客户" in zh.text and 'lang="zh-CN"' in zh.text
+    titles = [ch["figure"]["layout"]["title"]["text"] for ch in _charts(zh.text)]
+    assert any("生命周期" in t for t in titles)
+    bad = c.get("/customers?as_of=nope")
+    assert bad.status_code == 200 and "is not a date" in bad.text
+
+
+def test_profile_page_by_role(app):
+    r = client(app, "vic").get("/customers/zz1")
+    assert r.status_code == 200 and "j***@example.com" in r.text
+    assert "jane.doe@example.com" not in r.text and "Jane Doe" not in r.text
+    assert "jane.doe@example.com" in client(app, "ada").get("/customers/zz1").text
+    zh = client(app, "zed").get("/customers/17850")
+    assert "订单历史" in zh.text and "生命周期阶段" in zh.text
+    assert client(app, "vic").get("/customers/nope").status_code == 404
