@@ -41,12 +41,13 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Literal, Protocol, get_args
+from typing import Literal, get_args
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from shopscope.analytics.base import TableSource
 from shopscope.errors import ShopscopeError
 
 __all__ = [
@@ -92,10 +93,6 @@ class KpiOptionError(ShopscopeError, ValueError):
     """An unknown grain or breakdown, or an impossible date range."""
 
 
-class TableSource(Protocol):
-    """Anything that hands out canonical tables by name (a :class:`~shopscope.store.Store`)."""
-
-    def table(self, name: str) -> ir.Table: ...
 
 
 # --------------------------------------------------------------------------------------

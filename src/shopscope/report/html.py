@@ -18,7 +18,7 @@ from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
 from shopscope.analytics import METRICS, kpis, summary
-from shopscope.analytics.kpis import TableSource
+from shopscope.analytics.base import TableSource
 
 Lang = Literal["en", "zh"]
 CARD_METRICS = ("gmv", "net_sales", "orders", "buyers", "aov", "repurchase_rate",

@@ -52,7 +52,8 @@ import ibis.expr.types as ir
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from shopscope.analytics.customers.lifecycle import LifecycleWindows, TableSource, stages_as_of
+from shopscope.analytics.base import TableSource
+from shopscope.analytics.customers.lifecycle import LifecycleWindows, stages_as_of
 from shopscope.analytics.customers.rfm import (
     classic_segment,
     eleven_segment,

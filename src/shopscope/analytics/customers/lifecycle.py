@@ -69,12 +69,13 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Literal, Protocol
+from typing import Literal
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from shopscope.analytics.base import TableSource
 from shopscope.errors import ShopscopeError
 
 __all__ = [
@@ -100,10 +101,6 @@ class LifecycleError(ShopscopeError, ValueError):
     """Impossible lifecycle windows, a bad date or an unknown option."""
 
 
-class TableSource(Protocol):
-    """Anything that hands out canonical tables by name (a :class:`~shopscope.store.Store`)."""
-
-    def table(self, name: str) -> ir.Table: ...
 
 
 # --------------------------------------------------------------------------------------

@@ -14,12 +14,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from shopscope.analytics.base import TableSource
 from shopscope.errors import ShopscopeError
 
 Frequency = Literal["orders", "days"]
@@ -30,8 +31,6 @@ class RfmOptionError(ShopscopeError, ValueError):
     """An RFM option is not one of the accepted values."""
 
 
-class TableSource(Protocol):
-    def table(self, name: str) -> ir.Table: ...
 
 
 @dataclass(frozen=True)

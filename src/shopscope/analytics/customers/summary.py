@@ -68,13 +68,14 @@ References
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal, Protocol, get_args
+from typing import Literal, get_args
 
 import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
+from shopscope.analytics.base import TableSource
 from shopscope.errors import ShopscopeError
 
 __all__ = [
@@ -106,10 +107,6 @@ class SummaryOptionError(ShopscopeError, ValueError):
     """An unknown option or an impossible period for :func:`customer_summary`."""
 
 
-class TableSource(Protocol):
-    """Anything that hands out canonical tables by name (a :class:`~shopscope.store.Store`)."""
-
-    def table(self, name: str) -> ir.Table: ...
 
 
 def _is_date_only(value: DateLike) -> bool:

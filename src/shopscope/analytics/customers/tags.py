@@ -66,7 +66,8 @@ from types import MappingProxyType
 import ibis
 import ibis.expr.types as ir
 
-from shopscope.analytics.customers.lifecycle import TableSource, _day, _start_of, purchase_days
+from shopscope.analytics.base import TableSource
+from shopscope.analytics.customers.lifecycle import _day, _start_of, purchase_days
 from shopscope.errors import ShopscopeError
 
 __all__ = ["TAGS", "Tag", "TagOptionError", "customer_tags"]
