@@ -1,0 +1,89 @@
+"""Saved audiences: definitions (JSON in the workspace), size and value, masked exports."""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+from fastapi import APIRouter, Body, Depends, Response
+
+from shopscope.analytics.customers import (
+    AudienceStore,
+    audience_expr,
+    audience_stats,
+    build_profile,
+    export_audience,
+)
+from shopscope.analytics.customers.audiences import AudienceNotFound, parse_definition
+from shopscope.api.deps import ApiError, CurrentUser, State, require
+from shopscope.api.routers.customers import default_as_of
+from shopscope.auth import User
+
+router = APIRouter(tags=["audiences"])
+
+
+def _load(state, name: str):  # noqa: ANN001, ANN202
+    try:
+        return AudienceStore(state.workspace.path).load(name)
+    except AudienceNotFound as exc:
+        raise ApiError(404, "not_found", exc.message, "see GET /api/audiences") from None
+
+
+@router.get("/api/audiences", response_model=list[str])
+def list_audiences(state: State, user: CurrentUser):  # noqa: ANN201
+    """Names of the saved audience definitions."""
+    return AudienceStore(state.workspace.path).list()
+
+
+@router.post("/api/audiences", status_code=201, response_model=dict[str, Any])
+def save_audience(state: State, definition: dict[str, Any] = Body(...),  # noqa: ANN201
+                  user: User = Depends(require("analyst"))):
+    """Save (or replace) a definition: ``{name, description, filters: [{field, op, value}],
+    columns}``; it re-runs on whatever data the workspace holds."""
+    parsed = parse_definition(definition)
+    AudienceStore(state.workspace.path).save(parsed)
+    return parsed.model_dump()
+
+
+@router.delete("/api/audiences/{name}", status_code=204)
+def delete_audience(name: str, state: State,
+                    user: User = Depends(require("analyst"))) -> Response:
+    _load(state, name)
+    AudienceStore(state.workspace.path).delete(name)
+    return Response(status_code=204)
+
+
+@router.get("/api/audiences/{name}/stats", response_model=dict[str, Any])
+def stats(name: str, state: State, user: CurrentUser,  # noqa: ANN201
+          as_of: dt.date | None = None):
+    """Size and value of the audience before exporting it."""
+    definition = _load(state, name)
+    day = default_as_of(state, as_of)
+
+    def compute() -> dict[str, Any]:
+        profile = build_profile(state.workspace.store, day)
+        return dict(audience_stats(definition, profile).__dict__, as_of=str(day))
+
+    return state.cached(("audience", name, definition.model_dump_json(), day), compute)
+
+
+@router.get("/api/audiences/{name}/export",
+            responses={200: {"content": {"text/csv": {}, "application/vnd.apache.parquet": {}}}})
+def export(name: str, state: State, user: User = Depends(require("analyst")),
+           as_of: dt.date | None = None, format: Literal["csv", "parquet"] = "csv",  # noqa: A002
+           pii: Literal["mask", "hash", "raw"] = "mask") -> Response:
+    """The audience's members (analyst or admin); PII masked unless an admin asks ``raw``."""
+    if pii == "raw" and not user.can("admin"):
+        raise ApiError(403, "forbidden", "raw PII exports need the admin role",
+                       "use pii=mask or pii=hash")
+    definition = _load(state, name)
+    day = default_as_of(state, as_of)
+    with state.lock, tempfile.TemporaryDirectory() as tmp:
+        members = audience_expr(definition, build_profile(state.workspace.store, day))
+        path = export_audience(members, Path(tmp) / f"audience.{format}", format, pii)
+        body = path.read_bytes()
+    media = "text/csv" if format == "csv" else "application/vnd.apache.parquet"
+    return Response(body, media_type=media, headers={
+        "content-disposition": f"attachment; filename=audience.{format}"})
