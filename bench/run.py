@@ -156,14 +156,21 @@ def _busy_seconds() -> float:
     return sum(t) - t.idle - getattr(t, "iowait", 0.0)
 
 
-def wait_for_quiet(quiet_cores: float, max_wait: float, log) -> float:  # noqa: ANN001
-    """Wait until other processes use < quiet_cores cores (we are idle meanwhile)."""
+def wait_for_quiet(args: argparse.Namespace, log) -> float:  # noqa: ANN001
+    """Wait until other processes use < ``--quiet-cores`` cores (we are idle meanwhile).
+
+    First let the machine settle for up to ``--settle`` s (until < 0.1 cores): after a
+    peer that used most of the RAM exits, the kernel spends a while reclaiming it.
+    """
     start = time.monotonic()
+    while time.monotonic() - start < args.settle:
+        if psutil.cpu_percent(interval=1.0) / 100 * psutil.cpu_count() < 0.1:
+            break
     while True:
         busy = psutil.cpu_percent(interval=2.0) / 100 * psutil.cpu_count()
         waited = time.monotonic() - start
-        if busy < quiet_cores or waited >= max_wait:
-            if waited >= max_wait and busy >= quiet_cores:
+        if busy < args.quiet_cores or waited >= args.max_wait:
+            if waited >= args.max_wait and busy >= args.quiet_cores:
                 log(f"    machine still busy ({busy:.2f} cores) after {waited:.0f}s; running anyway")
             return waited
         log(f"    waiting: other processes use {busy:.2f} cores")
@@ -193,7 +200,7 @@ def prewarm(paths: list[Path]) -> None:
 
 def run_case(case: str, run: int, params: dict, args: argparse.Namespace, log) -> Run:  # noqa: ANN001
     prewarm(inputs(case, params))
-    waited = wait_for_quiet(args.quiet_cores, args.max_wait, log)
+    waited = wait_for_quiet(args, log)
     load_before = os.getloadavg()[0]
     logdir = Path(args.out) / "logs"
     logdir.mkdir(parents=True, exist_ok=True)
@@ -511,9 +518,11 @@ def machine_section(args: argparse.Namespace, started: dict, ended: dict) -> str
         f"{args.quiet_cores} cores; the column *other CPU* is the most CPU (in cores) that "
         "other processes used during a kept run of the case (2 cores = the whole machine).",
         "- Each case runs in a fresh subprocess per run (the number of runs is in each "
-        "section), interleaved across peers; the median is reported. A run during which "
+        "section), interleaved across peers (the order rotates from run to run); the median "
+        "is reported. A run during which "
         f"other processes used more than {args.busy_cores} cores is measured again (up to "
-        f"{args.retries} times). Input files are in the OS page cache for every run.",
+        f"{args.retries} times). The input files are read once before each run, so they are in the OS page cache "
+        "(this VM reclaims idle page cache quickly, and the memory-hungry peers evict it).",
         "",
     ])
 
@@ -575,6 +584,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--quiet-cores", type=float, default=0.5,
                     help="wait before each run until other processes use fewer cores")
     ap.add_argument("--max-wait", type=float, default=1800.0, help="longest wait for quiet, s")
+    ap.add_argument("--settle", type=float, default=60.0,
+                    help="before each run, wait up to this long for < 0.1 busy cores")
     ap.add_argument("--busy-cores", type=float, default=0.3,
                     help="a run during which other processes used more cores is repeated")
     ap.add_argument("--retries", type=int, default=2, help="repeats of a disturbed run")
@@ -664,7 +675,9 @@ def main(argv: list[str] | None = None) -> int:
         check_paths = {c: checks_dir / f"{c}.parquet" for c in cases}
         runs: dict[str, list[Run]] = {c: [] for c in cases}
         for i in range(args.runs):
-            for case in cases:
+            # Rotate the order from run to run, so that no case always follows the same
+            # (memory-hungry) peer.
+            for case in cases[i % len(cases):] + cases[: i % len(cases)]:
                 scratch = out / "tmp" / f"{case}-{i}"
                 shutil.rmtree(scratch, ignore_errors=True)
                 scratch.mkdir(parents=True)
