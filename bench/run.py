@@ -22,6 +22,7 @@ import datetime as dt
 import json
 import os
 import platform
+import random
 import re
 import shutil
 import statistics
@@ -518,7 +519,7 @@ def machine_section(args: argparse.Namespace, started: dict, ended: dict) -> str
         f"{args.quiet_cores} cores; the column *other CPU* is the most CPU (in cores) that "
         "other processes used during a kept run of the case (2 cores = the whole machine).",
         "- Each case runs in a fresh subprocess per run (the number of runs is in each "
-        "section), interleaved across peers (the order rotates from run to run); the median "
+        "section), interleaved across peers (in a seeded random order after the first run); the median "
         "is reported. A run during which "
         f"other processes used more than {args.busy_cores} cores is measured again (up to "
         f"{args.retries} times). The input files are read once before each run, so they are in the OS page cache "
@@ -586,7 +587,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--max-wait", type=float, default=1800.0, help="longest wait for quiet, s")
     ap.add_argument("--settle", type=float, default=60.0,
                     help="before each run, wait up to this long for < 0.1 busy cores")
-    ap.add_argument("--busy-cores", type=float, default=0.3,
+    ap.add_argument("--busy-cores", type=float, default=0.15,
                     help="a run during which other processes used more cores is repeated")
     ap.add_argument("--retries", type=int, default=2, help="repeats of a disturbed run")
     ap.add_argument("--timeout", type=float, default=3600.0, help="per run, seconds")
@@ -675,9 +676,10 @@ def main(argv: list[str] | None = None) -> int:
         check_paths = {c: checks_dir / f"{c}.parquet" for c in cases}
         runs: dict[str, list[Run]] = {c: [] for c in cases}
         for i in range(args.runs):
-            # Rotate the order from run to run, so that no case always follows the same
-            # (memory-hungry) peer.
-            for case in cases[i % len(cases):] + cases[: i % len(cases)]:
+            # Shuffle the order from run to run (seeded), so that no case always follows
+            # the same (memory-hungry) peer.
+            order = cases if i == 0 else random.Random(i).sample(cases, len(cases))
+            for case in order:
                 scratch = out / "tmp" / f"{case}-{i}"
                 shutil.rmtree(scratch, ignore_errors=True)
                 scratch.mkdir(parents=True)
@@ -718,9 +720,12 @@ def main(argv: list[str] | None = None) -> int:
             verdict = "—" if passed is None else ("PASS" if passed else "FAIL")
             summary_rows.append((bench.title.split(" ", 1)[0], name, measured, passed))
             log(f"  target: {name}: {measured} {verdict}")
+        command = " ".join([".venv/bin/python bench/run.py", *sys.argv[1:]])
         body = [f"## {bench.title}", "",
-                f"Measured {dt.datetime.now():%Y-%m-%d %H:%M}, {args.runs} run(s) per case"
-                + (f", {Path(params.get('events_parquet', '')).parent.name} synthetic shop"
+                f"Measured {dt.datetime.now():%Y-%m-%d %H:%M} by `{command}`, "
+                f"{args.runs} run(s) per case"
+                + (f", synthetic shop {Path(params['events_parquet']).parent.name} "
+                   f"(events.parquet: {Path(params['events_parquet']).stat().st_size / 1e9:.2f} GB)"
                    if key.startswith("events") else "") + ".", ""]
         body += render_table(bench, stats)
         body += ["", "Checks:", ""] + [f"- {c}" for c in checks] if checks else []
