@@ -50,3 +50,10 @@ class UnsupportedOnEngine(ShopscopeError, NotImplementedError):
     """The engine behind the store cannot run this operation."""
 
     exit_code = 6
+
+
+class OptionError(ShopscopeError, ValueError):
+    """An analysis was asked for something it cannot do: an unknown grain, event type,
+    breakdown or an impossible range."""
+
+    exit_code = 2

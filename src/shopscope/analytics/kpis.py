@@ -48,7 +48,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from shopscope.analytics.base import TableSource
-from shopscope.errors import ShopscopeError
+from shopscope.errors import OptionError
 
 __all__ = [
     "BREAKDOWNS",
@@ -89,10 +89,8 @@ _PREVIOUS = {
 _YEAR_AGO = {g: pd.DateOffset(weeks=52) if g == "week" else pd.DateOffset(years=1) for g in GRAINS}
 
 
-class KpiOptionError(ShopscopeError, ValueError):
+class KpiOptionError(OptionError):
     """An unknown grain or breakdown, or an impossible date range."""
-
-
 
 
 # --------------------------------------------------------------------------------------
