@@ -39,3 +39,28 @@ def test_audience_lifecycle_over_the_api(app, ws):  # noqa: F811
     assert viewer.get("/api/audiences/missing/stats").status_code == 404
     assert analyst.delete("/api/audiences/vip").status_code == 204
     assert "vip" not in viewer.get("/api/audiences").json()
+
+
+def test_preview_filters_on_clv_without_saving(app, ws):  # noqa: F811
+    import datetime as dt
+
+    from shopscope.analytics.customers import clv_columns
+
+    viewer = client(app, "vic")
+    day = dt.date(2011, 1, 1)
+    definition = {"name": "likely_alive", "filters": [
+        {"field": "p_alive", "op": "ge", "value": 0.5},
+        {"field": "frequency", "op": "ge", "value": 2}]}
+    r = viewer.post("/api/audiences/preview", json=definition, params={"as_of": str(day)})
+    assert r.status_code == 200, r.text
+    # independently: CLV columns and RFM frequency joined in pandas
+    clv = clv_columns(ws.store, day)
+    profile = build_profile(ws.store, day).select("customer_id", "frequency").execute()
+    both = profile.merge(clv, on="customer_id", how="left")
+    chosen = both[(both.p_alive >= 0.5) & (both.frequency >= 2)]
+    assert r.json()["size"] == len(chosen) > 0
+    assert r.json()["clv_sum"] == pytest.approx(chosen.clv.sum())
+    assert "likely_alive" not in viewer.get("/api/audiences").json()
+    bad = viewer.post("/api/audiences/preview", json={"name": "b", "filters": [
+        {"field": "p_alive", "op": "ge", "value": "high"}]})
+    assert bad.status_code == 422 and "not a number" in bad.json()["error"]["message"]

@@ -785,3 +785,29 @@ def test_simulated_holdout_is_predicted_without_bias():
     res = holdout_table(model, data)
     assert abs(res.total_error_pct) < 5
     assert res.table.customers.sum() == 20_000
+
+
+@pytest.mark.parametrize("x,tx,T", CUSTOMERS[:4])
+def test_bgnbd_expected_purchases_with_a_concentrated_dropout_distribution(x, tx, T):
+    """Huge a and b (a degenerate but legal fit on short histories) made the 2F1 series
+    return NaN or -inf. With p ~ Beta(a, b) a point mass at p0 = a/(a+b), E[Y(t)] / P(alive)
+    tends to (1 - ((alpha+T)/(alpha+T+p0 t))^(r+x)) / p0 (derived by hand from
+    E[Y(t) | lambda, p] = (1 - exp(-lambda p t)) / p and the Gamma posterior of lambda)."""
+    r, alpha, t = 0.39, 15.8, 365.0
+    for a, b in [(5.2e7, 4.8e7), (5.2e5, 4.8e5)]:
+        model = _with_params(BetaGeoModel, ("r", "alpha", "a", "b"), (r, alpha, a, b),
+                             simulate_bgnbd(300, r=0.3, alpha=4, a=0.8, b=2.5, T=39, seed=0))
+        p0 = a / (a + b)
+        limit = (1 - ((alpha + T) / (alpha + T + p0 * t)) ** (r + x)) / p0
+        expected = model.expected_purchases(t, x, tx, T)
+        assert math.isfinite(expected)
+        assert expected / model.probability_alive(x, tx, T) == pytest.approx(
+            limit, rel=1e-5 if a > 1e7 else 1e-3)
+    # where the series still works, the integral agrees with it
+    a, b = 78.0, 72.0
+    series = _with_params(BetaGeoModel, ("r", "alpha", "a", "b"), (r, alpha, a, b),
+                          simulate_bgnbd(300, r=0.3, alpha=4, a=0.8, b=2.5, T=39, seed=0))
+    bracket = series._bracket(np.array([t]), np.array([float(x)]), np.array([float(T)]))
+    integral = clv_bgnbd._bracket_concentrated(np.array([t]), np.array([float(x)]),
+                                               np.array([float(T)]), r, alpha, a, b)
+    assert integral[0] == pytest.approx(bracket[0], rel=2e-5)

@@ -47,8 +47,11 @@ def ws(tmp_path_factory):
     workspace = Workspace.create(root / "ws", currency="GBP", name="cust")
     ingest_file(workspace, head, preset="online_retail")
     schema = get_table("customers").ibis_schema().to_pyarrow()
+    # "rfm" and "export" are also names of customer endpoints: the profile must not collide
+    rows = [PII, {"customer_id": "rfm", "name": "Route Name"},
+            {"customer_id": "export", "name": "Route Name"}]
     workspace.store.insert("customers", ibis.memtable(
-        [{c: PII.get(c) for c in get_table("customers").names}], schema=schema))
+        [{c: r.get(c) for c in get_table("customers").names} for r in rows], schema=schema))
     users = UserStore(workspace.path)
     users.add("ada", PASSWORDS["ada"], "admin")
     users.add("vic", PASSWORDS["vic"], "viewer")
@@ -80,7 +83,7 @@ def test_login_required(app):
     c = client(app)
     for path in ("/api/customers/rfm", "/api/customers/lifecycle",
                  "/api/customers/lifecycle/transitions", "/api/customers/clv",
-                 "/api/customers/17850"):
+                 "/api/customers/profile/17850"):
         r = c.get(path)
         assert r.status_code == 401, path
         assert r.json()["error"]["code"] == "not_authenticated"
@@ -174,19 +177,28 @@ def test_clv_params_histogram_and_holdout(app, ws):
 
 
 def test_profile_404_and_pii_by_role(app, ws):
-    r = client(app, "vic").get("/api/customers/no-such-customer")
+    r = client(app, "vic").get("/api/customers/profile/no-such-customer")
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
-    masked = client(app, "vic").get("/api/customers/zz1").json()
+    masked = client(app, "vic").get("/api/customers/profile/zz1").json()
     assert masked["pii"] == "mask"
     assert masked["customer"]["email"] == "j***@example.com"
     assert masked["customer"]["name"] == "J***"
     assert "Jane Doe" not in json.dumps(masked)
-    raw = client(app, "ada").get("/api/customers/zz1").json()
+    raw = client(app, "ada").get("/api/customers/profile/zz1").json()
     assert raw["customer"]["email"] == PII["email"] and raw["stage"] == "prospect"
 
 
+@pytest.mark.parametrize("customer_id", ["rfm", "export", "lifecycle"])
+def test_customer_ids_that_are_route_names(app, customer_id):
+    r = client(app, "ada").get(f"/api/customers/profile/{customer_id}")
+    if customer_id == "lifecycle":  # no such customer: a 404, not the lifecycle endpoint
+        assert r.status_code == 404
+        return
+    assert r.status_code == 200 and r.json()["customer"]["name"] == "Route Name"
+
+
 def test_profile_of_a_buyer(app, ws, as_of):
-    body = client(app, "vic").get("/api/customers/17850").json()
+    body = client(app, "vic").get("/api/customers/profile/17850").json()
     rfm = rfm_table(ws.store, as_of)
     row = rfm.filter(rfm.customer_id == "17850").execute().iloc[0]
     assert body["rfm"]["frequency"] == row["frequency"]

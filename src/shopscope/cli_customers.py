@@ -173,6 +173,7 @@ def audience_run(
         audience_expr,
         audience_stats,
         build_profile,
+        clv_columns,
         export_audience,
     )
 
@@ -181,7 +182,9 @@ def audience_run(
     ws = _open_workspace(workspace)
     try:
         definition = _definition(name, ws)
-        profile = build_profile(ws.store, _as_of(ws, as_of))
+        day = _as_of(ws, as_of)
+        # CLV columns (clv, p_alive, expected_purchases) when the history allows a fit
+        profile = build_profile(ws.store, day, extra=clv_columns(ws.store, day))
         stats = audience_stats(definition, profile)
         typer.echo(json.dumps({k: v for k, v in stats.__dict__.items()}, ensure_ascii=False,
                               default=str))

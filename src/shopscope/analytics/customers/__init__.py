@@ -11,6 +11,7 @@ from shopscope.analytics.customers.audiences import (
     audience_expr,
     audience_stats,
     build_profile,
+    clv_columns,
     export_audience,
 )
 from shopscope.analytics.customers.lifecycle import (
@@ -42,7 +43,7 @@ from shopscope.analytics.customers.tags import TAGS, customer_tags
 __all__ = [
     "HOLDOUT_COLUMNS", "STAGES", "SUMMARY_COLUMNS", "TAGS", "AudienceDefinition",
     "AudienceStore", "LifecycleWindows", "SummaryOptionError", "TimeUnit", "audience_expr",
-    "audience_stats", "build_profile", "classic_segment", "customer_summary",
+    "audience_stats", "build_profile", "classic_segment", "clv_columns", "customer_summary",
     "customer_tags", "derive_windows", "eleven_segment", "export_audience", "monthly_stages",
     "reactivation_and_churn_rates", "rfm_scores", "rfm_table", "segment_movement",
     "segment_summary", "stages_as_of", "transition_matrix",

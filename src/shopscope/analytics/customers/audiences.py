@@ -76,6 +76,7 @@ __all__ = [
     "audience_expr",
     "audience_stats",
     "build_profile",
+    "clv_columns",
     "export_audience",
     "parse_definition",
 ]
@@ -446,6 +447,36 @@ def audience_stats(definition: AudienceDefinition, profile: ir.Table) -> Audienc
         clv_sum=(num("clv_sum") or 0.0) if has_clv else None,
         code="ok" if size else "empty",
     )
+
+
+def clv_columns(tables: TableSource, as_of: dt.date | str,
+                horizon_months: int = 12) -> pd.DataFrame | None:
+    """Per-customer ``clv`` (revenue over ``horizon_months``, 10 %/yr discount), ``p_alive``
+    and ``expected_purchases`` from BG/NBD + Gamma-Gamma fitted on orders before ``as_of``,
+    for :func:`build_profile`'s ``extra``; None when there is too little history to fit.
+
+    The fit runs on the engine-computed summary (one row per buyer), so this is a small
+    pandas frame even for large shops.
+    """
+    import warnings
+
+    from shopscope.analytics.customers.summary import customer_summary
+    from shopscope.models import BetaGeoModel, GammaGammaModel, clv
+    from shopscope.models.clv_common import ClvError
+
+    end = pd.Timestamp(str(as_of)).date() - dt.timedelta(days=1)
+    summary = customer_summary(tables, end, time_unit="D").execute()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            purchases = BetaGeoModel().fit(summary)
+            spend = GammaGammaModel().fit(
+                summary[(summary.frequency > 0) & (summary.monetary_value > 0)])
+    except ClvError:
+        return None
+    data = clv(purchases, spend, summary, horizon=horizon_months, time_unit="D").data
+    return data[["customer_id", "clv", "probability_alive", "expected_purchases"]].rename(
+        columns={"probability_alive": "p_alive"})
 
 
 def export_audience(

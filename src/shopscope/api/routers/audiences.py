@@ -14,6 +14,7 @@ from shopscope.analytics.customers import (
     audience_expr,
     audience_stats,
     build_profile,
+    clv_columns,
     export_audience,
 )
 from shopscope.analytics.customers.audiences import AudienceNotFound, parse_definition
@@ -29,6 +30,23 @@ def _load(state, name: str):  # noqa: ANN001, ANN202
         return AudienceStore(state.workspace.path).load(name)
     except AudienceNotFound as exc:
         raise ApiError(404, "not_found", exc.message, "see GET /api/audiences") from None
+
+
+def profile(state, day: dt.date):  # noqa: ANN001, ANN201
+    """The customer profile audiences filter on, with CLV columns (``clv``, ``p_alive``,
+    ``expected_purchases``) from a fit on the orders before ``day`` when one is possible."""
+    store = state.workspace.store
+    extra = state.cached(("audience-clv", day), lambda: clv_columns(store, day))
+    return build_profile(store, day, extra=extra)
+
+
+def definition_stats(state, definition, as_of: dt.date | None) -> dict[str, Any]:  # noqa: ANN001
+    day = default_as_of(state, as_of)
+
+    def compute() -> dict[str, Any]:
+        return dict(audience_stats(definition, profile(state, day)).__dict__, as_of=str(day))
+
+    return state.cached(("audience", definition.model_dump_json(), day), compute)
 
 
 @router.get("/api/audiences", response_model=list[str])
@@ -47,6 +65,13 @@ def save_audience(state: State, definition: dict[str, Any] = Body(...),  # noqa:
     return parsed.model_dump()
 
 
+@router.post("/api/audiences/preview", response_model=dict[str, Any])
+def preview(state: State, user: CurrentUser, definition: dict[str, Any] = Body(...),  # noqa: ANN201
+            as_of: dt.date | None = None):
+    """Size and value of a definition without saving it (the dashboard's builder)."""
+    return definition_stats(state, parse_definition(definition), as_of)
+
+
 @router.delete("/api/audiences/{name}", status_code=204)
 def delete_audience(name: str, state: State,
                     user: User = Depends(require("analyst"))) -> Response:
@@ -59,14 +84,7 @@ def delete_audience(name: str, state: State,
 def stats(name: str, state: State, user: CurrentUser,  # noqa: ANN201
           as_of: dt.date | None = None):
     """Size and value of the audience before exporting it."""
-    definition = _load(state, name)
-    day = default_as_of(state, as_of)
-
-    def compute() -> dict[str, Any]:
-        profile = build_profile(state.workspace.store, day)
-        return dict(audience_stats(definition, profile).__dict__, as_of=str(day))
-
-    return state.cached(("audience", name, definition.model_dump_json(), day), compute)
+    return definition_stats(state, _load(state, name), as_of)
 
 
 @router.get("/api/audiences/{name}/export",
@@ -81,7 +99,7 @@ def export(name: str, state: State, user: User = Depends(require("analyst")),
     definition = _load(state, name)
     day = default_as_of(state, as_of)
     with state.lock, tempfile.TemporaryDirectory() as tmp:
-        members = audience_expr(definition, build_profile(state.workspace.store, day))
+        members = audience_expr(definition, profile(state, day))
         path = export_audience(members, Path(tmp) / f"audience.{format}", format, pii)
         body = path.read_bytes()
     media = "text/csv" if format == "csv" else "application/vnd.apache.parquet"

@@ -554,7 +554,7 @@ def get_clv(  # noqa: ANN201, PLR0913
     return cached_clv(state, calibration_end, horizon_months, margin, discount_rate)
 
 
-@router.get("/api/customers/{customer_id}", response_model=ProfileOut)
+@router.get("/api/customers/profile/{customer_id}", response_model=ProfileOut)
 def get_profile(state: State, user: CurrentUser, customer_id: str,  # noqa: ANN201
                 as_of: dt.date | None = None, lang: Lang | None = None):
     """One customer: attributes (PII masked unless you are an admin), lifecycle stage,
