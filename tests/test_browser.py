@@ -178,3 +178,60 @@ def test_dashboard_in_chromium(server, browser, workspace):
     assert hosts == {"127.0.0.1"}, hosts
     assert not problems, problems
     context.close()
+
+
+def test_audience_builder_in_chromium(server, browser, workspace):
+    """Build an audience in the page: preview its size, save it, see it in the table and
+    chart; the numbers are the analytics module's."""
+    import datetime as dt
+
+    from shopscope.analytics.customers import (
+        AudienceDefinition,
+        audience_stats,
+        build_profile,
+        clv_columns,
+    )
+
+    context = browser.new_context(locale="en-GB", viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("pageerror", lambda e: problems.append(str(e)))
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.goto(server + "/audiences")
+    page.fill("input[name=username]", "ada")
+    page.fill("input[name=password]", PASSWORD)
+    with page.expect_navigation():
+        page.click("button[type=submit]")
+    page.wait_for_selector("[data-testid=no-audiences]")
+
+    last = workspace.store.table("orders").ordered_at.max().execute().date()
+    day = last + dt.timedelta(days=1)
+    profile = build_profile(workspace.store, day, extra=clv_columns(workspace.store, day))
+    expected = audience_stats(AudienceDefinition(name="vip", filters=[
+        {"field": "m_score", "op": "ge", "value": 4},
+        {"field": "stage", "op": "in", "value": ["active", "new"]}]), profile)
+    assert expected.size > 0
+
+    row = page.locator(".filter-row").first
+    row.locator("select[name=field]").select_option("m_score")
+    row.locator("select[name=op]").select_option("ge")
+    row.locator(".value").fill("4")
+    page.click("#add-filter")
+    row2 = page.locator(".filter-row").nth(1)
+    row2.locator("select[name=field]").select_option("stage")
+    row2.locator("select[name=op]").select_option("in")
+    row2.locator("select.value").select_option(["active", "new"])
+    page.fill("input[name=name]", "vip")
+    page.click("#preview")
+    page.wait_for_selector("#builder-result:not(:empty)")
+    assert page.inner_text("#builder-result").startswith(f"{expected.size:,} of ")
+    shot(page, "20-audience-builder.png")
+    with page.expect_navigation():
+        page.click("#audience-builder button[type=submit]")
+    page.wait_for_selector("html[data-charts=ready]")
+    assert page.inner_text("tr[data-audience=vip] [data-testid=size]") == f"{expected.size:,}"
+    assert page.evaluate("document.getElementById('audience-sizes').data[0].x[0]") == \
+        expected.size
+    shot(page, "21-audiences.png")
+    assert not problems, problems
+    context.close()
