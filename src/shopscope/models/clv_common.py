@@ -182,6 +182,9 @@ def group_rows(*cols: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     for c in cols:
         col_codes, uniques = pd.factorize(c)
         k = len(uniques)
+        if k == n:  # one column is all distinct, so are the rows (exact timestamps)
+            every = np.arange(n, dtype=np.int64)
+            return every, every, np.ones(n, dtype=np.int64)
         if size * k >= 2**62:  # re-number before the combined key could overflow
             codes, _ = pd.factorize(codes)
             codes = codes.astype(np.int64)
