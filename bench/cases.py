@@ -23,6 +23,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+# Run as a script this module is ``__main__``; modules that register more cases import it as
+# ``cases`` and must get this same module (one registry, one set of timing marks).
+sys.modules.setdefault("cases", sys.modules[__name__])
 
 Params = dict
 CASES: dict[str, Callable[[Params], dict]] = {}
@@ -313,7 +316,15 @@ def _events_daily_pandas(p: Params) -> dict:
     return {"seconds": seconds, "days": len(frame)}
 
 
+def _register_more() -> None:
+    """Cases kept in their own modules (behaviour analytics: funnels, retention, paths)."""
+    import behaviour_cases
+
+    CASES.update(behaviour_cases.CASES)
+
+
 def main() -> None:
+    _register_more()
     name, params = sys.argv[1], json.loads(sys.argv[2])
     if params.get("mem_limit_gb"):
         limit = int(params["mem_limit_gb"] * 2**30)

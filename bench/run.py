@@ -129,8 +129,155 @@ BENCHMARKS = {
             extra=("events_daily_shopscope_events_only",),
             check="daily",
         ),
+        # Behaviour analytics (issue 5); the cases are in bench/behaviour_cases.py, whose
+        # docstring defines exactly what every peer computes.
+        Benchmark(
+            "funnel_user",
+            "5. Funnel view → add_to_cart → purchase, 24 h window, user mode",
+            ("funnel_user_shopscope", "funnel_user_duckdb", "funnel_user_polars",
+             "funnel_user_pandas"),
+            "funnel_user_shopscope",
+            {
+                "funnel_user_shopscope":
+                    "shopscope `funnel(store, [view, add_to_cart, purchase], window=\"24h\", "
+                    "mode=\"user\")`",
+                "funnel_user_duckdb":
+                    "hand-written DuckDB SQL: latest view ≤ 24 h before each cart by an "
+                    "equi-join on (visitor, day), then ASOF join to the next purchase",
+                "funnel_user_polars":
+                    "Polars lazy: sort by visitor/time, backward fills `.over(visitor)` "
+                    "(default engine)",
+                "funnel_user_polars_inmemory": "the same, `collect(engine=\"in-memory\")`",
+                "funnel_user_pandas":
+                    "pandas: read_parquet (3 types), factorize visitors, sort, backward "
+                    "fills, groupby max (address space capped)",
+                "funnel_user_duckdb_window2":
+                    "(alternative SQL) two window passes of running minima",
+                "funnel_user_duckdb_window_join":
+                    "(alternative SQL) one window pass + equi-join to the cart's next purchase",
+                "funnel_user_duckdb_asof": "(alternative SQL) two ASOF joins",
+            },
+            extra=("funnel_user_polars_inmemory", "funnel_user_duckdb_window2",
+                   "funnel_user_duckdb_window_join", "funnel_user_duckdb_asof"),
+            check="same",
+        ),
+        Benchmark(
+            "funnel_order",
+            "6. Funnel view → add_to_cart → purchase, 24 h window, order mode",
+            ("funnel_order_shopscope", "funnel_order_duckdb", "funnel_order_polars",
+             "funnel_order_pandas"),
+            "funnel_order_shopscope",
+            {
+                "funnel_order_shopscope":
+                    "shopscope `funnel(…, window=\"24h\", mode=\"order\")`",
+                "funnel_order_duckdb":
+                    "hand-written DuckDB SQL: as user mode, segment = closing purchase (ASOF), "
+                    "segments with a view by a join of views to purchase intervals",
+                "funnel_order_polars":
+                    "Polars lazy: one sort, backward fills, unit = (visitor, next purchase)",
+                "funnel_order_polars_inmemory": "the same, `collect(engine=\"in-memory\")`",
+                "funnel_order_pandas": "pandas: as in user mode, unit = (visitor, next purchase)",
+                "funnel_order_duckdb_window":
+                    "(alternative SQL) one window pass, unit = (visitor, next purchase)",
+            },
+            extra=("funnel_order_polars_inmemory", "funnel_order_duckdb_window"),
+            check="same",
+        ),
+        Benchmark(
+            "retention",
+            "7. 30-day retention matrix, day grain, exact",
+            ("retention_shopscope", "retention_duckdb", "retention_polars",
+             "retention_pandas"),
+            "retention_shopscope",
+            {
+                "retention_shopscope":
+                    "shopscope `retention(store, grain=\"day\", periods=30, mode=\"exact\")`",
+                "retention_duckdb":
+                    "hand-written DuckDB SQL: distinct (visitor, day), first day by GROUP BY, "
+                    "join back, count per (cohort, N)",
+                "retention_duckdb_window":
+                    "(alternative SQL) first day by a window min over the distinct pairs",
+                "retention_polars": "Polars lazy: unique pairs, group_by min, join, group_by",
+                "retention_pandas":
+                    "pandas: drop_duplicates, groupby transform min, groupby size",
+            },
+            extra=("retention_duckdb_window",),
+            check="same",
+        ),
+        Benchmark(
+            "paths",
+            "8. Top-20 paths of 5 events from the first view of each session",
+            ("paths_shopscope", "paths_duckdb", "paths_polars", "paths_pandas"),
+            "paths_shopscope",
+            {
+                "paths_shopscope":
+                    "shopscope `paths(store, start=\"view\", length=5, top=20, "
+                    "collapse_repeats=False)`",
+                "paths_duckdb":
+                    "hand-written DuckDB SQL: lead() ×4 and a running view count over "
+                    "(visitor, session_id) ordered by time, type, product, category",
+                "paths_polars": "Polars lazy: sort, shift(-k).over(session), cum_sum",
+                "paths_pandas": "pandas: sort, positional next rows, value_counts",
+            },
+            check="same",
+        ),
+        Benchmark(
+            "paths_every",
+            "9. (reference) Top-20 paths of 5 events from every view, sessions = session_id",
+            ("paths_every_duckdb", "paths_every_polars"),
+            "paths_every_duckdb",
+            {
+                "paths_every_duckdb": "hand-written DuckDB SQL: lead() ×4 over session_id",
+                "paths_every_polars": "Polars lazy: sort, shift(-k).over(session_id)",
+            },
+            check="same",
+        ),
+        Benchmark(
+            "funnel12",
+            "10. 12-step funnel (view, add_to_cart, checkout, purchase ×3), 24 h, user mode",
+            ("funnel12_shopscope",),
+            "funnel12_shopscope",
+            {"funnel12_shopscope": "shopscope `funnel(store, 12 steps, window=\"24h\")`"},
+        ),
+        Benchmark(
+            "funnel_spark",
+            "11. Funnel (as 5) with Spark local[2] — run on the 5M-event shop",
+            ("funnel_user_shopscope", "funnel_user_duckdb", "funnel_user_polars",
+             "funnel_user_pandas", "funnel_user_spark"),
+            "funnel_user_shopscope",
+            {
+                "funnel_user_shopscope": "shopscope `funnel(…, mode=\"user\")`",
+                "funnel_user_duckdb": "hand-written DuckDB SQL (as in 5)",
+                "funnel_user_polars": "Polars lazy (as in 5)",
+                "funnel_user_pandas": "pandas (as in 5)",
+                "funnel_user_spark":
+                    "Spark SQL over the Parquet file, local[2], 8 GB driver: two window "
+                    "passes of running minima (peak RSS excludes the JVM; see jvm_peak_rss_mb "
+                    "in the raw results)",
+            },
+            check="same",
+        ),
     )
 }
+
+#: Benchmarks over the synthetic event table (they need the shop and its workspace).
+EVENT_BENCHMARKS = {"events_ingest", "events_daily", "funnel_user", "funnel_order",
+                    "retention", "paths", "paths_every", "funnel12", "funnel_spark"}
+#: Cases that read the prepared DuckDB workspace (the others read events.parquet).
+_STORE_CASES = ("events_daily_shopscope", "events_daily_duckdb", "funnel_user_shopscope",
+                "funnel_order_shopscope", "funnel12_shopscope", "retention_shopscope",
+                "paths_shopscope", "funnel_user_duckdb", "funnel_order_duckdb",
+                "retention_duckdb", "paths_duckdb", "paths_every_duckdb")
+
+
+def _runs_of(case: str, args: argparse.Namespace) -> int:
+    heavy = case.endswith(("_pandas", "_spark")) and not case.startswith(("retail", "events"))
+    return min(args.runs, args.heavy_runs) if heavy and args.heavy_runs else args.runs
+
+
+def _pandas_capped(case: str) -> bool:
+    """The pandas peers over the event table run under an address-space cap."""
+    return case.endswith("_pandas") and not case.startswith("retail")
 
 
 # --------------------------------------------------------------------------------------
@@ -184,7 +331,7 @@ def inputs(case: str, params: dict) -> list[Path]:
         return [Path(params["retail_ws"]) / "shop.duckdb"]
     if case.startswith("retail"):
         return [Path(params["retail_csv"])]
-    if case.startswith(("events_daily_shopscope", "events_daily_duckdb")):
+    if case.startswith(_STORE_CASES):
         return [Path(params["events_ws"]) / "shop.duckdb"]
     return [Path(params["events_parquet"])]
 
@@ -355,6 +502,28 @@ def check_daily(paths: dict[str, Path], subject: str) -> list[str]:
     return lines
 
 
+def check_same(paths: dict[str, Path], subject: str) -> list[str]:
+    """Every peer's result frame equals shopscope's (exact: counts are integers)."""
+    frames = _read_checks(paths)
+    if subject not in frames:
+        return [f"FAIL: {subject} wrote no result"]
+    ref = frames.pop(subject)
+    lines = []
+    for case, other in frames.items():
+        what = f"{len(ref)} rows × ({', '.join(ref.columns)})"
+        if ref.equals(other):
+            lines.append(f"{case} vs {subject}: {what} — PASS (identical)")
+            continue
+        detail = f"{len(ref)} vs {len(other)} rows"
+        if len(ref) == len(other) and list(ref.columns) == list(other.columns):
+            diff = (ref != other).any(axis=1)
+            detail = (f"{int(diff.sum())} row(s) differ, e.g. "
+                      f"{ref[diff].head(1).to_dict('records')} vs "
+                      f"{other[diff].head(1).to_dict('records')}")
+        lines.append(f"{case} vs {subject}: {what} — FAIL: {detail}")
+    return lines
+
+
 def check_rows(runs: dict[str, list[Run]], bench: Benchmark) -> list[str]:
     """Rows each peer loaded; every run of a case, and peers loading one table, must agree."""
     lines, counts = [], {}
@@ -478,6 +647,31 @@ def targets(key: str, stats: dict[str, dict], checks: list[str]) -> list[tuple[s
             out.append(("shopscope faster than pandas", f"{s / pd_:.2f}×" if s and pd_ else "—",
                         None if not (s and pd_) else s < pd_))
         out.append(("identical daily numbers across peers", "see checks", ok_checks))
+    elif key in ("funnel_user", "funnel_order", "retention", "paths"):
+        s = med(f"{key}_shopscope")
+        d, pl_, pd_ = med(f"{key}_duckdb"), med(f"{key}_polars"), med(f"{key}_pandas")
+        out.append(("shopscope ≤ 1.5× hand-written DuckDB SQL",
+                    f"{s / d:.2f}×" if s and d else "—", None if not (s and d) else s <= 1.5 * d))
+        out.append(("shopscope faster than Polars lazy", f"{s / pl_:.2f}×" if s and pl_ else "—",
+                    None if not (s and pl_) else s < pl_))
+        pd_stats = stats.get(f"{key}_pandas", {})
+        if pd_ is None and pd_stats.get("errors"):
+            out.append(("shopscope faster than pandas", "pandas failed", True if s else None))
+        else:
+            out.append(("shopscope faster than pandas", f"{s / pd_:.2f}×" if s and pd_ else "—",
+                        None if not (s and pd_) else s < pd_))
+        peak = stats.get(f"{key}_shopscope", {}).get("peak_mb")
+        out.append(("shopscope peak memory ≤ 8 GiB", f"{peak:,.0f} MB" if peak else "—",
+                    None if peak is None else peak <= 8192))
+        out.append(("identical results across peers", "see checks", ok_checks))
+    elif key == "funnel12":
+        s = med("funnel12_shopscope")
+        out.append(("12-step funnel completes", _fmt_s(s) + " s", None if s is None else True))
+    elif key == "funnel_spark":
+        s, sp = med("funnel_user_shopscope"), med("funnel_user_spark")
+        out.append(("shopscope faster than Spark local[2]", f"{s / sp:.2f}×" if s and sp else "—",
+                    None if not (s and sp) else s < sp))
+        out.append(("identical results across peers", "see checks", ok_checks))
     return out
 
 
@@ -578,6 +772,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="customers of the synthetic shop (default 300000; quick 20000)")
     ap.add_argument("--quick", action="store_true",
                     help="smoke test: 5M events, 1 run, results to bench/out/RESULTS-quick.md")
+    ap.add_argument("--heavy-runs", type=int, default=None,
+                    help="runs of the slow peers of the behaviour benchmarks (pandas, Spark; "
+                         "default: --runs)")
     ap.add_argument("--warm", type=int, default=5, help="warm calls after the first (KPI cases)")
     ap.add_argument("--diagnose", action="store_true", help="also run diagnostic cases")
     ap.add_argument("--pandas-mem-gb", type=float, default=20.0,
@@ -640,7 +837,7 @@ def main(argv: list[str] | None = None) -> int:
     if "retail_kpi" in selected:
         params["retail_ws"] = str(out / "retail_ws")
         ingest_workspace("retail", out / "retail_ws", RETAIL_CSV, log)
-    if {"events_ingest", "events_daily"} & set(selected):
+    if EVENT_BENCHMARKS & set(selected):
         folder = ensure_synth(args, log)
         params["events_parquet"] = str(folder / "events.parquet")
         params["events_ws"] = str(out / "events_ws" / synth_dir(args).name)
@@ -668,7 +865,8 @@ def main(argv: list[str] | None = None) -> int:
     for key, cases in selected.items():
         bench = BENCHMARKS[key]
         log(f"== {bench.title}")
-        if key == "events_daily" and not Path(params["events_ws"], "shop.duckdb").exists():
+        if (key in EVENT_BENCHMARKS - {"events_ingest"}
+                and not Path(params["events_ws"], "shop.duckdb").exists()):
             ingest_workspace("events", Path(params["events_ws"]), Path(params["events_parquet"]),
                              log)
         checks_dir = out / "checks" / stamp
@@ -680,11 +878,13 @@ def main(argv: list[str] | None = None) -> int:
             # the same (memory-hungry) peer.
             order = cases if i == 0 else random.Random(i).sample(cases, len(cases))
             for case in order:
+                if i >= _runs_of(case, args):
+                    continue
                 scratch = out / "tmp" / f"{case}-{i}"
                 shutil.rmtree(scratch, ignore_errors=True)
                 scratch.mkdir(parents=True)
                 p = {**params, "scratch": str(scratch), "check": str(check_paths[case])}
-                if case == "events_daily_pandas":
+                if _pandas_capped(case):
                     p["mem_limit_gb"] = args.pandas_mem_gb
                 for attempt in range(1 + args.retries):
                     r = run_case(case, i, p, args, log)
@@ -711,11 +911,14 @@ def main(argv: list[str] | None = None) -> int:
             checks = check_monthly(check_paths, bench.subject)
         elif bench.check == "daily":
             checks = check_daily(check_paths, bench.subject)
+        elif bench.check == "same":
+            checks = check_same(check_paths, bench.subject)
         else:
             checks = check_rows(runs, bench)
         for line in checks:
             log(f"  check: {line}")
-        tgt = targets(key, stats, checks if bench.check in ("monthly", "daily") else [])
+        tgt = targets(key, stats,
+                      checks if bench.check in ("monthly", "daily", "same") else [])
         for name, measured, passed in tgt:
             verdict = "—" if passed is None else ("PASS" if passed else "FAIL")
             summary_rows.append((bench.title.split(" ", 1)[0], name, measured, passed))
@@ -726,7 +929,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"{args.runs} run(s) per case"
                 + (f", synthetic shop {Path(params['events_parquet']).parent.name} "
                    f"(events.parquet: {Path(params['events_parquet']).stat().st_size / 1e9:.2f} GB)"
-                   if key.startswith("events") else "") + ".", ""]
+                   if key in EVENT_BENCHMARKS else "") + ".", ""]
         body += render_table(bench, stats)
         body += ["", "Checks:", ""] + [f"- {c}" for c in checks] if checks else []
         body += ["", "Targets:", ""] + [
