@@ -765,22 +765,27 @@ def _polars_paths(path: str, first_only: bool, scoped: bool, engine: str):  # no
         .drop_nulls("v")
     )
     order = ["event_at", "event_type", "product_id", "category"]
+    # session key: (visitor, session id) or the session id alone; untagged events get
+    # "#<n>", the visitor's n-th session cut by >= 30 min of inactivity
     tagged = ev.filter(pl.col("session_id").is_not_null()).select(
-        *order, sess=(pl.col("v") + "/" + pl.col("session_id")) if scoped else pl.col("session_id"))
-    gap = pl.col("event_at").diff().over("v", order_by="event_at")
+        "v", *order, sid=pl.col("session_id"))
+    gap = pl.col("event_at").diff()
     cut = (
         ev.filter(pl.col("session_id").is_null())
         .sort(["v", "event_at"])
-        .with_columns(new=(gap.is_null() | (gap >= pl.duration(minutes=30))).cast(pl.Int64))
-        .select(*order, sess=pl.col("v") + "#"
-                + pl.col("new").cum_sum().over("v").cast(pl.String))
+        .with_columns(new=(gap.is_null() | (gap >= pl.duration(minutes=30)))
+                      .cast(pl.Int64).over("v"))
+        .select("v", *order, sid="#" + pl.col("new").cum_sum().over("v").cast(pl.String))
     )
-    s = pl.concat([tagged, cut]).sort(["sess", *order], nulls_last=True)
-    nxt = [pl.col("event_type").shift(-k).over("sess").alias(f"e{k + 1}") for k in range(1, 5)]
+    if not scoped:
+        tagged = tagged.with_columns(v=pl.lit(""))
+    keys = ["v", "sid"]
+    s = pl.concat([tagged, cut]).sort([*keys, *order], nulls_last=True)
+    nxt = [pl.col("event_type").shift(-k).over(keys).alias(f"e{k + 1}") for k in range(1, 5)]
     s = s.with_columns(*nxt)
     keep = pl.col("event_type") == "view"
     if first_only:
-        keep = keep & ((pl.col("event_type") == "view").cum_sum().over("sess") == 1)
+        keep = keep & ((pl.col("event_type") == "view").cum_sum().over(keys) == 1)
     return (
         s.filter(keep)
         .select(path=pl.concat_str("event_type", "e2", "e3", "e4", "e5", separator=ARROW,

@@ -913,8 +913,10 @@ def main(argv: list[str] | None = None) -> int:
             checks = check_daily(check_paths, bench.subject)
         elif bench.check == "same":
             checks = check_same(check_paths, bench.subject)
-        else:
+        elif bench.check == "rows":
             checks = check_rows(runs, bench)
+        else:
+            checks = []
         for line in checks:
             log(f"  check: {line}")
         tgt = targets(key, stats,
