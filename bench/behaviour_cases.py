@@ -285,6 +285,41 @@ SELECT (SELECT count(DISTINCT v) FROM views) AS c1,
 FROM lv""",
 }
 
+# shopscope's own algorithm (forward DP: S2 = latest view before a row, S3 = largest S2 among
+# the carts before it), hand-written, for the diagnosis of its time: as shopscope runs it
+# (both passes over all rows) and with the second pass over carts and purchases only.
+_DP = """WITH
+e AS (
+  SELECT coalesce(user_id, anonymous_id) AS v, event_at AS t,
+         CASE event_type WHEN 'view' THEN 1 WHEN 'add_to_cart' THEN 2 ELSE 3 END AS s
+  FROM events
+  WHERE event_type IN ('view', 'add_to_cart', 'purchase')
+    AND coalesce(user_id, anonymous_id) IS NOT NULL
+),
+a AS (
+  SELECT v, t, s, max(CASE WHEN s = 1 THEN t END) OVER (
+           PARTITION BY v ORDER BY t, s ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS s2
+  FROM e
+),
+b AS (
+  SELECT v, t, s, s2, max(CASE WHEN s = 2 AND t <= s2 + INTERVAL 24 HOUR THEN s2 END) OVER (
+           PARTITION BY v ORDER BY t, s ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS s3
+  FROM a {where}
+),
+lv AS (
+  SELECT v, max(CASE WHEN s = 3 AND t <= s3 + INTERVAL 24 HOUR THEN 3
+                     WHEN s = 2 AND t <= s2 + INTERVAL 24 HOUR THEN 2
+                     WHEN s = 1 THEN 1 ELSE 0 END) AS level
+  FROM {rows} GROUP BY v
+)
+SELECT count(*) FILTER (WHERE level >= 1) AS c1, count(*) FILTER (WHERE level >= 2) AS c2,
+       count(*) FILTER (WHERE level >= 3) AS c3
+FROM lv"""
+FUNNEL_USER_SQL_ALTERNATIVES["dp"] = _DP.format(where="", rows="b")
+FUNNEL_USER_SQL_ALTERNATIVES["dp_filtered"] = _DP.format(
+    where="WHERE s >= 2",
+    rows="(SELECT v, t, s, s2, NULL AS s3 FROM a WHERE s = 1 UNION ALL SELECT * FROM b)")
+
 FUNNEL_ORDER_SQL_ALTERNATIVES = {
     # one window pass: the next purchase at or after a view closes its segment
     "window": "WITH" + _WINDOW_EVENTS + """,

@@ -156,9 +156,15 @@ BENCHMARKS = {
                 "funnel_user_duckdb_window_join":
                     "(alternative SQL) one window pass + equi-join to the cart's next purchase",
                 "funnel_user_duckdb_asof": "(alternative SQL) two ASOF joins",
+                "funnel_user_duckdb_dp":
+                    "(diagnosis) shopscope's algorithm hand-written: two running-max window "
+                    "passes over all rows",
+                "funnel_user_duckdb_dp_filtered":
+                    "(diagnosis) the same, second pass over carts and purchases only",
             },
             extra=("funnel_user_polars_inmemory", "funnel_user_duckdb_window2",
-                   "funnel_user_duckdb_window_join", "funnel_user_duckdb_asof"),
+                   "funnel_user_duckdb_window_join", "funnel_user_duckdb_asof",
+                   "funnel_user_duckdb_dp", "funnel_user_duckdb_dp_filtered"),
             check="same",
         ),
         Benchmark(
