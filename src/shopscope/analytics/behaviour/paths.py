@@ -224,6 +224,20 @@ class PathOptions:
     start_date: dt.date | None
     end_date: dt.date | None
 
+    @classmethod
+    def make(cls, *, start: Step | str | None = None, end: Step | str | None = None,
+             length: int = 5, top: int = 20, exclude: Sequence[str] = (),
+             collapse_repeats: bool = True, gap: str | dt.timedelta = "30m",
+             start_date: dt.date | str | None = None,
+             end_date: dt.date | str | None = None) -> PathOptions:
+        """Checked options from the arguments of :func:`paths` (raises :class:`OptionError`).
+
+        >>> PathOptions.make(start="view", length=3).mode
+        'start'
+        """
+        return _options(start, end, length, top, exclude, collapse_repeats, gap, start_date,
+                        end_date)
+
     @property
     def mode(self) -> str:
         """``"start"``, ``"end"``, ``"between"`` or ``"session"`` (neither given)."""
@@ -365,6 +379,9 @@ def _pos(i: int) -> str:
 
 def path_counts(source: TableSource | ir.Table, options: PathOptions) -> ir.Table:
     """Sessions per distinct path, as an engine expression (one row per path).
+
+    ``options`` come from :meth:`PathOptions.make`; :func:`paths` runs this expression and
+    reads its result.
 
     Columns ``p1`` … ``pN`` hold the step names in time order (``N = max(length, 2)``, so
     the step after ``start`` / before ``end`` is there even for ``length=1``), null past the
