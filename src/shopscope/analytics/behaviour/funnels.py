@@ -23,7 +23,8 @@ latest start from which a chain of steps 1..k-1 ends before ``r``. A step-k row 
 completes step k iff ``event_at(r) <= S_k(r) + window`` (the latest start leaves the most
 room, and every intermediate event lies between the start and ``r``). That is one running
 ``max`` per step, ``O(steps · n log n)`` in the engine. The any order keeps, per row, the
-latest time of each step up to that row (one window pass).
+latest time of each step up to that row (one window pass). In the common user-mode case
+the step-1 events skip the sorts altogether (:func:`_start_join`).
 
 Examples
 --------
@@ -52,6 +53,7 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -243,10 +245,10 @@ def _step_events(source: TableSource, plan: _Plan, with_user: bool) -> ir.Table:
     return t.filter(t._v.notnull())
 
 
-def _flags_or(t: ir.Table, n: int) -> ir.BooleanValue:
-    """Row matches at least one step."""
-    out = t._m1
-    for k in range(2, n + 1):
+def _flags_or(t: ir.Table, n: int, first: int = 1) -> ir.BooleanValue:
+    """Row matches at least one of steps ``first``..N."""
+    out = t[f"_m{first}"]
+    for k in range(first + 1, n + 1):
         out = out | t[f"_m{k}"]
     return out
 
@@ -358,10 +360,18 @@ def _units(source: TableSource, plan: _Plan, *, with_user: bool = False
 
     valid: dict[int, ir.BooleanValue] = {}
     dur: dict[int, ir.Value] = {}
+    # exact when no event matches both step 1 and step 2; worth it when step-1 events
+    # (usually views) then drop out of the window passes altogether
+    fast = (plan.mode == "user" and plan.order == "sequential" and plan.by is None
+            and plan.steps[0].event_type not in {s.event_type for s in plan.steps[1:]})
+    starts = None
+    if fast:
+        t, starts = _start_join(t, plan, unit, window, with_user)
     if plan.order == "sequential":
         if by_journey:
             first |= {"_seg": seg, "_b": t.event_at.max(where=last_step).over(before)}
-        t = t.mutate(**first, _s2=t.event_at.max(where=t._m1).over(before))
+        if not fast:
+            t = t.mutate(**first, _s2=t.event_at.max(where=t._m1).over(before))
         for k in range(3, n + 1):
             t = t.mutate(**{f"_s{k}": t[f"_s{k - 1}"].max(where=t[f"_m{k - 1}"]).over(
                 win(t, (None, -1)))})
@@ -417,6 +427,21 @@ def _units(source: TableSource, plan: _Plan, *, with_user: bool = False
     if by_journey:
         unit = [*unit, "_seg"]
     units = t.group_by(unit).aggregate(**aggs)
+    if starts is not None:
+        # visitors whose step-1 events never reach the window pass are at level 1
+        ones: dict[str, ir.Value] = {
+            "_level": ibis.literal(1, "int64"), "_first": starts._t1.min(),
+            **({"user_id": starts.user_id.max()} if with_user else {}),
+            "_dur1": ibis.literal(0, "int64"),
+            **{f"_dur{k}": ibis.null("int64") for k in range(2, n + 1)}}
+        ones_t = starts.group_by(unit).aggregate(**ones)
+        types = units.schema()
+        both = units.select(*ones_t.columns).union(
+            ones_t.select(**{c: ones_t[c].cast(types[c]) for c in ones_t.columns}))
+        units = both.group_by(unit).aggregate(
+            _level=both._level.max(), _first=both._first.min(),
+            **({"user_id": both.user_id.max()} if with_user else {}),
+            **{f"_dur{k}": both[f"_dur{k}"].min() for k in range(1, n + 1)})
     units = units.filter(units._level >= 1)
     if plan.same_product and plan.mode == "user":
         # user mode counts visitors: the best of the visitor's products, and the breakdown
@@ -438,6 +463,36 @@ def _units(source: TableSource, plan: _Plan, *, with_user: bool = False
         units = units.select(*[c for c in units.columns if c not in ("_cid", "_cval")],
                              _byv=units._cval)
     return units, unit
+
+
+def _start_join(t: ir.Table, plan: _Plan, unit: list[str], window: ir.IntervalValue,
+                with_user: bool) -> tuple[ir.Table, ir.Table]:
+    """``_s2`` without sorting the step-1 events: a hash join instead of a window pass.
+
+    Step-1 events (usually views, most of the data) matter to later steps only through
+    ``S_2``, the latest step-1 event before each step-2 event; one further back than the
+    window is useless. So the step-2 events are joined to the step-1 events of the same
+    unit in their own and the previous time bucket (bucket width = the window, so every
+    start within the window is found), and only the events of steps 2..N go on to the
+    window passes. Exact when no event can match both step 1 and step 2 (different event
+    types), so that "before" never has to tell apart two identical events; the caller
+    checks that. Returns the events of steps 2..N with ``_s2``, and the step-1 events.
+    """
+    width = max(1, math.ceil(plan.window.total_seconds()))
+    secs = t.event_at.epoch_seconds().floor().cast("int64")
+    t = t.mutate(_bk=(secs / width).floor().cast("int64"))
+    starts = t.filter(t._m1).select(*unit, *(["user_id"] if with_user else []),
+                                    _t1=t.event_at, _k1=t._key, _b1=t._bk)
+    later = t.filter(_flags_or(t, plan.n, first=2))
+    q = later.filter(later._m2).select(*unit, "event_at", "_key", "_bk").distinct()
+    q = q.mutate(_bj=q._bk).union(q.mutate(_bj=q._bk - 1))
+    j = q.join(starts, [*unit, q._bj == starts._b1])
+    j = j.filter(((j._t1 < j.event_at) | ((j._t1 == j.event_at) & (j._k1 < j._key)))
+                 & (j._t1 + window >= j.event_at))
+    s2 = j.group_by([*unit, "event_at", "_key"]).aggregate(_s2=j._t1.max())
+    joined = later.left_join(s2, [*unit, "event_at", "_key"])
+    cols = [c for c in later.columns if c != "_bk"]
+    return joined.select(*cols, _s2=joined._s2), starts
 
 
 # --------------------------------------------------------------------------------------
