@@ -70,6 +70,9 @@ def test_user_errors_are_one_line_with_hint_and_exit_codes(tmp_path):
     assert run("init", "ws", cwd=tmp_path).returncode == 0
     bad = run("ingest", "nosuchpreset", "x.csv", "-w", "ws", cwd=tmp_path)
     assert bad.returncode == 1 and "unknown preset 'nosuchpreset'" in bad.stderr
+    usage = run("ingest", "x.csv", "--preset", "online_retail", "-w", "ws", cwd=tmp_path)
+    assert usage.returncode == 2 and "No such option: --preset" in usage.stderr
+    assert "internal error" not in usage.stderr
     missing = run("ingest", "online_retail", "missing.csv", "-w", "ws", cwd=tmp_path)
     assert missing.returncode == 2 and "missing.csv: no such file" in missing.stderr
     (tmp_path / "bad.csv").write_text(

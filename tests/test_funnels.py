@@ -540,3 +540,27 @@ def test_synthetic_session_step_rates_match_truth(tmp_path):
             assert abs(now / prev - p) < 4 * se, (medium, now, prev, p)
             checked += 1
     assert checked >= 9
+
+
+def test_order_mode_trend_adds_up_to_the_funnel(tmp_path):
+    """Order mode per period: counts and values summed over periods equal the whole-range
+    funnel (every journey falls in exactly one period)."""
+    rows = [("2024-01-01 10:00", "u1", "view"),
+            ("2024-01-01 10:05", "u1", "purchase", {"properties": '{"order_id":"O1"}'}),
+            ("2024-01-02 09:00", "u1", "view"),
+            ("2024-01-02 09:10", "u1", "purchase", {"properties": '{"order_id":"O2"}'}),
+            ("2024-01-02 11:00", "u2", "view")]
+    orders = pd.DataFrame({"order_id": ["O1", "O2"], "customer_id": ["u1", "u1"],
+                           "ordered_at": pd.to_datetime(["2024-01-01 10:05",
+                                                         "2024-01-02 09:10"]),
+                           "channel": ["web", "web"], "status": ["completed"] * 2,
+                           "gross_amount": [30.0, 12.0], "discount_amount": [0.0, 0.0],
+                           "shipping_amount": [0.0, 0.0], "net_amount": [30.0, 12.0],
+                           "currency": ["GBP"] * 2})
+    store = make_store("duckdb", tmp_path, events=events_frame(rows), orders=orders)
+    trend = funnel_trend(store, ["view", "purchase"], grain="day", mode="order")
+    last = trend[trend.step == 2].sort_values("period")
+    assert last["count"].tolist() == [1, 1]  # one journey converts on each day
+    assert last["value"].tolist() == [30.0, 12.0]
+    first = trend[trend.step == 1].sort_values("period")
+    assert first["count"].tolist() == [1, 2]  # u1's second journey and u2's view

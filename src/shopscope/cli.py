@@ -532,10 +532,12 @@ def _serve(workspace: Path, host: str, port: int, secure: bool) -> None:
 
 
 def _register_subcommands() -> None:
+    from shopscope.cli_behaviour import behaviour_app
     from shopscope.cli_customers import audience_app, customers_app
 
     app.add_typer(customers_app, name="customers")
     app.add_typer(audience_app, name="audience")
+    app.add_typer(behaviour_app, name="behaviour")
 
 
 def main() -> None:
@@ -555,9 +557,9 @@ def main() -> None:
         code = getattr(exc, "exit_code", getattr(exc, "code", 0))
         sys.exit(code or 0)
     except Exception as exc:  # click usage errors arrive here with standalone_mode=False
-        import click
-
-        if isinstance(exc, click.ClickException):
+        # Typer 0.29 vendors its own click (typer._click), so test by behaviour, not class.
+        if callable(getattr(exc, "show", None)) and isinstance(
+                getattr(exc, "exit_code", None), int):
             exc.show()
             sys.exit(exc.exit_code)
         if os.environ.get("SHOPSCOPE_DEBUG"):

@@ -77,9 +77,9 @@ def create_app(workspace: str | Path | Workspace, *, cookie_secure: bool = True)
             status_code=422,
         )
 
-    from shopscope.api.routers import audiences, auth, customers, data, health, kpis
+    from shopscope.api.routers import audiences, auth, behaviour, customers, data, health, kpis
 
-    for module in (health, auth, kpis, data, customers, audiences):
+    for module in (health, auth, kpis, data, customers, audiences, behaviour):
         app.include_router(module.router)
     try:
         from shopscope.web import routes as web_routes

@@ -1,5 +1,45 @@
-"""Behaviour analytics over the ``events`` table: trends, funnels, retention, paths."""
+"""Behaviour analytics over the ``events`` table: trends, funnels, retention, paths.
 
-from shopscope.analytics.behaviour.common import Step, property_value, visitor
+See docs/behaviour.md. Everything is computed in the engine (DuckDB, Spark) as Ibis
+expressions; only the small answers come back as pandas frames.
+"""
 
-__all__ = ["Step", "property_value", "visitor"]
+from shopscope.analytics.behaviour.common import (
+    OrderEvents,
+    Step,
+    orders_as_events,
+    parse_date,
+    property_value,
+    visitor,
+)
+from shopscope.analytics.behaviour.funnels import (
+    FunnelOptions,
+    FunnelResult,
+    funnel,
+    funnel_dropped,
+    funnel_trend,
+    parse_window,
+)
+from shopscope.analytics.behaviour.paths import (
+    PathOptions,
+    PathResult,
+    Sankey,
+    path_counts,
+    paths,
+    sessionize,
+)
+from shopscope.analytics.behaviour.retention import (
+    CohortResult,
+    RetentionResult,
+    repurchase_cohorts,
+    retention,
+)
+from shopscope.analytics.behaviour.trends import TREND_METRICS, TrendResult, trends
+
+__all__ = [
+    "TREND_METRICS", "CohortResult", "FunnelOptions", "FunnelResult", "OrderEvents",
+    "PathOptions", "PathResult", "RetentionResult", "Sankey", "Step", "TrendResult",
+    "funnel", "funnel_dropped", "funnel_trend", "orders_as_events", "parse_date",
+    "parse_window", "path_counts", "paths", "property_value", "repurchase_cohorts",
+    "retention", "sessionize", "trends", "visitor",
+]

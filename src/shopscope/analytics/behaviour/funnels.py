@@ -753,7 +753,14 @@ def _aggregate_trend(source: TableSource, plan: _Plan, grain: str) -> ir.Table:
     if plan.by is not None:
         units = units.mutate(by=_label(units._byv))
         group.append("by")
-    aggs = {f"c{k}": (units._level >= k).cast("int64").sum() for k in range(1, plan.n + 1)}
+    aggs: dict[str, ir.Value] = {}
+    for k in range(1, plan.n + 1):
+        reached = units._level >= k
+        aggs[f"c{k}"] = reached.cast("int64").sum()
+        if plan.mode == "order":  # values per period too, as in funnel()
+            aggs[f"v{k}"] = units[f"_val{k}"].sum(where=reached)
+            if k > 1:
+                aggs[f"lost{k}"] = units[f"_val{k - 1}"].sum(where=units._level == k - 1)
     return units.group_by(group).aggregate(**aggs)
 
 

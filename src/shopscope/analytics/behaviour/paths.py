@@ -72,7 +72,7 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from shopscope.analytics.base import TableSource
-from shopscope.analytics.behaviour.common import Step, _date, as_step, in_range, visitor
+from shopscope.analytics.behaviour.common import Step, parse_date, as_step, in_range, visitor
 from shopscope.errors import OptionError
 from shopscope.schema.tables import EVENT_TYPES
 
@@ -365,8 +365,8 @@ def _options(start: Step | str | None, end: Step | str | None, length: int, top:
         raise OptionError("a path from start to end needs length >= 2")
     if isinstance(top, bool) or not isinstance(top, int) or top < 1:
         raise OptionError(f"top must be a whole number >= 1, not {top!r}")
-    d0 = _date(start_date, "start_date") if start_date is not None else None
-    d1 = _date(end_date, "end_date") if end_date is not None else None
+    d0 = parse_date(start_date, "start_date") if start_date is not None else None
+    d1 = parse_date(end_date, "end_date") if end_date is not None else None
     if d0 and d1 and d1 < d0:
         raise OptionError(f"end_date {d1} is before start_date {d0}")
     return PathOptions(s, e, length, top, tuple(dict.fromkeys(exclude)), bool(collapse_repeats),

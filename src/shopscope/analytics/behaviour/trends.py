@@ -62,7 +62,7 @@ from shopscope.analytics.base import TableSource
 from shopscope.analytics.behaviour.common import (
     GRAINS,
     Step,
-    _date,
+    parse_date,
     as_step,
     in_range,
     period,
@@ -97,8 +97,8 @@ def check_grain(grain: str) -> None:
 
 def check_range(start: object, end: object) -> tuple[dt.date | None, dt.date | None]:
     """Parse ``start``/``end`` (inclusive dates) and refuse ``start > end``."""
-    lo = None if start is None else _date(start, "start")  # type: ignore[arg-type]
-    hi = None if end is None else _date(end, "end")  # type: ignore[arg-type]
+    lo = None if start is None else parse_date(start, "start")  # type: ignore[arg-type]
+    hi = None if end is None else parse_date(end, "end")  # type: ignore[arg-type]
     if lo is not None and hi is not None and lo > hi:
         raise OptionError(f"start {lo} is after end {hi}",
                           hint="both dates are inclusive: start <= end")
