@@ -212,6 +212,8 @@ def funnel_chart(t: Translator, table: pd.DataFrame, mode: str) -> Chart:
         "marker": {"color": COLORS[4]},
     }], "layout": layout(t("beh.funnel_title", unit=unit), unit, "", height=380)}
     fig["layout"]["yaxis"].update(autorange="reversed", rangemode="normal", tickformat="")
+    # a funnel is drawn centred on zero: the axis's negative half means nothing to a reader
+    fig["layout"]["xaxis"].update(showticklabels=False, showgrid=False, zeroline=False)
     fig["layout"]["margin"]["l"] = 160
     return Chart("chart-funnel", fig)
 
@@ -308,7 +310,7 @@ def heatmap(t: Translator, chart_id: str, title: str, wide: pd.DataFrame, grain:
     return Chart(chart_id, {"data": [{
         "type": "heatmap", "x": [str(c) for c in wide.columns], "y": cohorts, "z": z,
         "text": text, "texttemplate": "%{text}" if len(wide.columns) <= 16 else "",
-        "hovertemplate": "%{y} +%{x}: %{text}<extra></extra>", "colorscale": "Blues",
+        "hovertemplate": "%{y} +%{x}: %{text}<extra></extra>", "colorscale": "Blues", "reversescale": True,
         "colorbar": {"tickformat": z_format}}], "layout": lay})
 
 
@@ -352,7 +354,8 @@ def retention_view(state: AppState, t: Translator, opts: Options) -> tuple[dict,
                         COLORS[i % len(COLORS)])
                   for i, (idx, row) in enumerate(ltv.iterrows())]
         lay = layout(t("beh.ltv_title"), t("beh.period_n", grain=t.grain_noun("month")),
-                     t("beh.ltv"), y_format=",.0f")
+                     t("beh.ltv"), y_format=",.0f", height=400)
+        lay["legend"]["y"] = -0.3
         charts.append(Chart("chart-ltv", {"data": traces, "layout": lay}))
     return {"empty_result": not charts}, charts
 
