@@ -362,16 +362,24 @@ def _units(source: TableSource, plan: _Plan, *, with_user: bool = False
     dur: dict[int, ir.Value] = {}
     # exact when no event matches both step 1 and step 2; worth it when step-1 events
     # (usually views) then drop out of the window passes altogether
-    fast = (plan.mode == "user" and plan.order == "sequential" and plan.by is None
+    fast = (plan.order == "sequential" and plan.by is None
             and plan.steps[0].event_type not in {s.event_type for s in plan.steps[1:]})
     starts = None
     if fast:
         t, starts = _start_join(t, plan, unit, window, with_user)
+        # the window passes now run over the events of steps 2..N only; they hold every
+        # last-step event, so journey numbers and _b come out the same
+        before, upto = win(t, (None, -1)), win(t, (None, 0))
+        last_step = t[f"_m{n}"]
+        seg = ibis.coalesce(last_step.cast("int64").sum().over(before), 0)
+        first = {"_rn": ibis.row_number().over(upto)} if ranked else {}
     if plan.order == "sequential":
         if by_journey:
             first |= {"_seg": seg, "_b": t.event_at.max(where=last_step).over(before)}
         if not fast:
             t = t.mutate(**first, _s2=t.event_at.max(where=t._m1).over(before))
+        elif first:
+            t = t.mutate(**first)
         for k in range(3, n + 1):
             t = t.mutate(**{f"_s{k}": t[f"_s{k - 1}"].max(where=t[f"_m{k - 1}"]).over(
                 win(t, (None, -1)))})
@@ -427,7 +435,9 @@ def _units(source: TableSource, plan: _Plan, *, with_user: bool = False
     if by_journey:
         unit = [*unit, "_seg"]
     units = t.group_by(unit).aggregate(**aggs)
-    if starts is not None:
+    if starts is not None and by_journey:
+        units = _with_start_journeys(units, t, starts, plan, unit[:-1], with_user)
+    elif starts is not None:
         # visitors whose step-1 events never reach the window pass are at level 1
         ones: dict[str, ir.Value] = {
             "_level": ibis.literal(1, "int64"), "_first": starts._t1.min(),
@@ -478,10 +488,9 @@ def _start_join(t: ir.Table, plan: _Plan, unit: list[str], window: ir.IntervalVa
     types), so that "before" never has to tell apart two identical events; the caller
     checks that. Returns the events of steps 2..N with ``_s2``, and the step-1 events.
     """
-    width = max(1, math.ceil(plan.window.total_seconds()))
-    secs = t.event_at.epoch_seconds().floor().cast("int64")
-    t = t.mutate(_bk=(secs / width).floor().cast("int64"))
+    t = t.mutate(_bk=_bucket(t.event_at, plan))
     starts = t.filter(t._m1).select(*unit, *(["user_id"] if with_user else []),
+                                    *(["_val"] if "_val" in t.columns else []),
                                     _t1=t.event_at, _k1=t._key, _b1=t._bk)
     later = t.filter(_flags_or(t, plan.n, first=2))
     q = later.filter(later._m2).select(*unit, "event_at", "_key", "_bk").distinct()
@@ -493,6 +502,69 @@ def _start_join(t: ir.Table, plan: _Plan, unit: list[str], window: ir.IntervalVa
     joined = later.left_join(s2, [*unit, "event_at", "_key"])
     cols = [c for c in later.columns if c != "_bk"]
     return joined.select(*cols, _s2=joined._s2), starts
+
+
+def _bucket(ts: ir.TimestampValue, plan: _Plan) -> ir.IntegerValue:
+    """Number of the window-wide time bucket ``ts`` falls in (buckets start at the epoch)."""
+    width = max(1, math.ceil(plan.window.total_seconds()))
+    return (ts.epoch_seconds().floor().cast("int64") / width).floor().cast("int64")
+
+
+def _with_start_journeys(units: ir.Table, t: ir.Table, starts: ir.Table, plan: _Plan,
+                         unit: list[str], with_user: bool) -> ir.Table:
+    """Order mode with :func:`_start_join`: give the step-1 events their journeys by joins.
+
+    ``units`` are the journeys of the window pass over steps 2..N (``t``, which holds every
+    last-step event ``p`` with its journey number ``_seg`` and ``_b``, the time of the
+    last-step event before it). A step-1 event at ``t1`` belongs to journey ``j`` = the
+    number of last-step events before ``t1`` (at one timestamp the step-1 event sorts
+    first), i.e. to the journey of the first last-step event at or after ``t1``, or to
+    the open journey after the last one. Looked up per time bucket, so no step-1 event is
+    sorted: a bucket with last-step events is cut into the intervals ``(_b, p]`` of its
+    last-step events (``_b`` only when in the same bucket) and a tail after the last one;
+    a bucket without one is a single interval whose journey is the number of last-step
+    events in earlier buckets (one running ``max`` over the buckets that hold step-1 or
+    last-step events, far fewer rows than events). Each step-1 event then falls in exactly
+    one interval of its bucket: an equi-join on (unit, bucket) plus a range condition.
+    The journey's first step-1 event gives ``_first`` and ``_val1`` (the smallest value at
+    that time, as the total order does), and the window pass's journeys of level >= 2 are
+    joined on. Returns one row per journey with step-1 events, as the slow path does.
+    """
+    n = plan.n
+    null_ts = ibis.null(t.event_at.type())
+    p = t.filter(t[f"_m{n}"])
+    p = p.select(*unit, _bk=_bucket(p.event_at, plan), _hi=p.event_at, _j=p._seg,
+                 _lo=ibis.ifelse(_bucket(p._b, plan) == _bucket(p.event_at, plan), p._b, null_ts))
+    tails = p.group_by([*unit, "_bk"]).aggregate(_lo=p._hi.max(), _j=p._j.max() + 1)
+    marks = starts.select(*unit, _bk=starts._b1, _a=ibis.null("int64")).union(
+        tails.select(*unit, "_bk", _a=tails._j)).group_by([*unit, "_bk"]).aggregate(
+        _a=lambda x: x._a.max())
+    before = ibis.window(group_by=[marks[c] for c in unit], order_by=marks._bk,
+                         rows=(None, -1))
+    marks = marks.mutate(_c=ibis.coalesce(marks._a.max().over(before), 0))
+    quiet = marks.filter(marks._a.isnull())
+    spans = (p.select(*unit, "_bk", "_lo", "_hi", "_j")
+             .union(tails.select(*unit, "_bk", "_lo", _hi=null_ts, _j=tails._j))
+             .union(quiet.select(*unit, "_bk", _lo=null_ts, _hi=null_ts, _j=quiet._c)))
+    j = starts.join(spans, [*[starts[c] == spans[c] for c in unit], starts._b1 == spans._bk,
+                            spans._lo.isnull() | (spans._lo < starts._t1),
+                            spans._hi.isnull() | (starts._t1 <= spans._hi)])
+    extra = {"user_id": j.user_id.max()} if with_user else {}
+    ones = j.group_by([*unit, "_j"]).aggregate(_first=j._t1.min(), **extra)
+    # the value of the first step-1 event: the events at that time (all in this journey)
+    at = starts.join(ones, [*[starts[c] == ones[c] for c in unit], starts._t1 == ones._first])
+    at = at.group_by([*unit, "_j"]).aggregate(_v1=at._val.min())
+    ones = ones.join(at, [*[ones[c] == at[c] for c in unit], ones._j == at._j])
+    more = units.filter(units._level >= 2)
+    m = ones.left_join(more, [*[ones[c] == more[c] for c in unit], ones._j == more._seg])
+    cols: dict[str, ir.Value] = {c: m[c] for c in unit}
+    cols |= {"_seg": m._j, "_level": ibis.coalesce(m._level, 1), "_first": m._first}
+    if with_user:
+        cols["user_id"] = m.user_id
+    for k in range(1, n + 1):
+        cols[f"_dur{k}"] = ibis.literal(0, "int64") if k == 1 else m[f"_dur{k}"]
+        cols[f"_val{k}"] = m._v1 if k == 1 else m[f"_val{k}"]
+    return m.select(**cols)
 
 
 # --------------------------------------------------------------------------------------
