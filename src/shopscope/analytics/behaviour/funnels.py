@@ -23,8 +23,9 @@ latest start from which a chain of steps 1..k-1 ends before ``r``. A step-k row 
 completes step k iff ``event_at(r) <= S_k(r) + window`` (the latest start leaves the most
 room, and every intermediate event lies between the start and ``r``). That is one running
 ``max`` per step, ``O(steps · n log n)`` in the engine. The any order keeps, per row, the
-latest time of each step up to that row (one window pass). In the common user-mode case
-the step-1 events skip the sorts altogether (:func:`_start_join`).
+latest time of each step up to that row (one window pass). In the common case (sequential,
+no breakdown, step 1 of its own type) the step-1 events skip the sorts altogether
+(:func:`_start_join`; in order mode also :func:`_with_start_journeys`).
 
 Examples
 --------
