@@ -521,12 +521,13 @@ def _with_start_journeys(units: ir.Table, t: ir.Table, starts: ir.Table, plan: _
     number of last-step events before ``t1`` (at one timestamp the step-1 event sorts
     first), i.e. to the journey of the first last-step event at or after ``t1``, or to
     the open journey after the last one. Looked up per time bucket, so no step-1 event is
-    sorted: a bucket with last-step events is cut into the intervals ``(_b, p]`` of its
-    last-step events (``_b`` only when in the same bucket) and a tail after the last one;
-    a bucket without one is a single interval whose journey is the number of last-step
-    events in earlier buckets (one running ``max`` over the buckets that hold step-1 or
-    last-step events, far fewer rows than events). Each step-1 event then falls in exactly
-    one interval of its bucket: an equi-join on (unit, bucket) plus a range condition.
+    sorted: a bucket without last-step events lies in one journey, so it is reduced to its
+    first step-1 time by a ``GROUP BY``, and its journey is the number of last-step events
+    in earlier buckets (one running ``max`` over the (unit, bucket) pairs, far fewer rows
+    than events); a bucket with last-step events is cut into the intervals ``(_b, p]`` of
+    its last-step events (``_b`` only when in the same bucket) and a tail after the last
+    one, and each of its step-1 events falls in exactly one of them (an equi-join on
+    (unit, bucket) plus a range condition).
     The journey's first step-1 event gives ``_first`` and ``_val1`` (the smallest value at
     that time, as the total order does), and the window pass's journeys of level >= 2 are
     joined on. Returns one row per journey with step-1 events, as the slow path does.
@@ -537,21 +538,29 @@ def _with_start_journeys(units: ir.Table, t: ir.Table, starts: ir.Table, plan: _
     p = p.select(*unit, _bk=_bucket(p.event_at, plan), _hi=p.event_at, _j=p._seg,
                  _lo=ibis.ifelse(_bucket(p._b, plan) == _bucket(p.event_at, plan), p._b, null_ts))
     tails = p.group_by([*unit, "_bk"]).aggregate(_lo=p._hi.max(), _j=p._j.max() + 1)
-    marks = starts.select(*unit, _bk=starts._b1, _a=ibis.null("int64")).union(
+    uid = (lambda x: {"user_id": x.user_id.max()}) if with_user else (lambda x: {})
+    # per (unit, bucket) the first step-1 time: all of a bucket without last-step events
+    # is one journey, so only its first event matters
+    sb = starts.group_by([*unit, starts._b1.name("_bk")]).aggregate(
+        _t=starts._t1.min(), **uid(starts))
+    marks = sb.select(*unit, "_bk", _a=ibis.null("int64")).union(
         tails.select(*unit, "_bk", _a=tails._j)).group_by([*unit, "_bk"]).aggregate(
         _a=lambda x: x._a.max())
     before = ibis.window(group_by=[marks[c] for c in unit], order_by=marks._bk,
                          rows=(None, -1))
     marks = marks.mutate(_c=ibis.coalesce(marks._a.max().over(before), 0))
     quiet = marks.filter(marks._a.isnull())
+    quiet = quiet.join(sb, [*unit, "_bk"])
+    # buckets with last-step events: each step-1 event falls in one interval of its bucket
     spans = (p.select(*unit, "_bk", "_lo", "_hi", "_j")
-             .union(tails.select(*unit, "_bk", "_lo", _hi=null_ts, _j=tails._j))
-             .union(quiet.select(*unit, "_bk", _lo=null_ts, _hi=null_ts, _j=quiet._c)))
+             .union(tails.select(*unit, "_bk", "_lo", _hi=null_ts, _j=tails._j)))
     j = starts.join(spans, [*[starts[c] == spans[c] for c in unit], starts._b1 == spans._bk,
                             spans._lo.isnull() | (spans._lo < starts._t1),
                             spans._hi.isnull() | (starts._t1 <= spans._hi)])
-    extra = {"user_id": j.user_id.max()} if with_user else {}
-    ones = j.group_by([*unit, "_j"]).aggregate(_first=j._t1.min(), **extra)
+    both = (j.select(*unit, "_j", _t=j._t1, **({"user_id": j.user_id} if with_user else {}))
+            .union(quiet.select(*unit, _j=quiet._c, _t=quiet._t,
+                                **({"user_id": quiet.user_id} if with_user else {}))))
+    ones = both.group_by([*unit, "_j"]).aggregate(_first=both._t.min(), **uid(both))
     # the value of the first step-1 event: the events at that time (all in this journey)
     at = starts.join(ones, [*[starts[c] == ones[c] for c in unit], starts._t1 == ones._first])
     at = at.group_by([*unit, "_j"]).aggregate(_v1=at._val.min())
