@@ -533,11 +533,13 @@ def _serve(workspace: Path, host: str, port: int, secure: bool) -> None:
 
 def _register_subcommands() -> None:
     from shopscope.cli_behaviour import behaviour_app
+    from shopscope.cli_experiments import experiment_app
     from shopscope.cli_customers import audience_app, customers_app
 
     app.add_typer(customers_app, name="customers")
     app.add_typer(audience_app, name="audience")
     app.add_typer(behaviour_app, name="behaviour")
+    app.add_typer(experiment_app, name="experiment")
 
 
 def main() -> None:

@@ -77,9 +77,18 @@ def create_app(workspace: str | Path | Workspace, *, cookie_secure: bool = True)
             status_code=422,
         )
 
-    from shopscope.api.routers import audiences, auth, behaviour, customers, data, health, kpis
+    from shopscope.api.routers import (
+        audiences,
+        auth,
+        behaviour,
+        customers,
+        data,
+        experiments,
+        health,
+        kpis,
+    )
 
-    for module in (health, auth, kpis, data, customers, audiences, behaviour):
+    for module in (health, auth, kpis, data, customers, audiences, behaviour, experiments):
         app.include_router(module.router)
     try:
         from shopscope.web import routes as web_routes
