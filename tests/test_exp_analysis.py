@@ -334,6 +334,15 @@ def test_capping_at_a_pooled_quantile(shop):
     assert a.cap_y == pytest.approx(cap_y)
     capped = np.minimum(treatment, cap) * np.minimum(orders_t, cap_y)
     assert a.sum_xy == pytest.approx(capped.sum())
+    # the daily series is capped at the same pooled caps: its last day is the window's
+    daily = daily_stats(store, d, stats=s)
+    pd.testing.assert_frame_equal(daily, daily_stats(store, d))  # caps computed afresh
+    last = daily[(daily.day == daily.day.max()) & (daily.metric == "rev")
+                 & (daily.variant == "treatment")].iloc[0]
+    assert (last["sum"], last.sum_sq) == pytest.approx((t["sum"], t.sum_sq))
+    last = daily[(daily.day == daily.day.max()) & (daily.metric == "aov")
+                 & (daily.variant == "treatment")].iloc[0]
+    assert (last.sum_xy, last.sum_yy) == pytest.approx((a.sum_xy, a.sum_yy))
 
 
 def test_events_metrics_for_visitors(shop):
@@ -395,6 +404,9 @@ def test_cuped_reduces_variance_on_a_correlated_pre_period(tmp_path):
     plain, adj = res.comparison("revenue"), res.comparison("revenue", cuped=True)
     assert adj.extra["variance_reduction"] > 0.1
     assert adj.abs_ci[1] - adj.abs_ci[0] < plain.abs_ci[1] - plain.abs_ci[0]
+    # the generator's true effect (+20% purchase rate) is inside the 95% interval
+    truth = sim.truth.abs_effect("revenue_per_unit")
+    assert adj.abs_ci[0] <= truth <= adj.abs_ci[1]
 
     exp, o = sim.experiments, sim.orders
     start = T("2024-03-01")

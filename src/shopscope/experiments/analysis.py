@@ -465,8 +465,12 @@ def _sorted(out: pd.DataFrame, definition: ExperimentDefinition) -> pd.DataFrame
 # --------------------------------------------------------------------------------------
 # Daily cumulative statistics
 # --------------------------------------------------------------------------------------
-def daily_stats(store: TableSource, definition: ExperimentDefinition) -> pd.DataFrame:
+def daily_stats(store: TableSource, definition: ExperimentDefinition, *,
+                stats: pd.DataFrame | None = None) -> pd.DataFrame:
     """Cumulative sufficient statistics at the end of each day of the window.
+
+    ``stats`` is :func:`experiment_stats`' frame when the caller has it: its caps are
+    then reused instead of being computed again.
 
     Returns
     -------
@@ -482,7 +486,7 @@ def daily_stats(store: TableSource, definition: ExperimentDefinition) -> pd.Data
     days = pd.date_range(definition.start, definition.end, freq="D").date
     n_day = a.group_by("variant", "day").aggregate(n=a.count()).execute()
     frames = []
-    caps = _final_caps(store, definition)
+    caps = _final_caps(store, definition) if stats is None else _caps_from(stats, definition)
     for source, metrics in _by_source(definition).items():
         rows = _source_rows(store, source, metrics, w)
         j = _joined(a, rows)
@@ -521,6 +525,19 @@ def daily_stats(store: TableSource, definition: ExperimentDefinition) -> pd.Data
             **{k: changes[k].sum() for k in deltas}).execute()
         frames.append((metrics, daily))
     return _cumulate(definition, days, n_day, frames)
+
+
+def _caps_from(stats: pd.DataFrame, definition: ExperimentDefinition) -> dict[str, float]:
+    """The caps recorded in :func:`experiment_stats`' frame, keyed like :func:`_final_caps`."""
+    out = {}
+    overall = stats[stats.segment == _ALL]
+    for i, m in enumerate(definition.metrics):
+        rows = overall[overall.metric == m.name]
+        for col, part in (("cap", "a"), ("cap_y", "b")):
+            values = rows[col].dropna()
+            if len(values):
+                out[f"{i}{part}"] = float(values.iloc[0])
+    return out
 
 
 def _final_caps(store: TableSource, definition: ExperimentDefinition) -> dict[str, float]:
@@ -849,7 +866,7 @@ def analyze(store: TableSource, definition: ExperimentDefinition) -> ExperimentR
         comparisons += adjust(per_metric, d.correction)
         cuped_comps += adjust(per_cuped, d.correction)
 
-    daily = daily_stats(store, d)
+    daily = daily_stats(store, d, stats=stats)
     lift, paths = _daily_lift(daily, d)
     if d.sequential:
         for m in d.metrics:
