@@ -318,7 +318,20 @@ def _units(source: TableSource, plan: _Plan, *, with_user: bool = False
     t = _step_events(source, plan, with_user or customer_by)
     if plan.same_product:
         t = _by_product(source, t, plan)
-    if plan.mode == "order":
+    # exact when no event matches both step 1 and step 2; worth it when step-1 events
+    # (usually views) then drop out of the window passes altogether
+    fast = (plan.order == "sequential" and plan.by is None
+            and plan.steps[0].event_type not in {s.event_type for s in plan.steps[1:]})
+    raw_starts = None
+    if plan.mode == "order" and fast:
+        # step-1 events need a value only when first in their journey: found later
+        raw_starts = t.filter(t._m1)
+        rest = _with_values(source, t.filter(~t._m1), plan)
+        types = {c: d.copy(nullable=True) for c, d in t.schema().items()}
+        t = rest.select(**{c: rest[c].cast(d) for c, d in types.items()}, _val=rest._val).union(
+            raw_starts.select(**{c: raw_starts[c].cast(d) for c, d in types.items()},
+                              _val=ibis.null("float64")))
+    elif plan.mode == "order":
         t = _with_values(source, t, plan)
     if "properties" in t.columns:
         t = t.select(*[c for c in t.columns if c in _KEEP or c.startswith("_m")])
@@ -361,10 +374,6 @@ def _units(source: TableSource, plan: _Plan, *, with_user: bool = False
 
     valid: dict[int, ir.BooleanValue] = {}
     dur: dict[int, ir.Value] = {}
-    # exact when no event matches both step 1 and step 2; worth it when step-1 events
-    # (usually views) then drop out of the window passes altogether
-    fast = (plan.order == "sequential" and plan.by is None
-            and plan.steps[0].event_type not in {s.event_type for s in plan.steps[1:]})
     starts = None
     if fast:
         t, starts = _start_join(t, plan, unit, window, with_user)
@@ -437,7 +446,8 @@ def _units(source: TableSource, plan: _Plan, *, with_user: bool = False
         unit = [*unit, "_seg"]
     units = t.group_by(unit).aggregate(**aggs)
     if starts is not None and by_journey:
-        units = _with_start_journeys(units, t, starts, plan, unit[:-1], with_user)
+        units = _with_start_journeys(source, units, t, starts, raw_starts, plan,
+                                     unit[:-1], with_user)
     elif starts is not None:
         # visitors whose step-1 events never reach the window pass are at level 1
         ones: dict[str, ir.Value] = {
@@ -491,7 +501,6 @@ def _start_join(t: ir.Table, plan: _Plan, unit: list[str], window: ir.IntervalVa
     """
     t = t.mutate(_bk=_bucket(t.event_at, plan))
     starts = t.filter(t._m1).select(*unit, *(["user_id"] if with_user else []),
-                                    *(["_val"] if "_val" in t.columns else []),
                                     _t1=t.event_at, _k1=t._key, _b1=t._bk)
     later = t.filter(_flags_or(t, plan.n, first=2))
     q = later.filter(later._m2).select(*unit, "event_at", "_key", "_bk").distinct()
@@ -511,8 +520,9 @@ def _bucket(ts: ir.TimestampValue, plan: _Plan) -> ir.IntegerValue:
     return (ts.epoch_seconds().floor().cast("int64") / width).floor().cast("int64")
 
 
-def _with_start_journeys(units: ir.Table, t: ir.Table, starts: ir.Table, plan: _Plan,
-                         unit: list[str], with_user: bool) -> ir.Table:
+def _with_start_journeys(source: TableSource, units: ir.Table, t: ir.Table, starts: ir.Table,
+                         raw: ir.Table, plan: _Plan, unit: list[str], with_user: bool
+                         ) -> ir.Table:
     """Order mode with :func:`_start_join`: give the step-1 events their journeys by joins.
 
     ``units`` are the journeys of the window pass over steps 2..N (``t``, which holds every
@@ -562,7 +572,9 @@ def _with_start_journeys(units: ir.Table, t: ir.Table, starts: ir.Table, plan: _
                                 **({"user_id": quiet.user_id} if with_user else {}))))
     ones = both.group_by([*unit, "_j"]).aggregate(_first=both._t.min(), **uid(both))
     # the value of the first step-1 event: the events at that time (all in this journey)
-    at = starts.join(ones, [*[starts[c] == ones[c] for c in unit], starts._t1 == ones._first])
+    at = raw.join(ones.select(*unit, "_j", "_first"),
+                  [*[raw[c] == ones[c] for c in unit], raw.event_at == ones._first])
+    at = _with_values(source, at, plan)
     at = at.group_by([*unit, "_j"]).aggregate(_v1=at._val.min())
     ones = ones.join(at, [*[ones[c] == at[c] for c in unit], ones._j == at._j])
     more = units.filter(units._level >= 2)
