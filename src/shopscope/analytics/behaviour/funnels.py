@@ -342,6 +342,15 @@ def _units(source: TableSource, plan: _Plan, *, with_user: bool = False
     mask = sum((t[f"_m{k}"].cast("int64") * (1 << (k - 1)) for k in range(1, n + 1)),
                ibis.literal(0, "int64"))
     t = t.mutate(_key=rank.cast("int64") * (1 << n) + mask)
+    ids = None
+    if not fast:
+        # every window pass sorts all the funnel's events: partition by a number, not the
+        # visitor's text id (cheaper to sort and to carry); mapped back on the unit rows
+        ids = t.select("_v").distinct()
+        ids = ids.mutate(_id=ibis.row_number())
+        t = t.join(ids, "_v")
+        t = t.select(*[t[c] if c != "_v" else t._id.name("_v") for c in t.columns
+                       if c != "_id"])
     keys = [t.event_at, t._key]
     if "_by" in t.columns:
         keys.append(t._by)
@@ -475,6 +484,11 @@ def _units(source: TableSource, plan: _Plan, *, with_user: bool = False
                 again[name] = units[name].argmin(units._first)
         units = units.group_by("_v").aggregate(**again)
         unit = ["_v"]
+    if ids is not None:
+        back = ids.select(_vid="_id", _vtext="_v")
+        units = units.join(back, units._v == back._vid)
+        units = units.select(*[units[c] if c != "_v" else units._vtext.name("_v")
+                               for c in units.columns if c not in ("_vid", "_vtext")])
     if customer_by:
         customers = source.table("customers")
         column = plan.by[len(_CUSTOMER):]
