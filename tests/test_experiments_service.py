@@ -43,8 +43,9 @@ def app(ws):
 def client(app, user: str | None = None) -> TestClient:  # noqa: ANN001
     c = TestClient(app, base_url="https://testserver")
     if user:
-        assert c.post("/api/login", json={"username": user,
-                                          "password": PASSWORDS[user]}).status_code == 200
+        r = c.post("/api/login", json={"username": user, "password": PASSWORDS[user]})
+        assert r.status_code == 200
+        c.headers["X-CSRF-Token"] = r.json()["csrf_token"]
     return c
 
 
@@ -72,3 +73,116 @@ def test_plan_cli(tmp_path):
                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["plan"]["n_per_variant"] == 14749
+
+
+def test_plan_page(app):
+    import re
+
+    c = client(app, "vic")  # Chinese
+    html = c.get("/experiments/plan", params={"baseline": "0.10", "mde": "10",
+                                              "daily_traffic": "2000"}).text
+    assert "样本量计算" in html
+    assert re.search(r'data-testid="n-per-variant">14,749<', html)
+    assert 'id="chart-tradeoff"' in html
+    bad = c.get("/experiments/plan", params={"baseline": "abc"}).text
+    assert 'role="alert"' in bad and "abc" in bad
+
+
+# -- saved experiments, on a synthetic experiment with a known effect --------------------------
+DEFINITION = {
+    "experiment_id": "coupon_test", "name": "Coupon", "hypothesis": "A coupon lifts purchases",
+    "variants": ["control", "treatment"], "start": "2024-03-01", "end": "2024-03-14",
+    "metrics": [{"name": "purchase", "kind": "binary"},
+                {"name": "revenue", "kind": "mean", "value": "revenue", "cap_quantile": 0.99},
+                {"name": "aov", "kind": "ratio", "numerator": "revenue",
+                 "denominator": "orders"}],
+    "covariate_days": 28, "sequential": True, "segments": ["new_vs_returning"]}
+
+
+@pytest.fixture(scope="module")
+def exp_app(tmp_path_factory):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from shopscope.ingest import ingest_file
+    from shopscope.synth.experiments import experiment_tables
+
+    root = tmp_path_factory.mktemp("exp-synth")
+    e = experiment_tables(3000, lift_rate=0.3, seed=4, experiment_id="coupon_test")
+    (root / "data").mkdir()
+    for name in ("experiments", "orders", "customers"):
+        pq.write_table(pa.Table.from_pandas(getattr(e, name), preserve_index=False),
+                       root / "data" / f"{name}.parquet")
+    ws = Workspace.create(root / "ws")
+    ingest_file(ws, root / "data", preset="canonical")
+    users = UserStore(ws.path)
+    users.add("ann", PASSWORDS["ann"], "analyst")
+    users.add("vic", PASSWORDS["vic"], "viewer")
+    yield create_app(ws), ws, e
+    ws.close()
+
+
+def test_experiment_lifecycle_over_the_api(exp_app):
+    import pandas as pd
+
+    from shopscope.experiments.stats import ProportionStats, compare_proportions
+
+    app, ws, e = exp_app
+    viewer, analyst = client(app, "vic"), client(app, "ann")
+    assert viewer.post("/api/experiments", json=DEFINITION).status_code == 403
+    assert analyst.post("/api/experiments", json=DEFINITION).status_code == 201
+    reserved = analyst.post("/api/experiments", json={**DEFINITION, "experiment_id": "plan"})
+    assert reserved.status_code == 422 and "reserved" in reserved.json()["error"]["message"]
+    assert [x["experiment_id"] for x in viewer.get("/api/experiments").json()] == [
+        "coupon_test"]
+    body = viewer.get("/api/experiments/coupon_test/results").json()
+    assert body["srm"]["mismatch"] is False
+    # purchase conversion by hand from the synthetic tables: units with an order in window
+    units = e.experiments.set_index("unit_id").variant
+    o = e.orders[(e.orders.ordered_at >= "2024-03-01") & (e.orders.ordered_at < "2024-03-15")
+                 & (e.orders.status != "cancelled")]
+    assigned = e.experiments.set_index("unit_id").assigned_at
+    o = o[o.ordered_at >= o.customer_id.map(assigned).fillna(pd.Timestamp("2024-03-01"))]
+    buyers = set(o.customer_id)
+    stats = {v: ProportionStats(int((units == v).sum()),
+                                int(sum(1 for u in units[units == v].index if u in buyers)))
+             for v in ("control", "treatment")}
+    expected = compare_proportions(stats["control"], stats["treatment"])
+    got = next(c for c in body["comparisons"] if c["metric"] == "purchase")
+    assert got["abs_lift"] == pytest.approx(expected.abs_lift, abs=1e-12)
+    assert got["p_value"] == pytest.approx(expected.p_value, rel=1e-9)
+    assert any(s["exploratory"] for s in body["segments"])
+    assert viewer.get("/api/experiments/nope/results").status_code == 404
+    assert analyst.delete("/api/experiments/nope").status_code == 404
+
+
+def test_experiment_pages(exp_app):
+    import re
+
+    app, ws, e = exp_app
+    c = client(app, "ann")
+    c.post("/api/experiments", json=DEFINITION)
+    listing = c.get("/experiments").text
+    assert 'data-experiment="coupon_test"' in listing and "srm-bad" not in listing
+    page = c.get("/experiments/coupon_test").text
+    assert 'data-testid="srm-ok"' in page and 'data-testid="exploratory"' in page
+    charts = re.search(r'id="charts-data">(.*?)</script>', page, re.S).group(1)
+    for chart in ("chart-forest", "chart-cumulative-purchase", "chart-sequential-purchase"):
+        assert chart in charts
+    assert c.get("/experiments/nope").status_code == 404
+
+
+def test_a_broken_split_is_flagged_loudly(exp_app):
+    app, ws, e = exp_app
+    c = client(app, "ann")
+    # the same assignments judged against a plan of 80/20: the 50/50 split is a mismatch
+    lopsided = {**DEFINITION, "split": {"control": 0.8, "treatment": 0.2}}
+    assert c.post("/api/experiments", json=lopsided).status_code == 201
+    try:
+        body = c.get("/api/experiments/coupon_test/results").json()
+        assert body["srm"]["mismatch"] is True and body["srm"]["p_value"] < 1e-6
+        assert body["warnings"][0].startswith("SAMPLE RATIO MISMATCH")
+        assert 'data-testid="srm-alert"' in c.get("/experiments/coupon_test").text
+        assert 'data-testid="srm-bad"' in c.get("/experiments").text
+    finally:
+        c.post("/api/experiments", json=DEFINITION)

@@ -66,3 +66,114 @@ def plan_command(  # noqa: PLR0913
             frame["mde_rel"] = [f"{v:+.1%}" if v == v and v is not None else "–"
                                 for v in frame.mde_rel]
         _emit(frame, fmt, None, title="detectable effect by duration")
+
+
+@experiment_app.command("save")
+def save_command(
+    definition: Annotated[Path, typer.Argument(help="A JSON definition "
+                                               "(docs/experiments/analysis.md).")],
+    workspace: WorkspaceOpt = DEFAULT_WS,
+) -> None:
+    """Save (or replace) an experiment definition in the workspace."""
+    from shopscope.errors import InputError
+    from shopscope.experiments.registry import ExperimentStore, parse_definition
+
+    if not definition.exists():
+        raise InputError(f"{definition}: no such file")
+    parsed = parse_definition(definition.read_text(encoding="utf-8"))
+    ws = _open_workspace(workspace)
+    try:
+        ExperimentStore(ws.path).save(parsed)
+    finally:
+        ws.close()
+    console.print(f"saved experiment {parsed.experiment_id!r}")
+
+
+@experiment_app.command("list")
+def list_command(workspace: WorkspaceOpt = DEFAULT_WS) -> None:
+    """Saved experiments."""
+    from shopscope.experiments.registry import ExperimentStore
+
+    for experiment_id in ExperimentStore(workspace).list():
+        typer.echo(experiment_id)
+
+
+@experiment_app.command("delete")
+def delete_command(experiment_id: str, workspace: WorkspaceOpt = DEFAULT_WS) -> None:
+    """Delete a saved experiment definition (the data stays)."""
+    from shopscope.experiments.registry import ExperimentStore
+
+    ExperimentStore(workspace).delete(experiment_id)
+    console.print(f"deleted experiment {experiment_id!r}")
+
+
+@experiment_app.command("analyze")
+def analyze_command(
+    experiment_id: Annotated[str, typer.Argument(help="Saved experiment id.")],
+    workspace: WorkspaceOpt = DEFAULT_WS,
+    fmt: Fmt = "table",
+    output: Out = None,
+) -> None:
+    """SRM check, lift with intervals and adjusted p-values, CUPED, chance to win,
+    sequential results and segments (exploratory)."""
+    import warnings
+
+    import pandas as pd
+
+    from shopscope.experiments.analysis import SampleRatioMismatchWarning, analyze
+    from shopscope.experiments.registry import ExperimentStore
+
+    ws = _open_workspace(workspace)
+    try:
+        definition = ExperimentStore(ws.path).load(experiment_id)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SampleRatioMismatchWarning)
+            result = analyze(ws.store, definition)
+    finally:
+        ws.close()
+    if fmt == "json":
+        text = json.dumps(result.to_dict(), ensure_ascii=False, indent=1, default=str)
+        if output:
+            output.write_text(text, encoding="utf-8")
+        else:
+            typer.echo(text)
+        return
+    bayes = {(b.metric, b.variant): b.result for b in result.bayes}
+    cuped = {(c.metric, c.variant): c for c in result.cuped}
+    rows = []
+    for c in result.comparisons:
+        b, cu = bayes.get((c.metric, c.variant)), cuped.get((c.metric, c.variant))
+        rows.append({
+            "metric": c.metric, "variant": c.variant, "control": c.control_value,
+            "value": c.variant_value, "abs_lift": c.abs_lift, "abs_low": c.abs_ci[0],
+            "abs_high": c.abs_ci[1], "rel_lift": c.rel_lift,
+            "p_value": c.p_value, "adjusted_p": c.adjusted_p_value,
+            "chance_to_win": b.chance_to_win if b else None,
+            "cuped_abs_lift": cu.abs_lift if cu else None,
+            "variance_reduction": cu.extra.get("variance_reduction") if cu else None,
+            "error": c.error})
+    frame = pd.DataFrame(rows)
+    if fmt == "table":  # a terminal is narrow: lift with its interval in one column
+        def pct(v: float | None) -> str:
+            return "–" if v is None or v != v else f"{v:+.1%}"
+
+        frame = pd.DataFrame({
+            "metric": frame.metric, "variant": frame.variant,
+            "control": frame.control.map(lambda v: f"{v:,.4g}"),
+            "variant value": frame.value.map(lambda v: f"{v:,.4g}"),
+            "lift [95% CI]": [f"{a:+,.4g} [{lo:+,.4g}, {hi:+,.4g}]" for a, lo, hi in
+                              zip(frame.abs_lift, frame.abs_low, frame.abs_high, strict=True)],
+            "relative": frame.rel_lift.map(pct),
+            "p (adj.)": frame.adjusted_p.fillna(frame.p_value).map(lambda v: f"{v:.4f}"),
+            "P(win)": frame.chance_to_win.map(lambda v: "–" if v is None or v != v
+                                              else f"{v:.1%}"),
+            **({"CUPED var. cut": frame.variance_reduction.map(pct)}
+               if frame.variance_reduction.notna().any() else {}),
+            "error": frame.error})
+        style = "bold red" if result.srm.mismatch else "green"
+        console.print(f"[{style}]{result.srm.message}[/]")
+        for w in result.warnings[1 if result.srm.mismatch else 0:]:
+            console.print(f"[yellow]note:[/] {w}")
+        frame = frame.drop(columns=["error"] if frame["error"].isna().all() else [])
+    _emit(frame, fmt, output, title=f"{experiment_id}: {', '.join(result.definition.variants)}"
+          f" ({sum(result.counts.values()):,} units)")

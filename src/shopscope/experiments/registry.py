@@ -161,6 +161,10 @@ class MetricDef(BaseModel):
         return "revenue" if self.source == "orders" else "count"
 
 
+#: Names the API and dashboard use for other pages under /experiments/.
+RESERVED_IDS = frozenset({"plan"})
+
+
 class ExperimentDefinition(BaseModel):
     """An experiment: unit, variants (the first is the control), planned split, metrics,
     window (``start`` and ``end`` dates both included) and analysis options.
@@ -205,6 +209,9 @@ class ExperimentDefinition(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> ExperimentDefinition:
+        if self.experiment_id in RESERVED_IDS:  # /experiments/plan is the calculator
+            raise ValueError(f"experiment_id {self.experiment_id!r} is reserved "
+                             f"({', '.join(sorted(RESERVED_IDS))}); choose another")
         if len(set(self.variants)) != len(self.variants):
             raise ValueError(f"variants must be distinct, got {self.variants}")
         if set(self.split) != set(self.variants):

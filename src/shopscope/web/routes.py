@@ -11,7 +11,15 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from shopscope import __version__
-from shopscope.web import account, audiences, behaviour, customers, data, overview
+from shopscope.web import (
+    account,
+    audiences,
+    behaviour,
+    customers,
+    data,
+    experiments,
+    overview,
+)
 from shopscope.web.deps import LoginRequired, login_required_redirect
 
 HERE = Path(__file__).parent
@@ -47,5 +55,5 @@ def mount(app: FastAPI) -> None:
     app.add_exception_handler(LoginRequired, login_required_redirect)  # type: ignore[arg-type]
     app.add_api_route(PLOTLY_URL, _plotly_js, methods=["GET"], include_in_schema=False)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
-    for module in (account, overview, data, customers, audiences, behaviour):
+    for module in (account, overview, data, customers, audiences, behaviour, experiments):
         app.include_router(module.router)

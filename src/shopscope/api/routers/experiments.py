@@ -8,10 +8,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Body, Depends, Query, Response
 
-from shopscope.api.deps import CurrentUser
+from shopscope.api.deps import ApiError, AppState, CurrentUser, State, require
+from shopscope.auth import User
 from shopscope.experiments import planning
+from shopscope.experiments.registry import (
+    ExperimentDefinition,
+    ExperimentNotFound,
+    ExperimentStore,
+    parse_definition,
+)
 
 router = APIRouter(tags=["experiments"])
 
@@ -75,3 +82,71 @@ def get_plan(  # noqa: PLR0913
     return make_plan(metric=metric, baseline=baseline, sd=sd, mde=mde, relative=relative,
                      alpha=alpha, power=power, variants=variants, alternative=alternative,
                      daily_traffic=daily_traffic, share=share)
+
+
+# -- saved experiments ---------------------------------------------------------------------
+def load_definition(state: AppState, experiment_id: str) -> ExperimentDefinition:
+    try:
+        return ExperimentStore(state.workspace.path).load(experiment_id)
+    except ExperimentNotFound as exc:
+        raise ApiError(404, "not_found", exc.message, "see GET /api/experiments") from None
+
+
+def cached_result(state: AppState, definition: ExperimentDefinition):  # noqa: ANN201
+    """``analyze`` through the cache: keyed by the definition's JSON and (by the cache
+    itself) the data version, so a result is recomputed exactly when either changes."""
+    import warnings
+
+    from shopscope.experiments.analysis import SampleRatioMismatchWarning, analyze
+
+    def compute():  # noqa: ANN202
+        with warnings.catch_warnings():  # the result carries the SRM warning itself
+            warnings.simplefilter("ignore", SampleRatioMismatchWarning)
+            return analyze(state.workspace.store, definition)
+
+    return state.cached(("experiment", definition.model_dump_json()), compute)
+
+
+@router.get("/api/experiments")
+def list_experiments(state: State, user: CurrentUser) -> list[dict[str, Any]]:
+    """Saved experiment definitions: id, name, window, variants, metrics."""
+    store = ExperimentStore(state.workspace.path)
+    out = []
+    for experiment_id in store.list():
+        d = store.load(experiment_id)
+        out.append({"experiment_id": d.experiment_id, "name": d.name, "start": str(d.start),
+                    "end": str(d.end), "variants": d.variants,
+                    "metrics": [m.name for m in d.metrics]})
+    return out
+
+
+@router.post("/api/experiments", status_code=201)
+def save_experiment(state: State, definition: dict[str, Any] = Body(...),
+                    user: User = Depends(require("analyst"))) -> dict[str, Any]:
+    """Save (or replace) a definition (docs/experiments/analysis.md); it is analysed on
+    whatever data the workspace holds."""
+    parsed = parse_definition(definition)
+    ExperimentStore(state.workspace.path).save(parsed)
+    return parsed.model_dump(mode="json")
+
+
+@router.get("/api/experiments/{experiment_id}")
+def get_experiment(experiment_id: str, state: State, user: CurrentUser) -> dict[str, Any]:
+    """One saved definition."""
+    return load_definition(state, experiment_id).model_dump(mode="json")
+
+
+@router.delete("/api/experiments/{experiment_id}", status_code=204)
+def delete_experiment(experiment_id: str, state: State,
+                      user: User = Depends(require("analyst"))) -> Response:
+    load_definition(state, experiment_id)
+    ExperimentStore(state.workspace.path).delete(experiment_id)
+    return Response(status_code=204)
+
+
+@router.get("/api/experiments/{experiment_id}/results")
+def get_results(experiment_id: str, state: State, user: CurrentUser) -> dict[str, Any]:
+    """The analysis: SRM check (first), comparisons with intervals and adjusted p-values,
+    CUPED, Bayesian chance to win, sequential results, exploratory segments, the daily
+    cumulative series, and the sufficient statistics with the data version."""
+    return cached_result(state, load_definition(state, experiment_id)).to_dict()
