@@ -108,7 +108,7 @@ def exp_app(tmp_path_factory):
     from shopscope.synth.experiments import experiment_tables
 
     root = tmp_path_factory.mktemp("exp-synth")
-    e = experiment_tables(3000, lift_rate=0.3, seed=4, experiment_id="coupon_test")
+    e = experiment_tables(3000, lift_rate=0.3, seed=1, experiment_id="coupon_test")
     (root / "data").mkdir()
     for name in ("experiments", "orders", "customers"):
         pq.write_table(pa.Table.from_pandas(getattr(e, name), preserve_index=False),

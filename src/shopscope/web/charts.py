@@ -192,3 +192,15 @@ def breakdown_chart(t: Translator, rows: list[dict], by: str, currency: str, *,
              "marker": {"color": colors}}]
     return Chart("chart-breakdown", {"data": data, "layout": lay})
 
+
+
+def json_safe(value: object) -> object:
+    """NaN and infinities (an interval not defined yet, on an experiment's first day)
+    as None, which JSON and Plotly understand as a gap; JSON has no NaN."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value

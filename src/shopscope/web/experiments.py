@@ -16,7 +16,7 @@ from shopscope.api.deps import State
 from shopscope.api.routers.experiments import cached_result, make_plan
 from shopscope.errors import ShopscopeError
 from shopscope.experiments.registry import ExperimentNotFound, ExperimentStore
-from shopscope.web.charts import COLORS, Chart, layout
+from shopscope.web.charts import COLORS, Chart, json_safe, layout
 from shopscope.web.customers import PLOT_CONFIG
 from shopscope.web.deps import PageSession, render, translator_for
 from shopscope.web.i18n import Translator
@@ -257,5 +257,5 @@ def experiment_page(experiment_id: str, request: Request, state: State,
             "counts": [(v, t.count(n)) for v, n in r.counts.items()],
             "data_version": r.data_version, "cuped": bool(r.cuped)}
     return render(request, "experiment.html", t, session=session, d=d, error=None, view=view,
-                  charts=[{"id": c.id, "figure": c.figure} for c in charts],
+                  charts=json_safe([{"id": c.id, "figure": c.figure} for c in charts]),
                   plot_config={**PLOT_CONFIG, "locale": t.html_lang})
