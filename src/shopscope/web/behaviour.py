@@ -26,7 +26,7 @@ from shopscope.api.deps import AppState, State
 from shopscope.api.routers.behaviour import cached_funnel, source_of
 from shopscope.errors import ShopscopeError
 from shopscope.schema.tables import EVENT_TYPES
-from shopscope.web.charts import COLORS, Chart, layout, time_axis, trace
+from shopscope.web.charts import COLORS, Chart, json_safe, layout, time_axis, trace
 from shopscope.web.customers import PLOT_CONFIG
 from shopscope.web.deps import PageSession, render, translator_for
 from shopscope.web.i18n import Translator
@@ -108,7 +108,7 @@ def _page(request: Request, session, t: Translator, tab: str, opts: Options | No
     return render(request, "behaviour.html", t, session=session, tab=tab, tabs=TABS,
                   view=view, messages=opts.messages if opts else [],
                   values=opts.values if opts else {},
-                  charts=[{"id": c.id, "figure": c.figure} for c in charts],
+                  charts=json_safe([{"id": c.id, "figure": c.figure} for c in charts]),
                   plot_config={**PLOT_CONFIG, "locale": t.html_lang},
                   event_types=EVENT_TYPES, grains=GRAINS, breakdowns=BREAKDOWNS)
 
