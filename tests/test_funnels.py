@@ -568,15 +568,16 @@ def test_order_mode_trend_adds_up_to_the_funnel(tmp_path):
 
 # -- order mode: the step-1 journeys by joins (no sort of the views) vs brute force ----------
 def _random_journey_rows(seed: int) -> list[dict]:
-    """Views, carts and purchases of 40 visitors over 4 days on a 20-minute grid, so that
-    events tie in time, several purchases fall on one day and some days hold views only."""
+    """Views, carts and purchases of 40 visitors over 4 days on a 2-hour grid, so that
+    events tie in time (a view at a purchase's time belongs to the purchase's journey),
+    several purchases fall on one day and some days hold views only."""
     rng = np.random.default_rng(seed)
     rows = []
     t0 = pd.Timestamp("2024-07-01")
     for v in range(40):
         for _ in range(rng.integers(1, 25)):
             etype = rng.choice(["view", "add_to_cart", "purchase"], p=[0.6, 0.25, 0.15])
-            at = t0 + pd.Timedelta(minutes=20 * int(rng.integers(0, 4 * 72)))
+            at = t0 + pd.Timedelta(hours=2 * int(rng.integers(0, 4 * 12)))
             rows.append(ev(str(at), f"r-{v:02d}", str(etype),
                            product_id=str(rng.choice(["P1", "P2", "X"]))))
     return rows
