@@ -186,3 +186,28 @@ def test_a_broken_split_is_flagged_loudly(exp_app):
         assert 'data-testid="srm-bad"' in c.get("/experiments").text
     finally:
         c.post("/api/experiments", json=DEFINITION)
+
+
+def test_uplift_cli_on_hillstrom(tmp_path):
+    import pandas as pd
+
+    from tests.conftest import shared_file
+
+    path = shared_file("hillstrom",
+                       "Kevin_Hillstrom_MineThatData_E-MailAnalytics_DataMiningChallenge_"
+                       "2008.03.20.csv.gz")
+    out = tmp_path / "audience.csv"
+    proc = subprocess.run(
+        [sys.executable, "-m", "shopscope.cli", "experiment", "uplift", str(path),
+         "--treatment", "segment", "--treated", "Womens E-Mail", "--control", "No E-Mail",
+         "--outcome", "visit", "--features", "recency,history,mens,womens,zip_code,newbie,"
+         "channel", "--base", "linear", "--output", str(out)],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "beats random targeting" in proc.stdout.replace("\n", " ")
+    raw = pd.read_csv(path)
+    n = int(raw.segment.isin(["Womens E-Mail", "No E-Mail"]).sum())
+    audience = pd.read_csv(out)
+    assert len(audience) == math.ceil(0.3 * n)
+    assert audience["rank"].tolist() == list(range(1, len(audience) + 1))
+    assert audience.uplift.is_monotonic_decreasing
