@@ -211,3 +211,28 @@ def test_uplift_cli_on_hillstrom(tmp_path):
     assert len(audience) == math.ceil(0.3 * n)
     assert audience["rank"].tolist() == list(range(1, len(audience) + 1))
     assert audience.uplift.is_monotonic_decreasing
+
+
+def test_summary_table_by_hand(tmp_path):
+    """A test run elsewhere: 10.0% vs 12.0% of 2,000 each. z by hand with the pooled rate
+    0.11: (0.12 - 0.10) / sqrt(0.11 * 0.89 * (2/2000)) = 2.0211...; three arms: Holm."""
+    csv = tmp_path / "summary.csv"
+    csv.write_text("variant,n,conversions\nA,2000,200\nB,2000,240\nC,2000,210\n")
+    proc = subprocess.run([sys.executable, "-m", "shopscope.cli", "experiment", "summary",
+                           str(csv), "--format", "json"], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    rows = {r["variant"]: r for r in json.loads(proc.stdout)}
+    z = 0.02 / math.sqrt(0.11 * 0.89 * 2 / 2000)
+    p_b = 2 * norm.sf(z)
+    assert rows["B"]["p_value"] == pytest.approx(p_b, rel=1e-9)
+    p_c = 2 * norm.sf(0.005 / math.sqrt(0.1025 * 0.8975 * 2 / 2000))
+    assert rows["C"]["p_value"] == pytest.approx(p_c, rel=1e-9)
+    assert rows["B"]["adjusted_p"] == pytest.approx(min(1, 2 * p_b), rel=1e-9)  # Holm
+    assert rows["C"]["adjusted_p"] == pytest.approx(max(min(1, 2 * p_b), p_c), rel=1e-9)
+    assert rows["B"]["abs_lift"] == pytest.approx(0.02)
+    lopsided = tmp_path / "lopsided.csv"
+    lopsided.write_text("variant,n,conversions\nA,2000,200\nB,1700,170\n")
+    out = subprocess.run([sys.executable, "-m", "shopscope.cli", "experiment", "summary",
+                          str(lopsided)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "SAMPLE RATIO MISMATCH" in out.stdout.replace("\n", " ")

@@ -251,3 +251,29 @@ def uplift_command(  # noqa: PLR0913
     console.print(f"audience: top {top_share:.0%} = {len(audience):,} of {len(X):,} units, "
                   f"mean predicted uplift {audience.uplift.mean():.4g}")
     _emit(audience, "parquet" if output and output.suffix == ".parquet" else "csv", output)
+
+
+@experiment_app.command("summary")
+def summary_command(
+    table: Annotated[Path, typer.Argument(help="CSV: variant, [metric], n, conversions | "
+                                          "sum, sum_sq (one row per variant and metric).")],
+    control: Annotated[str | None, typer.Option(help="Control variant (default: the "
+                                                "first row's).")] = None,
+    correction: Annotated[str, typer.Option(help="holm | bh")] = "holm",
+    alpha: float = 0.05,
+    fmt: Fmt = "table",
+    output: Out = None,
+) -> None:
+    """Analyse a test run elsewhere from its summary table (SRM, lift, p, chance to win)."""
+    import pandas as pd
+
+    from shopscope.errors import InputError
+    from shopscope.experiments.summary import analyze_summary
+
+    if not table.exists():
+        raise InputError(f"{table}: no such file")
+    srm, frame = analyze_summary(pd.read_csv(table), control=control, alpha=alpha,
+                                 correction=correction)
+    if fmt == "table":
+        console.print(f"[{'bold red' if srm.mismatch else 'green'}]{srm.message}[/]")
+    _emit(frame, fmt, output, title=f"{table.name}: against {control or 'the first variant'}")
