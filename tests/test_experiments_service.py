@@ -96,7 +96,8 @@ DEFINITION = {
                 {"name": "revenue", "kind": "mean", "value": "revenue", "cap_quantile": 0.99},
                 {"name": "aov", "kind": "ratio", "numerator": "revenue",
                  "denominator": "orders"}],
-    "covariate_days": 28, "sequential": True, "segments": ["new_vs_returning"]}
+    "covariate_days": 28, "sequential": True, "segments": ["new_vs_returning"],
+    "planned_units_per_arm": 1500}
 
 
 @pytest.fixture(scope="module")
@@ -167,7 +168,8 @@ def test_experiment_pages(exp_app):
     page = c.get("/experiments/coupon_test").text
     assert 'data-testid="srm-ok"' in page and 'data-testid="exploratory"' in page
     charts = re.search(r'id="charts-data">(.*?)</script>', page, re.S).group(1)
-    for chart in ("chart-forest", "chart-cumulative-purchase", "chart-sequential-purchase"):
+    for chart in ("chart-forest", "chart-cumulative-purchase", "chart-sequential-purchase",
+                  "chart-boundary-purchase"):
         assert chart in charts
     assert c.get("/experiments/nope").status_code == 404
 
@@ -236,3 +238,21 @@ def test_summary_table_by_hand(tmp_path):
     out = subprocess.run([sys.executable, "-m", "shopscope.cli", "experiment", "summary",
                           str(lopsided)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "SAMPLE RATIO MISMATCH" in out.stdout.replace("\n", " ")
+
+
+def test_group_sequential_in_the_results(exp_app):
+    """Daily looks with O'Brien-Fleming spending: the last look's z is the unpooled
+    two-proportion z of the final counts (by hand), boundaries fall as information grows."""
+    app, ws, e = exp_app
+    c = client(app, "ann")
+    c.post("/api/experiments", json=DEFINITION)
+    body = c.get("/api/experiments/coupon_test/results").json()
+    gs = next(g for g in body["group_sequential"] if g["metric"] == "purchase")
+    final = next(x for x in body["comparisons"] if x["metric"] == "purchase")
+    counts = body["counts"]
+    p0, p1 = final["control_value"], final["variant_value"]
+    n0, n1 = counts["control"], counts["treatment"]
+    z = (p1 - p0) / math.sqrt(p0 * (1 - p0) / n0 + p1 * (1 - p1) / n1)
+    assert gs["z"][-1] == pytest.approx(z, rel=1e-9)
+    finite = [b for b in gs["boundaries"] if b is not None]
+    assert finite == sorted(finite, reverse=True) and finite[-1] > 1.9

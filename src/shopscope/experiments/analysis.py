@@ -82,6 +82,11 @@ from shopscope.analytics.base import TableSource
 from shopscope.analytics.behaviour.common import property_value, visitor, where_clause
 from shopscope.errors import OptionError
 from shopscope.experiments.bayes import BayesResult, beta_binomial, normal_means
+from shopscope.experiments.group_sequential import (
+    GroupSequentialResult,
+    group_sequential_means,
+    group_sequential_proportions,
+)
 from shopscope.experiments.multiple import adjust
 from shopscope.experiments.registry import ExperimentDefinition, MetricDef
 from shopscope.experiments.sequential import (
@@ -686,6 +691,8 @@ class ExperimentResult:
     segments: tuple[SegmentComparison, ...]
     daily: pd.DataFrame = field(repr=False)
     stats: pd.DataFrame = field(repr=False)
+    #: group-sequential tests per (metric, variant) when ``planned_units_per_arm`` is set
+    group_sequential: tuple[tuple[str, str, GroupSequentialResult], ...] = ()
 
     @property
     def experiment_id(self) -> str:
@@ -721,6 +728,8 @@ class ExperimentResult:
             "segments": [s.to_dict() for s in self.segments],
             "daily": _records(self.daily),
             "stats": _records(self.stats),
+            "group_sequential": [{"metric": m, "variant": v, **g.to_dict()}
+                                 for m, v, g in self.group_sequential],
         })
 
 
@@ -867,7 +876,7 @@ def analyze(store: TableSource, definition: ExperimentDefinition) -> ExperimentR
         cuped_comps += adjust(per_cuped, d.correction)
 
     daily = daily_stats(store, d, stats=stats)
-    lift, paths = _daily_lift(daily, d)
+    lift, paths, gs = _daily_lift(daily, d)
     if d.sequential:
         for m in d.metrics:
             if m.kind == "ratio":
@@ -903,13 +912,14 @@ def analyze(store: TableSource, definition: ExperimentDefinition) -> ExperimentR
         definition=d, data_version=version, engine=getattr(store, "engine", None),
         counts=counts, srm=srm, warnings=tuple(notes), comparisons=tuple(comparisons),
         cuped=tuple(cuped_comps), bayes=tuple(bayes_comps), sequential=tuple(seq),
-        segments=tuple(segs), daily=lift, stats=stats)
+        segments=tuple(segs), daily=lift, stats=stats, group_sequential=tuple(gs))
 
 
 def _daily_lift(daily: pd.DataFrame, d: ExperimentDefinition
-                ) -> tuple[pd.DataFrame, dict[tuple[str, str], SequentialPath]]:
-    """Per day, metric and variant: the cumulative comparison (and mSPRT path)."""
-    out, paths = [], {}
+                ) -> tuple[pd.DataFrame, dict[tuple[str, str], SequentialPath], list]:
+    """Per day, metric and variant: the cumulative comparison (and mSPRT path, and the
+    group-sequential z with its boundary when units per arm were planned)."""
+    out, paths, group = [], {}, []
     for m in d.metrics:
         part = daily[daily.metric == m.name]
         by_variant = {v: part[part.variant == v].reset_index(drop=True) for v in d.variants}
@@ -935,4 +945,12 @@ def _daily_lift(daily: pd.DataFrame, d: ExperimentDefinition
                 for k in range(len(peeks)):
                     out[-len(peeks) + k].update(always_valid_p=path.p_values[k],
                                                 cs_low=path.cis[k][0], cs_high=path.cis[k][1])
-    return pd.DataFrame(out), paths
+            if d.planned_units_per_arm and m.kind != "ratio" and peeks:
+                test = (group_sequential_proportions if m.kind == "binary"
+                        else group_sequential_means)
+                res = test(peeks, planned_n_per_arm=d.planned_units_per_arm, alpha=d.alpha,
+                           kind=d.spending)
+                group.append((m.name, v, res))
+                for k in range(len(peeks)):
+                    out[-len(peeks) + k].update(gs_z=res.z[k], gs_boundary=res.boundaries[k])
+    return pd.DataFrame(out), paths, group

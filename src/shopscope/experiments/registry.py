@@ -194,6 +194,10 @@ class ExperimentDefinition(BaseModel):
     covariate_days: int | None = Field(default=None, gt=0)
     sequential: bool = False
     sequential_tau2: float | None = Field(default=None, gt=0)
+    #: planned units per arm: adds a group-sequential test (alpha spending over the daily
+    #: looks, so peeking daily keeps the false positive rate at alpha)
+    planned_units_per_arm: int | None = Field(default=None, gt=1)
+    spending: Literal["obrien_fleming", "pocock"] = "obrien_fleming"
     prior: tuple[float, float] = (1.0, 1.0)
     alpha: float = Field(default=0.05, gt=0, lt=1)
     correction: Literal["holm", "bh"] = "holm"

@@ -204,6 +204,27 @@ def sequential_chart(t: Translator, daily: Any, metric: str, variant: str, alpha
     ], "layout": lay})
 
 
+def boundary_chart(t: Translator, daily: Any, metric: str, variant: str  # noqa: ANN401
+                   ) -> Chart | None:
+    """The group-sequential z statistic day by day against its alpha-spending boundary."""
+    part = daily[(daily.metric == metric) & (daily.variant == variant)].sort_values("day")
+    if part.empty or "gs_z" not in part or part.gs_z.isna().all():
+        return None
+    days = [str(pd.Timestamp(d).date()) for d in part.day]
+    bound = [b if b == b and b != float("inf") else None for b in part.gs_boundary]
+    lay = layout(t("exp.gs_title", metric=metric), "", "z", y_format=".1f")
+    lay["yaxis"].update(rangemode="normal", zeroline=True, zerolinecolor="#9ca3af")
+    return Chart(f"chart-boundary-{metric}", {"data": [
+        {"type": "scatter", "mode": "lines+markers", "x": days, "y": part.gs_z.tolist(),
+         "name": "z", "line": {"color": COLORS[0], "width": 2}},
+        {"type": "scatter", "mode": "lines", "x": days, "y": bound,
+         "name": t("exp.gs_boundary"), "line": {"color": COLORS[4], "dash": "dot"}},
+        {"type": "scatter", "mode": "lines", "x": days,
+         "y": [None if b is None else -b for b in bound], "showlegend": False,
+         "line": {"color": COLORS[4], "dash": "dot"}, "hoverinfo": "skip"},
+    ], "layout": lay})
+
+
 @router.get("/experiments/{experiment_id}", response_class=HTMLResponse)
 def experiment_page(experiment_id: str, request: Request, state: State,
                     session: PageSession) -> HTMLResponse:
@@ -251,6 +272,10 @@ def experiment_page(experiment_id: str, request: Request, state: State,
             charts.append(chart)
         if d.sequential:
             chart = sequential_chart(t, r.daily, m.name, first_variant, d.alpha)
+            if chart:
+                charts.append(chart)
+        if d.planned_units_per_arm:
+            chart = boundary_chart(t, r.daily, m.name, first_variant)
             if chart:
                 charts.append(chart)
     view = {"rows": rows, "segments": segments, "srm": r.srm, "warnings": r.warnings,

@@ -231,6 +231,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "exp.always_valid_p": {"en": "Always-valid p", "zh": "随时有效 p 值"},
     "exp.boundary": {"en": "stop below {alpha}", "zh": "低于 {alpha} 可停止"},
     "exp.segments": {"en": "By segment", "zh": "分群结果"},
+    "exp.gs_title": {"en": "Group-sequential test of {metric} (daily looks)",
+                     "zh": "{metric} 的成组序贯检验（每日查看）"},
+    "exp.gs_boundary": {"en": "stopping boundary (alpha spending)", "zh": "停止边界（α 消耗）"},
     "exp.exploratory": {"en": "exploratory", "zh": "探索性"},
     "exp.exploratory_note": {
         "en": "Many unplanned comparisons without multiplicity correction: use these to form "
