@@ -24,3 +24,16 @@ def workspace(tmp_path):
     ws = Workspace.create(tmp_path / "ws")
     yield ws
     ws.close()
+
+
+def api_client(app, user: str | None = None, password: str | None = None):  # noqa: ANN001, ANN201
+    """A TestClient over HTTPS (the session cookie is Secure), signed in as ``user`` when
+    given, with the session's CSRF token set for requests that change something."""
+    from fastapi.testclient import TestClient
+
+    c = TestClient(app, base_url="https://testserver")
+    if user:
+        r = c.post("/api/login", json={"username": user, "password": password})
+        assert r.status_code == 200, r.text
+        c.headers["X-CSRF-Token"] = r.json()["csrf_token"]
+    return c

@@ -15,12 +15,12 @@ import sys
 import ibis
 import pandas as pd
 import pytest
-from fastapi.testclient import TestClient
 
 from shopscope.api import create_app
 from shopscope.auth import UserStore
 from shopscope.ingest import ingest_file
 from shopscope.store import Workspace
+from tests.conftest import api_client
 
 PASSWORDS = {"ada": "admin-pass-123", "ann": "analyst-pass-123", "vic": "viewer-pass-123"}
 
@@ -52,12 +52,8 @@ def app(ws):
     return create_app(ws)
 
 
-def client(app, user: str | None = None) -> TestClient:  # noqa: ANN001
-    c = TestClient(app, base_url="https://testserver")
-    if user:
-        assert c.post("/api/login", json={"username": user,
-                                          "password": PASSWORDS[user]}).status_code == 200
-    return c
+def client(app, user: str | None = None):  # noqa: ANN001, ANN201
+    return api_client(app, user, PASSWORDS.get(user or ""))
 
 
 def visitors_with(ws, event_type: str | None = None) -> int:  # noqa: ANN001

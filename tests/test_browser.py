@@ -54,15 +54,13 @@ def workspace(tmp_path_factory):
     return ws
 
 
-@pytest.fixture(scope="module")
-def server(workspace):
-    """The app (Secure session cookie, as in production) served on a free local port."""
-    from shopscope.api.app import create_app
-
+@contextlib.contextmanager
+def serve(app):  # noqa: ANN001, ANN201
+    """Serve ``app`` with uvicorn on a free local port (Secure cookie, as in production);
+    yields its base URL."""
     port = _free_port()
-    config = uvicorn.Config(create_app(workspace), host="127.0.0.1", port=port,
-                            log_level="warning", lifespan="on")
-    srv = uvicorn.Server(config)
+    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                        log_level="warning", lifespan="on"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -70,9 +68,19 @@ def server(workspace):
         if not thread.is_alive() or time.monotonic() > deadline:
             pytest.fail("uvicorn did not start")
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(workspace):
+    from shopscope.api.app import create_app
+
+    with serve(create_app(workspace)) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -5,18 +5,15 @@ another host. Screenshots go to ``test-artifacts/``."""
 from __future__ import annotations
 
 import shutil
-import threading
-import time
 from urllib.parse import urlsplit
 
 import pytest
 
-from tests.test_browser import CHROMIUM, LAUNCH_ARGS, PASSWORD, _free_port, shot
+from tests.test_browser import CHROMIUM, LAUNCH_ARGS, PASSWORD, serve, shot
 
 if not CHROMIUM.exists():
     pytest.skip(f"{CHROMIUM} not installed", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api")
-uvicorn = pytest.importorskip("uvicorn")
 
 
 @pytest.fixture(scope="module")
@@ -35,19 +32,8 @@ def server(tmp_path_factory):
     ws = Workspace.create(root / "ws", currency="CNY", timezone="Asia/Shanghai")
     ingest_file(ws, root / "synth", preset="canonical")
     UserStore(ws.path).add("li", PASSWORD, "analyst", lang="zh")
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(create_app(ws), host="127.0.0.1", port=port,
-                                        log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serve(create_app(ws)) as url:
+        yield url
     ws.close()
 
 

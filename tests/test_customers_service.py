@@ -14,7 +14,6 @@ import re
 
 import ibis
 import pytest
-from fastapi.testclient import TestClient
 
 from shopscope.analytics.customers import (
     classic_segment,
@@ -31,6 +30,7 @@ from shopscope.cli import demo_data_path
 from shopscope.ingest import ingest_file
 from shopscope.schema import get_table
 from shopscope.store import Workspace
+from tests.conftest import api_client
 
 PASSWORDS = {"ada": "admin-pass-123", "vic": "viewer-pass-123", "zed": "viewer-pass-456"}
 PII = {"customer_id": "zz1", "email": "jane.doe@example.com", "phone": "+44 20 7946 0018",
@@ -65,12 +65,8 @@ def app(ws):
     return create_app(ws)
 
 
-def client(app, user: str | None = None) -> TestClient:  # noqa: ANN001
-    c = TestClient(app, base_url="https://testserver")
-    if user:
-        r = c.post("/api/login", json={"username": user, "password": PASSWORDS[user]})
-        assert r.status_code == 200, r.text
-    return c
+def client(app, user: str | None = None):  # noqa: ANN001, ANN201
+    return api_client(app, user, PASSWORDS.get(user or ""))
 
 
 @pytest.fixture(scope="module")

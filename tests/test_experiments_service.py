@@ -9,12 +9,12 @@ import subprocess
 import sys
 
 import pytest
-from fastapi.testclient import TestClient
 from scipy.stats import norm
 
 from shopscope.api import create_app
 from shopscope.auth import UserStore
 from shopscope.store import Workspace
+from tests.conftest import api_client
 
 PASSWORDS = {"ann": "analyst-pass-123", "vic": "viewer-pass-123"}
 
@@ -40,13 +40,8 @@ def app(ws):
     return create_app(ws)
 
 
-def client(app, user: str | None = None) -> TestClient:  # noqa: ANN001
-    c = TestClient(app, base_url="https://testserver")
-    if user:
-        r = c.post("/api/login", json={"username": user, "password": PASSWORDS[user]})
-        assert r.status_code == 200
-        c.headers["X-CSRF-Token"] = r.json()["csrf_token"]
-    return c
+def client(app, user: str | None = None):  # noqa: ANN001, ANN201
+    return api_client(app, user, PASSWORDS.get(user or ""))
 
 
 def test_plan_api_matches_the_textbook_formula(app):
