@@ -49,18 +49,15 @@ Value error, metric 'aov': a ratio needs both numerator and denominator (e.g. nu
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
 import re
-import uuid
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from shopscope.errors import ShopscopeError, WorkspaceError
+from shopscope.errors import ShopscopeError
 from shopscope.schema.tables import EVENT_TYPES
+from shopscope.store.definitions import DefinitionStore
 
 __all__ = [
     "ORDER_MEASURES",
@@ -278,11 +275,10 @@ def parse_definition(data: Mapping[str, Any] | str | bytes) -> ExperimentDefinit
                               hint="see docs/experiments/analysis.md for the format") from None
 
 
-class ExperimentStore:
-    """Saved experiment definitions, one JSON file each in ``<workspace>/experiments/``.
-
-    Files are written atomically (a temporary file renamed over the old one) and validated
-    when read, so a hand-edited file with a mistake fails with the field named.
+class ExperimentStore(DefinitionStore[ExperimentDefinition]):
+    """Saved experiment definitions, one JSON file each in ``<workspace>/experiments/``
+    (:class:`~shopscope.store.definitions.DefinitionStore`: atomic writes, validated reads
+    that name the file and the field).
 
     Examples
     --------
@@ -298,71 +294,10 @@ class ExperimentStore:
     []
     """
 
-    def __init__(self, workspace_path: str | Path | Any) -> None:
-        root = getattr(workspace_path, "path", workspace_path)
-        self.root = Path(root)
-        self.folder = self.root / "experiments"
-
-    def _file(self, experiment_id: str) -> Path:
-        if not isinstance(experiment_id, str) or not re.fullmatch(_NAME, experiment_id):
-            raise ExperimentError(
-                f"{experiment_id!r} is not a valid experiment id",
-                hint="use letters, digits, _, . and - (starting with a letter or digit)")
-        return self.folder / f"{experiment_id}.json"
-
-    def list(self) -> list[str]:
-        """Ids of the saved experiments, sorted."""
-        if not self.folder.is_dir():
-            return []
-        return sorted(p.stem for p in self.folder.glob("*.json") if not p.name.startswith("."))
-
-    def save(self, definition: ExperimentDefinition, *, overwrite: bool = True) -> Path:
-        """Write the definition atomically; returns its file."""
-        if not self.root.is_dir():
-            raise WorkspaceError(f"no workspace folder at {self.root}",
-                                 hint="create the workspace first: shopscope init <path>")
-        target = self._file(definition.experiment_id)
-        if target.exists() and not overwrite:
-            raise ExperimentError(f"experiment {definition.experiment_id!r} already exists",
-                                  hint="pass overwrite=True or choose another id")
-        self.folder.mkdir(exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-        text = json.dumps(definition.model_dump(mode="json"), ensure_ascii=False, indent=2)
-        try:
-            tmp.write_text(text + "\n", encoding="utf-8")
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
-        return target
-
-    def load(self, experiment_id: str) -> ExperimentDefinition:
-        """Read and validate a saved definition.
-
-        Raises
-        ------
-        ExperimentNotFound
-            No experiment with that id (the hint lists the saved ones).
-        ExperimentError
-            The file is not a valid definition, or holds another experiment.
-        """
-        target = self._file(experiment_id)
-        if not target.exists():
-            raise ExperimentNotFound(f"no saved experiment {experiment_id!r} in {self.folder}",
-                                     hint=f"saved experiments: {', '.join(self.list()) or 'none'}")
-        try:
-            definition = parse_definition(target.read_text(encoding="utf-8"))
-        except ExperimentError as exc:
-            raise ExperimentError(f"{target}: {exc.message}", hint=exc.hint) from None
-        if definition.experiment_id != experiment_id:
-            raise ExperimentError(
-                f"{target} holds experiment {definition.experiment_id!r}, not {experiment_id!r}",
-                hint="rename the file or the experiment_id inside it")
-        return definition
-
-    def delete(self, experiment_id: str) -> None:
-        """Remove a saved definition (ExperimentNotFound when there is none)."""
-        target = self._file(experiment_id)
-        if not target.exists():
-            raise ExperimentNotFound(f"no saved experiment {experiment_id!r} in {self.folder}",
-                                     hint=f"saved experiments: {', '.join(self.list()) or 'none'}")
-        target.unlink()
+    folder_name = "experiments"
+    kind = "experiment"
+    id_label = "id"
+    id_field = "experiment_id"
+    error = ExperimentError
+    not_found = ExperimentNotFound
+    parse = staticmethod(lambda text: parse_definition(text))

@@ -38,9 +38,7 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-import json
 import os
-import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -61,8 +59,9 @@ from shopscope.analytics.customers.rfm import (
     rfm_table,
 )
 from shopscope.analytics.customers.tags import customer_tags
-from shopscope.errors import ShopscopeError, WorkspaceError
+from shopscope.errors import ShopscopeError
 from shopscope.privacy import Mode, protect
+from shopscope.store.definitions import DefinitionStore
 
 __all__ = [
     "OPS",
@@ -482,7 +481,7 @@ def clv_columns(tables: TableSource, as_of: dt.date | str,
 def export_audience(
     expr: ir.Table,
     path: str | Path,
-    format: ExportFormat | None = None,  # noqa: A002 - the natural name
+    format: ExportFormat | None = None,
     pii: Mode = "mask",
 ) -> Path:
     """Write an audience to CSV or Parquet, PII masked unless ``pii="raw"``.
@@ -537,13 +536,9 @@ def export_audience(
 # --------------------------------------------------------------------------------------
 # Saved definitions
 # --------------------------------------------------------------------------------------
-class AudienceStore:
-    """Saved audience definitions, one JSON file each in ``<workspace>/audiences/``.
-
-    Parameters
-    ----------
-    workspace_path
-        The workspace folder (or a :class:`~shopscope.store.Workspace`).
+class AudienceStore(DefinitionStore[AudienceDefinition]):
+    """Saved audience definitions, one JSON file each in ``<workspace>/audiences/``
+    (:class:`~shopscope.store.definitions.DefinitionStore`).
 
     Examples
     --------
@@ -557,68 +552,10 @@ class AudienceStore:
     []
     """
 
-    def __init__(self, workspace_path: str | Path | Any) -> None:
-        root = getattr(workspace_path, "path", workspace_path)
-        self.root = Path(root)
-        self.folder = self.root / "audiences"
-
-    def _file(self, name: str) -> Path:
-        if not isinstance(name, str) or not re.fullmatch(_NAME, name):
-            raise AudienceError(
-                f"{name!r} is not a valid audience name",
-                hint="use letters, digits, _, . and - (starting with a letter or digit)")
-        return self.folder / f"{name}.json"
-
-    def list(self) -> list[str]:
-        """Names of the saved audiences, sorted."""
-        if not self.folder.is_dir():
-            return []
-        return sorted(p.stem for p in self.folder.glob("*.json") if not p.name.startswith("."))
-
-    def save(self, definition: AudienceDefinition, *, overwrite: bool = True) -> Path:
-        """Write the definition (atomically); returns its file."""
-        if not self.root.is_dir():
-            raise WorkspaceError(f"no workspace folder at {self.root}",
-                                 hint="create the workspace first: shopscope init <path>")
-        target = self._file(definition.name)
-        if target.exists() and not overwrite:
-            raise AudienceError(f"audience {definition.name!r} already exists",
-                                hint="pass overwrite=True or choose another name")
-        self.folder.mkdir(exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-        text = json.dumps(definition.model_dump(mode="json"), ensure_ascii=False, indent=2)
-        tmp.write_text(text + "\n", encoding="utf-8")
-        os.replace(tmp, target)
-        return target
-
-    def load(self, name: str) -> AudienceDefinition:
-        """Read a saved definition.
-
-        Raises
-        ------
-        AudienceNotFound
-            No audience of that name (the hint lists the saved ones).
-        AudienceError
-            The file is not a valid definition.
-        """
-        target = self._file(name)
-        if not target.exists():
-            saved = ", ".join(self.list()) or "none"
-            raise AudienceNotFound(f"no saved audience {name!r} in {self.folder}",
-                                   hint=f"saved audiences: {saved}")
-        try:
-            definition = parse_definition(target.read_text(encoding="utf-8"))
-        except AudienceError as exc:
-            raise AudienceError(f"{target}: {exc.message}", hint=exc.hint) from None
-        if definition.name != name:
-            raise AudienceError(f"{target} holds audience {definition.name!r}, not {name!r}",
-                                hint="rename the file or the audience inside it")
-        return definition
-
-    def delete(self, name: str) -> None:
-        """Remove a saved definition (AudienceNotFound when there is none)."""
-        target = self._file(name)
-        if not target.exists():
-            raise AudienceNotFound(f"no saved audience {name!r} in {self.folder}",
-                                   hint=f"saved audiences: {', '.join(self.list()) or 'none'}")
-        target.unlink()
+    folder_name = "audiences"
+    kind = "audience"
+    id_label = "name"
+    id_field = "name"
+    error = AudienceError
+    not_found = AudienceNotFound
+    parse = staticmethod(lambda text: parse_definition(text))
