@@ -358,13 +358,14 @@ class GroupSequentialResult:
         return {f.name: _json_value(getattr(self, f.name)) for f in fields(self)}
 
 
-def group_sequential_proportions(
+def group_sequential_proportions(  # noqa: PLR0913
     peeks: Sequence[tuple[ProportionStats, ProportionStats]],
     *,
     planned_n_per_arm: float,
     alpha: float = 0.05,
     kind: SpendingKind = "obrien_fleming",
     two_sided: bool = True,
+    information: Sequence[float] | None = None,
 ) -> GroupSequentialResult:
     """Group-sequential test of two conversion rates over cumulative peeks.
 
@@ -379,6 +380,11 @@ def group_sequential_proportions(
     alpha, kind, two_sided
         The design; see :func:`boundaries`. One-sided tests reject only when the variant
         is better.
+    information
+        The information fraction of each look, when units are not the right measure: an
+        outcome that accrues over a window (converted by day k) gains information with the
+        outcomes, not with the units (the caller then passes e.g. conversions so far over
+        the planned conversions). Default: the units as below.
 
     Returns
     -------
@@ -410,16 +416,17 @@ def group_sequential_proportions(
         variance = pc * (1.0 - pc) / c.n + pt * (1.0 - pt) / t.n
         stats_.append((pt - pc, variance, None))
     return _sequence(peeks, stats_, planned_n_per_arm, alpha, kind, two_sided,
-                     "group_sequential_proportions")
+                     "group_sequential_proportions", information)
 
 
-def group_sequential_means(
+def group_sequential_means(  # noqa: PLR0913
     peeks: Sequence[tuple[MeanStats, MeanStats]],
     *,
     planned_n_per_arm: float,
     alpha: float = 0.05,
     kind: SpendingKind = "obrien_fleming",
     two_sided: bool = True,
+    information: Sequence[float] | None = None,
 ) -> GroupSequentialResult:
     """Group-sequential test of two means (revenue per visitor, items per order...).
 
@@ -446,7 +453,7 @@ def group_sequential_means(
             variance = _sample_var(c) / c.n + _sample_var(t) / t.n
             stats_.append((t.sum / t.n - c.sum / c.n, variance, None))
     return _sequence(peeks, stats_, planned_n_per_arm, alpha, kind, two_sided,
-                     "group_sequential_means")
+                     "group_sequential_means", information)
 
 
 def _sequence(
@@ -457,6 +464,7 @@ def _sequence(
     kind: str,
     two_sided: bool,
     method: str,
+    information: Sequence[float] | None = None,
 ) -> GroupSequentialResult:
     """Boundaries over the evaluable looks, then the z statistics against them."""
     _check_alpha(alpha)
@@ -468,10 +476,17 @@ def _sequence(
             f"planned_n_per_arm must be a positive number, got {planned_n_per_arm!r}",
             "use the n per variant of the plan, e.g. sample_size_proportions(...).n_per_variant",
         )
-    fractions = [
-        2.0 * c.n * t.n / (c.n + t.n) / planned_n_per_arm if c.n and t.n else 0.0
-        for c, t in peeks
-    ]
+    if information is not None:
+        fractions = [float(v) for v in information]
+        if len(fractions) != len(peeks) or not all(
+                math.isfinite(v) and v >= 0 for v in fractions):
+            raise OptionError(f"information must give one finite fraction >= 0 per look "
+                              f"({len(peeks)}), got {information!r}")
+    else:
+        fractions = [
+            2.0 * c.n * t.n / (c.n + t.n) / planned_n_per_arm if c.n and t.n else 0.0
+            for c, t in peeks
+        ]
     errors: list[str | None] = []
     used: list[int] = []
     for k, (_, variance, err) in enumerate(stats_):
