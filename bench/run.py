@@ -258,8 +258,8 @@ BENCHMARKS = {
                 "funnel_user_pandas": "pandas (as in 5)",
                 "funnel_user_spark":
                     "Spark SQL over the Parquet file, local[2], 8 GB driver: two window "
-                    "passes of running minima (peak RSS excludes the JVM; see jvm_peak_rss_mb "
-                    "in the raw results)",
+                    "passes of running minima (the JVM is waited for, so its CPU and peak "
+                    "RSS count as the case's own)",
             },
             check="same",
         ),
