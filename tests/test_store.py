@@ -55,7 +55,7 @@ def test_transaction_rolls_back_on_error():
 
 
 def test_duckdb_memory_limit_default_and_overrides(monkeypatch, tmp_path):
-    """DuckDB gets 30% of the machine's memory unless the URL or the environment says
+    """DuckDB gets 28% of the machine's memory unless the URL or the environment says
     otherwise (its own default, 80%, made a 100M-event funnel slower and 17 GB big)."""
     import os
 

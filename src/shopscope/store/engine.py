@@ -205,9 +205,10 @@ class Store:
 
 #: Share of the machine's memory DuckDB may use (its own default is 80%). Measured on 105M
 #: events, 2 cores, 24 GB: a 3-step funnel took 58 s with 17 GB peak at DuckDB's default and
-#: 40 s with 7.7 GB at 30% (less memory to manage; spilling only where it pays); see
+#: 37-40 s with 7.7-8.3 GB at 28-30% (less memory to manage; spilling only where it pays);
+#: 28% keeps the whole process under 8 GB there; see
 #: docs/engines.md. Override with ``?memory_limit=…`` in the URL or SHOPSCOPE_DUCKDB_MEMORY.
-DUCKDB_MEMORY_SHARE = 0.30
+DUCKDB_MEMORY_SHARE = 0.28
 
 
 def _limit_memory(backend: Any) -> None:  # noqa: ANN401
