@@ -251,3 +251,14 @@ def test_group_sequential_in_the_results(exp_app):
     assert gs["z"][-1] == pytest.approx(z, rel=1e-9)
     finite = [b for b in gs["boundaries"] if b is not None]
     assert finite == sorted(finite, reverse=True) and finite[-1] > 1.9
+
+
+def test_the_example_definition_is_valid():
+    from pathlib import Path
+
+    from shopscope.experiments.registry import parse_definition
+
+    path = Path(__file__).resolve().parents[1] / "examples" / "experiments" / "coupon_test.json"
+    d = parse_definition(path.read_text(encoding="utf-8"))
+    assert d.control == "control" and [m.kind for m in d.metrics] == ["binary", "mean", "ratio"]
+    assert d.planned_units_per_arm == 1500 and d.sequential
