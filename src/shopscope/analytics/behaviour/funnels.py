@@ -76,6 +76,7 @@ from shopscope.analytics.behaviour.common import (
 )
 from shopscope.errors import OptionError
 from shopscope.schema.tables import get_table
+from shopscope.store.execute import execute
 
 __all__ = [
     "QUANTILES",
@@ -323,25 +324,26 @@ def _units(source: TableSource, plan: _Plan, *, with_user: bool = False
     fast = (plan.order == "sequential" and plan.by is None
             and plan.steps[0].event_type not in {s.event_type for s in plan.steps[1:]})
     raw_starts = None
-    if plan.mode == "order" and fast:
-        # step-1 events need a value only when first in their journey: found later
-        raw_starts = t.filter(t._m1)
-        rest = _with_values(source, t.filter(~t._m1), plan)
-        types = {c: d.copy(nullable=True) for c, d in t.schema().items()}
-        t = rest.select(**{c: rest[c].cast(d) for c, d in types.items()}, _val=rest._val).union(
-            raw_starts.select(**{c: raw_starts[c].cast(d) for c, d in types.items()},
-                              _val=ibis.null("float64")))
-    elif plan.mode == "order":
+    first_rows = None
+    if fast:
+        # step-1 rows stay apart from the start: they only meet the others in hash joins
+        # (_start_join), and both halves remain plain scans that the engine need not store
+        raw_starts = first_rows = t.filter(t._m1)
+        t = t.filter(~t._m1)
+    if plan.mode == "order":
+        # in the fast path step-1 events need a value only when first in their journey:
+        # found later (_with_start_journeys)
         t = _with_values(source, t, plan)
     if "properties" in t.columns:
         t = t.select(*[c for c in t.columns if c in _KEEP or c.startswith("_m")])
+        if first_rows is not None:
+            first_rows = first_rows.select(*[c for c in first_rows.columns
+                                             if c in _KEEP or c.startswith("_m")])
     unit = ["_v"] + (["product_id"] if plan.same_product else [])
 
-    # total order within a unit: time, then the first step matched, then the set matched
-    rank = ibis.cases(*[(t[f"_m{k}"], k) for k in range(1, n + 1)], else_=n + 1)
-    mask = sum((t[f"_m{k}"].cast("int64") * (1 << (k - 1)) for k in range(1, n + 1)),
-               ibis.literal(0, "int64"))
-    t = t.mutate(_key=rank.cast("int64") * (1 << n) + mask)
+    t = _keyed(t, n)
+    if first_rows is not None:
+        first_rows = _keyed(first_rows, n)
     ids = None
     if not fast:
         # every window pass sorts all the funnel's events: partition by a number, not the
@@ -385,7 +387,7 @@ def _units(source: TableSource, plan: _Plan, *, with_user: bool = False
     dur: dict[int, ir.Value] = {}
     starts = None
     if fast:
-        t, starts = _start_join(t, plan, unit, window, with_user)
+        t, starts = _start_join(t, first_rows, plan, unit, window, with_user)
         # the window passes now run over the events of steps 2..N only; they hold every
         # last-step event, so journey numbers and _b come out the same
         before, upto = win(t, (None, -1)), win(t, (None, 0))
@@ -500,8 +502,16 @@ def _units(source: TableSource, plan: _Plan, *, with_user: bool = False
     return units, unit
 
 
-def _start_join(t: ir.Table, plan: _Plan, unit: list[str], window: ir.IntervalValue,
-                with_user: bool) -> tuple[ir.Table, ir.Table]:
+def _keyed(t: ir.Table, n: int) -> ir.Table:
+    """Add ``_key``: the first step matched, then the set matched (the total order's tie key)."""
+    rank = ibis.cases(*[(t[f"_m{k}"], k) for k in range(1, n + 1)], else_=n + 1)
+    mask = sum((t[f"_m{k}"].cast("int64") * (1 << (k - 1)) for k in range(1, n + 1)),
+               ibis.literal(0, "int64"))
+    return t.mutate(_key=rank.cast("int64") * (1 << n) + mask)
+
+
+def _start_join(later: ir.Table, first: ir.Table, plan: _Plan, unit: list[str],
+                window: ir.IntervalValue, with_user: bool) -> tuple[ir.Table, ir.Table]:
     """``_s2`` without sorting the step-1 events: a hash join instead of a window pass.
 
     Step-1 events (usually views, most of the data) matter to later steps only through
@@ -511,12 +521,13 @@ def _start_join(t: ir.Table, plan: _Plan, unit: list[str], window: ir.IntervalVa
     start within the window is found), and only the events of steps 2..N go on to the
     window passes. Exact when no event can match both step 1 and step 2 (different event
     types), so that "before" never has to tell apart two identical events; the caller
-    checks that. Returns the events of steps 2..N with ``_s2``, and the step-1 events.
+    checks that. ``later`` are the events of steps 2..N, ``first`` those of step 1.
+    Returns the events of steps 2..N with ``_s2``, and the step-1 events.
     """
-    t = t.mutate(_bk=_bucket(t.event_at, plan))
-    starts = t.filter(t._m1).select(*unit, *(["user_id"] if with_user else []),
-                                    _t1=t.event_at, _k1=t._key, _b1=t._bk)
-    later = t.filter(_flags_or(t, plan.n, first=2))
+    starts = first.select(*unit, *(["user_id"] if with_user else []), _t1=first.event_at,
+                          _k1=first._key, _b1=_bucket(first.event_at, plan))
+    later = later.filter(_flags_or(later, plan.n, first=2))
+    later = later.mutate(_bk=_bucket(later.event_at, plan))
     q = later.filter(later._m2).select(*unit, "event_at", "_key", "_bk").distinct()
     q = q.mutate(_bj=q._bk).union(q.mutate(_bj=q._bk - 1))
     j = q.join(starts, [*unit, q._bj == starts._b1])
@@ -798,7 +809,7 @@ def funnel(source: TableSource, steps: Sequence[Step | str], *,
     1     2      0                       NaN
     """
     plan = _plan(steps, window, order, same_product, mode, start, end, by)
-    frame = _aggregate(source, plan).execute()
+    frame = execute(_aggregate(source, plan))
     keys = ["by"] if by is not None else []
     if not keys and len(frame) == 0:
         frame = _empty_row(plan)
@@ -847,7 +858,7 @@ def funnel_trend(source: TableSource, steps: Sequence[Step | str], *, grain: str
     if options:
         raise OptionError(f"unknown funnel option(s): {', '.join(sorted(options))}")
     period(ibis.literal(dt.datetime(2024, 1, 1)), grain)  # validates the grain
-    frame = _aggregate_trend(source, plan, grain).execute()
+    frame = execute(_aggregate_trend(source, plan, grain))
     keys = ["period"] + (["by"] if plan.by is not None else [])
     frame["period"] = pd.to_datetime(frame["period"]).astype("datetime64[ns]")
     frame = frame.sort_values(keys).reset_index(drop=True)

@@ -1,0 +1,78 @@
+"""Run an Ibis expression, recomputing cheap shared subqueries on DuckDB instead of storing them.
+
+Ibis names every relation an expression uses more than once as a common table expression
+(``WITH tN AS (...)``), and DuckDB materializes a CTE that is referenced more than once:
+the whole intermediate result is written to memory (spilling under the store's memory cap)
+and read back at every reference. For a plain filter and projection of a large table that
+costs far more than scanning the table again: the funnel's events CTE holds 94M rows at
+100M events, and storing it made the query take 51 s instead of 32 s (bench/RESULTS.md).
+
+So :func:`execute` marks the CTEs that only scan, filter and project (no join, aggregate,
+window, ``DISTINCT`` or set operation) ``NOT MATERIALIZED``; DuckDB then inlines them and
+pushes each reference's own filters into the scan. CTEs doing real work stay materialized.
+Other engines run the expression as Ibis compiles it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import ibis.expr.types as ir
+import sqlglot.expressions as sge
+
+__all__ = ["execute", "inline_scans"]
+
+# Nodes that make a subquery worth computing once.
+_WORK = (sge.Join, sge.AggFunc, sge.Window, sge.Distinct, sge.Group, sge.SetOperation,
+         sge.Order, sge.Limit)
+
+
+def _scan_only(body: sge.Expression) -> bool:
+    if not isinstance(body, sge.Select):
+        return False
+    return next(body.find_all(*_WORK), None) is None
+
+
+def inline_scans(tree: sge.Expression) -> sge.Expression:
+    """Mark the scan-only CTEs of ``tree`` (a sqlglot expression) ``NOT MATERIALIZED``.
+
+    Examples
+    --------
+    >>> import sqlglot
+    >>> q = sqlglot.parse_one(
+    ...     "WITH a AS (SELECT x FROM t WHERE y > 0), b AS (SELECT x, count(*) AS n FROM a "
+    ...     "GROUP BY x) SELECT * FROM a JOIN b USING (x) JOIN b AS c USING (x)", read="duckdb")
+    >>> print(inline_scans(q).sql("duckdb", pretty=True))  # doctest: +NORMALIZE_WHITESPACE
+    WITH a AS NOT MATERIALIZED (
+      SELECT x FROM t WHERE y > 0
+    ), b AS (
+      SELECT x, COUNT(*) AS n FROM a GROUP BY x
+    )
+    SELECT * FROM a JOIN b USING (x) JOIN b AS c USING (x)
+    """
+    for cte in tree.find_all(sge.CTE):
+        if cte.args.get("materialized") is None and _scan_only(cte.this):
+            cte.set("materialized", False)
+    return tree
+
+
+def execute(expr: ir.Expr) -> Any:  # noqa: ANN401 - as ``expr.execute()``
+    """``expr.execute()``, with scan-only CTEs inlined on DuckDB (see the module docstring)."""
+    backend = expr._find_backend(use_default=True)  # noqa: SLF001 - as expr.execute() does
+    if backend.name != "duckdb":
+        return expr.execute()
+    import pandas as pd
+    import pyarrow.types as pat
+    from ibis.backends.duckdb.converter import DuckDBPandasData
+
+    table = expr.as_table()
+    backend._run_pre_execute_hooks(table)  # noqa: SLF001 - registers in-memory tables
+    tree = inline_scans(backend.compiler.to_sqlglot(table))
+    arrow = backend.con.sql(tree.sql(dialect=backend.dialect)).to_arrow_table()
+    df = pd.DataFrame({
+        # as Ibis converts DuckDB's results: Python objects for nested types and nulls
+        name: col.to_pylist() if (pat.is_nested(col.type) or pat.is_dictionary(col.type)
+                                  or col.null_count) else col.to_pandas()
+        for name, col in zip(arrow.column_names, arrow.columns, strict=True)})
+    df = DuckDBPandasData.convert_table(df, table.schema())
+    return expr.__pandas_result__(df)
