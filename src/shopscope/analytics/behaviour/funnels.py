@@ -530,7 +530,7 @@ def _start_join(later: ir.Table, first: ir.Table, plan: _Plan, unit: list[str],
     later = later.mutate(_bk=_bucket(later.event_at, plan))
     q = later.filter(later._m2).select(*unit, "event_at", "_key", "_bk").distinct()
     q = q.mutate(_bj=q._bk).union(q.mutate(_bj=q._bk - 1))
-    j = q.join(starts, [*unit, q._bj == starts._b1])
+    j = starts.join(q, [*unit, q._bj == starts._b1])
     j = j.filter(((j._t1 < j.event_at) | ((j._t1 == j.event_at) & (j._k1 < j._key)))
                  & (j._t1 + window >= j.event_at))
     s2 = j.group_by([*unit, "event_at", "_key"]).aggregate(_s2=j._t1.max())
@@ -809,7 +809,7 @@ def funnel(source: TableSource, steps: Sequence[Step | str], *,
     1     2      0                       NaN
     """
     plan = _plan(steps, window, order, same_product, mode, start, end, by)
-    frame = execute(_aggregate(source, plan))
+    frame = execute(_aggregate(source, plan), written_join_sides=True)
     keys = ["by"] if by is not None else []
     if not keys and len(frame) == 0:
         frame = _empty_row(plan)
@@ -858,7 +858,7 @@ def funnel_trend(source: TableSource, steps: Sequence[Step | str], *, grain: str
     if options:
         raise OptionError(f"unknown funnel option(s): {', '.join(sorted(options))}")
     period(ibis.literal(dt.datetime(2024, 1, 1)), grain)  # validates the grain
-    frame = execute(_aggregate_trend(source, plan, grain))
+    frame = execute(_aggregate_trend(source, plan, grain), written_join_sides=True)
     keys = ["period"] + (["by"] if plan.by is not None else [])
     frame["period"] = pd.to_datetime(frame["period"]).astype("datetime64[ns]")
     frame = frame.sort_values(keys).reset_index(drop=True)
