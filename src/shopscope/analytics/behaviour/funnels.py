@@ -387,7 +387,7 @@ def _units(source: TableSource, plan: _Plan, *, with_user: bool = False
     dur: dict[int, ir.Value] = {}
     starts = None
     if fast:
-        t, starts = _start_join(t, first_rows, plan, unit, window, with_user)
+        t, starts = _start_join(t, first_rows, plan, unit, with_user)
         # the window passes now run over the events of steps 2..N only; they hold every
         # last-step event, so journey numbers and _b come out the same
         before, upto = win(t, (None, -1)), win(t, (None, 0))
@@ -511,7 +511,7 @@ def _keyed(t: ir.Table, n: int) -> ir.Table:
 
 
 def _start_join(later: ir.Table, first: ir.Table, plan: _Plan, unit: list[str],
-                window: ir.IntervalValue, with_user: bool) -> tuple[ir.Table, ir.Table]:
+                with_user: bool) -> tuple[ir.Table, ir.Table]:
     """``_s2`` without sorting the step-1 events: a hash join instead of a window pass.
 
     Step-1 events (usually views, most of the data) matter to later steps only through
@@ -525,14 +525,16 @@ def _start_join(later: ir.Table, first: ir.Table, plan: _Plan, unit: list[str],
     Returns the events of steps 2..N with ``_s2``, and the step-1 events.
     """
     starts = first.select(*unit, *(["user_id"] if with_user else []), _t1=first.event_at,
-                          _k1=first._key, _b1=_bucket(first.event_at, plan))
+                          _b1=_bucket(first.event_at, plan))
     later = later.filter(_flags_or(later, plan.n, first=2))
     later = later.mutate(_bk=_bucket(later.event_at, plan))
     q = later.filter(later._m2).select(*unit, "event_at", "_key", "_bk").distinct()
     q = q.mutate(_bj=q._bk).union(q.mutate(_bj=q._bk - 1))
-    j = starts.join(q, [*unit, q._bj == starts._b1])
-    j = j.filter(((j._t1 < j.event_at) | ((j._t1 == j.event_at) & (j._k1 < j._key)))
-                 & (j._t1 + window >= j.event_at))
+    # "before" in the total order: at one timestamp a step-1 event sorts before the others
+    # (its key, first step matched, is the smallest). No window test per pair: S_2 is the
+    # latest start before the event, as in the slow path's window pass, and the validity
+    # test applies the window to it; a start before the previous bucket is outside anyway.
+    j = starts.join(q, [*unit, q._bj == starts._b1, starts._t1 <= q.event_at])
     s2 = j.group_by([*unit, "event_at", "_key"]).aggregate(_s2=j._t1.max())
     joined = later.left_join(s2, [*unit, "event_at", "_key"])
     cols = [c for c in later.columns if c != "_bk"]
