@@ -330,20 +330,28 @@ def _units(source: TableSource, plan: _Plan, *, with_user: bool = False
         # (_start_join), and both halves remain plain scans that the engine need not store
         raw_starts = first_rows = t.filter(t._m1)
         t = t.filter(~t._m1)
-    if plan.mode == "order":
-        # in the fast path step-1 events need a value only when first in their journey:
-        # found later (_with_start_journeys)
+
+    def lean(x: ir.Table, *more: str) -> ir.Table:
+        return x.select(*[c for c in x.columns if c in _KEEP or c in more or c.startswith("_m")])
+
+    if plan.mode == "order" and not fast:
         t = _with_values(source, t, plan)
-    if "properties" in t.columns:
-        t = t.select(*[c for c in t.columns if c in _KEEP or c.startswith("_m")])
-        if first_rows is not None:
-            first_rows = first_rows.select(*[c for c in first_rows.columns
-                                             if c in _KEEP or c.startswith("_m")])
+    if "properties" in t.columns and not (fast and plan.mode == "order"):
+        t = lean(t)
+    if first_rows is not None and "properties" in first_rows.columns:
+        first_rows = lean(first_rows)
     unit = ["_v"] + (["product_id"] if plan.same_product else [])
 
     t = _keyed(t, n)
-    if first_rows is not None:
-        first_rows = _keyed(first_rows, n)
+    starts = None
+    if fast:
+        t, starts = _start_join(t, _keyed(first_rows, n), plan, unit, with_user)
+        # the window passes now run over the events of steps 2..N only; they hold every
+        # last-step event, so journey numbers and _b come out the same
+        if plan.mode == "order":
+            # values after the join, which then reads no properties; step-1 events need a
+            # value only when first in their journey (_with_start_journeys)
+            t = lean(_with_values(source, t, plan), "_key", "_s2")
     ids = None
     if not fast:
         # every window pass sorts all the funnel's events: partition by a number, not the
@@ -385,15 +393,6 @@ def _units(source: TableSource, plan: _Plan, *, with_user: bool = False
 
     valid: dict[int, ir.BooleanValue] = {}
     dur: dict[int, ir.Value] = {}
-    starts = None
-    if fast:
-        t, starts = _start_join(t, first_rows, plan, unit, with_user)
-        # the window passes now run over the events of steps 2..N only; they hold every
-        # last-step event, so journey numbers and _b come out the same
-        before, upto = win(t, (None, -1)), win(t, (None, 0))
-        last_step = t[f"_m{n}"]
-        seg = ibis.coalesce(last_step.cast("int64").sum().over(before), 0)
-        first = {"_rn": ibis.row_number().over(upto)} if ranked else {}
     if plan.order == "sequential":
         if by_journey:
             first |= {"_seg": seg, "_b": t.event_at.max(where=last_step).over(before)}
