@@ -225,11 +225,15 @@ def _check_by(by: str) -> None:
 # --------------------------------------------------------------------------------------
 # The unit table: one row per visitor or journey with its level
 # --------------------------------------------------------------------------------------
-def _step_events(source: TableSource, plan: _Plan, with_user: bool) -> ir.Table:
-    """Events of the funnel's steps with their step flags ``_m1…_mN`` and unit keys."""
+def _step_events(source: TableSource, plan: _Plan, with_user: bool,
+                 steps: Sequence[Step] | None = None) -> ir.Table:
+    """Events of the funnel's steps (or of some ``steps``) with their step flags
+    ``_m1…_mN`` and unit keys."""
     t = in_range(source.table("events"), plan.start, plan.end)
-    types = sorted({s.event_type for s in plan.steps})
-    t = t.filter(t.event_type.isin(types))
+    types = sorted({s.event_type for s in (plan.steps if steps is None else steps)})
+    t = t.filter(t.event_type.isin(types) if len(types) > 1 else t.event_type == types[0])
+    # as "visitor is not null", tested on the columns: cheaper than building the coalesce
+    t = t.filter(t.user_id.notnull() | t.anonymous_id.notnull())
     # carry only what later stages use: every column goes through the window sorts
     cols: dict[str, ir.Value] = {"_v": visitor(t), "event_at": t.event_at}
     if with_user:
@@ -244,7 +248,7 @@ def _step_events(source: TableSource, plan: _Plan, with_user: bool) -> ir.Table:
     if any(s.where for s in plan.steps):
         any_flag = _flags_or(t, plan.n)
         t = t.filter(any_flag)
-    return t.filter(t._v.notnull())
+    return t
 
 
 def _flags_or(t: ir.Table, n: int, first: int = 1) -> ir.BooleanValue:
@@ -316,9 +320,11 @@ def _units(source: TableSource, plan: _Plan, *, with_user: bool = False
     """
     n = plan.n
     customer_by = plan.by is not None and plan.by.startswith(_CUSTOMER)
-    t = _step_events(source, plan, with_user or customer_by)
-    if plan.same_product:
-        t = _by_product(source, t, plan)
+
+    def step_events(steps: Sequence[Step] | None = None) -> ir.Table:
+        x = _step_events(source, plan, with_user or customer_by, steps)
+        return _by_product(source, x, plan) if plan.same_product else x
+
     # exact when no event matches both step 1 and step 2; worth it when step-1 events
     # (usually views) then drop out of the window passes altogether
     fast = (plan.order == "sequential" and plan.by is None
@@ -328,8 +334,12 @@ def _units(source: TableSource, plan: _Plan, *, with_user: bool = False
     if fast:
         # step-1 rows stay apart from the start: they only meet the others in hash joins
         # (_start_join), and both halves remain plain scans that the engine need not store
-        raw_starts = first_rows = t.filter(t._m1)
-        t = t.filter(~t._m1)
+        # (each scan reads only its own event types)
+        first = step_events(plan.steps[:1])
+        raw_starts = first_rows = first.filter(first._m1)
+        t = step_events(plan.steps[1:])  # no step-1 event: other event types
+    else:
+        t = step_events()
 
     def lean(x: ir.Table, *more: str) -> ir.Table:
         return x.select(*[c for c in x.columns if c in _KEEP or c in more or c.startswith("_m")])
