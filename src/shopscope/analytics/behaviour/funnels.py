@@ -281,18 +281,22 @@ def _by_product(source: TableSource, t: ir.Table, plan: _Plan) -> ir.Table:
     return known.union(joined.select(*known.columns))
 
 
-def _with_values(source: TableSource, t: ir.Table, plan: _Plan) -> ir.Table:
+def _with_values(source: TableSource, t: ir.Table, plan: _Plan, *,
+                 last_step: bool = True) -> ir.Table:
     """Add ``_val``: the order's net value on last-step events that name an order, else the
-    ``price`` or ``value`` property, else the product's list price."""
+    ``price`` or ``value`` property, else the product's list price. ``last_step=False``:
+    ``t`` holds no last-step event (no order to look up)."""
     # the regular expressions run only on rows that have properties (CASE is lazy)
     has = t.properties.notnull()
     price = property_value(t, "price").try_cast("float64")
     value = property_value(t, "value").try_cast("float64")
-    t = t.mutate(_own=ibis.ifelse(has, ibis.coalesce(price, value), ibis.null("float64")),
-                 _order=ibis.ifelse(has & t[f"_m{plan.n}"], property_value(t, "order_id"),
-                                    ibis.null("string")))
+    t = t.mutate(_own=ibis.ifelse(has, ibis.coalesce(price, value), ibis.null("float64")))
     products = source.table("products").select(_pid="product_id", _list_price="price")
     t = t.left_join(products, t.product_id == products._pid).drop("_pid")
+    if not last_step:
+        return t.mutate(_val=ibis.coalesce(t._own, t._list_price).cast("float64"))
+    t = t.mutate(_order=ibis.ifelse(has & t[f"_m{plan.n}"], property_value(t, "order_id"),
+                                    ibis.null("string")))
     last = t[f"_m{plan.n}"]
     if plan.same_product:
         order_value = t._line_value
@@ -329,14 +333,16 @@ def _units(source: TableSource, plan: _Plan, *, with_user: bool = False
     # (usually views) then drop out of the window passes altogether
     fast = (plan.order == "sequential" and plan.by is None
             and plan.steps[0].event_type not in {s.event_type for s in plan.steps[1:]})
-    raw_starts = None
     first_rows = None
     if fast:
         # step-1 rows stay apart from the start: they only meet the others in hash joins
         # (_start_join), and both halves remain plain scans that the engine need not store
         # (each scan reads only its own event types)
         first = step_events(plan.steps[:1])
-        raw_starts = first_rows = first.filter(first._m1)
+        first_rows = first.filter(first._m1)
+        if plan.mode == "order":
+            # each journey's first step-1 event gives its value (_with_start_journeys)
+            first_rows = _with_values(source, first_rows, plan, last_step=False)
         t = step_events(plan.steps[1:])  # no step-1 event: other event types
     else:
         t = step_events()
@@ -466,7 +472,7 @@ def _units(source: TableSource, plan: _Plan, *, with_user: bool = False
         unit = [*unit, "_seg"]
     units = t.group_by(unit).aggregate(**aggs)
     if starts is not None and by_journey:
-        units = _with_start_journeys(source, units, t, starts, raw_starts, plan,
+        units = _with_start_journeys(units, t, starts, plan,
                                      unit[:-1], with_user)
     elif starts is not None:
         # visitors whose step-1 events never reach the window pass are at level 1
@@ -534,7 +540,8 @@ def _start_join(later: ir.Table, first: ir.Table, plan: _Plan, unit: list[str],
     Returns the events of steps 2..N with ``_s2``, and the step-1 events.
     """
     starts = first.select(*unit, *(["user_id"] if with_user else []), _t1=first.event_at,
-                          _b1=_bucket(first.event_at, plan))
+                          _b1=_bucket(first.event_at, plan),
+                          **({"_val1": first._val} if "_val" in first.columns else {}))
     later = later.filter(_flags_or(later, plan.n, first=2))
     later = later.mutate(_bk=_bucket(later.event_at, plan))
     q = later.filter(later._m2).select(*unit, "event_at", "_key", "_bk").distinct()
@@ -556,9 +563,8 @@ def _bucket(ts: ir.TimestampValue, plan: _Plan) -> ir.IntegerValue:
     return (ts.epoch_seconds().floor().cast("int64") / width).floor().cast("int64")
 
 
-def _with_start_journeys(source: TableSource, units: ir.Table, t: ir.Table, starts: ir.Table,
-                         raw: ir.Table, plan: _Plan, unit: list[str], with_user: bool
-                         ) -> ir.Table:
+def _with_start_journeys(units: ir.Table, t: ir.Table, starts: ir.Table, plan: _Plan,
+                         unit: list[str], with_user: bool) -> ir.Table:
     """Order mode with :func:`_start_join`: give the step-1 events their journeys by a join.
 
     ``units`` are the journeys of the window pass over steps 2..N (``t``, which holds every
@@ -572,8 +578,9 @@ def _with_start_journeys(source: TableSource, units: ir.Table, t: ir.Table, star
     which are few; units without a last-step event match none and are journey 0), and one
     ``GROUP BY`` gives each journey its first step-1 event. No step-1 event is sorted.
     The journey's first step-1 event gives ``_first`` and ``_val1`` (the smallest value at
-    that time, as the total order does), and the window pass's journeys of level >= 2 are
-    joined on. Returns one row per journey with step-1 events, as the slow path does.
+    that time, as the total order does: the minimum of (time, value) pairs), and the
+    window pass's journeys of level >= 2 are joined on. ``starts`` carry ``_val1``, their
+    values. Returns one row per journey with step-1 events, as the slow path does.
     """
     n = plan.n
     p = t.filter(t[f"_m{n}"])
@@ -590,15 +597,13 @@ def _with_start_journeys(source: TableSource, units: ir.Table, t: ir.Table, star
     # the step-1 events are written first: the hash table is built on the intervals
     j = starts.left_join(spans, [*[starts[c] == spans[c] for c in unit],
                                  spans._lo < starts._t1, starts._t1 <= spans._hi])
-    both = j.select(*unit, _j=ibis.coalesce(j._j, 0), _t=j._t1,
+    # no value sorts last, as min() skips nulls: infinity stands in for it in the pair
+    inf = ibis.literal(math.inf, "float64")
+    both = j.select(*unit, _j=ibis.coalesce(j._j, 0),
+                    _tv=ibis.struct({"t": j._t1, "v": ibis.coalesce(j._val1, inf)}),
                     **({"user_id": j.user_id} if with_user else {}))
-    ones = both.group_by([*unit, "_j"]).aggregate(_first=both._t.min(), **uid(both))
-    # the value of the first step-1 event: the events at that time (all in this journey)
-    at = raw.join(ones.select(*unit, "_j", "_first"),
-                  [*[raw[c] == ones[c] for c in unit], raw.event_at == ones._first])
-    at = _with_values(source, at, plan)
-    at = at.group_by([*unit, "_j"]).aggregate(_v1=at._val.min())
-    ones = ones.join(at, [*[ones[c] == at[c] for c in unit], ones._j == at._j])
+    ones = both.group_by([*unit, "_j"]).aggregate(_tv=both._tv.min(), **uid(both))
+    ones = ones.mutate(_first=ones._tv["t"], _v1=ones._tv["v"].nullif(inf)).drop("_tv")
     more = units.filter(units._level >= 2)
     m = ones.left_join(more, [*[ones[c] == more[c] for c in unit], ones._j == more._seg])
     cols: dict[str, ir.Value] = {c: m[c] for c in unit}
