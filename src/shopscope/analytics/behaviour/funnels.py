@@ -560,7 +560,8 @@ def _start_join(later: ir.Table, first: ir.Table, plan: _Plan, unit: list[str],
 def _bucket(ts: ir.TimestampValue, plan: _Plan) -> ir.IntegerValue:
     """Number of the window-wide time bucket ``ts`` falls in (buckets start at the epoch)."""
     width = max(1, math.ceil(plan.window.total_seconds()))
-    return (ts.epoch_seconds().floor().cast("int64") / width).floor().cast("int64")
+    # floor(floor(s) / w) = floor(s / w) for a whole w; one rounding less per step-1 event
+    return (ts.epoch_seconds() / width).floor().cast("int64")
 
 
 def _with_start_journeys(units: ir.Table, t: ir.Table, starts: ir.Table, plan: _Plan,
