@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import sqlglot
 
-from shopscope.store.execute import execute, inline_scans
+from shopscope.store.execute import execute, inline_scans, stored
 
 
 def _materialized(sql: str) -> dict[str, object]:
@@ -88,3 +88,15 @@ def test_written_join_sides_restores_setting_after_error(con) -> None:
     with pytest.raises(Exception, match="(?i)convert|cast"):
         execute(bad, written_join_sides=True)
     assert raw.execute("SELECT current_setting('disabled_optimizers')").fetchone()[0] == before
+
+
+def test_stored_relations_are_materialized(con) -> None:
+    ev = con.table("ev")
+    buys = stored(ev.filter(ev.k == "buy"), "buys")
+    expr = buys.join(buys.group_by("u").aggregate(n=buys.count()), "u").order_by("u")
+    tree = inline_scans(con.compiler.to_sqlglot(expr))
+    marks = {cte.alias: cte.args.get("materialized") for cte in tree.find_all(sqlglot.exp.CTE)}
+    assert marks.get("_stored_buys") is True
+    got = execute(expr)
+    assert got["u"].tolist() == ["a", "c"] and got["n"].tolist() == [1, 1]
+    pd.testing.assert_frame_equal(got, expr.execute())

@@ -10,7 +10,9 @@ costs far more than scanning the table again: the funnel's events CTE holds 94M 
 So :func:`execute` marks the CTEs that only scan, filter and project (no join, aggregate,
 window, ``DISTINCT`` or set operation) ``NOT MATERIALIZED``; DuckDB then inlines them and
 pushes each reference's own filters into the scan. CTEs doing real work stay materialized.
-Other engines run the expression as Ibis compiles it.
+A scan that keeps few rows of a large table is better stored once: name it with
+:func:`stored` and it is always materialized. Other engines run the expression as Ibis
+compiles it.
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ from typing import Any
 import ibis.expr.types as ir
 import sqlglot.expressions as sge
 
-__all__ = ["execute", "inline_scans"]
+__all__ = ["execute", "inline_scans", "stored"]
+
+#: Name prefix of the relations made by :func:`stored`.
+STORED_PREFIX = "_stored_"
 
 # Nodes that make a subquery worth computing once.
 _WORK = (sge.Join, sge.AggFunc, sge.Window, sge.Distinct, sge.Group, sge.SetOperation,
@@ -33,8 +38,19 @@ def _scan_only(body: sge.Expression) -> bool:
     return next(body.find_all(*_WORK), None) is None
 
 
+def stored(table: ir.Table, name: str) -> ir.Table:
+    """``table`` as a named relation that :func:`execute` computes once when used twice.
+
+    For a selective scan used more than once (e.g. 5M carts and purchases of 100M events):
+    storing it is cheaper than scanning the table again. ``name`` must be unique within
+    the expression.
+    """
+    return table.alias(f"{STORED_PREFIX}{name}")
+
+
 def inline_scans(tree: sge.Expression) -> sge.Expression:
-    """Mark the scan-only CTEs of ``tree`` (a sqlglot expression) ``NOT MATERIALIZED``.
+    """Mark the scan-only CTEs of ``tree`` (a sqlglot expression) ``NOT MATERIALIZED``,
+    and those made by :func:`stored` ``MATERIALIZED``.
 
     Examples
     --------
@@ -51,7 +67,11 @@ def inline_scans(tree: sge.Expression) -> sge.Expression:
     SELECT * FROM a JOIN b USING (x) JOIN b AS c USING (x)
     """
     for cte in tree.find_all(sge.CTE):
-        if cte.args.get("materialized") is None and _scan_only(cte.this):
+        if cte.args.get("materialized") is not None:
+            continue
+        if cte.alias.startswith(STORED_PREFIX):
+            cte.set("materialized", True)
+        elif _scan_only(cte.this):
             cte.set("materialized", False)
     return tree
 

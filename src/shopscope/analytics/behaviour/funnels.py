@@ -76,7 +76,7 @@ from shopscope.analytics.behaviour.common import (
 )
 from shopscope.errors import OptionError
 from shopscope.schema.tables import get_table
-from shopscope.store.execute import execute
+from shopscope.store.execute import execute, stored
 
 __all__ = [
     "QUANTILES",
@@ -543,7 +543,8 @@ def _start_join(later: ir.Table, first: ir.Table, plan: _Plan, unit: list[str],
                           _b1=_bucket(first.event_at, plan),
                           **({"_val1": first._val} if "_val" in first.columns else {}))
     later = later.filter(_flags_or(later, plan.n, first=2))
-    later = later.mutate(_bk=_bucket(later.event_at, plan))
+    # few rows (carts, purchases) used twice: stored once rather than scanned twice
+    later = stored(later.mutate(_bk=_bucket(later.event_at, plan)), "later_steps")
     q = later.filter(later._m2).select(*unit, "event_at", "_key", "_bk").distinct()
     q = q.mutate(_bj=q._bk).union(q.mutate(_bj=q._bk - 1))
     # "before" in the total order: at one timestamp a step-1 event sorts before the others
