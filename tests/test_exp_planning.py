@@ -56,6 +56,15 @@ def test_classic_ten_percent_baseline_by_hand():
     assert json.loads(json.dumps(plan.to_dict()))["n_per_variant"] == 14749
 
 
+def test_enormous_effect_needs_the_minimum_sample():
+    # found by the API fuzzer: sd 0.8 and an effect of 2.4e9 (3e9 standard deviations) made
+    # scipy's noncentral t return NaN and the solver stop; any sample detects it, so the
+    # plan is the smallest one (two units per arm)
+    plan = sample_size_means(0.8, 2429600400.0, alpha=0.5, alternative="two-sided")
+    assert plan.n_per_variant == 2
+    assert power_means(2, 0.8, 2429600400.0, alpha=0.5) == pytest.approx(1.0)
+
+
 def test_means_by_hand_with_bonferroni():
     # sd 40, detect +5, 3 variants -> 2 comparisons at 0.025 each, z test:
     # n ≈ 2 × 40² × (z_.9875 + z_.8)² / 25 = 2 × 1600 × (2.241403 + 0.841621)² / 25

@@ -206,6 +206,17 @@ def test_compare_with_breakdown_fills_missing_keys_with_zero(duckdb_shop):
     assert d.loc["view", "delta"] == 1.0
 
 
+def test_compare_with_breakdown_against_an_empty_range(duckdb_shop):
+    # found by the API fuzzer: no event in the compared range left its key column without
+    # the text type, and lining the two ranges up failed
+    r = trends(duckdb_shop, metrics=["pv"], by="event_type", start="2024-01-03", end="2024-01-03",
+               compare=("2000-01-01", "2000-01-01"))
+    d = r.data.set_index("event_type")
+    # Jan 3: view 3, purchase 1; nothing in 2000: every key compares with zero
+    assert d.loc["view", "value"] == 3.0 and d.loc["purchase", "value"] == 1.0
+    assert d["compare_value"].tolist() == [0.0, 0.0]
+
+
 # -- edges ----------------------------------------------------------------------------------
 def test_empty_store_and_empty_range():
     from shopscope.store import connect

@@ -269,6 +269,20 @@ def _levels(daily: ir.Table, grain: str, by: str | None, metrics: Sequence[str])
     return ibis.union(*parts, distinct=False)
 
 
+def _spine(first: dt.date, last: dt.date, grain: str) -> list[dt.date]:
+    """The starts of the periods from ``first`` to ``last``."""
+    spine, p = [], period_start(first, grain)
+    while p <= last:
+        spine.append(p)
+        p = next_period(p, grain)
+    return spine
+
+
+def _key_frame(per: pd.DataFrame) -> pd.DataFrame:
+    """The breakdown keys seen, as text even when none was (an empty range)."""
+    return pd.DataFrame({"key": pd.Series(sorted(per["key"].unique()), dtype=str)})
+
+
 def _frame(source: TableSource, metrics: Sequence[str], grain: str, lo: dt.date | None,
            hi: dt.date | None, step: Step | None,
            by: str | None) -> tuple[pd.DataFrame, dt.date | None, dt.date | None]:
@@ -288,20 +302,17 @@ def _frame(source: TableSource, metrics: Sequence[str], grain: str, lo: dt.date 
     first = lo or seen.min()
     last = hi or seen.max()
     # Every period of the range (and every key seen), so a quiet period shows as 0.
-    spine, p = [], period_start(first, grain)
-    while p <= last:
-        spine.append(p)
-        p = next_period(p, grain)
+    spine = _spine(first, last, grain)
     grid = pd.DataFrame({"period": spine, "offset": range(len(spine))})
     if by:
-        grid = grid.merge(pd.DataFrame({"key": sorted(per["key"].unique())}), how="cross")
+        grid = grid.merge(_key_frame(per), how="cross")
     out = grid.merge(per.rename(columns={"p": "period"}), on=["period", *keys], how="left")
     out[["pv", "uv"]] = out[["pv", "actives"]].fillna(0).astype("float64").to_numpy()
     if "day" in by_level:
         days = pd.DataFrame({"day": pd.date_range(first, last, freq="D").date})
         days["period"] = [period_start(d, grain) for d in days["day"]]
         if by:
-            days = days.merge(pd.DataFrame({"key": sorted(per["key"].unique())}), how="cross")
+            days = days.merge(_key_frame(per), how="cross")
         for metric, g in _ACTIVES.items():
             days["p"] = [period_start(d, g) for d in days["day"]]
             level = by_level[g][["p", *keys, "actives"]]
@@ -408,7 +419,8 @@ def trends(
         window2 = (c_lo, c_hi)
         other, _, _ = _frame(source, metrics, grain, c_lo, c_hi, step, by)
         other = _long(other.rename(columns={"key": by}) if by else other, keys, metrics)
-        periods = dict(zip(other["offset"], other["period"], strict=False))
+        # the compared range's periods, also those without any event
+        periods = dict(enumerate(_spine(c_lo, c_hi, grain)))
         other = other.drop(columns="period").rename(columns={"value": "compare_value"})
         data = data.merge(other, on=["offset", *keys, "metric"], how="left")
         data.insert(data.columns.get_loc("offset") + 1, "compare_period",
