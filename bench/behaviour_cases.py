@@ -140,12 +140,15 @@ def _shopscope_funnel(p: Params, steps: list[str], mode: str) -> dict:
 
 
 # --- hand-written DuckDB SQL ----------------------------------------------------------
+# ``e`` is NOT MATERIALIZED: each event type is then its own scan with its filter pushed
+# into it, instead of DuckDB storing all funnel events once and reading them back per use;
+# "has a visitor" is tested on the stored columns, cheaper than building the coalesce.
+# At 105M events these took order mode 30.1 -> 19.5 s and user mode 18.8 -> 11.7 s.
 _FUNNEL_EVENTS = """
-e AS (
+e AS NOT MATERIALIZED (
   SELECT coalesce(user_id, anonymous_id) AS v, event_at AS t, event_type AS s
   FROM events
-  WHERE event_type IN ('view', 'add_to_cart', 'purchase')
-    AND coalesce(user_id, anonymous_id) IS NOT NULL
+  WHERE (user_id IS NOT NULL OR anonymous_id IS NOT NULL)
 ),
 views AS (SELECT v, t, date_trunc('day', t) AS d FROM e WHERE s = 'view'),
 carts AS (SELECT v, t, date_trunc('day', t) AS d FROM e WHERE s = 'add_to_cart'),
@@ -155,7 +158,7 @@ cart_days AS (SELECT v, t, d - INTERVAL (k) DAY AS d FROM carts, (VALUES (0), (1
 -- the latest view at most 24 h before each cart: the best start for a chain through it
 c1 AS (
   SELECT c.v, c.t AS t2, max(w.t) AS t1
-  FROM cart_days c JOIN views w ON w.v = c.v AND w.d = c.d
+  FROM views w JOIN cart_days c ON w.v = c.v AND w.d = c.d
   WHERE w.t <= c.t AND w.t >= c.t - INTERVAL 24 HOUR
   GROUP BY c.v, c.t
 )"""
@@ -199,7 +202,7 @@ segs AS (
 ),
 seg_views AS (
   SELECT count(DISTINCT (s.v, s.hi)) AS n
-  FROM segs s JOIN views w ON w.v = s.v
+  FROM views w JOIN segs s ON w.v = s.v
   WHERE (s.lo IS NULL OR w.t > s.lo) AND (s.hi IS NULL OR w.t <= s.hi)
 ),
 no_buy AS (
@@ -332,8 +335,29 @@ lv AS (
 }
 
 
+# The joins above are written big side (views) first, and DuckDB is told to keep them so:
+# it estimates the carts, and a UNION, as about as many rows as the views, and then builds
+# its hash tables on the ~90M views (measured at 105M events: user mode 35-41 s -> 23 s,
+# order mode 38 s -> 30.5 s). The "planner" alternatives let DuckDB choose.
+_KEEP_SIDES = "SET disabled_optimizers = 'build_side_probe_side'"
+_PLANNER = (("views w JOIN cart_days c ON w.v = c.v", "cart_days c JOIN views w ON w.v = c.v"),
+            ("views w JOIN segs s ON w.v = s.v", "segs s JOIN views w ON w.v = s.v"))
+
+
+def _planner_form(sql: str) -> str:
+    for written, planner in _PLANNER:
+        sql = sql.replace(written, planner)
+    return sql
+
+
+FUNNEL_USER_SQL_ALTERNATIVES["planner"] = _planner_form(FUNNEL_USER_SQL)
+FUNNEL_ORDER_SQL_ALTERNATIVES["planner"] = _planner_form(FUNNEL_ORDER_SQL)
+
+
 def _duckdb_funnel(p: Params, sql: str) -> dict:
     con = _duckdb(p)
+    if sql in (FUNNEL_USER_SQL, FUNNEL_ORDER_SQL):
+        con.execute(_KEEP_SIDES)
     seconds, row = _cases._timed(lambda: con.execute(sql).fetchone())
     _check(p, funnel_frame(row))
     return {"seconds": seconds, "counts": list(row)}
