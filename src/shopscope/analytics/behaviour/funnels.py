@@ -338,11 +338,8 @@ def _units(source: TableSource, plan: _Plan, *, with_user: bool = False
         # step-1 rows stay apart from the start: they only meet the others in hash joins
         # (_start_join), and both halves remain plain scans that the engine need not store
         # (each scan reads only its own event types)
-        first = step_events(plan.steps[:1])
-        first_rows = first.filter(first._m1)
-        if plan.mode == "order":
-            # each journey's first step-1 event gives its value (_with_start_journeys)
-            first_rows = _with_values(source, first_rows, plan, last_step=False)
+        step1 = step_events(plan.steps[:1])
+        first_rows = step1.filter(step1._m1)
         t = step_events(plan.steps[1:])  # no step-1 event: other event types
     else:
         t = step_events()
@@ -362,6 +359,12 @@ def _units(source: TableSource, plan: _Plan, *, with_user: bool = False
     starts = None
     if fast:
         t, starts = _start_join(t, _keyed(first_rows, n), plan, unit, with_user)
+        if plan.mode == "order":
+            # each journey's first step-1 event gives its value (_with_start_journeys); a
+            # join of its own, so that the step-1 join does not carry the product lookup
+            valued = _with_values(source, step1.filter(step1._m1), plan, last_step=False)
+            starts = valued.select(*unit, *(["user_id"] if with_user else []),
+                                   _t1=valued.event_at, _val1=valued._val)
         # the window passes now run over the events of steps 2..N only; they hold every
         # last-step event, so journey numbers and _b come out the same
         if plan.mode == "order":
@@ -414,9 +417,15 @@ def _units(source: TableSource, plan: _Plan, *, with_user: bool = False
             first |= {"_seg": seg, "_b": t.event_at.max(where=last_step).over(before)}
         if not fast:
             t = t.mutate(**first, _s2=t.event_at.max(where=t._m1).over(before))
-        elif first:
-            t = t.mutate(**first)
-        for k in range(3, n + 1):
+            later_starts = range(3, n + 1)
+        else:
+            # _s2 is a column already (the step-1 join), so _s3 shares the first pass
+            if n >= 3:
+                first["_s3"] = t._s2.max(where=t._m2).over(before)
+            if first:
+                t = t.mutate(**first)
+            later_starts = range(4, n + 1)
+        for k in later_starts:
             t = t.mutate(**{f"_s{k}": t[f"_s{k - 1}"].max(where=t[f"_m{k - 1}"]).over(
                 win(t, (None, -1)))})
         secs = t.event_at.epoch_seconds().floor()
@@ -540,8 +549,7 @@ def _start_join(later: ir.Table, first: ir.Table, plan: _Plan, unit: list[str],
     Returns the events of steps 2..N with ``_s2``, and the step-1 events.
     """
     starts = first.select(*unit, *(["user_id"] if with_user else []), _t1=first.event_at,
-                          _b1=_bucket(first.event_at, plan),
-                          **({"_val1": first._val} if "_val" in first.columns else {}))
+                          _b1=_bucket(first.event_at, plan))
     later = later.filter(_flags_or(later, plan.n, first=2))
     # few rows (carts, purchases) used twice: stored once rather than scanned twice
     later = stored(later.mutate(_bk=_bucket(later.event_at, plan)), "later_steps")
