@@ -608,6 +608,17 @@ def render_table(bench: Benchmark, stats: dict[str, dict]) -> list[str]:
     return lines
 
 
+def _faster(peer: str, s: float | None, other: float | None,
+            other_stats: dict) -> tuple[str, str, bool | None]:
+    """The target "shopscope faster than ``peer``"; a peer that failed (out of memory,
+    past ``--timeout``) while shopscope finished is the slower one."""
+    name = f"shopscope faster than {peer}"
+    if other is None and other_stats.get("errors"):
+        return name, f"{peer.split()[0]} failed", True if s else None
+    measured = f"{s / other:.2f}×" if s and other else "—"
+    return name, measured, None if not (s and other) else s < other
+
+
 def targets(key: str, stats: dict[str, dict], checks: list[str]) -> list[tuple[str, str, bool | None]]:
     """(target, measured, pass?) for one benchmark."""
     def med(case: str) -> float | None:
@@ -646,32 +657,15 @@ def targets(key: str, stats: dict[str, dict], checks: list[str]) -> list[tuple[s
         if pl2:
             out.append(("… and than Polars in-memory engine", f"{s / pl2:.2f}×" if s else "—",
                         None if not s else s < pl2))
-        pd_stats = stats.get("events_daily_pandas", {})
-        if pd_ is None and pd_stats.get("errors"):
-            out.append(("shopscope faster than pandas", "pandas failed", True if s else None))
-        else:
-            out.append(("shopscope faster than pandas", f"{s / pd_:.2f}×" if s and pd_ else "—",
-                        None if not (s and pd_) else s < pd_))
+        out.append(_faster("pandas", s, pd_, stats.get("events_daily_pandas", {})))
         out.append(("identical daily numbers across peers", "see checks", ok_checks))
     elif key in ("funnel_user", "funnel_order", "retention", "paths"):
         s = med(f"{key}_shopscope")
         d, pl_, pd_ = med(f"{key}_duckdb"), med(f"{key}_polars"), med(f"{key}_pandas")
         out.append(("shopscope ≤ 1.5× hand-written DuckDB SQL",
                     f"{s / d:.2f}×" if s and d else "—", None if not (s and d) else s <= 1.5 * d))
-        if pl_ is None and stats.get(f"{key}_polars", {}).get("errors"):
-            # out of memory or past --timeout: a peer that cannot finish is the slower one
-            out.append(("shopscope faster than Polars lazy", "Polars failed",
-                        True if s else None))
-        else:
-            out.append(("shopscope faster than Polars lazy",
-                        f"{s / pl_:.2f}×" if s and pl_ else "—",
-                        None if not (s and pl_) else s < pl_))
-        pd_stats = stats.get(f"{key}_pandas", {})
-        if pd_ is None and pd_stats.get("errors"):
-            out.append(("shopscope faster than pandas", "pandas failed", True if s else None))
-        else:
-            out.append(("shopscope faster than pandas", f"{s / pd_:.2f}×" if s and pd_ else "—",
-                        None if not (s and pd_) else s < pd_))
+        out.append(_faster("Polars lazy", s, pl_, stats.get(f"{key}_polars", {})))
+        out.append(_faster("pandas", s, pd_, stats.get(f"{key}_pandas", {})))
         peak = stats.get(f"{key}_shopscope", {}).get("peak_mb")
         out.append(("shopscope peak memory ≤ 8 GiB", f"{peak:,.0f} MB" if peak else "—",
                     None if peak is None else peak <= 8192))

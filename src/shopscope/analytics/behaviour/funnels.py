@@ -339,7 +339,7 @@ def _units(source: TableSource, plan: _Plan, *, with_user: bool = False
         # (_start_join), and both halves remain plain scans that the engine need not store
         # (each scan reads only its own event types)
         step1 = step_events(plan.steps[:1])
-        first_rows = step1.filter(step1._m1)
+        first_rows = step1_rows = step1.filter(step1._m1)
         t = step_events(plan.steps[1:])  # no step-1 event: other event types
     else:
         t = step_events()
@@ -358,19 +358,17 @@ def _units(source: TableSource, plan: _Plan, *, with_user: bool = False
     t = _keyed(t, n)
     starts = None
     if fast:
-        t, starts = _start_join(t, _keyed(first_rows, n), plan, unit, with_user)
-        if plan.mode == "order":
-            # each journey's first step-1 event gives its value (_with_start_journeys); a
-            # join of its own, so that the step-1 join does not carry the product lookup
-            valued = _with_values(source, step1.filter(step1._m1), plan, last_step=False)
-            starts = valued.select(*unit, *(["user_id"] if with_user else []),
-                                   _t1=valued.event_at, _val1=valued._val)
         # the window passes now run over the events of steps 2..N only; they hold every
         # last-step event, so journey numbers and _b come out the same
+        t, starts = _start_join(t, _keyed(first_rows, n), plan, unit, with_user)
         if plan.mode == "order":
-            # values after the join, which then reads no properties; step-1 events need a
-            # value only when first in their journey (_with_start_journeys)
+            # values after the join, which then reads no properties
             t = lean(_with_values(source, t, plan), "_key", "_s2")
+            # a step-1 event needs its value only when first in its journey
+            # (_with_start_journeys); looked up there, not in the step-1 join
+            valued = _with_values(source, step1_rows, plan, last_step=False)
+            starts = valued.select(*unit, *(["user_id"] if with_user else []),
+                                   _t1=valued.event_at, _val1=valued._val)
     ids = None
     if not fast:
         # every window pass sorts all the funnel's events: partition by a number, not the
