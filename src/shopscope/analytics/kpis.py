@@ -357,8 +357,12 @@ def _label(value: ir.StringValue) -> ir.StringValue:
 def _order_facts(tables: TableSource, by: str | None) -> ir.Table:
     """One row per order (per order and category for ``by="category"``).
 
-    Columns: ``at, [key], customer_id, status, gross, discount, units`` (units null for an
-    order without lines).
+    Columns: ``at, [key], customer_id, status, n, gross, discount, units`` (units null for an
+    order without lines; ``n`` is 1 where the row counts as an order).
+
+    By category, the value an order carries beyond its lines (an order without lines, an
+    order-level discount, lines that do not add up to the order) goes to ``UNKNOWN`` with
+    ``n = 0`` unless the order has no lines at all, so categories add up to the order totals.
     """
     orders = tables.table("orders")
     items = tables.table("order_items")
@@ -370,17 +374,38 @@ def _order_facts(tables: TableSource, by: str | None) -> ir.Table:
         lines = items.left_join(products, items.product_id == products._pid).join(
             heads, items.order_id == heads._oid
         )
-        return lines.group_by(
+        by_category = lines.group_by(
             "order_id",
             "at",
             "customer_id",
             "status",
             key=_label(lines._category),
         ).agg(
+            n=ibis.literal(1),
             gross=(lines.quantity * lines.unit_price).sum(),
             discount=lines.discount_amount.sum(),
             units=lines.quantity.sum(),
         ).drop("order_id")
+        on_lines = items.group_by(_oid=items.order_id).agg(
+            _gross=(items.quantity * items.unit_price).sum(),
+            _discount=items.discount_amount.sum(),
+        )
+        o = orders.left_join(on_lines, orders.order_id == on_lines._oid)
+        rest_gross = o.gross_amount - o._gross.fill_null(0.0)
+        rest_discount = o.discount_amount - o._discount.fill_null(0.0)
+        no_lines = o._oid.isnull()
+        rest = o.filter(no_lines | (rest_gross.abs() > 1e-9) | (rest_discount.abs() > 1e-9))
+        rest = rest.select(
+            at=rest.ordered_at,
+            key=ibis.literal(UNKNOWN),
+            customer_id=rest.customer_id,
+            status=rest.status,
+            n=rest._oid.isnull().ifelse(1, 0),
+            gross=rest.gross_amount - rest._gross.fill_null(0.0),
+            discount=rest.discount_amount - rest._discount.fill_null(0.0),
+            units=ibis.null("int64"),
+        )
+        return ibis.union(by_category, rest.cast(by_category.schema()), distinct=False)
     units = items.group_by(_oid=items.order_id).agg(units=items.quantity.sum())
     joined = orders.left_join(units, orders.order_id == units._oid)
     extra = {"key": _label(joined[by])} if by else {}
@@ -389,6 +414,7 @@ def _order_facts(tables: TableSource, by: str | None) -> ir.Table:
         **extra,
         customer_id=joined.customer_id,
         status=joined.status,
+        n=ibis.literal(1),
         gross=joined.gross_amount,
         discount=joined.discount_amount,
         units=joined.units,
@@ -409,8 +435,8 @@ def _sales_part(
         discounts=facts.discount.sum(),
         cancelled_orders_amount=facts.gross.sum(where=cancelled),
         refunded_orders_amount=facts.gross.sum(where=facts.status == "refunded"),
-        orders=facts.count(),
-        valid_orders=facts.count(where=~cancelled),
+        orders=facts.n.sum(),
+        valid_orders=facts.n.sum(where=~cancelled),
         units=facts.units.sum(),
         item_orders=facts.count(where=facts.units.notnull()),
     )
@@ -457,11 +483,21 @@ def _credits_part(
             *returns.columns, "_key"
         )
     elif by:
+        # Through the credit's order first; a credit whose order is not in the data (a
+        # cancellation note with its own number) keeps its own value, else its customer's.
         orders = tables.table("orders")
-        heads = orders.select(_oid=orders.order_id, _key=orders[by])
+        heads = orders.select(_oid=orders.order_id, _okey=orders[by])
         returns = returns.left_join(heads, returns.order_id == heads._oid).select(
-            *returns.columns, "_key"
+            *returns.columns, "_okey"
         )
+        customers = tables.table("customers")
+        if by in customers.columns:
+            people = customers.select(_cid=customers.customer_id, _ckey=customers[by])
+            returns = returns.left_join(people, returns.customer_id == people._cid).select(
+                *returns.columns, "_ckey"
+            )
+        fallbacks = [returns[c] for c in (by, "_ckey") if c in returns.columns]
+        returns = returns.mutate(_key=returns._okey.coalesce(*fallbacks))
     groups = {}
     if grain:
         groups["period"] = _period(returns.returned_at, grain)

@@ -251,6 +251,15 @@ _TABLES = (
                    description="value credited, positive"),
             Column("reason", "string"),
             Column("returned_at", "timestamp", nullable=False),
+            # Where the credit was issued. KPI breakdowns attribute a credit through its order
+            # first; these serve credits whose order_id matches no order (Online Retail's
+            # cancellation notes carry their own C… invoice number).
+            Column("channel", "string", description="channel of the credit (when its order is "
+                   "not in the data)"),
+            Column("country", "string", description="country of the credit (when its order is "
+                   "not in the data)"),
+            Column("region", "string", description="region of the credit (when its order is "
+                   "not in the data)"),
         ),
         primary_key=("return_id",),
         time_column="returned_at",

@@ -21,6 +21,14 @@ import pyarrow as pa
 from shopscope.errors import ShopscopeError, UnsupportedOnEngine
 from shopscope.schema import TABLES, get_table
 
+# SQL types of the schema's dtypes, for columns added to tables made by older versions.
+_SQL_TYPES = {
+    engine: dict(zip(("string", "int64", "float64", "timestamp", "date"), names, strict=True))
+    for engine, names in (
+        ("duckdb", ("VARCHAR", "BIGINT", "DOUBLE", "TIMESTAMP", "DATE")),
+        ("pyspark", ("STRING", "BIGINT", "DOUBLE", "TIMESTAMP", "DATE")),
+    )
+}
 # Bookkeeping tables live beside the canonical ones; a leading underscore keeps them apart.
 INGEST_LOG = "_ingest_log"
 REJECTS = "_rejects"
@@ -51,7 +59,7 @@ _META_SCHEMAS = {
 }
 
 
-def _spark_session(master: str, warehouse: str | None = None):  # noqa: ANN202
+def _spark_session(master: str, warehouse: str | None = None):
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:  # pragma: no cover - depends on extras
@@ -106,9 +114,30 @@ class Store:
         for name in names or list(TABLES):
             if name not in existing:
                 self.backend.create_table(name, schema=get_table(name).ibis_schema())
+            else:
+                self._add_new_columns(name)
         for name, schema in _META_SCHEMAS.items():
             if name not in existing:
                 self.backend.create_table(name, schema=schema)
+
+    def _add_new_columns(self, name: str) -> None:
+        """Give a table made by an older shopscope the nullable columns added to the schema
+        since (they read as null), so loads and queries see one schema."""
+        have = set(self.backend.table(name).columns)
+        missing = [c for c in get_table(name).columns if c.name not in have]
+        for col in missing:
+            if not col.nullable:  # a required column cannot appear in old rows
+                raise ShopscopeError(
+                    f"table {name!r} lacks the required column {col.name!r}",
+                    hint="re-create the workspace with this version and ingest again",
+                )
+            sql_type = _SQL_TYPES[self.engine][col.dtype]
+            if self.engine == "duckdb":
+                self.backend.con.execute(
+                    f'ALTER TABLE "{name}" ADD COLUMN "{col.name}" {sql_type}'
+                )
+            else:
+                self.backend.raw_sql(f"ALTER TABLE `{name}` ADD COLUMNS (`{col.name}` {sql_type})")
 
     def table(self, name: str) -> ibis.Table:
         """A canonical table; an empty one of the right schema if nothing was loaded."""
@@ -211,7 +240,7 @@ class Store:
 DUCKDB_MEMORY_SHARE = 0.28
 
 
-def _limit_memory(backend: Any) -> None:  # noqa: ANN401
+def _limit_memory(backend: Any) -> None:
     limit = os.environ.get("SHOPSCOPE_DUCKDB_MEMORY")
     if not limit:
         try:

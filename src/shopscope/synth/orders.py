@@ -284,5 +284,8 @@ def order_tables(
         "amount": batch.ret_amount,
         "reason": A.pick(RETURN_REASONS + CANCEL_REASONS, batch.ret_reason),
         "returned_at": A.timestamps(batch.ret_us),
+        "channel": A.pick(ORDER_CHANNELS, d.channel[r_order]),
+        "country": A.pick([c for c, _, _ in config.regions], d.region[r_order]),
+        "region": A.pick([r for _, r, _ in config.regions], d.region[r_order]),
     })
     return {"orders": orders, "order_items": items, "returns": returns}

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from html import escape
 from collections.abc import Sequence
 from dataclasses import dataclass
+from html import escape
 
 from shopscope.web.i18n import Translator
 
@@ -22,6 +22,7 @@ FONT = ("Noto Sans CJK SC, Noto Sans SC, Source Han Sans SC, Microsoft YaHei, Pi
         "Helvetica Neue, Arial, sans-serif")
 COLORS = ("#2563eb", "#f97316", "#16a34a", "#9333ea", "#dc2626", "#0891b2")
 HIGHLIGHT = "#f97316"
+NEGATIVE = "#dc2626"
 MAX_TICKS = 12
 
 
@@ -163,7 +164,8 @@ def breakdown_chart(t: Translator, rows: list[dict], by: str, currency: str, *,
 
     ``rows`` hold ``key``, ``gmv``, ``net_sales``, ``orders`` and ``share`` per value.
     """
-    labels = [escape(t.value_label(r["key"]), quote=False) for r in rows]
+    labels = [t("chart.others", n=t.count(r["others"])) if r["key"] is None
+              else escape(t.value_label(r["key"]), quote=False) for r in rows]
     values = [r["net_sales"] for r in rows]
     hover = [
         f"<b>{label}</b><br>{t.metric('net_sales')}: {t.currency(r['net_sales'], currency)}"
@@ -172,8 +174,8 @@ def breakdown_chart(t: Translator, rows: list[dict], by: str, currency: str, *,
         f"<br>{t('chart.share', share=t.percent(r['share']))}"
         for label, r in zip(labels, rows, strict=True)
     ]
-    colors = [HIGHLIGHT if highlight is not None and r["key"] == highlight else COLORS[0]
-              for r in rows]
+    colors = [HIGHLIGHT if highlight is not None and r["key"] == highlight
+              else NEGATIVE if r["net_sales"] < 0 else COLORS[0] for r in rows]
     by_label = t(f"by.{by}")
     title = t("chart.breakdown", by=by_label if t.lang == "zh" else by_label.lower(),
               range=range_label, n=top)

@@ -143,6 +143,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "chart.count": {"en": "Count", "zh": "数量"},
     "chart.percent": {"en": "Rate (%)", "zh": "比率（%）"},
     "chart.share": {"en": "share of net sales {share}", "zh": "占净销售额 {share}"},
+    "chart.others": {"en": "Other ({n})", "zh": "其他（{n} 项）"},
     "chart.noscript": {"en": "Charts need JavaScript.", "zh": "图表需要启用 JavaScript。"},
     # -- data page ------------------------------------------------------------------------
     "data.title": {"en": "Data", "zh": "数据管理"},

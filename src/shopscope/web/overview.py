@@ -42,7 +42,7 @@ def _missing(v: object) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v))
 
 
-def shop_options(store) -> ShopOptions:  # noqa: ANN001
+def shop_options(store) -> ShopOptions:
     """Channels, categories and the order date range, for the filter controls."""
     orders = store.table("orders")
     channels = orders.filter(orders.channel.notnull()).select("channel").distinct()
@@ -60,7 +60,7 @@ def shop_options(store) -> ShopOptions:  # noqa: ANN001
 
 
 def cached_kpis(state: AppState, grain: str, by: str | None, start: dt.date | None,
-                end: dt.date | None):  # noqa: ANN201
+                end: dt.date | None):
     """:func:`kpis` through the cache, under the JSON API's key."""
     return state.cached(("kpis", grain, by, start, end),
                         lambda: kpis(state.workspace.store, grain=grain, by=by,
@@ -132,15 +132,26 @@ def _cards(t: Translator, rows: pd.DataFrame, metrics: list[str], grain: str,
 
 
 def _breakdown_rows(state: AppState, f: Filters) -> list[dict]:
+    """Net sales per breakdown value: the TOP largest, every negative value (credits beyond
+    sales must stay visible), and one row for the rest, so the rows add up to the total."""
     wide = cached_kpis(state, "year", f.by, f.start, f.end_exclusive).wide()
     if wide.empty:
         return []
     sums = wide.groupby(f.by, as_index=False)[["gmv", "net_sales", "orders"]].sum()
     total = float(sums["net_sales"].sum())
-    sums = sums.sort_values(["net_sales", f.by], ascending=[False, True]).head(TOP)
-    return [{"key": str(r[f.by]), "gmv": float(r["gmv"]), "net_sales": float(r["net_sales"]),
+    sums = sums.sort_values(["net_sales", f.by], ascending=[False, True])
+    negative = sums["net_sales"] < 0
+    shown = pd.concat([sums[~negative].head(TOP), sums[negative]])
+    rest = sums.drop(shown.index)
+    rows = [{"key": str(r[f.by]), "gmv": float(r["gmv"]), "net_sales": float(r["net_sales"]),
              "orders": float(r["orders"]), "share": r["net_sales"] / total if total else None}
-            for r in sums.to_dict("records")]
+            for r in shown.to_dict("records")]
+    if len(rest):
+        net = float(rest["net_sales"].sum())
+        rows.append({"key": None, "others": len(rest), "gmv": float(rest["gmv"].sum()),
+                     "net_sales": net, "orders": float(rest["orders"].sum()),
+                     "share": net / total if total else None})
+    return rows
 
 
 def _options(t: Translator, f: Filters, options: ShopOptions, periods: list[dt.date],

@@ -160,6 +160,9 @@ class OnlineRetail:
             amount=(credits.quantity * credits.unit_price).abs(),
             reason=credits.is_cancel.ifelse("cancelled invoice", credits.description),
             returned_at=credits.ordered_at,
+            # A C… note matches no order: it keeps its own channel and country.
+            channel=ibis.literal("online"),
+            country=credits.country,
         )
         known = good.filter(good.customer_id.notnull() & (good.kind == "merch"))
         customers = known.group_by(customer_id=known.customer_id).aggregate(
