@@ -659,7 +659,7 @@ def test_gammagamma_rejects_non_positive_spend():
     data.loc[3, "monetary_value"] = 0.0
     with pytest.raises(ClvError, match="monetary_value <= 0") as err:
         GammaGammaModel().fit(data)
-    assert "monetary='gross'" in err.value.hint
+    assert "spend_fit_rows" in err.value.hint
 
 
 # --------------------------------------------------------------------------------------
