@@ -247,17 +247,17 @@ def build_customers_page(state: AppState, t: Translator, as_of: dt.date, scheme:
     if report is not None:
         tot = report.totals
         clv_totals = [
-            (t("cust.total_clv"), t.currency(tot["total_clv"], currency)),
-            (t("cust.mean_clv"), t.currency(tot["mean_clv"], currency)),
-            (t("cust.median_clv"), t.currency(tot["median_clv"], currency)),
-            (t("cust.expected_alive"), t.count(tot["expected_alive"])),
-            (t("cust.fitted_on"), t("cust.fitted_on_value", n=t.count(tot["customers"]),
-                                    r=t.count(tot["repeat_customers"]))),
-            (t("cust.spend_excluded"), t("cust.spend_excluded_value",
-                                         n=t.count(report.spend_excluded))),
+            ("total_clv", t("cust.total_clv"), t.currency(tot["total_clv"], currency)),
+            ("mean_clv", t("cust.mean_clv"), t.currency(tot["mean_clv"], currency)),
+            ("median_clv", t("cust.median_clv"), t.currency(tot["median_clv"], currency)),
+            ("expected_alive", t("cust.expected_alive"), t.count(tot["expected_alive"])),
+            ("fitted_on", t("cust.fitted_on"), t("cust.fitted_on_value",
+                                                 n=t.count(tot["customers"]),
+                                                 r=t.count(tot["repeat_customers"]))),
+            ("spend_excluded", t("cust.spend_excluded"), t.count(report.spend_excluded)),
         ]
         if report.holdout is not None:
-            clv_totals.append((t("cust.holdout_error"),
+            clv_totals.append(("holdout_error", t("cust.holdout_error"),
                                t.percent((report.holdout.total_error_pct or 0) / 100)))
     return {
         "segments": rows,

@@ -498,9 +498,8 @@ CATALOGUE: dict[str, dict[str, str]] = {
                              "zh": "{n} 位客户，其中复购 {r} 位"},
     "cust.holdout_error": {"en": "Holdout total error", "zh": "验证期总误差"},
     # CLV on real data: spend model exclusions and the too-little-dropout warning
-    "cust.spend_excluded": {"en": "Left out of the spend model", "zh": "未纳入消费金额模型"},
-    "cust.spend_excluded_value": {"en": "{n} repeat buyers with mean repeat spend ≤ 0",
-                                  "zh": "{n} 位复购客户（平均复购金额 ≤ 0）"},
+    "cust.spend_excluded": {"en": "Repeat buyers left out of the spend model (spend ≤ 0)",
+                            "zh": "未纳入消费金额模型的复购客户（金额 ≤ 0）"},
     "cust.dropout_title": {"en": "The model found too little dropout to judge who has left",
                            "zh": "模型识别出的流失太少，无法判断哪些客户已流失"},
     "cust.dropout_body": {
