@@ -255,6 +255,10 @@ def test_summary_rejects_bad_options():
         customer_summary(store, "2024-01-14", "2024-01-01")
     with pytest.raises(SummaryOptionError, match="not a date"):
         customer_summary(store, "next tuesday")
+    for day in ("9999-12-31", dt.date(1, 1, 1)):  # beyond what a timestamp holds
+        with pytest.raises(SummaryOptionError, match="outside the dates") as err:
+            customer_summary(store, day)
+        assert "2262-04-10" in err.value.hint
 
 
 def test_summary_of_empty_orders_is_empty():

@@ -170,6 +170,11 @@ def test_clv_params_histogram_and_holdout(app, ws):
     assert r.status_code == 422
     err = r.json()["error"]
     assert err["code"].startswith("clv_") and err["hint"]
+    for day in ("9999-12-31", "0001-01-01"):  # a 422 with a reason, not a 500
+        r = c.get(f"/api/customers/clv?calibration_end={day}")
+        assert r.status_code == 422 and r.json()["error"]["code"] == "clv_invalid_option"
+        page = c.get(f"/customers?calibration_end={day}")
+        assert page.status_code == 200 and 'data-testid="clv-error"' in page.text
 
 
 def _dropout_block(html: str) -> str | None:

@@ -36,6 +36,7 @@ from shopscope.analytics.customers import (
     transition_matrix,
 )
 from shopscope.analytics.customers.clv import ClvFit, dropout_check, fit_clv
+from shopscope.analytics.customers.summary import SummaryOptionError
 from shopscope.analytics.customers.rfm import CLASSIC_SEGMENTS, ELEVEN
 from shopscope.api.deps import ApiError, AppState, CurrentUser, State
 from shopscope.models import ClvError, clv
@@ -406,6 +407,8 @@ def cached_clv(state: AppState, calibration_end: dt.date | None, horizon: int = 
                             lambda: clv_report(store, fit, horizon, margin, discount_rate))
     except ClvError as exc:
         raise ApiError(422, f"clv_{exc.code}", exc.message, exc.hint) from exc
+    except SummaryOptionError as exc:  # e.g. a calibration end no timestamp can hold
+        raise ApiError(422, "clv_invalid_option", exc.message, exc.hint) from exc
 
 
 def customer_clv(state: AppState, customer_id: str) -> dict[str, float] | None:
