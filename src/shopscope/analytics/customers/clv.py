@@ -82,7 +82,7 @@ ALIVE_SHARE_LIMIT = 0.99
 #: ... while at least this share of buyers are churned by the lifecycle rule. Churned means
 #: no purchase for the 95th percentile of the shop's gaps, so about 5% of buyers who are
 #: merely between purchases are past it too (more when slow buyers are common); twice that
-#: is a share no "everyone is alive" model should leave unexplained.
+#: is taken as a material disagreement with an "everyone is alive" model.
 CHURNED_SHARE_LIMIT = 0.10
 
 
