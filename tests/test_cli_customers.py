@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pandas as pd
 
@@ -55,3 +56,39 @@ def test_clv_command(tmp_path):
     assert frame.probability_alive.between(0, 1).all() and (frame.clv >= 0).all()
     bad = run("customers", "clv", "-w", "ws", "--model", "magic", cwd=tmp_path)
     assert bad.returncode == 1 and "bgnbd or pareto" in bad.stderr
+    # the demo's BG/NBD finds almost no dropout: a warning with the fit's own holdout error
+    lines = " ".join(proc.stdout.split())
+    assert "too little dropout" in lines
+    title = re.search(
+        r"holdout to 2011-12-09: actual [\d,]+, predicted [\d,]+ \(([+-][\d.]+)%\)", lines)
+    warned = re.search(r"Holdout error ([+-][\d.]+)% \(fitted to 2011-09-30", lines)
+    assert title and warned and title.group(1) == warned.group(1)
+
+
+def test_clv_on_cdnow_master(tmp_path):
+    """CDNOW master through the CLI: a repeat buyer whose repeat CDs were free is left out
+    of the spend fit and counted; the model has real dropout, so no warning."""
+    from tests.conftest import shared_file
+    from tests.test_clv import raw_cdnow_nonpositive_repeat_spenders
+
+    path = shared_file("cdnow", "CDNOW_master.txt.gz")
+    assert run("init", "w", "--currency", "USD", cwd=tmp_path).returncode == 0
+    ingest = run("ingest", "cdnow", str(path), "-w", "w", cwd=tmp_path)
+    assert ingest.returncode == 0, ingest.stderr
+    expected = len(raw_cdnow_nonpositive_repeat_spenders(path))
+    proc = run("customers", "clv", "-w", "w", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = " ".join(proc.stdout.split())
+    assert f"{expected} excluded (mean repeat net spend <= 0)" in out
+    assert "too little dropout" not in out and "Traceback" not in proc.stderr
+    gross = run("customers", "clv", "-w", "w", "--spend", "gross", "--format", "json",
+                cwd=tmp_path)
+    assert gross.returncode == 0, gross.stderr
+    assert json.loads(gross.stdout)[0]["model"] == "BetaGeoModel"  # notes go to stderr
+    notes = " ".join(gross.stderr.split())
+    assert f"{expected} excluded (mean repeat gross spend <= 0)" in notes
+    bad = run("customers", "clv", "-w", "w", "--monetary", "list", cwd=tmp_path)
+    assert bad.returncode == 1 and "unknown spend measure 'list'" in bad.stderr
+    assert "net (net_amount" in bad.stderr and "gross (gross_amount" in bad.stderr
+    helptext = re.sub(r"[│\s]+", " ", run("customers", "clv", "--help", cwd=tmp_path).stdout)
+    assert "--spend" in helptext and "net (net_amount" in helptext and "gross" in helptext

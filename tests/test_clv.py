@@ -255,6 +255,10 @@ def test_summary_rejects_bad_options():
         customer_summary(store, "2024-01-14", "2024-01-01")
     with pytest.raises(SummaryOptionError, match="not a date"):
         customer_summary(store, "next tuesday")
+    for day in ("9999-12-31", dt.date(1, 1, 1)):  # beyond what a timestamp holds
+        with pytest.raises(SummaryOptionError, match="outside the dates") as err:
+            customer_summary(store, day)
+        assert "2262-04-10" in err.value.hint
 
 
 def test_summary_of_empty_orders_is_empty():
@@ -659,7 +663,7 @@ def test_gammagamma_rejects_non_positive_spend():
     data.loc[3, "monetary_value"] = 0.0
     with pytest.raises(ClvError, match="monetary_value <= 0") as err:
         GammaGammaModel().fit(data)
-    assert "monetary='gross'" in err.value.hint
+    assert "spend_fit_rows" in err.value.hint
 
 
 # --------------------------------------------------------------------------------------
@@ -811,3 +815,143 @@ def test_bgnbd_expected_purchases_with_a_concentrated_dropout_distribution(x, tx
     integral = clv_bgnbd._bracket_concentrated(np.array([t]), np.array([float(x)]),
                                                np.array([float(T)]), r, alpha, a, b)
     assert integral[0] == pytest.approx(bracket[0], rel=2e-5)
+
+
+# --------------------------------------------------------------------------------------
+# CLV on a shop's orders: fit_clv, spend_fit_rows, dropout_check
+# --------------------------------------------------------------------------------------
+def raw_cdnow_nonpositive_repeat_spenders(path: Path) -> set[str]:
+    """Customers of the raw CDNOW master file whose repeat purchase days (every day after
+    the first, a day's rows summed) are worth 0 or less in total: pandas, not the engine."""
+    raw = pd.read_csv(path, sep=r"\s+", dtype={"customer_id": str, "date": str})
+    days = raw.groupby(["customer_id", "date"], as_index=False).dollar_value.sum()
+    days = days.sort_values(["customer_id", "date"])
+    repeat = days[days.groupby("customer_id").cumcount() > 0]
+    spend = repeat.groupby("customer_id").dollar_value.sum()
+    return set(spend.index[spend <= 0])
+
+
+@pytest.fixture(scope="module")
+def cdnow_master(tmp_path_factory):
+    from shopscope.ingest import ingest_file
+    from shopscope.store import Workspace
+
+    path = shared_file("cdnow", "CDNOW_master.txt.gz")
+    ws = Workspace.create(tmp_path_factory.mktemp("cdnow-master") / "ws", currency="USD")
+    ingest_file(ws, path, preset="cdnow")
+    yield path, ws
+    ws.close()
+
+
+@pytest.fixture(scope="module")
+def demo_shop(tmp_path_factory):
+    """The bundled Online Retail slice (the demo's data), ingested as the demo does."""
+    from shopscope.cli import demo_data_path
+    from shopscope.ingest import ingest_file
+    from shopscope.store import Workspace
+
+    ws = Workspace.create(tmp_path_factory.mktemp("demo-shop") / "ws", currency="GBP")
+    ingest_file(ws, demo_data_path(), preset="online_retail")
+    yield ws
+    ws.close()
+
+
+def test_spend_fit_rows_leaves_out_and_counts_non_positive_spend():
+    from shopscope.analytics.customers.clv import spend_fit_rows
+
+    summary = pd.DataFrame({"customer_id": list("abcdef"), "frequency": [0, 1, 2, 3, 1, 4],
+                            "monetary_value": [0.0, 5.0, 0.0, -2.0, np.nan, 7.5]})
+    rows, excluded = spend_fit_rows(summary)
+    assert list(rows.customer_id) == ["b", "f"]  # one-time buyer "a" is not a repeat buyer
+    assert excluded == 3  # c (0), d (negative), e (missing)
+
+
+def test_fit_clv_on_cdnow_master_leaves_out_free_repeat_buyers(cdnow_master):
+    """CDNOW master has a repeat buyer whose repeat CDs were free: Gamma-Gamma alone
+    refuses the summary; the shop-level fit leaves that buyer out and counts them."""
+    from shopscope.analytics.customers.clv import dropout_check, fit_clv
+
+    path, ws = cdnow_master
+    expected = raw_cdnow_nonpositive_repeat_spenders(path)
+    assert len(expected) == 1
+    fit = fit_clv(ws.store, dt.date(1998, 6, 30))
+    assert fit.spend_excluded == len(expected)
+    assert fit.spend.n_customers_ == fit.repeat_customers - len(expected)
+    with pytest.raises(ClvError, match="monetary_value <= 0"):
+        GammaGammaModel().fit(fit.summary)
+    # the buyer keeps a CLV row, valued with the spend model's conditional expectation
+    result = clv(fit.purchases, fit.spend, fit.summary, time_unit="D")
+    row = result.data[result.data.customer_id.isin(expected)]
+    assert len(row) == 1 and np.isfinite(row.clv).all() and (row.clv >= 0).all()
+    # this model has real dropout: no warning
+    check = dropout_check(ws.store, fit, result)
+    assert check.too_little_dropout is False
+    assert check.mean_probability_alive < 0.9 and check.lifecycle_churned_share > 0.5
+    gross = fit_clv(ws.store, dt.date(1998, 6, 30), spend="gross")  # CDNOW: gross == net
+    assert gross.spend_measure == "gross" and gross.spend_excluded == len(expected)
+    with pytest.raises(ClvError, match="unknown spend measure") as err:
+        fit_clv(ws.store, dt.date(1998, 6, 30), spend="list")  # type: ignore[arg-type]
+    assert "net" in err.value.hint and "gross" in err.value.hint
+
+
+def test_dropout_check_limits_on_cdnow_lifecycle(cdnow_master):
+    """The rule itself: mean P(alive) >= 0.99 with >= 10% of buyers churned is flagged."""
+    from shopscope.analytics.customers.clv import (
+        ALIVE_SHARE_LIMIT,
+        CHURNED_SHARE_LIMIT,
+        dropout_check,
+        fit_clv,
+    )
+    from shopscope.analytics.customers.lifecycle import derive_windows, stages_as_of
+    from shopscope.models import ClvResult
+
+    _, ws = cdnow_master
+    fit = fit_clv(ws.store, dt.date(1998, 6, 30))
+    n = len(fit.summary)
+    stages = stages_as_of(ws.store, "1998-07-01", derive_windows(ws.store, "1998-07-01").windows)
+    churned = int((stages.stage.execute() == "churned").sum())
+    for p_alive, flagged in ((ALIVE_SHARE_LIMIT, True), (ALIVE_SHARE_LIMIT - 0.001, False)):
+        data = pd.DataFrame({"probability_alive": np.full(n, p_alive)})
+        check = dropout_check(ws.store, fit, ClvResult(data, 12, 1.0, 0.0, "D"))
+        assert check.lifecycle_churned == churned and check.lifecycle_buyers == n
+        assert check.lifecycle_churned_share >= CHURNED_SHARE_LIMIT
+        assert check.too_little_dropout is flagged
+
+
+def test_dropout_check_flags_the_demo_shop_with_a_default_split_holdout(demo_shop):
+    """Demo: BG/NBD finds a ~ 0 (everyone alive) while lifecycle has many churned; with no
+    holdout of its own the check refits on the default split (last third held out)."""
+    from shopscope.analytics.customers.clv import dropout_check, fit_clv
+
+    fit = fit_clv(demo_shop.store, dt.date(2011, 12, 9))
+    assert fit.observation_end is None and fit.purchases.params_["a"] < 0.05
+    result = clv(fit.purchases, fit.spend, fit.summary, time_unit="D")
+    check = dropout_check(demo_shop.store, fit, result)
+    assert check.too_little_dropout is True
+    assert check.mean_probability_alive >= 0.99 and check.lifecycle_churned_share >= 0.10
+    assert check.lifecycle_churned > 100
+    # 2010-12-01 .. 2011-12-09 is 373 days: a third is 124 days, so the split is 2011-08-07
+    assert check.holdout_calibration_end == dt.date(2011, 8, 7)
+    assert check.holdout_observation_end == dt.date(2011, 12, 9)
+    # the holdout's actual purchases, counted with pandas from the orders: purchase days in
+    # the holdout of customers who first bought by the split
+    orders = demo_shop.store.table("orders").execute()
+    orders = orders[orders.customer_id.notna() & (orders.status != "cancelled")]
+    days = orders.assign(day=orders.ordered_at.dt.normalize())[["customer_id", "day"]]
+    days = days.drop_duplicates()
+    first = days.groupby("customer_id").day.transform("min")
+    split, end = pd.Timestamp("2011-08-07"), pd.Timestamp("2011-12-09")
+    actual = int(((first <= split) & (days.day > split) & (days.day <= end)).sum())
+    held = customer_summary(demo_shop.store, "2011-08-07", "2011-12-09", time_unit="D").execute()
+    assert int(held.frequency_holdout.sum()) == actual
+    refit = BetaGeoModel().fit(held)
+    predicted = float(refit.expected_purchases(held.duration_holdout, held.frequency,
+                                               held.recency, held["T"]).sum())
+    assert check.holdout_error_pct == pytest.approx(100 * (predicted - actual) / actual)
+    # with a holdout of its own, the fit's own error is reported
+    own = fit_clv(demo_shop.store, dt.date(2011, 9, 30), dt.date(2011, 12, 9))
+    own_check = dropout_check(demo_shop.store, own,
+                              clv(own.purchases, own.spend, own.summary, time_unit="D"))
+    assert own_check.too_little_dropout is True
+    assert own_check.holdout_calibration_end == dt.date(2011, 9, 30)
+    assert own_check.holdout_error_pct == pytest.approx(own.holdout().total_error_pct)

@@ -170,6 +170,89 @@ def test_clv_params_histogram_and_holdout(app, ws):
     assert r.status_code == 422
     err = r.json()["error"]
     assert err["code"].startswith("clv_") and err["hint"]
+    for day in ("9999-12-31", "0001-01-01"):  # a 422 with a reason, not a 500
+        r = c.get(f"/api/customers/clv?calibration_end={day}")
+        assert r.status_code == 422 and r.json()["error"]["code"] == "clv_invalid_option"
+        page = c.get(f"/customers?calibration_end={day}")
+        assert page.status_code == 200 and 'data-testid="clv-error"' in page.text
+
+
+def _dropout_block(html: str) -> str | None:
+    m = re.search(r'<div[^>]*data-testid="clv-dropout".*?</div>', html, re.S)
+    return m.group(0) if m else None
+
+
+def _total(html: str, key: str) -> str:
+    m = re.search(rf'data-total="{key}"><dt>[^<]*</dt><dd>([^<]*)</dd>', html)
+    assert m, key
+    return m.group(1)
+
+
+def test_clv_too_little_dropout_in_api_and_page(app, ws):
+    """This Online Retail slice fits a ~ 0 (everyone alive) while lifecycle has many
+    churned: the API says so in ``dropout``, the page warns in both languages and shows
+    the holdout error beside the warning."""
+    from shopscope.web.i18n import Translator
+
+    c = client(app, "vic")
+    body = c.get("/api/customers/clv").json()  # whole history: no holdout of its own
+    d = body["dropout"]
+    assert d["too_little_dropout"] is True and body["holdout"] is None
+    assert d["mean_probability_alive"] >= 0.99 and d["lifecycle_churned_share"] >= 0.10
+    orders = ws.store.table("orders")
+    first = orders.ordered_at.min().execute().date()
+    last = orders.ordered_at.max().execute().date()
+    split = last - dt.timedelta(days=round((last - first).days / 3))  # last third held out
+    assert d["holdout_calibration_end"] == split.isoformat()
+    assert d["holdout_observation_end"] == last.isoformat()
+    assert d["holdout_error_pct"] is not None
+    # the page fits to the same default split, so its holdout is the one in the warning
+    page = c.get("/api/customers/clv", params={"calibration_end": split.isoformat()}).json()
+    error = page["holdout"]["total_error_pct"]
+    assert page["dropout"]["holdout_error_pct"] == pytest.approx(error)
+    for user, lang, title in (("vic", "en", "too little dropout to judge"),
+                              ("zed", "zh", "模型识别出的流失太少")):
+        html = client(app, user).get("/customers").text
+        block = _dropout_block(html)
+        assert block is not None and title in block, lang
+        assert float(re.search(r'data-holdout-error="([^"]+)"', block).group(1)) == \
+            pytest.approx(error)
+        assert Translator(lang).percent(error / 100) in block
+        assert _total(html, "spend_excluded") == "0"
+        assert ("Repeat buyers left out of the spend model" if lang == "en"
+                else "未纳入消费金额模型的复购客户") in html
+
+
+@pytest.fixture(scope="module")
+def cdnow_app(tmp_path_factory):
+    from tests.conftest import shared_file
+
+    path = shared_file("cdnow", "CDNOW_master.txt.gz")
+    workspace = Workspace.create(tmp_path_factory.mktemp("cdnow") / "ws", currency="USD")
+    ingest_file(workspace, path, preset="cdnow")
+    users = UserStore(workspace.path)
+    users.add("vic", PASSWORDS["vic"], "viewer")
+    users.add("zed", PASSWORDS["zed"], "viewer", lang="zh")
+    yield path, create_app(workspace)
+    workspace.close()
+
+
+def test_clv_on_cdnow_master_counts_excluded_buyers_and_does_not_warn(cdnow_app):
+    from tests.test_clv import raw_cdnow_nonpositive_repeat_spenders
+
+    path, cd_app = cdnow_app
+    expected = len(raw_cdnow_nonpositive_repeat_spenders(path))  # 1: free repeat CDs
+    c = client(cd_app, "vic")
+    body = c.get("/api/customers/clv").json()
+    assert body["spend"] == "net" and body["spend_excluded"] == expected
+    assert body["dropout"]["too_little_dropout"] is False
+    assert c.get("/api/customers/clv?spend=gross").json()["spend"] == "gross"
+    bad = c.get("/api/customers/clv?spend=list")
+    assert bad.status_code == 422 and "'net' or 'gross'" in bad.json()["error"]["message"]
+    for user in ("vic", "zed"):
+        html = client(cd_app, user).get("/customers?calibration_end=1998-06-30").text
+        assert _total(html, "spend_excluded") == str(expected)
+        assert _dropout_block(html) is None and 'data-testid="clv-error"' not in html
 
 
 def test_profile_404_and_pii_by_role(app, ws):

@@ -195,6 +195,10 @@ def audience_run(
         ws.close()
 
 
+_SPEND_HELP = ("Spend measure the CLV uses: net (net_amount, after discounts) or gross "
+               "(gross_amount, before discounts).")
+
+
 @customers_app.command("clv")
 def clv_command(
     workspace: WorkspaceOpt = DEFAULT_WS,
@@ -203,6 +207,7 @@ def clv_command(
     holdout_end: Annotated[str | None, typer.Option(
         help="Compare predictions with purchases after calibration, up to this day.")] = None,
     model: Annotated[str, typer.Option(help="bgnbd or pareto")] = "bgnbd",
+    spend: Annotated[str, typer.Option("--spend", "--monetary", help=_SPEND_HELP)] = "net",
     horizon: Annotated[int, typer.Option(help="CLV horizon in months.")] = 12,
     margin: Annotated[float, typer.Option(help="Profit margin on sales (0-1).")] = 1.0,
     discount_rate: Annotated[float, typer.Option(help="Annual discount rate.")] = 0.10,
@@ -211,33 +216,51 @@ def clv_command(
         help="Write per-customer CLV, P(alive) and expected purchases here.")] = None,
 ) -> None:
     """Fit BG/NBD (or Pareto/NBD) + Gamma-Gamma; print parameters, CLV totals and, with
-    --holdout-end, predicted vs actual repeat purchases."""
+    --holdout-end, predicted vs actual repeat purchases. Repeat buyers whose mean repeat
+    spend is 0 or less are left out of the spend fit and counted; a model that finds almost
+    no dropout while many buyers have churned gets a warning with its holdout error."""
     import pandas as pd
 
-    from shopscope.analytics.customers import customer_summary
-    from shopscope.models import BetaGeoModel, GammaGammaModel, ParetoNBDModel, clv, holdout_table
+    from shopscope.analytics.customers.clv import (
+        PURCHASE_MODELS,
+        SPEND_MEASURES,
+        dropout_check,
+        fit_clv,
+    )
+    from shopscope.cli import err_console
+    from shopscope.models import clv
 
-    if model not in ("bgnbd", "pareto"):
+    if model not in PURCHASE_MODELS:
         raise ShopscopeError(f"unknown model {model!r}", hint="use bgnbd or pareto")
+    if spend not in SPEND_MEASURES:
+        raise ShopscopeError(f"unknown spend measure {spend!r} (--spend)",
+                             hint="use one of: " + ", ".join(
+                                 f"{k} ({v})" for k, v in SPEND_MEASURES.items()))
     ws = _open_workspace(workspace)
     try:
-        end = calibration_end or str(_as_of(ws, None) - dt.timedelta(days=1))
-        summary = customer_summary(ws.store, end, holdout_end, time_unit="D").execute()
+        end = _day_option(calibration_end, "--calibration-end") if calibration_end \
+            else _as_of(ws, None) - dt.timedelta(days=1)
+        hold = _day_option(holdout_end, "--holdout-end") if holdout_end else None
+        fit = fit_clv(ws.store, end, hold, model=model, spend=spend)  # type: ignore[arg-type]
+        value = clv(fit.purchases, fit.spend, fit.summary, horizon=horizon, margin=margin,
+                    discount_rate=discount_rate, time_unit="D")
+        holdout = fit.holdout()
+        check = dropout_check(ws.store, fit, value, holdout)
     finally:
         ws.close()
-    purchases = (BetaGeoModel() if model == "bgnbd" else ParetoNBDModel()).fit(summary)
-    repeaters = summary[summary.frequency > 0]
-    spend = GammaGammaModel().fit(repeaters)
-    value = clv(purchases, spend, summary, horizon=horizon, margin=margin,
-                discount_rate=discount_rate, time_unit="D")
+    purchases, summary = fit.purchases, fit.summary
+    # Notes go with the table on stdout, or to stderr so csv/json stay parseable.
+    note = console.print if fmt == "table" else err_console.print
     params = pd.DataFrame(
         [{"model": type(m).__name__, "parameter": k, "value": v,
           "std_error": m.standard_errors_.get(k) if hasattr(m.standard_errors_, "get") else None}
-         for m in (purchases, spend) for k, v in m.params_.items()])
+         for m in (purchases, fit.spend) for k, v in m.params_.items()])
     if fmt == "table":
         console.print(f"calibration ends {end}: {len(summary):,} customers, "
-                      f"{int((summary.frequency > 0).sum()):,} repeat buyers; "
+                      f"{fit.repeat_customers:,} repeat buyers; "
                       f"log-likelihood {purchases.log_likelihood_:,.2f}")
+    note(f"spend: {spend}; Gamma-Gamma fitted on {fit.repeat_customers - fit.spend_excluded:,} "
+         f"repeat buyers, {fit.spend_excluded:,} excluded (mean repeat {spend} spend <= 0)")
     _emit(params, fmt if fmt != "parquet" else "table", None, title="fitted parameters")
     data = value.data
     if fmt == "table":
@@ -245,10 +268,36 @@ def clv_command(
                       f"{discount_rate:.0%}/yr): total {value.total:,.2f}, mean "
                       f"{data.clv.mean():,.2f}, median {data.clv.median():,.2f}; expected "
                       f"alive {data.probability_alive.sum():,.0f}")
-    if holdout_end:
-        result = holdout_table(purchases, summary)
-        _emit(result.table, fmt if fmt != "parquet" else "table", None,
-              title=f"holdout to {holdout_end}: actual {result.actual_total:,.0f}, "
-                    f"predicted {result.predicted_total:,.0f} ({result.total_error_pct:+.1f}%)")
+    if check.too_little_dropout:
+        note(_dropout_warning(check))
+    if holdout is not None:
+        _emit(holdout.table, fmt if fmt != "parquet" else "table", None,
+              title=f"holdout to {hold}: actual {holdout.actual_total:,.0f}, "
+                    f"predicted {holdout.predicted_total:,.0f} ({holdout.total_error_pct:+.1f}%)")
     if output is not None:
         _emit(data, "parquet" if output.suffix == ".parquet" else "csv", output)
+
+
+def _day_option(value: str, name: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ShopscopeError(f"{name} {value!r} is not a date", hint="use YYYY-MM-DD") from None
+
+
+def _dropout_warning(check) -> str:  # noqa: ANN001
+    """The too-little-dropout warning, with the holdout error or how to get one."""
+    text = (f"warning: the model found too little dropout to judge who has left: mean "
+            f"P(alive) {check.mean_probability_alive:.1%} ({check.expected_alive:,.0f} of "
+            f"{check.customers:,} expected alive) while {check.lifecycle_churned:,} of "
+            f"{check.lifecycle_buyers:,} buyers ({check.lifecycle_churned_share:.0%}) have not "
+            f"bought for {check.churn_days} days or more (lifecycle 'churned'); the CLV "
+            f"assumes nearly everyone keeps buying.")
+    if check.holdout_error_pct is not None:
+        text += (f" Holdout error {check.holdout_error_pct:+.1f}% (fitted to "
+                 f"{check.holdout_calibration_end}, predicting to "
+                 f"{check.holdout_observation_end}).")
+    else:
+        text += (" No holdout error: the history is too short to hold part of it out "
+                 "(--calibration-end and --holdout-end set one).")
+    return text

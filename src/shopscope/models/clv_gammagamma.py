@@ -178,8 +178,8 @@ class GammaGammaModel(FittedMixin):
             raise ClvError(
                 "invalid_summary",
                 f"{int(nonpos.sum())} repeat customer(s) have monetary_value <= 0",
-                hint="the Gamma-Gamma model needs positive amounts: leave these customers out "
-                "(e.g. summary[summary.monetary_value > 0]) or use monetary='gross'",
+                hint="the Gamma-Gamma model needs positive amounts: fit it on the rows "
+                "shopscope.analytics.customers.clv.spend_fit_rows keeps (it counts the others)",
             )
         xr, mr = x[rep], m[rep]
         first, inverse, counts = group_rows(xr, mr)

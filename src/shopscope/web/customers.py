@@ -18,6 +18,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from shopscope.analytics.customers import STAGES, TAGS, derive_windows, monthly_stages
+from shopscope.analytics.customers.clv import default_calibration_end
 from shopscope.api.deps import ApiError, AppState, State
 from shopscope.api.routers.customers import (
     SEGMENTS,
@@ -42,23 +43,6 @@ PLOT_CONFIG = {"displaylogo": False, "responsive": True}
 
 
 # -- filters --------------------------------------------------------------------------------
-def default_calibration_end(first: dt.date | None, last: dt.date) -> dt.date:
-    """Hold out the last third of the order history (at least a week) so that the page
-    can compare predictions with what happened; the whole history when it is short.
-
-    Examples
-    --------
-    >>> default_calibration_end(dt.date(2011, 1, 1), dt.date(2011, 3, 31))
-    datetime.date(2011, 3, 1)
-    >>> default_calibration_end(dt.date(2011, 3, 20), dt.date(2011, 3, 31))
-    datetime.date(2011, 3, 31)
-    """
-    span = (last - first).days if first else 0
-    if span < 21:
-        return last
-    return last - dt.timedelta(days=max(7, round(span / 3)))
-
-
 def _date_param(t: Translator, params, name: str, field: str,  # noqa: ANN001
                 problems: list[str]) -> dt.date | None:
     raw = params.get(name)
@@ -213,6 +197,25 @@ def holdout_chart(t: Translator, report: ClvOut) -> Chart | None:
     return Chart("chart-holdout", {"data": data, "layout": lay})
 
 
+def dropout_note(t: Translator, report: ClvOut) -> dict | None:
+    """The too-little-dropout warning with the holdout error beside it (None when the
+    model's dropout is plausible)."""
+    d = report.dropout
+    if not d.too_little_dropout:
+        return None
+    body = t("cust.dropout_body", alive=t.count(round(d.expected_alive)),
+             customers=t.count(d.customers), p=t.percent(d.mean_probability_alive),
+             churned=t.count(d.lifecycle_churned), buyers=t.count(d.lifecycle_buyers),
+             share=t.percent(d.lifecycle_churned_share), days=t.count(d.churn_days))
+    if d.holdout_error_pct is None:
+        holdout = t("cust.dropout_no_holdout")
+    else:
+        holdout = t("cust.dropout_holdout", error=t.percent(d.holdout_error_pct / 100),
+                    start=t.date(d.holdout_calibration_end), end=t.date(d.holdout_observation_end))
+    return {"title": t("cust.dropout_title"), "body": body, "holdout": holdout,
+            "holdout_error_pct": d.holdout_error_pct}
+
+
 def build_customers_page(state: AppState, t: Translator, as_of: dt.date, scheme: str,
                          calibration_end: dt.date) -> dict:
     """Everything the customers page shows, formatted for ``t``'s language."""
@@ -244,21 +247,24 @@ def build_customers_page(state: AppState, t: Translator, as_of: dt.date, scheme:
     if report is not None:
         tot = report.totals
         clv_totals = [
-            (t("cust.total_clv"), t.currency(tot["total_clv"], currency)),
-            (t("cust.mean_clv"), t.currency(tot["mean_clv"], currency)),
-            (t("cust.median_clv"), t.currency(tot["median_clv"], currency)),
-            (t("cust.expected_alive"), t.count(tot["expected_alive"])),
-            (t("cust.fitted_on"), t("cust.fitted_on_value", n=t.count(tot["customers"]),
-                                    r=t.count(tot["repeat_customers"]))),
+            ("total_clv", t("cust.total_clv"), t.currency(tot["total_clv"], currency)),
+            ("mean_clv", t("cust.mean_clv"), t.currency(tot["mean_clv"], currency)),
+            ("median_clv", t("cust.median_clv"), t.currency(tot["median_clv"], currency)),
+            ("expected_alive", t("cust.expected_alive"), t.count(tot["expected_alive"])),
+            ("fitted_on", t("cust.fitted_on"), t("cust.fitted_on_value",
+                                                 n=t.count(tot["customers"]),
+                                                 r=t.count(tot["repeat_customers"]))),
+            ("spend_excluded", t("cust.spend_excluded"), t.count(report.spend_excluded)),
         ]
         if report.holdout is not None:
-            clv_totals.append((t("cust.holdout_error"),
+            clv_totals.append(("holdout_error", t("cust.holdout_error"),
                                t.percent((report.holdout.total_error_pct or 0) / 100)))
     return {
         "segments": rows,
         "charts": [{"id": c.id, "figure": c.figure} for c in charts],
         "clv_error": clv_error,
         "clv_totals": clv_totals,
+        "clv_dropout": dropout_note(t, report) if report is not None else None,
         "empty": not rows,
     }
 

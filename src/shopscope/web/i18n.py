@@ -498,6 +498,25 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "cust.fitted_on_value": {"en": "{n} customers, {r} repeat buyers",
                              "zh": "{n} 位客户，其中复购 {r} 位"},
     "cust.holdout_error": {"en": "Holdout total error", "zh": "验证期总误差"},
+    # CLV on real data: spend model exclusions and the too-little-dropout warning
+    "cust.spend_excluded": {"en": "Repeat buyers left out of the spend model (spend ≤ 0)",
+                            "zh": "未纳入消费金额模型的复购客户（金额 ≤ 0）"},
+    "cust.dropout_title": {"en": "The model found too little dropout to judge who has left",
+                           "zh": "模型识别出的流失太少，无法判断哪些客户已流失"},
+    "cust.dropout_body": {
+        "en": "It expects {alive} of {customers} customers to be still active (mean P(alive) "
+              "{p}), while {churned} of {buyers} buyers ({share}) have not bought for {days} "
+              "days or more (lifecycle stage: churned). Its CLV assumes nearly everyone keeps "
+              "buying: read it with the holdout error.",
+        "zh": "模型预计 {customers} 位客户中有 {alive} 位仍活跃（平均存活概率 {p}），而按生命周期"
+              "规则，{buyers} 位购买客户中有 {churned} 位（{share}）已 {days} 天或更久未购买"
+              "（流失）。其 CLV 假定几乎所有客户都会继续购买，请结合验证期误差解读。"},
+    "cust.dropout_holdout": {
+        "en": "Holdout error: {error} (fitted to {start}, predicted to {end}).",
+        "zh": "验证期误差：{error}（拟合至 {start}，预测至 {end}）。"},
+    "cust.dropout_no_holdout": {
+        "en": "No holdout error: the history is too short to hold part of it out.",
+        "zh": "无验证期误差：历史数据太短，无法留出验证期。"},
     "cust.profile_title": {"en": "Customer {id}", "zh": "客户 {id}"},
     "cust.back": {"en": "All customers", "zh": "返回客户分析"},
     "cust.summary": {"en": "Summary", "zh": "概况"},

@@ -457,23 +457,16 @@ def clv_columns(tables: TableSource, as_of: dt.date | str,
     The fit runs on the engine-computed summary (one row per buyer), so this is a small
     pandas frame even for large shops.
     """
-    import warnings
-
-    from shopscope.analytics.customers.summary import customer_summary
-    from shopscope.models import BetaGeoModel, GammaGammaModel, clv
+    from shopscope.analytics.customers.clv import fit_clv
+    from shopscope.models import clv
     from shopscope.models.clv_common import ClvError
 
     end = pd.Timestamp(str(as_of)).date() - dt.timedelta(days=1)
-    summary = customer_summary(tables, end, time_unit="D").execute()
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            purchases = BetaGeoModel().fit(summary)
-            spend = GammaGammaModel().fit(
-                summary[(summary.frequency > 0) & (summary.monetary_value > 0)])
+        fit = fit_clv(tables, end)
     except ClvError:
         return None
-    data = clv(purchases, spend, summary, horizon=horizon_months, time_unit="D").data
+    data = clv(fit.purchases, fit.spend, fit.summary, horizon=horizon_months, time_unit="D").data
     return data[["customer_id", "clv", "probability_alive", "expected_purchases"]].rename(
         columns={"probability_alive": "p_alive"})
 

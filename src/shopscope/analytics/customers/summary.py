@@ -100,6 +100,8 @@ HOLDOUT_COLUMNS: tuple[str, ...] = (
 )
 
 _SECONDS_PER_UNIT = {"D": 86_400.0, "W": 7 * 86_400.0}
+_EARLIEST = pd.Timestamp("1678-01-01")
+_LATEST = pd.Timestamp("2262-04-10")
 _VALUE_COLUMN = {"net": "net_amount", "gross": "gross_amount"}
 
 
@@ -130,6 +132,11 @@ def _boundary(name: str, value: DateLike, *, day_mode: bool) -> tuple[pd.Timesta
         ) from exc
     if ts is pd.NaT or pd.isna(ts):
         raise SummaryOptionError(f"{name} is missing", hint="pass a date such as '1997-09-30'")
+    if not _EARLIEST <= ts <= _LATEST:  # the day after must be a timestamp too
+        raise SummaryOptionError(
+            f"{name} {value} is outside the dates timestamps can hold",
+            hint=f"pass a date between {_EARLIEST.date()} and {_LATEST.date()}",
+        )
     if ts.tzinfo is not None:
         raise SummaryOptionError(
             f"{name}={value!r} has a time zone; stored timestamps are naive shop-local times",

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import warnings
 from typing import Any, Literal
 
 import ibis
@@ -28,7 +27,6 @@ from shopscope.analytics.customers import (
     LifecycleWindows,
     build_profile,
     classic_segment,
-    customer_summary,
     derive_windows,
     eleven_segment,
     rfm_scores,
@@ -37,15 +35,18 @@ from shopscope.analytics.customers import (
     stages_as_of,
     transition_matrix,
 )
+from shopscope.analytics.customers.clv import ClvFit, dropout_check, fit_clv
+from shopscope.analytics.customers.summary import SummaryOptionError
 from shopscope.analytics.customers.rfm import CLASSIC_SEGMENTS, ELEVEN
 from shopscope.api.deps import ApiError, AppState, CurrentUser, State
-from shopscope.models import BetaGeoModel, ClvError, GammaGammaModel, clv, holdout_table
+from shopscope.models import ClvError, clv
 from shopscope.privacy import protect
 
 router = APIRouter(tags=["customers"])
 
 Scheme = Literal["classic", "eleven"]
 Lang = Literal["en", "zh"]
+SpendMeasure = Literal["net", "gross"]
 #: Segment registry by key, per scheme (the RFM module keys classic ones by R/F/M letters).
 SEGMENTS = {
     "classic": {s.key: s for s in CLASSIC_SEGMENTS.values()},
@@ -137,17 +138,38 @@ class HoldoutOut(BaseModel):
     rows: list[HoldoutRow]
 
 
+class DropoutOut(BaseModel):
+    """The model's dropout against the lifecycle stages (see
+    :class:`shopscope.analytics.customers.clv.DropoutCheck`)."""
+
+    too_little_dropout: bool
+    mean_probability_alive: float
+    expected_alive: float
+    customers: int
+    lifecycle_as_of: dt.date
+    lifecycle_churned: int
+    lifecycle_buyers: int
+    lifecycle_churned_share: float | None
+    churn_days: int
+    holdout_error_pct: float | None
+    holdout_calibration_end: dt.date | None
+    holdout_observation_end: dt.date | None
+
+
 class ClvOut(BaseModel):
     calibration_end: dt.date
     horizon_months: int
     margin: float
     discount_rate: float
+    spend: str
+    spend_excluded: int
     params: dict[str, dict[str, float]]
     log_likelihood: dict[str, float]
     converged: dict[str, bool]
     totals: dict[str, float]
     histogram: list[HistogramBin]
     holdout: HoldoutOut | None
+    dropout: DropoutOut
 
 
 class OrderOut(BaseModel):
@@ -315,12 +337,11 @@ def _histogram(values: np.ndarray) -> list[HistogramBin]:
     return out
 
 
-def clv_models(store, calibration_end: dt.date, last_day: dt.date) -> dict:  # noqa: ANN001
-    """BG/NBD and Gamma-Gamma fitted on the calibration summary (in days), with the
-    summary itself (holdout columns when orders go past ``calibration_end``).
-
-    Gamma-Gamma is fitted on the repeat buyers whose mean repeat value is positive (the
-    model is for positive amounts).
+def clv_models(store, calibration_end: dt.date, last_day: dt.date,  # noqa: ANN001
+               spend: str = "net") -> ClvFit:
+    """BG/NBD and Gamma-Gamma fitted on the calibration summary (in days), with a holdout
+    when orders go past ``calibration_end`` (:func:`fit_clv`: repeat buyers whose mean
+    repeat spend is <= 0 are left out of the spend fit and counted).
 
     Raises
     ------
@@ -328,30 +349,19 @@ def clv_models(store, calibration_end: dt.date, last_day: dt.date) -> dict:  # n
         Too few customers or repeat buyers to fit on.
     """
     observation_end = last_day if last_day > calibration_end else None
-    summary = customer_summary(store, calibration_end, observation_end,
-                               time_unit="D").execute()
-    if summary.empty:
-        raise ClvError("empty", f"no customer bought on or before {calibration_end}",
-                       hint="choose a later calibration_end")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # convergence is reported in the response
-        purchases = BetaGeoModel().fit(summary)
-        spend = GammaGammaModel().fit(
-            summary[(summary.frequency > 0) & (summary.monetary_value > 0)])
-    return {"summary": summary, "purchases": purchases, "spend": spend,
-            "observation_end": observation_end}
+    return fit_clv(store, calibration_end, observation_end, spend=spend)  # type: ignore[arg-type]
 
 
-def clv_report(fit: dict, calibration_end: dt.date, horizon: int, margin: float,
+def clv_report(store, fit: ClvFit, horizon: int, margin: float,  # noqa: ANN001
                discount_rate: float) -> ClvOut:
-    summary, purchases, spend = fit["summary"], fit["purchases"], fit["spend"]
+    summary, purchases, spend = fit.summary, fit.purchases, fit.spend
     result = clv(purchases, spend, summary, horizon=horizon, margin=margin,
                  discount_rate=discount_rate, time_unit="D")
     data = result.data
     values = data.clv.to_numpy(dtype=float)
     totals = {
         "customers": float(len(data)),
-        "repeat_customers": float((summary.frequency > 0).sum()),
+        "repeat_customers": float(fit.repeat_customers),
         "total_clv": result.total,
         "mean_clv": float(np.mean(values)),
         "median_clv": float(np.median(values)),
@@ -359,40 +369,46 @@ def clv_report(fit: dict, calibration_end: dt.date, horizon: int, margin: float,
         "expected_alive": float(data.probability_alive.sum()),
     }
     holdout = None
-    if fit["observation_end"] is not None:
-        h = holdout_table(purchases, summary)
+    h = fit.holdout()
+    if h is not None:
         holdout = HoldoutOut(
-            observation_end=fit["observation_end"], actual_total=h.actual_total,
+            observation_end=fit.observation_end, actual_total=h.actual_total,
             predicted_total=h.predicted_total, total_error_pct=_num(h.total_error_pct),
             mae=h.mae,
             rows=[HoldoutRow(frequency=int(r["frequency"]), label=str(r["label"]),
                              customers=int(r["customers"]), actual=_num(r["actual"]),
                              predicted=_num(r["predicted"]))
                   for r in h.table.to_dict("records")])
+    check = dropout_check(store, fit, result, h)
     return ClvOut(
-        calibration_end=calibration_end, horizon_months=horizon, margin=margin,
-        discount_rate=discount_rate,
+        calibration_end=fit.calibration_end, horizon_months=horizon, margin=margin,
+        discount_rate=discount_rate, spend=fit.spend_measure, spend_excluded=fit.spend_excluded,
         params={"bgnbd": dict(purchases.params_), "gamma_gamma": dict(spend.params_)},
         log_likelihood={"bgnbd": purchases.log_likelihood_,
                         "gamma_gamma": spend.log_likelihood_},
         converged={"bgnbd": bool(purchases.converged_), "gamma_gamma": bool(spend.converged_)},
         totals=totals, histogram=_histogram(values), holdout=holdout,
+        dropout=DropoutOut(**check.as_dict()),
     )
 
 
 def cached_clv(state: AppState, calibration_end: dt.date | None, horizon: int = 12,
-               margin: float = 1.0, discount_rate: float = 0.10) -> ClvOut:
+               margin: float = 1.0, discount_rate: float = 0.10,
+               spend: str = "net") -> ClvOut:
     """The CLV report through the cache (fit and report cached separately); ClvError
     becomes a 422 with the model's hint."""
     last = data_last_day(state)
     end = calibration_end or last
     store = state.workspace.store
     try:
-        fit = state.cached(("customers-clv-fit", end), lambda: clv_models(store, end, last))
-        return state.cached(("customers-clv", end, horizon, margin, discount_rate),
-                            lambda: clv_report(fit, end, horizon, margin, discount_rate))
+        fit = state.cached(("customers-clv-fit", end, spend),
+                           lambda: clv_models(store, end, last, spend))
+        return state.cached(("customers-clv", end, horizon, margin, discount_rate, spend),
+                            lambda: clv_report(store, fit, horizon, margin, discount_rate))
     except ClvError as exc:
         raise ApiError(422, f"clv_{exc.code}", exc.message, exc.hint) from exc
+    except SummaryOptionError as exc:  # e.g. a calibration end no timestamp can hold
+        raise ApiError(422, "clv_invalid_option", exc.message, exc.hint) from exc
 
 
 def customer_clv(state: AppState, customer_id: str) -> dict[str, float] | None:
@@ -400,15 +416,15 @@ def customer_clv(state: AppState, customer_id: str) -> dict[str, float] | None:
     None when the models cannot be fitted or the customer never bought."""
     try:
         last = data_last_day(state)
-        fit = state.cached(("customers-clv-fit", last),
+        fit = state.cached(("customers-clv-fit", last, "net"),
                            lambda: clv_models(state.workspace.store, last, last))
     except (ApiError, ClvError):
         return None
-    summary = fit["summary"]
+    summary = fit.summary
     row = summary[summary.customer_id == customer_id]
     if row.empty:
         return None
-    result = clv(fit["purchases"], fit["spend"], row, horizon=12, time_unit="D").data.iloc[0]
+    result = clv(fit.purchases, fit.spend, row, horizon=12, time_unit="D").data.iloc[0]
     return {"clv": float(result["clv"]), "probability_alive": float(result["probability_alive"]),
             "expected_purchases": float(result["expected_purchases"]), "horizon_months": 12.0}
 
@@ -546,12 +562,17 @@ def get_clv(  # noqa: ANN201, PLR0913
     horizon_months: int = Query(12, ge=1, le=120),
     margin: float = Query(1.0, ge=0, le=1, description="profit share of sales; 1 = revenue"),
     discount_rate: float = Query(0.10, ge=0, le=1, description="annual discount rate"),
+    spend: SpendMeasure = Query("net", description="net (net_amount, after discounts) or "
+                                "gross (gross_amount, before discounts)"),
 ):
     """Fit BG/NBD + Gamma-Gamma on purchases up to ``calibration_end`` (default: the last
     order day), in days. Returns the parameters, log-likelihoods, a CLV histogram and
     totals, and, when orders go past ``calibration_end``, predicted against actual
-    purchases in that holdout by calibration frequency."""
-    return cached_clv(state, calibration_end, horizon_months, margin, discount_rate)
+    purchases in that holdout by calibration frequency. ``spend_excluded`` counts the
+    repeat buyers left out of the spend fit (mean repeat spend <= 0); ``dropout`` says
+    whether the model found too little dropout to judge, with the holdout error (from a
+    default split when there is no holdout)."""
+    return cached_clv(state, calibration_end, horizon_months, margin, discount_rate, spend)
 
 
 @router.get("/api/customers/profile/{customer_id}", response_model=ProfileOut)
