@@ -123,10 +123,11 @@ def funnel_command(  # noqa: PLR0913
                                     "value", "value_lost") if c in frame.columns]
                 frame = frame[keep].rename(columns={
                     "conversion_from_previous": "conv. from prev.",
-                    "conversion_overall": "conv. overall", "median_seconds": "median s"})
+                    "conversion_overall": "conv. overall", "median_seconds": "median time"})
     finally:
         ws.close()
-    _emit(frame, fmt, output, title=title)
+    _emit(frame, fmt, output, title=title,
+          kinds={"median time": "seconds", "value": "money", "value_lost": "money"})
     if dropped_at is not None and fmt == "table":
         console.print(f"{len(frame):,} visitors")
 
@@ -139,7 +140,8 @@ def retention_command(  # noqa: PLR0913
     return_event: Annotated[str | None, typer.Option(
         help="What counts as coming back (default: any event).")] = None,
     grain: Grain = "day",
-    periods: Annotated[int, typer.Option(help="Periods after the cohort's.")] = 30,
+    periods: Annotated[int, typer.Option(
+        help="How many periods after the cohort's first period.")] = 30,
     mode: Annotated[str, typer.Option(help="exact (in period N) | unbounded (N or later)")
                     ] = "exact",
     start: Start = None, end: End = None, by: By = None,
@@ -158,7 +160,8 @@ def retention_command(  # noqa: PLR0913
     finally:
         ws.close()
     frame = result.matrix if long or by else _grid(result.wide(), result.matrix)
-    _emit(frame, fmt, output, title=f"{grain} retention ({mode})", grain=grain)
+    _emit(frame, fmt, output, title=f"{grain} retention ({mode})", grain=grain,
+          kinds={c: "rate" for c in frame.columns if str(c).isdigit()})
 
 
 @behaviour_app.command("cohorts")
@@ -182,7 +185,10 @@ def cohorts_command(
     finally:
         ws.close()
     frame = _grid(result.wide(value), result.matrix)
-    _emit(frame, fmt, output, title=f"repurchase cohorts: {value}", grain=grain)
+    kind = "money" if value in ("ltv", "revenue") else "count" if value.startswith(
+        "retained") else "rate"
+    _emit(frame, fmt, output, title=f"repurchase cohorts: {value}", grain=grain,
+          kinds={c: kind for c in frame.columns if str(c).isdigit()})
 
 
 @behaviour_app.command("paths")

@@ -195,6 +195,20 @@ def _significant(x: float, digits: int = SIGNIFICANT) -> float:
     return round(x, digits - 1 - math.floor(math.log10(abs(x))))
 
 
+def exact(value: float, kind: Kind, digits: int = 2, quotient: bool = False) -> float:
+    """One exported number: money in whole minor units (unless it is a quotient such as
+    AOV), anything else to ten significant digits.
+
+    >>> exact(782.8500000000001, "money"), exact(0.30000000000000004, "rate")
+    (782.85, 0.3)
+    """
+    if missing(value):
+        return value
+    if kind == "money" and not quotient:
+        return round(float(value), digits)
+    return _significant(float(value))
+
+
 def export_frame(frame: pd.DataFrame, kinds: Mapping[str, Kind] | None = None,
                  currency: str | None = None) -> pd.DataFrame:
     """The frame as CSV/JSON/Parquet should hold it: counts as integers (nullable), money
@@ -222,10 +236,8 @@ def export_frame(frame: pd.DataFrame, kinds: Mapping[str, Kind] | None = None,
         if s.dtype.kind != "f":
             continue
         # A quotient in money (AOV) keeps its precision; sums of money are whole cents.
-        if kind == "money" and not (col in METRICS and METRICS[col].ratio):
-            out[col] = s.round(digits)
-        else:
-            out[col] = s.map(lambda x: x if missing(x) else _significant(float(x)))
+        quotient = col in METRICS and METRICS[col].ratio
+        out[col] = s.map(lambda x, k=kind, q=quotient: exact(x, k, digits, q))
     return out
 
 
@@ -256,7 +268,7 @@ def print_table(cells: pd.DataFrame, console: Console, *, title: str = "",
     headers = dict(headers or {})
     cols = [str(c) for c in cells.columns]
     keys = [c for c in keys if c in cols]
-    head = {c: headers.get(c, c) for c in cols}
+    head = {c: headers.get(c, c.replace("_", " ")) for c in cols}
 
     def need(c: str) -> int:
         body = max((_cell_width(v) for v in cells[c]), default=0)
@@ -311,3 +323,44 @@ def format_frame(frame: pd.DataFrame, kinds: Mapping[str, Kind], digits: int = 2
         else:
             out[col] = [fmt_value(v, kind, digits) for v in values]
     return out
+
+
+def _json_value(value: object) -> object:
+    import datetime as dt
+
+    import numpy as np
+
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_json_value(v) for v in value]
+    if missing(value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat(timespec="milliseconds")
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    return value if isinstance(value, (str, dict)) else str(value)
+
+
+def to_json_text(frame: pd.DataFrame) -> str:
+    """Records as JSON with each float written in its shortest exact form (pandas' writer
+    prints 1662127.17 as 1662127.1699999999).
+
+    >>> print(to_json_text(pd.DataFrame({"a": [1662127.17], "n": pd.array([3], "Int64")})))
+    [
+     {
+      "a": 1662127.17,
+      "n": 3
+     }
+    ]
+    """
+    import json
+
+    records = [{str(k): _json_value(v) for k, v in zip(frame.columns, row, strict=True)}
+               for row in frame.itertuples(index=False, name=None)]
+    return json.dumps(records, ensure_ascii=False, indent=1)
