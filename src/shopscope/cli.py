@@ -372,14 +372,19 @@ def report(
     workspace: WorkspaceOpt = DEFAULT_WS,
     output: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("report.html"),
     lang: Annotated[str, typer.Option(help="en or zh")] = "en",
+    start: Annotated[str | None, typer.Option(help="First day (YYYY-MM-DD), inclusive.")] = None,
+    end: Annotated[str | None, typer.Option(help="Last day (YYYY-MM-DD), exclusive.")] = None,
 ) -> None:
     """Write the HTML KPI report (charts work offline)."""
     from shopscope.report import write_kpi_report
 
+    language = _lang(lang)
+    check_range(start, end)
     ws = _open_workspace(workspace)
     try:
-        path = write_kpi_report(ws.store, output, lang=_lang(lang),
-                                currency=ws.settings.currency)
+        path = write_kpi_report(ws.store, output, lang=language,
+                                currency=ws.settings.currency, start=start, end=end,
+                                timezone=ws.settings.timezone)
     finally:
         ws.close()
     console.print(f"report written to [bold]{escape(path)}[/]")
@@ -472,7 +477,7 @@ def demo(
         _print_table(monthly[["period", "gmv", "net_sales", "orders", "buyers", "aov",
                               "repurchase_rate"]], "by month", "month")
         path = write_kpi_report(ws.store, ws.path / "report.html", lang=language,
-                                currency=ws.settings.currency)
+                                currency=ws.settings.currency, timezone=ws.settings.timezone)
         console.print(f"report: [bold]{escape(path.resolve())}[/] (open it in a browser; works offline)")
     finally:
         ws.close()

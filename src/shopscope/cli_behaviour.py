@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from shopscope.cli import DEFAULT_WS, WorkspaceOpt, _emit, _open_workspace, console
+from shopscope.cli import DEFAULT_WS, WorkspaceOpt, _emit, _open_workspace, check_range, console
 
 behaviour_app = typer.Typer(
     help="Behaviour analytics on events: trends, funnels, retention, cohorts, paths.",
@@ -72,6 +72,9 @@ def trends_command(  # noqa: PLR0913
             raise OptionError(f"--compare {compare!r} is not START..END",
                               hint="e.g. --compare 2024-01-01..2024-01-31")
         other = (first, last)
+    check_range(start, end, end_inclusive=True)
+    if other:
+        check_range(*other, end_inclusive=True, names=("--compare start", "--compare end"))
     ws = _open_workspace(workspace)
     try:
         result = trends(_source(ws, source), metrics=tuple(metric or ("pv", "uv")), grain=grain,
@@ -105,6 +108,7 @@ def funnel_command(  # noqa: PLR0913
 
     options = {"window": window, "order": order, "same_product": same_product,
                "mode": mode, "start": start, "end": end}
+    check_range(start, end, end_inclusive=True)
     ws = _open_workspace(workspace)
     try:
         if dropped_at is not None:
@@ -152,6 +156,7 @@ def retention_command(  # noqa: PLR0913
     """Cohort retention: share of each cohort back in period N."""
     from shopscope.analytics.behaviour.retention import retention
 
+    check_range(start, end, end_inclusive=True)
     ws = _open_workspace(workspace)
     try:
         result = retention(_source(ws, source), start_event=start_event, return_event=return_event,
@@ -178,6 +183,7 @@ def cohorts_command(
     or cumulative revenue per customer (--value ltv)."""
     from shopscope.analytics.behaviour.retention import repurchase_cohorts
 
+    check_range(start, end, end_inclusive=True)
     ws = _open_workspace(workspace)
     try:
         result = repurchase_cohorts(ws.store, grain=grain, periods=periods, start=start,  # type: ignore[arg-type]
@@ -212,6 +218,7 @@ def paths_command(  # noqa: PLR0913
     """The most common paths through sessions, with the next (or previous) step."""
     from shopscope.analytics.behaviour.paths import paths
 
+    check_range(start_date, end_date, end_inclusive=True, names=("--start-date", "--end-date"))
     ws = _open_workspace(workspace)
     try:
         result = paths(_source(ws, source), start=start, end=end, length=length, top=top,

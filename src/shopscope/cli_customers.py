@@ -10,7 +10,14 @@ from typing import Annotated
 
 import typer
 
-from shopscope.cli import DEFAULT_WS, WorkspaceOpt, _emit, _open_workspace, console
+from shopscope.cli import (
+    DEFAULT_WS,
+    WorkspaceOpt,
+    _emit,
+    _open_workspace,
+    check_range,
+    console,
+)
 from shopscope.clifmt import escape, plural
 from shopscope.errors import ShopscopeError
 
@@ -221,6 +228,7 @@ def clv_command(
 
     if model not in ("bgnbd", "pareto"):
         raise ShopscopeError(f"unknown model {model!r}", hint="use bgnbd or pareto")
+    check_range(calibration_end, holdout_end, names=("--calibration-end", "--holdout-end"))
     ws = _open_workspace(workspace)
     try:
         end = calibration_end or str(_as_of(ws, None) - dt.timedelta(days=1))
