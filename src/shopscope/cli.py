@@ -614,9 +614,16 @@ def _serve(workspace: Path, host: str, port: int, secure: bool) -> None:
 
     from shopscope.api import create_app
 
+    from shopscope.store.workspace import serve_marker
+
     app_ = create_app(workspace, cookie_secure=secure)
-    console.print(f"serving [bold]http://{host}:{port}/[/] (API docs at /docs); Ctrl-C stops")
-    uvicorn.run(app_, host=host, port=port, log_level="warning")
+    url = f"http://{host}:{port}/"
+    console.print(f"serving [bold]{escape(url)}[/] (API docs at /docs); Ctrl-C stops")
+    console.print(f"the dashboard holds the workspace {escape(workspace)} while it serves: "
+                  "other shopscope commands on it must wait until Ctrl-C here, or use the API",
+                  highlight=False)
+    with serve_marker(workspace, url):
+        uvicorn.run(app_, host=host, port=port, log_level="warning")
 
 
 def _register_subcommands() -> None:
