@@ -473,9 +473,14 @@ def demo(
         console.print(table)
         from shopscope.analytics import kpis
 
+        from shopscope.analytics.kpis import data_last_at, mark_partial
+
         monthly = kpis(ws.store, grain="month").wide()
-        _print_table(monthly[["period", "gmv", "net_sales", "orders", "buyers", "aov",
-                              "repurchase_rate"]], "by month", "month")
+        last = data_last_at(ws.store)
+        _print_table(mark_partial(monthly[["period", "gmv", "net_sales", "orders", "buyers",
+                                           "aov", "repurchase_rate"]], "month", last),
+                     "by month", "month", currency=ws.settings.currency,
+                     footnote=f"(partial): the data end on {last:%Y-%m-%d}" if last else "")
         path = write_kpi_report(ws.store, ws.path / "report.html", lang=language,
                                 currency=ws.settings.currency, timezone=ws.settings.timezone)
         console.print(f"report: [bold]{escape(path.resolve())}[/] (open it in a browser; works offline)")
