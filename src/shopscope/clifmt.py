@@ -91,8 +91,7 @@ def fmt_duration(seconds: float) -> str:
 
 def _trim(x: float) -> str:
     """One decimal, without a trailing .0."""
-    text = f"{x:,.1f}"
-    return text[:-2] if text.endswith(".0") else text
+    return f"{x:,.1f}".removesuffix(".0")
 
 
 def minor_digits(currency: str | None) -> int:
@@ -160,7 +159,7 @@ def column_kind(name: str, series: pd.Series | None = None) -> Kind:
         return "period"
     if "share" in low or low.endswith("rate") or low.startswith("conv") or "probability" in low:
         return "rate"
-    if low.endswith("seconds") or low.endswith("_s"):
+    if low.endswith(("seconds", "_s")):
         return "seconds"
     if low.endswith("days"):
         return "days"
@@ -312,7 +311,7 @@ def print_table(cells: pd.DataFrame, console: Console, *, title: str = "",
 
 
 def format_frame(frame: pd.DataFrame, kinds: Mapping[str, Kind], digits: int = 2,
-                 period_label=None) -> pd.DataFrame:  # noqa: ANN001
+                 period_label=None) -> pd.DataFrame:
     """Every cell as the string a table shows."""
     out = pd.DataFrame(index=range(len(frame)))
     for col in frame.columns:

@@ -897,10 +897,11 @@ def data_last_at(tables: TableSource) -> dt.datetime | None:
 def mark_partial(frame: pd.DataFrame, grain: str, last: dt.datetime | None,
                  start: dt.date | str | None = None,
                  end: dt.date | str | None = None) -> pd.DataFrame:
-    """``frame`` with a boolean ``partial`` column after ``period`` (see :func:`is_partial`)."""
+    """``frame`` with a boolean ``partial`` column (see :func:`is_partial`), last so that
+    the columns before it stay where exports always had them."""
     lo = _as_datetime(start, "start")
     hi = _as_datetime(end, "end")
     flags = [bool(is_partial(p, grain, last, lo, hi)) for p in frame["period"]]
     out = frame.copy()
-    out.insert(list(out.columns).index("period") + 1, "partial", pd.array(flags, dtype=bool))
+    out["partial"] = pd.array(flags, dtype=bool)
     return out
