@@ -276,3 +276,21 @@ def test_license_is_an_spdx_string():
     requires = project["build-system"]["requires"]
     bound = next(r for r in requires if r.startswith("setuptools"))
     assert tuple(int(x) for x in re.search(r">=([\d.]+)", bound).group(1).split(".")) >= (77,)
+
+
+def test_print_table_splits_instead_of_cutting_numbers():
+    from rich.console import Console
+
+    from shopscope.clifmt import print_table
+
+    big = [f"{1234567.891 * (i + 1):,.2f}" for i in range(3)]
+    cells = pd.DataFrame({"country": ["United Kingdom", "Channel Islands", "EIRE"],
+                          **{f"amount {k}": big for k in range(8)}})
+    console = Console(width=80, record=True, force_terminal=False, color_system=None)
+    print_table(cells, console, title="t", numeric=[c for c in cells if c != "country"],
+                keys=["country"])
+    text = console.export_text()
+    _assert_fits(text)
+    assert text.count("United Kingdom") >= 2  # the label column is repeated in each part
+    for value in big:  # every amount, whole, eight times
+        assert len(re.findall(rf"(?<![\d,.]){re.escape(value)}(?![\d,.])", text)) == 8
