@@ -156,7 +156,7 @@ def test_export_frame_rounds_only_noise():
     frame = pd.DataFrame({"gmv": [782.8500000000001], "orders": [1622.0],
                           "aov": [2 / 3], "repurchase_rate": [0.1 + 0.2]})
     out = export_frame(frame, currency="JPY")
-    assert out.to_csv(index=False).splitlines()[1] == "783.0,1622,0.6666666667,0.3"
+    assert out.to_csv(index=False).splitlines()[1] == "783.0,1622,0.666666666667,0.3"
 
 
 # -- units, plurals, partial periods, changes -----------------------------------------------

@@ -29,7 +29,7 @@ Kind = Literal["money", "rate", "count", "number", "days", "seconds", "period", 
 NUMERIC_KINDS = ("money", "rate", "count", "number", "days", "seconds")
 # Exported ratios and quotients keep this many significant digits: all a float64 means,
 # without the binary noise of its last bits (0.30000000000000004).
-SIGNIFICANT = 10
+SIGNIFICANT = 12
 
 
 def escape(value: object) -> str:
@@ -137,7 +137,7 @@ def fmt_value(value: object, kind: Kind, digits: int = 2) -> str:
     return str(value)
 
 
-_MONEY_WORDS = ("monetary", "revenue", "amount", "value", "sales", "gmv", "clv", "spend",
+_MONEY_WORDS = ("monetary", "revenue", "amount", "value_lost", "sales", "gmv", "clv", "spend",
                 "ltv", "aov", "arpu", "discount")
 
 
@@ -148,6 +148,8 @@ def column_kind(name: str, series: pd.Series | None = None) -> Kind:
     ('money', 'rate', 'count')
     >>> column_kind("median_seconds"), column_kind("recency_days"), column_kind("revenue_share")
     ('seconds', 'days', 'rate')
+    >>> column_kind("p_value", pd.Series([0.04324492804302163])), column_kind("value_lost")
+    ('number', 'money')
     """
     from shopscope.analytics import METRICS
 
@@ -196,7 +198,7 @@ def _significant(x: float, digits: int = SIGNIFICANT) -> float:
 
 def exact(value: float, kind: Kind, digits: int = 2, quotient: bool = False) -> float:
     """One exported number: money in whole minor units (unless it is a quotient such as
-    AOV), anything else to ten significant digits.
+    AOV), anything else to twelve significant digits.
 
     >>> exact(782.8500000000001, "money"), exact(0.30000000000000004, "rate")
     (782.85, 0.3)
@@ -211,7 +213,7 @@ def exact(value: float, kind: Kind, digits: int = 2, quotient: bool = False) -> 
 def export_frame(frame: pd.DataFrame, kinds: Mapping[str, Kind] | None = None,
                  currency: str | None = None) -> pd.DataFrame:
     """The frame as CSV/JSON/Parquet should hold it: counts as integers (nullable), money
-    rounded to the currency's minor unit, other floats to ten significant digits.
+    rounded to the currency's minor unit, other floats to twelve significant digits.
 
     >>> out = export_frame(pd.DataFrame({"orders": [1622.0, None], "gmv": [782.8500000000001,
     ...                                  1.0], "repurchase_rate": [0.30000000000000004, 0.5]}))
