@@ -50,7 +50,8 @@ def init(
     from shopscope.store import Workspace
 
     ws = Workspace.create(path, timezone=timezone, currency=currency, engine_url=engine)
-    console.print(f"workspace ready at [bold]{escape(ws.path)}[/] (engine: {escape(ws.engine_url)})")
+    console.print(f"workspace ready at [bold]{escape(ws.path)}[/] "
+                  f"(engine: {escape(ws.engine_url)})")
     ws.close()
 
 
@@ -483,7 +484,8 @@ def demo(
                      footnote=f"(partial): the data end on {last:%Y-%m-%d}" if last else "")
         path = write_kpi_report(ws.store, ws.path / "report.html", lang=language,
                                 currency=ws.settings.currency, timezone=ws.settings.timezone)
-        console.print(f"report: [bold]{escape(path.resolve())}[/] (open it in a browser; works offline)")
+        console.print(f"report: [bold]{escape(path.resolve())}[/] "
+                      "(open it in a browser; works offline)")
     finally:
         ws.close()
     if serve:
@@ -580,7 +582,8 @@ def token_create(name: str, user: Annotated[str, typer.Option(help="Owner of the
     if store.get(user) is None:
         raise ShopscopeError(f"no user {user!r}", hint="see `shopscope user list`")
     token, info = store.create_token(user, name)
-    console.print(f"token {info.id} for {escape(user)}: {escape(token)}", highlight=False, soft_wrap=True)
+    console.print(f"token {info.id} for {escape(user)}: {escape(token)}", highlight=False,
+                  soft_wrap=True)
     console.print("send it as: Authorization: Bearer <token>")
 
 
