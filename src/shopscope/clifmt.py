@@ -159,7 +159,8 @@ def column_kind(name: str, series: pd.Series | None = None) -> Kind:
     low = name.lower()
     if low in ("period", "cohort"):
         return "period"
-    if "share" in low or low.endswith("rate") or low.startswith("conv") or "probability" in low:
+    if ("share" in low or low.endswith("rate") or low.startswith("conv") or "probability" in low
+            or low == "stickiness"):
         return "rate"
     if low.endswith(("seconds", "_s")):
         return "seconds"
