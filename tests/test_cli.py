@@ -35,7 +35,7 @@ def test_demo_loads_prints_summary_and_writes_offline_report(demo_ws):
     assert "Plotly" in report and "<script src=\"http" not in report
     assert "cdn" not in report.lower().split("<script>")[0]
     # The data end on 2011-12-09, so December is partial and November is the latest full month.
-    assert "Latest full month: 2011-11" in report
+    assert "Latest full month: November 2011" in report
     # The demo slice's order count, computed independently with pandas from the bundled file.
     raw = pd.read_csv(ROOT / "src/shopscope/data/online_retail_sample.csv.gz", dtype=str)
     qty = raw.Quantity.astype(int)

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 import typer
 from rich.console import Console
 
+from shopscope.clifmt import escape
 from shopscope.errors import ShopscopeError
 
 app = typer.Typer(
@@ -49,7 +50,8 @@ def init(
     from shopscope.store import Workspace
 
     ws = Workspace.create(path, timezone=timezone, currency=currency, engine_url=engine)
-    console.print(f"workspace ready at [bold]{ws.path}[/] (engine: {ws.engine_url})")
+    console.print(f"workspace ready at [bold]{escape(ws.path)}[/] "
+                  f"(engine: {escape(ws.engine_url)})")
     ws.close()
 
 
@@ -94,13 +96,14 @@ def print_report(report, limit: int = 20) -> None:  # noqa: ANN001
     from rich.table import Table
 
     for line in report.summary_lines():
-        err_console.print(f"  {line}", highlight=False)
+        err_console.print(f"  {escape(line)}", highlight=False)
     problems = report.problems[:limit]
     if problems:
         table = Table("file", "row", "column", "value", "reason", title="first problems")
         for p in problems:
-            table.add_row(p.source, "" if p.row is None else str(p.row), p.column,
-                          "(empty)" if p.value is None else repr(p.value), p.reason)
+            table.add_row(escape(p.source), "" if p.row is None else str(p.row), escape(p.column),
+                          "(empty)" if p.value is None else escape(repr(p.value)),
+                          escape(p.reason))
         err_console.print(table)
 
 
@@ -150,7 +153,7 @@ def ingest(
                     results = job(bar)
                 except ValidationFailed as exc:
                     bar.__exit__(None, None, None)
-                    err_console.print(f"[red]rejected:[/] {exc.message}", highlight=False)
+                    err_console.print(f"[red]rejected:[/] {escape(exc.message)}", highlight=False)
                     print_report(exc.report)
                     raise
             for result in results:
@@ -161,16 +164,16 @@ def ingest(
 
 def _print_load(result) -> None:  # noqa: ANN001
     if result.skipped:
-        console.print(f"{result.source}: already loaded, nothing added")
+        console.print(f"{escape(result.source)}: already loaded, nothing added")
         return
     added = ", ".join(f"{t} +{n:,}" for t, n in result.rows_added.items())
-    console.print(f"[green]loaded[/] {result.source}: {added}", highlight=False)
+    console.print(f"[green]loaded[/] {escape(result.source)}: {escape(added)}", highlight=False)
     rejected = sum(result.rows_rejected.values())
     if rejected:
         console.print(f"[yellow]quarantined[/] {rejected:,} row(s) to _rejects")
         print_report(result.report)
     for note in sorted(result.report.notes):
-        console.print(f"  note: {note}", highlight=False)
+        console.print(f"  note: {escape(note)}", highlight=False)
 
 
 DEFAULT_KPIS = ("gmv", "net_sales", "orders", "buyers", "new_buyers", "aov", "units_per_order",
@@ -178,64 +181,58 @@ DEFAULT_KPIS = ("gmv", "net_sales", "orders", "buyers", "new_buyers", "aov", "un
 
 
 def _emit(frame, fmt: str, output: Path | None, title: str = "",  # noqa: ANN001
-          grain: str = "day") -> None:
-    """Print or write a result frame in the asked format."""
+          grain: str = "day", *, kinds=None, currency: str | None = None,  # noqa: ANN001
+          footnote: str = "") -> None:
+    """Print or write a result frame in the asked format.
+
+    Exports hold exact values without float noise (counts as integers, money in the
+    currency's minor unit); tables format each column by its kind (:mod:`shopscope.clifmt`).
+    """
+    from shopscope.clifmt import export_frame, to_json_text
     from shopscope.errors import ShopscopeError
 
     if fmt == "parquet":
         if output is None:
             raise ShopscopeError("parquet output needs a file", hint="add --output FILE.parquet")
-        frame.to_parquet(output, index=False)
-        err_console.print(f"wrote {output}")
+        export_frame(frame, kinds, currency).to_parquet(output, index=False)
+        err_console.print(f"wrote {escape(output)}")
         return
     if fmt == "csv":
-        text = frame.to_csv(index=False)
+        text = export_frame(frame, kinds, currency).to_csv(index=False)
     elif fmt == "json":
-        text = frame.to_json(orient="records", date_format="iso", force_ascii=False, indent=1)
+        text = to_json_text(export_frame(frame, kinds, currency))
     else:
-        _print_table(frame, title, grain)
+        _print_table(frame, title, grain, kinds=kinds, currency=currency, footnote=footnote)
         return
     if output:
         output.write_text(text, encoding="utf-8")
-        err_console.print(f"wrote {output}")
+        err_console.print(f"wrote {escape(output)}")
     else:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
-def _print_table(frame, title: str, grain: str = "day") -> None:  # noqa: ANN001
-    from rich.table import Table
-
+def _print_table(frame, title: str, grain: str = "day", *, kinds=None,  # noqa: ANN001
+                 currency: str | None = None, footnote: str = "") -> None:
+    """A result frame as one or more tables that fit the terminal (nothing cut short); a
+    partial period is labelled ``(partial)``."""
     from shopscope.analytics import METRICS
-    from shopscope.report.html import format_value
+    from shopscope.clifmt import NUMERIC_KINDS, format_frame, kinds_for, minor_digits, print_table
 
-    table = Table(title=title or None, show_lines=False)
-    for col in frame.columns:
-        label = METRICS[col].label_en if col in METRICS else col
-        numeric = col in METRICS or frame[col].dtype.kind in "if"
-        table.add_column(label, justify="right" if numeric else "left")
-    for rec in frame.itertuples(index=False):
-        cells = []
-        for col, value in zip(frame.columns, rec, strict=True):
-            if col in METRICS:
-                unit = METRICS[col].unit
-                # Whole currency units keep wide tables readable; exports keep full values.
-                cells.append(format_value(value, unit) if unit != "currency" or value is None
-                             or value != value else f"{value:,.0f}")
-            elif col == "period":
-                cells.append(_period_label(value, grain))
-            elif isinstance(value, float):
-                if value != value:
-                    cells.append("–")
-                elif "share" in col or col.endswith("_rate"):
-                    cells.append(f"{value:.1%}")
-                else:
-                    cells.append(f"{value:,.2f}")
-            elif isinstance(value, int) and not isinstance(value, bool):
-                cells.append(f"{value:,}")
-            else:
-                cells.append(str(value))
-        table.add_row(*cells)
-    console.print(table)
+    partial = frame["partial"].tolist() if "partial" in frame.columns else None
+    shown = frame.drop(columns="partial") if partial is not None else frame
+    kind = kinds_for(shown, kinds)
+    cells = format_frame(shown, kind, minor_digits(currency),
+                         period_label=lambda v: _period_label(v, grain))
+    if partial is not None and "period" in cells.columns:
+        cells["period"] = [f"{p} (partial)" if flag else p
+                           for p, flag in zip(cells["period"], partial, strict=True)]
+    headers = {c: METRICS[c].label_en for c in shown.columns if c in METRICS}
+    if currency and any(k == "money" for k in kind.values()):
+        footnote = "; ".join(x for x in (f"amounts in {currency}", footnote) if x)
+    print_table(cells, console, title=title,
+                numeric=[c for c, k in kind.items() if k in NUMERIC_KINDS],
+                keys=[c for c, k in kind.items() if k not in NUMERIC_KINDS],
+                headers=headers, footnote=footnote)
 
 
 def _period_label(value, grain: str) -> str:  # noqa: ANN001
@@ -262,6 +259,7 @@ def kpi(
 ) -> None:
     """KPIs per period (GMV, net sales, orders, buyers, AOV 客单价, 复购率 …)."""
     from shopscope.analytics import METRICS, kpis
+    from shopscope.analytics.kpis import data_last_at, mark_partial
     from shopscope.errors import ShopscopeError
 
     if fmt not in ("table", "csv", "json", "parquet"):
@@ -271,17 +269,103 @@ def kpi(
     if unknown:
         raise ShopscopeError(f"unknown metric(s): {', '.join(unknown)}",
                              hint=f"metrics are: {', '.join(METRICS)}")
+    check_range(start, end)
     ws = _open_workspace(workspace)
     try:
+        currency = ws.settings.currency
         result = kpis(ws.store, grain=grain, by=by, start=start, end=end)  # type: ignore[arg-type]
+        last = data_last_at(ws.store)
     finally:
         ws.close()
+    title = f"KPIs by {grain}" + (f" and {by}" if by else "")
     if changes:
-        frame = result.data[result.data.metric.isin(names)]
+        frame = mark_partial(result.data[result.data.metric.isin(names)].reset_index(drop=True),
+                             grain, last, start, end)
     else:
-        frame = result.wide()[[*result.keys, *names]]
-    _emit(frame, fmt, output, title=f"KPIs by {grain}" + (f" and {by}" if by else ""),
-          grain=grain)
+        frame = mark_partial(result.wide()[[*result.keys, *names]], grain, last, start, end)
+    footnote = (f"(partial): the data end on {last:%Y-%m-%d}, before the period does"
+                if last is not None and frame["partial"].any() else "")
+    if changes:
+        _emit_changes(frame, fmt, output, title, grain, by, currency, footnote)
+    else:
+        _emit(frame, fmt, output, title=title, grain=grain, currency=currency, footnote=footnote)
+
+
+def check_range(start: str | None, end: str | None, *, end_inclusive: bool = False,
+                names: tuple[str, str] = ("--start", "--end")) -> None:
+    """Refuse a range that ends before it starts (or is empty), before any work is done."""
+    import datetime as dt
+
+    from shopscope.errors import OptionError
+
+    days = []
+    for name, value in zip(names, (start, end), strict=True):
+        if value is None:
+            days.append(None)
+            continue
+        try:
+            days.append(dt.date.fromisoformat(str(value)))
+        except ValueError:
+            raise OptionError(f"{name} {value!r} is not a date", hint="use YYYY-MM-DD") from None
+    lo, hi = days
+    if lo is not None and hi is not None and (lo > hi or (lo == hi and not end_inclusive)):
+        raise OptionError(
+            f"the range {lo} to {hi} is empty: {names[0]} comes after {names[1]}"
+            if lo > hi else f"the range {lo} to {hi} is empty ({names[1]} is exclusive)",
+            hint=f"give {names[0]} before {names[1]}, e.g. {names[0]} {hi} {names[1]} {lo}"
+            if lo > hi else f"use {names[1]} {lo + dt.timedelta(days=1)} for that one day")
+
+
+_CHANGE_COLUMNS = {"value": "value", "previous": "previous", "pop_change": "vs previous",
+                   "yoy_value": "year ago", "yoy_change": "vs year ago"}
+
+
+def _emit_changes(frame, fmt: str, output: Path | None, title: str, grain: str,  # noqa: ANN001
+                  by: str | None, currency: str, footnote: str) -> None:
+    """The long KPI table with 环比/同比: each value in its metric's unit, changes of rates
+    in percentage points and of amounts and counts in percent (see ``metric_change``)."""
+    from shopscope.analytics import METRICS
+    from shopscope.analytics.kpis import metric_change
+    from shopscope.clifmt import exact, fmt_value, minor_digits, print_table
+
+    kinds = dict.fromkeys(_CHANGE_COLUMNS, "number")
+    digits = minor_digits(currency)
+    unit_kind = {"currency": "money", "ratio": "rate", "count": "count", "number": "number"}
+    if fmt != "table":
+        out = frame
+        if fmt in ("csv", "json"):  # counts written whole, in a column that mixes units
+            import pandas as pd
+
+            out = frame.copy()
+            for col in ("value", "previous", "yoy_value"):
+                out[col] = pd.Series(
+                    [int(round(v)) if METRICS[m].unit == "count" and v == v else
+                     exact(v, unit_kind[METRICS[m].unit], digits, METRICS[m].ratio)
+                     for v, m in zip(frame[col], frame["metric"], strict=True)], dtype=object)
+            kinds.update(dict.fromkeys(("value", "previous", "yoy_value"), "text"))
+        _emit(out, fmt, output, kinds=kinds, currency=currency)
+        return
+    rows = []
+    for r in frame.itertuples(index=False):
+        kind = unit_kind[METRICS[r.metric].unit]
+        row = {"period": _period_label(r.period, grain) + (" (partial)" if r.partial else "")}
+        if by:
+            row[by] = str(getattr(r, by))
+        row["metric"] = METRICS[r.metric].label_en
+        row["value"] = fmt_value(r.value, kind, digits)
+        for earlier, change in (("previous", "pop_change"), ("yoy_value", "yoy_change")):
+            row[earlier] = fmt_value(getattr(r, earlier), kind, digits)
+            moved = metric_change(r.metric, r.value, getattr(r, earlier))
+            row[change] = "–" if moved is None else moved.text()
+        rows.append(row)
+    import pandas as pd
+
+    cells = pd.DataFrame(rows, columns=["period", *([by] if by else []), "metric",
+                                        *_CHANGE_COLUMNS])
+    note = "changes of rates in percentage points (pp), of amounts and counts in percent"
+    print_table(cells, console, title=title, numeric=list(_CHANGE_COLUMNS),
+                keys=["period", *([by] if by else []), "metric"], headers=_CHANGE_COLUMNS,
+                footnote="; ".join(x for x in (f"amounts in {currency}", note, footnote) if x))
 
 
 @app.command()
@@ -289,17 +373,22 @@ def report(
     workspace: WorkspaceOpt = DEFAULT_WS,
     output: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("report.html"),
     lang: Annotated[str, typer.Option(help="en or zh")] = "en",
+    start: Annotated[str | None, typer.Option(help="First day (YYYY-MM-DD), inclusive.")] = None,
+    end: Annotated[str | None, typer.Option(help="Last day (YYYY-MM-DD), exclusive.")] = None,
 ) -> None:
     """Write the HTML KPI report (charts work offline)."""
     from shopscope.report import write_kpi_report
 
+    language = _lang(lang)
+    check_range(start, end)
     ws = _open_workspace(workspace)
     try:
-        path = write_kpi_report(ws.store, output, lang=_lang(lang),
-                                currency=ws.settings.currency)
+        path = write_kpi_report(ws.store, output, lang=language,
+                                currency=ws.settings.currency, start=start, end=end,
+                                timezone=ws.settings.timezone)
     finally:
         ws.close()
-    console.print(f"report written to [bold]{path}[/]")
+    console.print(f"report written to [bold]{escape(path)}[/]")
 
 
 def _lang(lang: str) -> Literal["en", "zh"]:
@@ -331,8 +420,8 @@ def synth(
         result = generate(out, customers=customers, seed=seed, start=start, days=days,
                           events=events, n_events=n_events, progress=bar)
     counts = ", ".join(f"{t} {n:,}" for t, n in result.rows.items())
-    console.print(f"[green]synthetic shop written to[/] {out}: {counts}", highlight=False)
-    console.print(f"load it with: shopscope ingest canonical {out} -w WORKSPACE")
+    console.print(f"[green]synthetic shop written to[/] {escape(out)}: {counts}", highlight=False)
+    console.print(f"load it with: shopscope ingest canonical {escape(out)} -w WORKSPACE")
 
 
 def demo_data_path() -> Path:
@@ -360,7 +449,7 @@ def demo(
     ws = Workspace.create(workspace, timezone="Europe/London", currency="GBP", name="demo")
     try:
         source = demo_data_path()
-        console.print(f"[bold]shopscope demo[/]: workspace {ws.path}, data {source.name} "
+        console.print(f"[bold]shopscope demo[/]: workspace {escape(ws.path)}, data {source.name} "
                       "(UCI Online Retail, CC BY 4.0)")
         from shopscope.ingest import ingest_file
 
@@ -385,12 +474,18 @@ def demo(
         console.print(table)
         from shopscope.analytics import kpis
 
+        from shopscope.analytics.kpis import data_last_at, mark_partial
+
         monthly = kpis(ws.store, grain="month").wide()
-        _print_table(monthly[["period", "gmv", "net_sales", "orders", "buyers", "aov",
-                              "repurchase_rate"]], "by month", "month")
+        last = data_last_at(ws.store)
+        _print_table(mark_partial(monthly[["period", "gmv", "net_sales", "orders", "buyers",
+                                           "aov", "repurchase_rate"]], "month", last),
+                     "by month", "month", currency=ws.settings.currency,
+                     footnote=f"(partial): the data end on {last:%Y-%m-%d}" if last else "")
         path = write_kpi_report(ws.store, ws.path / "report.html", lang=language,
-                                currency=ws.settings.currency)
-        console.print(f"report: [bold]{path.resolve()}[/] (open it in a browser; works offline)")
+                                currency=ws.settings.currency, timezone=ws.settings.timezone)
+        console.print(f"report: [bold]{escape(path.resolve())}[/] "
+                      "(open it in a browser; works offline)")
     finally:
         ws.close()
     if serve:
@@ -452,7 +547,7 @@ def user_add(
     """Add a user (the first admin must be created here: there is no default account)."""
     user = _users(workspace).add(username, _read_password(password), role,  # type: ignore[arg-type]
                                  _lang(lang))
-    console.print(f"added {user.username} ({user.role})")
+    console.print(f"added {escape(user.username)} ({user.role})")
 
 
 @user_app.command("list")
@@ -466,7 +561,7 @@ def user_list(workspace: WorkspaceOpt = DEFAULT_WS) -> None:
 def user_remove(username: str, workspace: WorkspaceOpt = DEFAULT_WS) -> None:
     """Remove a user, ending their sessions and revoking their tokens."""
     _users(workspace).remove(username)
-    console.print(f"removed {username}")
+    console.print(f"removed {escape(username)}")
 
 
 @user_app.command("passwd")
@@ -474,7 +569,7 @@ def user_passwd(username: str, password: PasswordOpt = None,
                 workspace: WorkspaceOpt = DEFAULT_WS) -> None:
     """Set a user's password (ends their sessions)."""
     _users(workspace).set_password(username, _read_password(password))
-    console.print(f"password changed for {username}")
+    console.print(f"password changed for {escape(username)}")
 
 
 @token_app.command("create")
@@ -487,7 +582,8 @@ def token_create(name: str, user: Annotated[str, typer.Option(help="Owner of the
     if store.get(user) is None:
         raise ShopscopeError(f"no user {user!r}", hint="see `shopscope user list`")
     token, info = store.create_token(user, name)
-    console.print(f"token {info.id} for {user}: {token}", highlight=False, soft_wrap=True)
+    console.print(f"token {info.id} for {escape(user)}: {escape(token)}", highlight=False,
+                  soft_wrap=True)
     console.print("send it as: Authorization: Bearer <token>")
 
 
@@ -526,9 +622,16 @@ def _serve(workspace: Path, host: str, port: int, secure: bool) -> None:
 
     from shopscope.api import create_app
 
+    from shopscope.store.workspace import serve_marker
+
     app_ = create_app(workspace, cookie_secure=secure)
-    console.print(f"serving [bold]http://{host}:{port}/[/] (API docs at /docs); Ctrl-C stops")
-    uvicorn.run(app_, host=host, port=port, log_level="warning")
+    url = f"http://{host}:{port}/"
+    console.print(f"serving [bold]{escape(url)}[/] (API docs at /docs); Ctrl-C stops")
+    console.print(f"the dashboard holds the workspace {escape(workspace)} while it serves: "
+                  "other shopscope commands on it must wait until Ctrl-C here, or use the API",
+                  highlight=False)
+    with serve_marker(workspace, url):
+        uvicorn.run(app_, host=host, port=port, log_level="warning")
 
 
 def _register_subcommands() -> None:
@@ -542,15 +645,29 @@ def _register_subcommands() -> None:
     app.add_typer(experiment_app, name="experiment")
 
 
+def _escape_help(command) -> None:  # noqa: ANN001
+    """Help is printed as Rich markup: escape it so ``[metric]`` stays on the screen."""
+    for attr in ("help", "short_help"):
+        if isinstance(getattr(command, attr, None), str):
+            setattr(command, attr, escape(getattr(command, attr)))
+    for param in getattr(command, "params", ()):
+        if isinstance(getattr(param, "help", None), str):
+            param.help = escape(param.help)
+    for sub in getattr(command, "commands", {}).values():
+        _escape_help(sub)
+
+
 def main() -> None:
     """Entry point: run the app, turning project errors into a one-line message."""
     try:
         _register_subcommands()
-        app(standalone_mode=False)
+        command = typer.main.get_command(app)
+        _escape_help(command)
+        command.main(prog_name="shopscope", standalone_mode=False)
     except ShopscopeError as exc:
-        err_console.print(f"[red]error:[/] {exc.message}", highlight=False)
+        err_console.print(f"[red]error:[/] {escape(exc.message)}", highlight=False)
         if exc.hint:
-            err_console.print(f"[yellow]hint:[/] {exc.hint}", highlight=False)
+            err_console.print(f"[yellow]hint:[/] {escape(exc.hint)}", highlight=False)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         err_console.print("interrupted; nothing was changed")
@@ -566,7 +683,8 @@ def main() -> None:
             sys.exit(exc.exit_code)
         if os.environ.get("SHOPSCOPE_DEBUG"):
             raise
-        err_console.print(f"[red]internal error:[/] {type(exc).__name__}: {exc}", highlight=False)
+        err_console.print(f"[red]internal error:[/] {type(exc).__name__}: {escape(exc)}",
+                          highlight=False)
         err_console.print("[yellow]hint:[/] rerun with SHOPSCOPE_DEBUG=1 for a traceback")
         sys.exit(70)
 

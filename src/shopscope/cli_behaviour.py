@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from shopscope.cli import DEFAULT_WS, WorkspaceOpt, _emit, _open_workspace, console
+from shopscope.cli import DEFAULT_WS, WorkspaceOpt, _emit, _open_workspace, check_range, console
 
 behaviour_app = typer.Typer(
     help="Behaviour analytics on events: trends, funnels, retention, cohorts, paths.",
@@ -72,6 +72,9 @@ def trends_command(  # noqa: PLR0913
             raise OptionError(f"--compare {compare!r} is not START..END",
                               hint="e.g. --compare 2024-01-01..2024-01-31")
         other = (first, last)
+    check_range(start, end, end_inclusive=True)
+    if other:
+        check_range(*other, end_inclusive=True, names=("--compare start", "--compare end"))
     ws = _open_workspace(workspace)
     try:
         result = trends(_source(ws, source), metrics=tuple(metric or ("pv", "uv")), grain=grain,
@@ -105,6 +108,7 @@ def funnel_command(  # noqa: PLR0913
 
     options = {"window": window, "order": order, "same_product": same_product,
                "mode": mode, "start": start, "end": end}
+    check_range(start, end, end_inclusive=True)
     ws = _open_workspace(workspace)
     try:
         if dropped_at is not None:
@@ -123,10 +127,11 @@ def funnel_command(  # noqa: PLR0913
                                     "value", "value_lost") if c in frame.columns]
                 frame = frame[keep].rename(columns={
                     "conversion_from_previous": "conv. from prev.",
-                    "conversion_overall": "conv. overall", "median_seconds": "median s"})
+                    "conversion_overall": "conv. overall", "median_seconds": "median time"})
     finally:
         ws.close()
-    _emit(frame, fmt, output, title=title)
+    _emit(frame, fmt, output, title=title,
+          kinds={"median time": "seconds", "value": "money", "value_lost": "money"})
     if dropped_at is not None and fmt == "table":
         console.print(f"{len(frame):,} visitors")
 
@@ -139,7 +144,8 @@ def retention_command(  # noqa: PLR0913
     return_event: Annotated[str | None, typer.Option(
         help="What counts as coming back (default: any event).")] = None,
     grain: Grain = "day",
-    periods: Annotated[int, typer.Option(help="Periods after the cohort's.")] = 30,
+    periods: Annotated[int, typer.Option(
+        help="How many periods after the cohort's first period.")] = 30,
     mode: Annotated[str, typer.Option(help="exact (in period N) | unbounded (N or later)")
                     ] = "exact",
     start: Start = None, end: End = None, by: By = None,
@@ -150,6 +156,7 @@ def retention_command(  # noqa: PLR0913
     """Cohort retention: share of each cohort back in period N."""
     from shopscope.analytics.behaviour.retention import retention
 
+    check_range(start, end, end_inclusive=True)
     ws = _open_workspace(workspace)
     try:
         result = retention(_source(ws, source), start_event=start_event, return_event=return_event,
@@ -158,7 +165,8 @@ def retention_command(  # noqa: PLR0913
     finally:
         ws.close()
     frame = result.matrix if long or by else _grid(result.wide(), result.matrix)
-    _emit(frame, fmt, output, title=f"{grain} retention ({mode})", grain=grain)
+    _emit(frame, fmt, output, title=f"{grain} retention ({mode})", grain=grain,
+          kinds={c: "rate" for c in frame.columns if str(c).isdigit()})
 
 
 @behaviour_app.command("cohorts")
@@ -175,6 +183,7 @@ def cohorts_command(
     or cumulative revenue per customer (--value ltv)."""
     from shopscope.analytics.behaviour.retention import repurchase_cohorts
 
+    check_range(start, end, end_inclusive=True)
     ws = _open_workspace(workspace)
     try:
         result = repurchase_cohorts(ws.store, grain=grain, periods=periods, start=start,  # type: ignore[arg-type]
@@ -182,7 +191,10 @@ def cohorts_command(
     finally:
         ws.close()
     frame = _grid(result.wide(value), result.matrix)
-    _emit(frame, fmt, output, title=f"repurchase cohorts: {value}", grain=grain)
+    kind = "money" if value in ("ltv", "revenue") else "count" if value.startswith(
+        "retained") else "rate"
+    _emit(frame, fmt, output, title=f"repurchase cohorts: {value}", grain=grain,
+          kinds={c: kind for c in frame.columns if str(c).isdigit()})
 
 
 @behaviour_app.command("paths")
@@ -206,6 +218,7 @@ def paths_command(  # noqa: PLR0913
     """The most common paths through sessions, with the next (or previous) step."""
     from shopscope.analytics.behaviour.paths import paths
 
+    check_range(start_date, end_date, end_inclusive=True, names=("--start-date", "--end-date"))
     ws = _open_workspace(workspace)
     try:
         result = paths(_source(ws, source), start=start, end=end, length=length, top=top,

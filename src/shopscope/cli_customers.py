@@ -10,7 +10,15 @@ from typing import Annotated
 
 import typer
 
-from shopscope.cli import DEFAULT_WS, WorkspaceOpt, _emit, _open_workspace, console
+from shopscope.cli import (
+    DEFAULT_WS,
+    WorkspaceOpt,
+    _emit,
+    _open_workspace,
+    check_range,
+    console,
+)
+from shopscope.clifmt import escape, plural
 from shopscope.errors import ShopscopeError
 
 customers_app = typer.Typer(help="Customer layering: RFM segments and lifecycle stages.",
@@ -121,8 +129,9 @@ def lifecycle(
     counts = counts.sort_values("stage", key=lambda s: s.map(order))[
         ["stage", "label", "customers"]]
     if fmt == "table":
-        console.print(f"windows ({how}): new ≤ {windows.new_days} d, active ≤ "
-                      f"{windows.active_days} d, churned ≥ {windows.churn_days} d")
+        console.print(f"windows ({how}): new ≤ {plural(windows.new_days, 'day')}, active ≤ "
+                      f"{plural(windows.active_days, 'day')}, churned ≥ "
+                      f"{plural(windows.churn_days, 'day')}")
     _emit(counts, fmt, output, title=f"Lifecycle stages as of {day}")
 
 
@@ -148,7 +157,7 @@ def audience_save(file: Path, workspace: WorkspaceOpt = DEFAULT_WS) -> None:
         AudienceStore(ws.path).save(definition)
     finally:
         ws.close()
-    console.print(f"saved audience {definition.name!r}")
+    console.print(f"saved audience {escape(repr(definition.name))}")
 
 
 @audience_app.command("list")
@@ -190,7 +199,7 @@ def audience_run(
                               default=str))
         if export is not None:
             path = export_audience(audience_expr(definition, profile), export, pii=pii)  # type: ignore[arg-type]
-            console.print(f"wrote {stats.size:,} members to {path} (PII: {pii})")
+            console.print(f"wrote {stats.size:,} members to {escape(path)} (PII: {pii})")
     finally:
         ws.close()
 
@@ -236,6 +245,7 @@ def clv_command(
         raise ShopscopeError(f"unknown spend measure {spend!r} (--spend)",
                              hint="use one of: " + ", ".join(
                                  f"{k} ({v})" for k, v in SPEND_MEASURES.items()))
+    check_range(calibration_end, holdout_end, names=("--calibration-end", "--holdout-end"))
     ws = _open_workspace(workspace)
     try:
         end = _day_option(calibration_end, "--calibration-end") if calibration_end \

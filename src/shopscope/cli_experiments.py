@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from shopscope.cli import DEFAULT_WS, WorkspaceOpt, _emit, _open_workspace, console
+from shopscope.clifmt import escape, plural
 
 experiment_app = typer.Typer(
     help="A/B tests: sample size, saved definitions, analysis (frequentist, CUPED, "
@@ -54,7 +55,8 @@ def plan_command(  # noqa: PLR0913
                   f"({p['variants']} arms, alpha {p['alpha']} → {p['alpha_per_comparison']:.4g} "
                   f"per comparison, power {p['power']:.0%}, {p['alternative']})")
     if result["days"] is not None:
-        console.print(f"about [bold]{result['days']}[/] days at {daily_traffic:,.0f} units a "
+        console.print(f"about [bold]{plural(result['days'], 'day')}[/] at "
+                      f"{daily_traffic:,.0f} units a "
                       f"day ({share:.0%} in the test)")
     if result["tradeoff"]:
         import pandas as pd
@@ -86,7 +88,7 @@ def save_command(
         ExperimentStore(ws.path).save(parsed)
     finally:
         ws.close()
-    console.print(f"saved experiment {parsed.experiment_id!r}")
+    console.print(f"saved experiment {escape(repr(parsed.experiment_id))}")
 
 
 @experiment_app.command("list")
@@ -104,7 +106,7 @@ def delete_command(experiment_id: str, workspace: WorkspaceOpt = DEFAULT_WS) -> 
     from shopscope.experiments.registry import ExperimentStore
 
     ExperimentStore(workspace).delete(experiment_id)
-    console.print(f"deleted experiment {experiment_id!r}")
+    console.print(f"deleted experiment {escape(repr(experiment_id))}")
 
 
 @experiment_app.command("analyze")
@@ -171,9 +173,9 @@ def analyze_command(
                if frame.variance_reduction.notna().any() else {}),
             "error": frame.error})
         style = "bold red" if result.srm.mismatch else "green"
-        console.print(f"[{style}]{result.srm.message}[/]")
+        console.print(f"[{style}]{escape(result.srm.message)}[/]")
         for w in result.warnings[1 if result.srm.mismatch else 0:]:
-            console.print(f"[yellow]note:[/] {w}")
+            console.print(f"[yellow]note:[/] {escape(w)}")
         frame = frame.drop(columns=["error"] if frame["error"].isna().all() else [])
     _emit(frame, fmt, output, title=f"{experiment_id}: {', '.join(result.definition.variants)}"
           f" ({sum(result.counts.values()):,} units)")
@@ -275,5 +277,5 @@ def summary_command(
     srm, frame = analyze_summary(pd.read_csv(table), control=control, alpha=alpha,
                                  correction=correction)
     if fmt == "table":
-        console.print(f"[{'bold red' if srm.mismatch else 'green'}]{srm.message}[/]")
+        console.print(f"[{'bold red' if srm.mismatch else 'green'}]{escape(srm.message)}[/]")
     _emit(frame, fmt, output, title=f"{table.name}: against {control or 'the first variant'}")

@@ -827,3 +827,117 @@ def summary(
     frame = _kpi_table(tables, None, None, window).execute()
     row = frame.iloc[0]
     return {m: (None if pd.isna(row[m]) else float(row[m])) for m in METRICS}
+
+
+# --------------------------------------------------------------------------------------
+# Presentation rules shared by the CLI, the report and the dashboard
+# --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Change:
+    """How a metric moved against an earlier value.
+
+    ``unit`` is ``"pp"`` for rates (``value`` is the difference in percentage points: 0.020
+    → 0.032 is +1.2 pp) and ``"relative"`` for amounts and counts (``value`` is the
+    relative change: 0.1 is +10%).
+    """
+
+    value: float
+    unit: Literal["pp", "relative"]
+
+    def text(self) -> str:
+        """``▲1.2 pp``, ``▼10.0%`` or ``＝``.
+
+        >>> Change(1.25, "pp").text(), Change(-0.1, "relative").text(), Change(0.0, "pp").text()
+        ('▲1.2 pp', '▼10.0%', '＝')
+        """
+        if self.value == 0:
+            return "＝"
+        arrow = "▲" if self.value > 0 else "▼"
+        size = abs(self.value)
+        return f"{arrow}{size:,.1f} pp" if self.unit == "pp" else f"{arrow}{size:,.1%}"
+
+
+def metric_change(metric: str, value: float | None, earlier: float | None) -> Change | None:
+    """The one rule for expressing a change of ``metric``: percentage points for rates
+    (``unit == "ratio"``: a relative change of a small rate reads as ▲10,027.6%), relative
+    change for amounts, counts and quotients in money (AOV). None when there is nothing to
+    compare with (or, for a relative change, the earlier value is zero).
+
+    >>> metric_change("cancellation_rate", 0.032, 0.020)
+    Change(value=1.2, unit='pp')
+    >>> metric_change("gmv", 110.0, 100.0).text(), metric_change("orders", 5.0, 0.0)
+    ('▲10.0%', None)
+    """
+    if value is None or earlier is None or pd.isna(value) or pd.isna(earlier):
+        return None
+    if METRICS[metric].unit == "ratio":
+        return Change((float(value) - float(earlier)) * 100, "pp")
+    if earlier == 0:
+        return None
+    return Change((float(value) - float(earlier)) / abs(float(earlier)), "relative")
+
+
+def period_end(start: dt.date, grain: str) -> dt.date:
+    """The first day after the period that starts on ``start``.
+
+    >>> period_end(dt.date(2011, 12, 1), "month"), period_end(dt.date(2011, 12, 5), "week")
+    (datetime.date(2012, 1, 1), datetime.date(2011, 12, 12))
+    """
+    day = pd.Timestamp(start).date()
+    if grain == "day":
+        return day + dt.timedelta(days=1)
+    if grain == "week":
+        return day + dt.timedelta(days=7)
+    months = {"month": 1, "quarter": 3, "year": 12}[grain]
+    return (pd.Timestamp(day) + pd.DateOffset(months=months)).date()
+
+
+def is_partial(period: dt.date, grain: str, last: dt.date | dt.datetime | None,
+               start: dt.date | None = None, end: dt.date | None = None) -> bool:
+    """True when the data do not cover the whole period: the data's last day (``last``)
+    ends before the period does, the range's exclusive ``end`` cuts it, or the range's
+    ``start`` falls inside it.
+
+    The demo's Online Retail ends on 2011-12-09, so December 2011 is partial and November
+    is not:
+
+    >>> last = dt.datetime(2011, 12, 9, 12, 50)
+    >>> is_partial(dt.date(2011, 12, 1), "month", last), is_partial(dt.date(2011, 11, 1),
+    ...                                                             "month", last)
+    (True, False)
+    >>> is_partial(dt.date(2011, 12, 5), "week", last), is_partial(dt.date(2011, 12, 9), "day",
+    ...                                                           last)
+    (True, False)
+    """
+    stop = period_end(period, grain)
+    first = pd.Timestamp(period).date()
+    if last is not None and not pd.isna(last):
+        if pd.Timestamp(last).date() + dt.timedelta(days=1) < stop:
+            return True
+    if end is not None and pd.Timestamp(end).date() < stop:
+        return True
+    return start is not None and pd.Timestamp(start).date() > first
+
+
+def data_last_at(tables: TableSource) -> dt.datetime | None:
+    """The newest order, credit or event time: where the data end."""
+    newest = []
+    for name, col in (("orders", "ordered_at"), ("returns", "returned_at"),
+                      ("events", "event_at")):
+        value = tables.table(name)[col].max().execute()
+        if value is not None and not pd.isna(value):
+            newest.append(pd.Timestamp(value).to_pydatetime())
+    return max(newest) if newest else None
+
+
+def mark_partial(frame: pd.DataFrame, grain: str, last: dt.datetime | None,
+                 start: dt.date | str | None = None,
+                 end: dt.date | str | None = None) -> pd.DataFrame:
+    """``frame`` with a boolean ``partial`` column (see :func:`is_partial`), last so that
+    the columns before it stay where exports always had them."""
+    lo = _as_datetime(start, "start")
+    hi = _as_datetime(end, "end")
+    flags = [bool(is_partial(p, grain, last, lo, hi)) for p in frame["period"]]
+    out = frame.copy()
+    out["partial"] = pd.array(flags, dtype=bool)
+    return out

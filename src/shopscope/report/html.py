@@ -19,6 +19,7 @@ from plotly.subplots import make_subplots
 
 from shopscope.analytics import METRICS, kpis, summary
 from shopscope.analytics.base import TableSource
+from shopscope.analytics.kpis import Change, data_last_at, is_partial, metric_change
 
 Lang = Literal["en", "zh"]
 CARD_METRICS = ("gmv", "net_sales", "orders", "buyers", "aov", "repurchase_rate",
@@ -40,11 +41,55 @@ TEXT = {
     "vs_prev": {"en": "vs previous month", "zh": "环比上月"},
     "latest": {"en": "Latest full month: {month}", "zh": "最近完整月份：{month}"},
     "totals": {"en": "Whole range", "zh": "全部期间"},
+    "partial": {"en": "{month} is partial: the data end on {day}.",
+                "zh": "{month}数据不完整：数据截至{day}。"},
+    "partial_short": {"en": "partial", "zh": "不完整"},
+    "pp_note": {"en": "Changes of rates are in percentage points (pp).",
+                "zh": "比率的变化以百分点（pp）表示。"},
 }
 
 
 def _t(key: str, lang: Lang, **kw: object) -> str:
     return TEXT[key][lang].format(**kw)
+
+
+def report_locale(lang: Lang, timezone: str | None = None) -> str:
+    """The Babel locale for dates: the reader's language, in the shop's country when the
+    language has a variant there (an English report for a London shop writes 9 Dec 2011).
+
+    >>> report_locale("en", "Europe/London"), report_locale("en", "UTC"), report_locale("zh")
+    ('en_GB', 'en', 'zh_CN')
+    """
+    if lang == "zh":
+        return "zh_CN"
+    from babel import Locale, UnknownLocaleError
+    from babel.core import get_global
+
+    territory = get_global("zone_territories").get(timezone or "")
+    if territory:
+        try:
+            return str(Locale.parse(f"en_{territory}"))
+        except (UnknownLocaleError, ValueError):
+            pass
+    return "en"
+
+
+def month_label(month: dt.date, locale: str) -> str:
+    """A month in the report's language.
+
+    >>> month_label(dt.date(2011, 12, 1), "en_GB"), month_label(dt.date(2011, 12, 1), "zh_CN")
+    ('December 2011', '2011年12月')
+    """
+    from babel.dates import format_skeleton
+
+    return format_skeleton("yMMMM", month, locale=locale)
+
+
+def day_label(day: dt.date, locale: str) -> str:
+    """A day in the report's language (``9 Dec 2011``, ``2011年12月9日``)."""
+    from babel.dates import format_date
+
+    return format_date(day, "medium", locale=locale)
 
 
 def _label(metric: str, lang: Lang) -> str:
@@ -128,17 +173,17 @@ def build_figures(monthly: pd.DataFrame, countries: pd.DataFrame, lang: Lang,
     return figs
 
 
-def _cards(values: dict[str, float | None], changes: dict[str, float | None], lang: Lang,
+def _cards(values: dict[str, float | None], changes: dict[str, Change | None], lang: Lang,
            currency: str) -> str:
     cells = []
     for m in CARD_METRICS:
         meta = METRICS[m]
         change = changes.get(m)
         arrow = ""
-        if change is not None and not math.isnan(change):
-            good = (change >= 0) == meta.higher_is_better
-            sign = "▲" if change >= 0 else "▼"
-            arrow = (f'<div class="chg {"up" if good else "down"}">{sign} {abs(change):.1%} '
+        if change is not None:
+            good = (change.value >= 0) == meta.higher_is_better
+            cls = "flat" if change.value == 0 else "up" if good else "down"
+            arrow = (f'<div class="chg {cls}">{change.text()} '
                      f'{_t("vs_prev", lang)}</div>')
         cells.append(
             f'<div class="card"><div class="lbl">{html.escape(_label(m, lang))}</div>'
@@ -148,48 +193,89 @@ def _cards(values: dict[str, float | None], changes: dict[str, float | None], la
     return '<div class="cards">' + "".join(cells) + "</div>"
 
 
-def latest_full_month(tables: TableSource, periods: pd.Series) -> pd.Timestamp:
-    """The last month that the data covers to its end (a month cut short by the end of the
-    data would show a misleading drop against the previous one)."""
-    last = pd.Timestamp(periods.max())
-    orders = tables.table("orders")
-    newest = orders.ordered_at.max().execute()
-    if newest is None or pd.isna(newest) or len(periods) < 2:
-        return last
-    month_end = last + pd.offsets.MonthBegin(1)
-    return last if pd.Timestamp(newest) >= month_end - pd.Timedelta(days=1) else pd.Timestamp(
-        sorted(periods)[-2])
+def latest_full_month(tables: TableSource, periods: pd.Series,
+                      end: dt.date | None = None) -> pd.Timestamp:
+    """The last month that the data (and the range's end) cover to its end: a month cut
+    short by the end of the data would show a misleading drop against the previous one."""
+    last = data_last_at(tables)
+    for month in sorted(pd.Timestamp(p) for p in periods)[::-1]:
+        if not is_partial(month.date(), "month", last, end=end):
+            return month
+    return pd.Timestamp(periods.max())
+
+
+def _plotly_locale(lang: Lang) -> str:
+    """The zh-CN plotly.js locale the dashboard ships (month and day names on date axes)."""
+    if lang != "zh":
+        return ""
+    from importlib.resources import files
+
+    return (files("shopscope") / "web" / "static" / "plotly-locale-zh-cn.js").read_text(
+        encoding="utf-8")
+
+
+def _mark_partial(fig: go.Figure, month: pd.Timestamp, lang: Lang) -> None:
+    """Shade the partial month and say so on the chart."""
+    fig.add_vrect(x0=month - pd.Timedelta(days=15), x1=month + pd.Timedelta(days=15),
+                  fillcolor="#999", opacity=0.12, line_width=0,
+                  annotation_text=_t("partial_short", lang), annotation_position="top left")
 
 
 def write_kpi_report(tables: TableSource, path: str | Path, *, lang: Lang = "en",
-                     currency: str = "", title: str | None = None) -> Path:
-    """Write the KPI report for everything in ``tables`` to ``path`` and return it."""
+                     currency: str = "", title: str | None = None,
+                     start: dt.date | str | None = None, end: dt.date | str | None = None,
+                     timezone: str | None = None) -> Path:
+    """Write the KPI report for ``tables`` (orders in ``[start, end)``, everything by
+    default) to ``path`` and return it. Dates are written for ``lang`` in the country of
+    the shop's ``timezone``; the month the data end in is marked partial."""
     out = Path(path)
-    result = kpis(tables, grain="month")
+    locale = report_locale(lang, timezone)
+    result = kpis(tables, grain="month", start=start, end=end)
     monthly = result.wide()
-    totals = summary(tables)
+    totals = summary(tables, start=start, end=end)
     parts = [f"<h1>{html.escape(title or _t('title', lang))}</h1>"]
     if monthly.empty:
         parts.append(f"<p>{_t('no_data', lang)}</p>")
         body, js = "".join(parts), ""
     else:
-        month = latest_full_month(tables, monthly.period)
+        end_day = pd.Timestamp(end).date() if end is not None else None
+        start_day = pd.Timestamp(start).date() if start is not None else None
+        month = latest_full_month(tables, monthly.period, end_day)
         last = result.data[result.data.period == month]
         values = {r.metric: r.value for r in last.itertuples()}
-        changes = {r.metric: r.pop_change for r in last.itertuples()}
-        start, end = (f"{monthly.period.min():%Y-%m}", f"{monthly.period.max():%Y-%m}")
-        parts.append(f"<p class='sub'>{_t('range', lang, start=start, end=end)}</p>")
-        parts.append(f"<h2>{_t('latest', lang, month=f'{month:%Y-%m}')}</h2>")
+        changes = {r.metric: metric_change(r.metric, r.value, r.previous)
+                   for r in last.itertuples()}
+        first_m, last_m = monthly.period.min(), monthly.period.max()
+        span = _t("range", lang, start=month_label(first_m, locale),
+                  end=month_label(last_m, locale))
+        parts.append(f"<p class='sub'>{html.escape(span)}</p>")
+        data_end = data_last_at(tables)
+        partial = [p for p in monthly.period
+                   if is_partial(p.date(), "month", data_end, start_day, end_day)]
+        if data_end is not None and pd.Timestamp(last_m) in partial:
+            stop = min(pd.Timestamp(data_end).date(), end_day - dt.timedelta(days=1)
+                       if end_day else pd.Timestamp(data_end).date())
+            note = _t("partial", lang, month=month_label(last_m, locale),
+                      day=day_label(stop, locale))
+            parts.append(f"<p class='sub partial'>{html.escape(note)}</p>")
+        latest = _t("latest", lang, month=month_label(month, locale))
+        parts.append(f"<h2>{html.escape(latest)}</h2>")
         parts.append(_cards(values, changes, lang, currency))
+        parts.append(f"<p class='sub'>{_t('pp_note', lang)}</p>")
         parts.append(f"<h2>{_t('totals', lang)}</h2>")
         parts.append(_cards(totals, {}, lang, currency))
-        countries = kpis(tables, grain="year", by="country").wide()
+        countries = kpis(tables, grain="year", by="country", start=start, end=end).wide()
         if not countries.empty:
             countries = countries.groupby("country", as_index=False)["net_sales"].sum()
+        config = {"locale": "zh-CN"} if lang == "zh" else {}
         for fig in build_figures(monthly, countries, lang, currency):
-            parts.append('<div class="chart">' + fig.to_html(full_html=False,
-                                                             include_plotlyjs=False) + "</div>")
-        body, js = "".join(parts), get_plotlyjs()
+            if fig.layout.xaxis.title.text == _t("month", lang):
+                fig.update_xaxes(tickformat="%Y年%-m月" if lang == "zh" else "%b %Y")
+                for p in partial:
+                    _mark_partial(fig, pd.Timestamp(p), lang)
+            parts.append('<div class="chart">' + fig.to_html(
+                full_html=False, include_plotlyjs=False, config=config) + "</div>")
+        body, js = "".join(parts), get_plotlyjs() + "\n" + _plotly_locale(lang)
     now = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     doc = f"""<!doctype html>
 <html lang="{'zh-CN' if lang == 'zh' else 'en'}"><head><meta charset="utf-8">
@@ -202,7 +288,7 @@ margin:24px auto;max-width:1100px;color:#222}}
 .card{{border:1px solid #ddd;border-radius:8px;padding:12px}}
 .lbl{{color:#666;font-size:13px}} .val{{font-size:22px;font-weight:600;margin-top:4px}}
 .chg{{font-size:12px;margin-top:4px}} .up{{color:#1a7f37}} .down{{color:#c62828}}
-.sub,footer{{color:#666}} .chart{{margin:18px 0}}
+.sub,footer{{color:#666}} .chart{{margin:18px 0}} .partial{{color:#8a5a00}}
 </style></head><body>{body}
 <footer>{_t('generated', lang, now=now)}</footer></body></html>"""
     out.parent.mkdir(parents=True, exist_ok=True)

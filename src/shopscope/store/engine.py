@@ -251,6 +251,33 @@ def _limit_memory(backend: Any) -> None:
     backend.con.execute(f"SET memory_limit = '{limit}'")
 
 
+class StoreInUse(ShopscopeError):
+    """Another process holds the DuckDB file (DuckDB allows one writer); ``pid`` is that
+    process when DuckDB names it."""
+
+    exit_code = 75  # EX_TEMPFAIL: try again once the other process is done
+
+    def __init__(self, url: str, pid: int | None, message: str = "", hint: str = "") -> None:
+        who = f" (pid {pid})" if pid else ""
+        super().__init__(message or f"the store at {url!r} is in use by another process{who}",
+                         hint=hint or "DuckDB allows one writer: stop the other shopscope "
+                         "command (or `shopscope serve`) and retry")
+        self.url = url
+        self.pid = pid
+
+
+def _lock_holder(message: str) -> int | None:
+    """The pid in DuckDB's 'Conflicting lock is held in /usr/bin/python (PID 123)'.
+
+    >>> _lock_holder('Conflicting lock is held in /usr/bin/python3 (PID 3917) by user x')
+    3917
+    """
+    import re
+
+    found = re.search(r"\(PID (\d+)\)", message)
+    return int(found.group(1)) if found else None
+
+
 def connect(url: str = "duckdb://", *, warehouse: str | None = None) -> Store:
     """Open a store by URL; ``warehouse`` is where Spark keeps managed tables.
 
@@ -269,11 +296,7 @@ def connect(url: str = "duckdb://", *, warehouse: str | None = None) -> Store:
             _limit_memory(backend)
     except Exception as exc:
         if "lock" in str(exc).lower():
-            raise ShopscopeError(
-                f"the store at {url!r} is in use by another process",
-                hint="DuckDB allows one writer: stop `shopscope serve` (or the other job) "
-                "and retry",
-            ) from exc
+            raise StoreInUse(url, _lock_holder(str(exc))) from exc
         raise ShopscopeError(
             f"cannot open the store at {url!r}: {exc}",
             hint="use duckdb:///path/to/file.duckdb, pyspark://local[2] or an Ibis URL",

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import os
 import tomllib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shopscope.errors import ShopscopeError, WorkspaceError
-from shopscope.store.engine import Store, connect
+from shopscope.store.engine import Store, StoreInUse, connect
 
 SETTINGS_FILE = "shopscope.toml"
 DB_FILE = "shop.duckdb"
+# Written by `shopscope serve` while it holds the workspace, so that other commands can say
+# who holds it and where its API is instead of showing DuckDB's lock error.
+SERVE_FILE = "serve.json"
 
 
 @dataclass(frozen=True)
@@ -90,7 +97,19 @@ class Workspace:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = connect(self.engine_url, warehouse=str(self.path / "spark-warehouse"))
+            try:
+                self._store = connect(self.engine_url,
+                                      warehouse=str(self.path / "spark-warehouse"))
+            except StoreInUse as exc:
+                server = serving(self.path)
+                if server is None or (exc.pid is not None and server["pid"] != exc.pid):
+                    raise
+                url = server["url"].rstrip("/")
+                raise StoreInUse(
+                    self.engine_url, server["pid"],
+                    f"the workspace is held by a running `shopscope serve` (pid {server['pid']})",
+                    f"stop it (Ctrl-C in its terminal) or use the API at {url}/api/kpis "
+                    f"(all endpoints: {url}/docs)") from exc
             self._store.ensure_tables()
         return self._store
 
@@ -104,3 +123,32 @@ class Workspace:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+@contextlib.contextmanager
+def serve_marker(path: str | Path, url: str) -> Iterator[None]:
+    """While the block runs, ``path/serve.json`` says this process serves the workspace."""
+    marker = Path(path) / SERVE_FILE
+    marker.write_text(json.dumps({"pid": os.getpid(), "url": url}), encoding="utf-8")
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            if json.loads(marker.read_text(encoding="utf-8")).get("pid") == os.getpid():
+                marker.unlink()
+
+
+def serving(path: str | Path) -> dict | None:
+    """The live ``shopscope serve`` holding the workspace (``pid``, ``url``), if any."""
+    try:
+        info = json.loads((Path(path) / SERVE_FILE).read_text(encoding="utf-8"))
+        pid, url = int(info["pid"]), str(info["url"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return None  # a server that died without cleaning up
+    except PermissionError:
+        pass
+    return {"pid": pid, "url": url}

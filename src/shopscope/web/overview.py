@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from shopscope.analytics import METRICS, kpis, summary
+from shopscope.analytics.kpis import is_partial, metric_change
 from shopscope.api.deps import AppState, State
 from shopscope.web.charts import Chart, breakdown_chart, trend_charts
 from shopscope.web.deps import PageSession, render, translator_for
@@ -97,18 +98,23 @@ def period_end(start: dt.date, grain: str) -> dt.date:
     return (pd.Timestamp(start) + _NEXT[grain]).date()
 
 
-def _change(t: Translator, metric: str, change: float | None, earlier: float | None,
+def _change(t: Translator, metric: str, value: float | None, earlier: float | None,
             label: str, currency: str) -> dict:
-    if _missing(change):
+    # One rule with the CLI and the report: rates move in percentage points.
+    moved = metric_change(metric, value, earlier)
+    if moved is None:
         return {"label": label, "text": "–", "cls": "none", "arrow": "",
                 "was": t("cards.no_comparison")}
+    change = moved.value
     better = METRICS[metric].higher_is_better
     if change == 0:
         cls, arrow = "flat", "＝"
     else:
         cls = "good" if (change > 0) == better else "bad"
         arrow = "▲" if change > 0 else "▼"
-    return {"label": label, "text": t.percent(abs(change)), "cls": cls, "arrow": arrow,
+    text = (f"{t.number(abs(change), 1)} pp" if moved.unit == "pp"
+            else t.percent(abs(change)))
+    return {"label": label, "text": text, "cls": cls, "arrow": arrow,
             "was": t("cards.was", value=t.metric_value(metric, earlier, currency))}
 
 
@@ -123,9 +129,9 @@ def _cards(t: Translator, rows: pd.DataFrame, metrics: list[str], grain: str,
             "name": name,
             "label": t.metric(name),
             "value": t.metric_value(name, get("value"), currency),
-            "prev": _change(t, name, get("pop_change"), get("previous"),
+            "prev": _change(t, name, get("value"), get("previous"),
                            t("cards.pop", grain=t.grain_noun(grain)), currency),
-            "year": _change(t, name, get("yoy_change"), get("yoy_value"), t("cards.yoy"),
+            "year": _change(t, name, get("value"), get("yoy_value"), t("cards.yoy"),
                            currency),
         })
     return cards
@@ -195,9 +201,7 @@ def build_overview(state: AppState, t: Translator, f: Filters, options: ShopOpti
                   "last": options.last.isoformat() if options.last else ""},
     }
     partial = {p for p in periods
-               if (options.last and options.last + dt.timedelta(days=1) < period_end(p, f.grain))
-               or (f.end_exclusive and f.end_exclusive < period_end(p, f.grain))
-               or (f.start and f.start > p)}
+               if is_partial(p, f.grain, options.last, f.start, f.end_exclusive)}
     view["options"] = _options(t, f, options, periods, partial)
     if not periods:
         view.update(cards=[], totals=[], charts=[], card_period="")
