@@ -124,6 +124,7 @@ __all__ = [
     "SegmentComparison",
     "SequentialComparison",
     "analyze",
+    "assignment_notes",
     "assignment_report",
     "assignments",
     "daily_stats",
@@ -237,7 +238,8 @@ def assignment_report(store: TableSource, definition: ExperimentDefinition) -> d
     }
 
 
-def _assignment_notes(rep: Mapping[str, Any], d: ExperimentDefinition) -> list[str]:
+def assignment_notes(rep: Mapping[str, Any], d: ExperimentDefinition) -> list[str]:
+    """The warnings of :func:`assignment_report`'s counts (units in several arms first)."""
     notes = []
     if rep["multi_arm_units"]:
         what = ("excluded from the analysis (multi_arm=exclude; multi_arm=first keeps "
@@ -963,7 +965,7 @@ def analyze(store: TableSource, definition: ExperimentDefinition) -> ExperimentR
     if srm.mismatch:
         notes.append(_srm_warning(srm, d))
         warnings.warn(notes[0], SampleRatioMismatchWarning, stacklevel=2)
-    notes += _assignment_notes(rep, d)
+    notes += assignment_notes(rep, d)
     unknown = rep["unknown_variants"]
     if unknown:
         notes.append(f"{sum(unknown.values()):,} units are assigned to variants the definition "
