@@ -30,8 +30,7 @@ from shopscope.analytics.base import TableSource
 __all__ = ["REPEATED_REASON", "all_exposures", "ingest_note", "repeated_assignment_check"]
 
 #: The ``_rejects.reason`` of a repeated assignment row (its ``value`` is the row as JSON).
-REPEATED_REASON = ("repeated assignment of a unit (with --policy quarantine its earliest "
-                   "exposure loads; experiment analyze counts units in more than one arm)")
+REPEATED_REASON = "unit assigned more than once (quarantine keeps its earliest exposure)"
 _REJECTS = "_rejects"  # shopscope.store.engine.REJECTS, not imported to keep this light
 _ROW = "_row"  # shopscope.ingest.readers.ROW: the file row number, when the reader adds it
 _COLUMNS = ("experiment_id", "unit_id", "variant", "assigned_at")

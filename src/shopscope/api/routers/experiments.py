@@ -50,7 +50,7 @@ def make_plan(*, metric: str, baseline: float | None, sd: float | None, mde: flo
                                              share)
         for weeks in range(1, 9):
             n = daily_traffic * share * 7 * weeks / variants
-            if n < 3:
+            if not 3 <= n <= planning.MAX_UNITS:  # outside what a plan can be solved for
                 continue
             if metric == "proportion":
                 reach = planning.mde_proportions(n, baseline, **common)
