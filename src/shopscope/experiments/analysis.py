@@ -220,7 +220,7 @@ def assignment_report(store: TableSource, definition: ExperimentDefinition) -> d
     ).execute()
     exclude = definition.multi_arm == "exclude"
     named = frame[frame.variant.isin(list(definition.variants))]
-    unknown = frame[~frame.variant.isin(list(definition.variants))]
+    unknown = frame[~frame.variant.isin(list(definition.variants))].sort_values("variant")
     kept = named.units - (named["multi"] if exclude else 0)
     late = named.late_single if exclude else named.late
     return {
