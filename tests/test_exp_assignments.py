@@ -317,6 +317,7 @@ def test_api_and_page(ingested):
     assert 'data-testid="assignment-multi-arm"' in html
     assert "3 units were logged in more than one arm and are left out" in html
     assert 'href="?multi_arm=first"' in html
+    assert ">66.67%<" in html and ">23.3333<" in html  # a rate as a percentage; a mean
     zh = api_client(app, "vic", "viewer-pass-123").get("/experiments/landing?multi_arm=first")
     assert "3 个样本单位被记录在多个实验组中，按最早一次曝光所在的组计入" in zh.text
 

@@ -268,6 +268,11 @@ def experiment_page(experiment_id: str, request: Request, state: State,
                       status_code=422 if isinstance(exc, EmptyExperiment) else 200)
     bayes = {(b.metric, b.variant): b.result for b in r.bayes}
     cuped = {(c.metric, c.variant): c for c in r.cuped}
+    rates = {m.name for m in d.metrics if m.kind == "binary"}
+
+    def value(metric: str, v: float) -> str:  # rates read as percentages: 12.34%
+        return t.percent(v, 2) if metric in rates else t.number(v, 4)
+
     rows = []
     for c in r.comparisons:
         b = bayes.get((c.metric, c.variant))
@@ -275,7 +280,8 @@ def experiment_page(experiment_id: str, request: Request, state: State,
         p = c.adjusted_p_value if c.adjusted_p_value is not None else c.p_value
         rows.append({
             "metric": c.metric, "variant": c.variant,
-            "control": t.number(c.control_value, 4), "value": t.number(c.variant_value, 4),
+            "control": value(c.metric, c.control_value),
+            "value": value(c.metric, c.variant_value),
             "lift": _lift(t, c) if c.error is None else t("exp.error." + c.error),
             "p": t.number(p, 4), "significant": c.error is None and p < d.alpha,
             "win": t.percent(b.chance_to_win) if b and b.error is None else "–",
