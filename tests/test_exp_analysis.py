@@ -496,10 +496,24 @@ def test_rerun_gives_the_same_result(duck):
     assert again == first
 
 
-def test_empty_experiment_reports_instead_of_failing(duck):
+def test_an_experiment_without_units_is_an_error_that_says_why(duck):
+    """No units is not a result (it used to be a table of NaN with P(win) 50%): the error
+    names the experiment and what to check."""
+    from shopscope.experiments.analysis import EmptyExperiment
+
     d = _definition(experiment_id="nothing", covariate_days=None, segments=[], sequential=False)
-    res = analyze(duck, d)
-    assert sum(res.counts.values()) == 0
-    assert any("no units" in w for w in res.warnings)
-    assert all(c.error == "empty" for c in res.comparisons)
-    assert math.isnan(res.srm.p_value) and not res.srm.mismatch
+    with pytest.raises(EmptyExperiment) as err:
+        analyze(duck, d)
+    assert isinstance(err.value, OptionError)
+    assert "'nothing'" in err.value.message and "e1, ev, other" in err.value.message
+    # units logged, but none usable: variants not in the definition, or after the window
+    renamed = _definition(variants=["A", "B"], covariate_days=None, segments=[],
+                          sequential=False)
+    with pytest.raises(EmptyExperiment, match=r"10 in variants the definition does not name"
+                       r" \(C, control, treatment; it names A, B\)"):
+        analyze(duck, renamed)
+    early = _definition(experiment_id="ev", start="2024-01-01", end="2024-01-31",
+                        covariate_days=None, segments=[], sequential=False)
+    with pytest.raises(EmptyExperiment, match=r"of its 4 logged units, 4 assigned after the "
+                       r"window 2024-01-01 – 2024-01-31"):
+        analyze(duck, early)

@@ -262,3 +262,66 @@ def test_the_example_definition_is_valid():
     d = parse_definition(path.read_text(encoding="utf-8"))
     assert d.control == "control" and [m.kind for m in d.metrics] == ["binary", "mean", "ratio"]
     assert d.planned_units_per_arm == 1500 and d.sequential
+
+
+def test_plan_inputs_that_blew_up_the_computation_are_refused(app):
+    """The fuzzer's request answered 500 (a subnormal daily traffic made the duration
+    infinite); it and its neighbours now answer 422 with a reason, or a finite plan."""
+    c = client(app, "vic")
+    r = c.get("/api/experiments/plan", params={"daily_traffic": "5e-324",
+                                               "baseline": "5e-324", "relative": "false"})
+    assert r.status_code == 422, r.text
+    assert "daily_traffic" in r.json()["error"]["hint"]
+    assert "more than 36,500 days" in r.json()["error"]["message"]
+    extremes = ["5e-324", "1e-300", "0", "1", "1e300", "-1"]
+    for metric in ("proportion", "mean"):
+        for baseline in extremes:
+            for mde in extremes:
+                for traffic in ("5e-324", "1e300", None):
+                    params = {"metric": metric, "baseline": baseline, "mde": mde,
+                              "relative": "false" if mde == "1e300" else "true"}
+                    if metric == "mean":
+                        params["sd"] = "1"
+                    if traffic:
+                        params["daily_traffic"] = traffic
+                    r = c.get("/api/experiments/plan", params=params)
+                    assert r.status_code in (200, 422), (params, r.status_code, r.text)
+                    if r.status_code == 422:
+                        assert r.json()["error"]["message"], params
+    # a rate of 0 or 1 cannot be planned for; a huge traffic still gives at least a day
+    for baseline in ("0", "1"):
+        r = c.get("/api/experiments/plan", params={"baseline": baseline})
+        assert r.status_code == 422 and "baseline must be a rate in (0, 1)" in r.text
+    huge = c.get("/api/experiments/plan", params={"baseline": "0.1", "daily_traffic": "1e300"})
+    assert huge.status_code == 200 and huge.json()["days"] == 1
+    page = c.get("/experiments/plan", params={"daily_traffic": "5e-324", "baseline": "5e-324",
+                                              "mde_kind": "absolute"})
+    assert page.status_code == 200 and "36,500 days" in page.text
+
+
+def test_summary_table_reads_as_percentages(tmp_path):
+    """10.00% vs 12.00% of 2,000 each: +2.00 pp, +20.00% relative; C 9.95%: −0.05 pp,
+    −0.50% (a true minus). The CSV keeps the full numbers."""
+    csv = tmp_path / "summary.csv"
+    csv.write_text("variant,n,conversions\nA,2000,200\nB,2000,240\nC,2000,199\n")
+    env = {**__import__("os").environ, "COLUMNS": "80"}
+    proc = subprocess.run([sys.executable, "-m", "shopscope.cli", "experiment", "summary",
+                           str(csv)], capture_output=True, text=True, timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    b = next(line for line in lines if "metric: B" in line).split()
+    assert b[2:7] == ["10.00%", "12.00%", "+2.00", "pp", "+20.00%"]
+    c = next(line for line in lines if "metric: C" in line).split()
+    assert c[2:7] == ["10.00%", "9.95%", "\u22120.05", "pp", "\u22120.50%"]
+    out = subprocess.run([sys.executable, "-m", "shopscope.cli", "experiment", "summary",
+                          str(csv), "--format", "csv"], capture_output=True, text=True,
+                         timeout=120)
+    import io
+
+    import pandas as pd
+
+    rows = pd.read_csv(io.StringIO(out.stdout)).set_index("variant")
+    assert rows.loc["C", "variant_value"] == pytest.approx(0.0995, abs=1e-15)
+    assert rows.loc["C", "abs_lift"] == pytest.approx(-0.0005, abs=1e-15)
+    assert rows.loc["B", "kind"] == "rate"

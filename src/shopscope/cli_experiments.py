@@ -19,6 +19,86 @@ experiment_app = typer.Typer(
 Fmt = Annotated[str, typer.Option("--format", help="table | csv | json | parquet")]
 Out = Annotated[Path | None, typer.Option(help="Write to this file.")]
 
+_MINUS = "\u2212"  # a true minus: "−0.31%" reads apart from a dash
+
+
+def _signed(v: float | None, digits: int = 2, unit: str = "") -> str:
+    if v is None or v != v:
+        return "–"
+    text = f"{abs(v):,.{digits}f}{unit}"
+    if not text.strip("0.,%p "):  # rounds to zero: no sign to read into it
+        return text
+    return (_MINUS if v < 0 else "+") + text
+
+
+def _plain(v: float | None, rate: bool) -> str:
+    if v is None or v != v:
+        return "–"
+    if rate:
+        return f"{v:.2%}"
+    return f"{v:,.2f}" if abs(v) >= 1 else f"{v:.4g}"
+
+
+def _p(v: float | None) -> str:
+    if v is None or v != v:
+        return "–"
+    return "<0.0001" if v < 1e-4 else f"{v:.4f}"
+
+
+def readable(frame, rates: list[bool]):  # noqa: ANN001, ANN201
+    """A comparison frame for a terminal: rates as percentages, their differences in
+    percentage points (+1.05 pp), relative lifts as signed percentages (−0.31%), lift and
+    interval in one column. ``rates[i]``: row ``i`` compares rates. CSV and JSON keep the
+    full-precision numbers; only the table is rounded."""
+    import pandas as pd
+
+    def lift(i: int, r) -> str:  # noqa: ANN001
+        if rates[i]:  # differences of rates: points
+            return (f"{_signed(r.abs_lift * 100, 2, ' pp')} [{_signed(r.abs_low * 100)}, "
+                    f"{_signed(r.abs_high * 100)}]")
+        digits = 2 if max(abs(r.abs_low), abs(r.abs_high)) >= 1 else 3
+        return (f"{_signed(r.abs_lift, digits)} [{_signed(r.abs_low, digits)}, "
+                f"{_signed(r.abs_high, digits)}]")
+
+    rows = list(frame.itertuples(index=False))
+    out = pd.DataFrame({
+        "metric: variant": [f"{r.metric}: {r.variant}" for r in rows],
+        "control": [_plain(r.control, rates[i]) for i, r in enumerate(rows)],
+        "variant": [_plain(r.value, rates[i]) for i, r in enumerate(rows)],
+        # the interval under the lift: one narrow column instead of two
+        "lift [95% CI]": [lift(i, r).replace(" [", "\n[") if r.abs_lift == r.abs_lift else "–"
+                          for i, r in enumerate(rows)],
+        "relative": [_signed(None if v is None else v * 100, 2, "%") for v in frame.rel_lift],
+        "p (adj.)": [_p(a if a is not None and a == a else p)
+                     for a, p in zip(frame.adjusted_p, frame.p_value, strict=True)],
+        "P(win)": [_plain(v, True) if v is not None and v == v else "–"
+                   for v in frame.chance_to_win],
+    })
+    if "variance_reduction" in frame and frame.variance_reduction.notna().any():
+        out["CUPED var. cut"] = [_plain(v, True) for v in frame.variance_reduction]
+    if "error" in frame and frame["error"].notna().any():
+        out["error"] = frame["error"].fillna("")
+    return out
+
+
+def print_comparisons(frame, title: str) -> None:  # noqa: ANN001
+    """The :func:`readable` frame as a compact table that fits 80 columns: no vertical
+    rules, numbers right-aligned and never wrapped (labels wrap instead)."""
+    from rich import box
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(title=escape(title) if title else None, box=box.SIMPLE_HEAD,
+                  pad_edge=False, collapse_padding=True)
+    for col in frame.columns:
+        label = col in ("metric: variant", "error")
+        table.add_column(col, justify="left" if label else "right", no_wrap=not label,
+                         min_width=min(12, int(frame[col].str.len().max() or 1)) if label
+                         else None, overflow="fold")
+    for rec in frame.itertuples(index=False):
+        table.add_row(*(escape(str(v)) for v in rec))
+    console.print(table)
+
 
 @experiment_app.command("plan")
 def plan_command(  # noqa: PLR0913
@@ -113,11 +193,15 @@ def delete_command(experiment_id: str, workspace: WorkspaceOpt = DEFAULT_WS) -> 
 def analyze_command(
     experiment_id: Annotated[str, typer.Argument(help="Saved experiment id.")],
     workspace: WorkspaceOpt = DEFAULT_WS,
+    multi_arm: Annotated[str | None, typer.Option(
+        help="Units logged in more than one arm: exclude | first (keep the arm of their "
+        "earliest exposure). Default: the definition's multi_arm (exclude).")] = None,
     fmt: Fmt = "table",
     output: Out = None,
 ) -> None:
     """SRM check, lift with intervals and adjusted p-values, CUPED, chance to win,
-    sequential results and segments (exploratory)."""
+    sequential results and segments (exploratory). Repeated assignments count once (the
+    earliest exposure); units in more than one arm are reported and, by default, left out."""
     import warnings
 
     import pandas as pd
@@ -125,9 +209,15 @@ def analyze_command(
     from shopscope.experiments.analysis import SampleRatioMismatchWarning, analyze
     from shopscope.experiments.registry import ExperimentStore
 
+    from shopscope.errors import OptionError
+
+    if multi_arm not in (None, "exclude", "first"):
+        raise OptionError(f"unknown --multi-arm {multi_arm!r}", hint="exclude or first")
     ws = _open_workspace(workspace)
     try:
         definition = ExperimentStore(ws.path).load(experiment_id)
+        if multi_arm is not None:
+            definition = definition.model_copy(update={"multi_arm": multi_arm})
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SampleRatioMismatchWarning)
             result = analyze(ws.store, definition)
@@ -154,31 +244,28 @@ def analyze_command(
             "cuped_abs_lift": cu.abs_lift if cu else None,
             "variance_reduction": cu.extra.get("variance_reduction") if cu else None,
             "error": c.error})
-    frame = pd.DataFrame(rows)
-    if fmt == "table":  # a terminal is narrow: lift with its interval in one column
-        def pct(v: float | None) -> str:
-            return "–" if v is None or v != v else f"{v:+.1%}"
+    frame = pd.DataFrame(rows, columns=["metric", "variant", "control", "value", "abs_lift",
+                                        "abs_low", "abs_high", "rel_lift", "p_value",
+                                        "adjusted_p", "chance_to_win", "cuped_abs_lift",
+                                        "variance_reduction", "error"])
+    # the split check and the warnings (repeated or multi-arm units, …) always reach the
+    # reader: on stderr when stdout carries CSV
 
-        frame = pd.DataFrame({
-            "metric": frame.metric, "variant": frame.variant,
-            "control": frame.control.map(lambda v: f"{v:,.4g}"),
-            "variant value": frame.value.map(lambda v: f"{v:,.4g}"),
-            "lift [95% CI]": [f"{a:+,.4g} [{lo:+,.4g}, {hi:+,.4g}]" for a, lo, hi in
-                              zip(frame.abs_lift, frame.abs_low, frame.abs_high, strict=True)],
-            "relative": frame.rel_lift.map(pct),
-            "p (adj.)": frame.adjusted_p.fillna(frame.p_value).map(lambda v: f"{v:.4f}"),
-            "P(win)": frame.chance_to_win.map(lambda v: "–" if v is None or v != v
-                                              else f"{v:.1%}"),
-            **({"CUPED var. cut": frame.variance_reduction.map(pct)}
-               if frame.variance_reduction.notna().any() else {}),
-            "error": frame.error})
-        style = "bold red" if result.srm.mismatch else "green"
-        console.print(f"[{style}]{escape(result.srm.message)}[/]")
-        for w in result.warnings[1 if result.srm.mismatch else 0:]:
-            console.print(f"[yellow]note:[/] {escape(w)}")
-        frame = frame.drop(columns=["error"] if frame["error"].isna().all() else [])
-    _emit(frame, fmt, output, title=f"{experiment_id}: {', '.join(result.definition.variants)}"
-          f" ({sum(result.counts.values()):,} units)")
+    from shopscope.cli import err_console
+
+    out = console if fmt == "table" else err_console
+    style = "bold red" if result.srm.mismatch else "green"
+    out.print(f"[{style}]{escape(result.srm.message)}[/]", highlight=False)
+    for w in result.warnings[1 if result.srm.mismatch else 0:]:
+        out.print(f"[yellow]note:[/] {escape(w)}", highlight=False)
+    title = (f"{experiment_id}: {', '.join(result.definition.variants)} "
+             f"({sum(result.counts.values()):,} units)")
+    if fmt == "table":
+        kinds = {m.name: m.kind for m in result.definition.metrics}
+        print_comparisons(readable(frame, [kinds[c.metric] == "binary"
+                                           for c in result.comparisons]), title)
+        return
+    _emit(frame, fmt, output, title=title)
 
 
 @experiment_app.command("uplift")
@@ -278,4 +365,9 @@ def summary_command(
                                  correction=correction)
     if fmt == "table":
         console.print(f"[{'bold red' if srm.mismatch else 'green'}]{escape(srm.message)}[/]")
+        print_comparisons(readable(frame.rename(columns={"control_value": "control",
+                                                         "variant_value": "value"}),
+                                   [k == "rate" for k in frame["kind"]]),
+                          f"{table.name}: against {control or 'the first variant'}")
+        return
     _emit(frame, fmt, output, title=f"{table.name}: against {control or 'the first variant'}")

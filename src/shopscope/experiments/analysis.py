@@ -11,7 +11,11 @@ small frozen objects built from them. Nothing row-level reaches Python.
 Who counts, and what
 --------------------
 The canonical ``experiments`` table (``experiment_id, unit_id, variant, assigned_at``) lists
-the units. A unit is *exposed* from ``t0 = max(assigned_at, start)`` (``start`` when
+the units, together with the repeated assignment rows ingest set aside in ``_rejects``
+(:mod:`~shopscope.experiments.exposures`). A unit counts once, from its earliest exposure;
+a unit logged in more than one arm is left out (``multi_arm="exclude"``, the default) or
+kept in its first arm (``"first"``), and both are counted in the result's ``assignment``
+and warnings. A unit is *exposed* from ``t0 = max(assigned_at, start)`` (``start`` when
 ``assigned_at`` is null) to the end of the ``end`` day; units assigned after the window, or
 to a variant the definition does not name, are left out (and reported in the warnings).
 Each unit's outcome is computed over its own rows in ``[t0, end]``: orders (non-cancelled,
@@ -82,6 +86,7 @@ from shopscope.analytics.base import TableSource
 from shopscope.analytics.behaviour.common import property_value, visitor, where_clause
 from shopscope.errors import OptionError
 from shopscope.experiments.bayes import BayesResult, beta_binomial, normal_means
+from shopscope.experiments.exposures import all_exposures
 from shopscope.experiments.group_sequential import (
     GroupSequentialResult,
     group_sequential_means,
@@ -113,11 +118,14 @@ from shopscope.experiments.stats import (
 __all__ = [
     "STAT_COLUMNS",
     "BayesianComparison",
+    "EmptyExperiment",
     "ExperimentResult",
     "SampleRatioMismatchWarning",
     "SegmentComparison",
     "SequentialComparison",
     "analyze",
+    "assignment_notes",
+    "assignment_report",
     "assignments",
     "daily_stats",
     "experiment_stats",
@@ -155,22 +163,133 @@ def _ts(value: dt.datetime) -> ir.TimestampScalar:
     return ibis.timestamp(value.isoformat(sep=" "))
 
 
+def _resolved(store: TableSource, definition: ExperimentDefinition) -> tuple[ir.Table, int]:
+    """One row per logged unit of the experiment: the variant and time of its earliest
+    exposure (``variant, at``; a null ``assigned_at`` counts as ``start``), its exposure
+    rows (``n_rows``) and the distinct arms it was logged in (``arms``); and how many rows
+    came from the repeated assignments ingest set aside (:mod:`.exposures`)."""
+    rows, from_ingest = all_exposures(store, definition.experiment_id)
+    rows = rows.filter(rows.unit_id.notnull() & rows.variant.notnull())
+    at = rows.assigned_at.fill_null(_ts(_Window.of(definition).start))
+    ranked = rows.mutate(at=at, k=ibis.row_number().over(group_by=rows.unit_id,
+                                                        order_by=[at, rows.variant]))
+    first = ranked.filter(ranked.k == 0).select("unit_id", "variant", "at")
+    per = rows.group_by("unit_id").aggregate(n_rows=rows.count(), arms=rows.variant.nunique())
+    return first.join(per, "unit_id"), from_ingest
+
+
 def assignments(store: TableSource, definition: ExperimentDefinition) -> ir.Table:
     """The experiment's units: ``unit_id, variant, t0`` (exposure start) and ``day`` (its date).
 
-    Units assigned after the window or to variants the definition does not name are left
-    out.
+    One row per unit, from its earliest exposure; units logged in more than one arm are
+    left out under ``multi_arm="exclude"`` (the default) and keep their first arm under
+    ``"first"``. Units assigned after the window or to variants the definition does not
+    name are left out. :func:`assignment_report` counts each of these.
     """
     w = _Window.of(definition)
-    e = store.table("experiments")
-    start = _ts(w.start)
-    t0 = ibis.greatest(e.assigned_at.fill_null(start), start)
-    e = e.filter((e.experiment_id == definition.experiment_id)
-                 & e.variant.isin(list(definition.variants)))
-    e = e.select(unit_id=e.unit_id.cast("string"), variant=e.variant.cast("string"),
-                 t0=t0.cast("timestamp"))
-    e = e.filter(e.t0 < _ts(w.stop))
-    return e.mutate(day=e.t0.date())
+    u, _ = _resolved(store, definition)
+    if definition.multi_arm == "exclude":
+        u = u.filter(u.arms == 1)
+    u = u.filter(u.variant.isin(list(definition.variants)))
+    u = u.select("unit_id", "variant", t0=ibis.greatest(u.at, _ts(w.start)).cast("timestamp"))
+    u = u.filter(u.t0 < _ts(w.stop))
+    return u.mutate(day=u.t0.date())
+
+
+def assignment_report(store: TableSource, definition: ExperimentDefinition) -> dict[str, Any]:
+    """What the assignment log holds for the experiment, before and after its policies.
+
+    Returns
+    -------
+    dict
+        ``rows`` exposure rows logged; ``units`` distinct units; ``repeated_rows`` rows
+        beyond each unit's earliest exposure (dropped); ``multi_arm_units`` units logged in
+        more than one arm and ``multi_arm_policy`` what was done with them
+        (``excluded_units`` of them left out); ``set_aside_at_ingest`` rows of the log that
+        ingest moved to ``_rejects`` as repeated assignments (counted above too);
+        ``unknown_variants`` (variant → units; left out) and ``after_window_units`` (left
+        out); ``analysed_units``.
+    """
+    w = _Window.of(definition)
+    u, from_ingest = _resolved(store, definition)
+    multi = u.arms > 1
+    frame = u.group_by("variant").aggregate(
+        units=u.count(), rows=u.n_rows.sum(), multi=multi.sum(),
+        late=(ibis.greatest(u.at, _ts(w.start)) >= _ts(w.stop)).sum(),
+        late_single=((ibis.greatest(u.at, _ts(w.start)) >= _ts(w.stop)) & ~multi).sum(),
+    ).execute()
+    exclude = definition.multi_arm == "exclude"
+    named = frame[frame.variant.isin(list(definition.variants))]
+    unknown = frame[~frame.variant.isin(list(definition.variants))].sort_values("variant")
+    kept = named.units - (named["multi"] if exclude else 0)
+    late = named.late_single if exclude else named.late
+    return {
+        "rows": int(frame.rows.sum()), "units": int(frame.units.sum()),
+        "repeated_rows": int(frame.rows.sum() - frame.units.sum()),
+        "multi_arm_units": int(frame["multi"].sum()),
+        "multi_arm_policy": definition.multi_arm,
+        "excluded_units": int(frame["multi"].sum()) if exclude else 0,
+        "set_aside_at_ingest": from_ingest,
+        "unknown_variants": {str(r.variant): int(r.units - (r.multi if exclude else 0))
+                             for r in unknown.itertuples()
+                             if r.units - (r.multi if exclude else 0) > 0},
+        "after_window_units": int(late.sum()),
+        "analysed_units": int((kept - late).sum()),
+    }
+
+
+def assignment_notes(rep: Mapping[str, Any], d: ExperimentDefinition) -> list[str]:
+    """The warnings of :func:`assignment_report`'s counts (units in several arms first)."""
+    notes = []
+    if rep["multi_arm_units"]:
+        what = ("excluded from the analysis (multi_arm=exclude; multi_arm=first keeps "
+                "each in the arm of its earliest exposure)" if d.multi_arm == "exclude" else
+                "kept in the arm of their earliest exposure (multi_arm=first; the default, "
+                "exclude, leaves them out)")
+        notes.append(f"{rep['multi_arm_units']:,} units were logged in more than one arm: "
+                     f"{what}. Units that switch arms point at broken bucketing or "
+                     "identity; check the assignment code.")
+    if rep["repeated_rows"]:
+        ingest = (f", {rep['set_aside_at_ingest']:,} of them set aside at ingest in _rejects"
+                  if rep["set_aside_at_ingest"] else "")
+        notes.append(f"{rep['repeated_rows']:,} repeated exposure rows dropped (of "
+                     f"{rep['rows']:,} logged{ingest}): each unit counts once, from its "
+                     "earliest exposure.")
+    return notes
+
+
+class EmptyExperiment(OptionError):
+    """An experiment with no units to analyse: nothing can be estimated."""
+
+
+def _empty_error(rep: Mapping[str, Any], d: ExperimentDefinition,
+                 store: TableSource) -> EmptyExperiment:
+    what = f"experiment {d.experiment_id!r} has no units to analyse"
+    if rep["units"] == 0:
+        e = store.table("experiments")
+        ids = sorted(str(v) for v in e.select("experiment_id").distinct().limit(11)
+                     .execute()["experiment_id"])
+        known = (f"stored experiment ids: {', '.join(ids[:10])}{', …' if len(ids) > 10 else ''}"
+                 if ids else "the experiments table is empty")
+        return EmptyExperiment(f"{what}: no assignment rows with that experiment_id "
+                               f"({known})",
+                               hint="ingest the assignment log (a table 'experiments' with "
+                               "experiment_id, unit_id, variant, assigned_at), or fix the "
+                               "definition's experiment_id")
+    reasons = []
+    if rep["unknown_variants"]:
+        reasons.append(f"{sum(rep['unknown_variants'].values()):,} in variants the definition "
+                       f"does not name ({', '.join(rep['unknown_variants'])}; it names "
+                       f"{', '.join(d.variants)})")
+    if rep["after_window_units"]:
+        reasons.append(f"{rep['after_window_units']:,} assigned after the window "
+                       f"{d.start} – {d.end}")
+    if rep["excluded_units"]:
+        reasons.append(f"{rep['excluded_units']:,} logged in more than one arm (excluded)")
+    return EmptyExperiment(f"{what}: of its {rep['units']:,} logged units, "
+                           + "; ".join(reasons),
+                           hint="check the definition's variants and start/end against the "
+                           "assignment log, and the multi_arm policy")
 
 
 # --------------------------------------------------------------------------------------
@@ -682,6 +801,9 @@ class ExperimentResult:
     data_version: str | None
     engine: str | None
     counts: Mapping[str, int]
+    #: what the assignment log held (:func:`assignment_report`): repeated rows, units in
+    #: several arms and the policy applied, units left out
+    assignment: Mapping[str, Any]
     srm: SrmResult
     warnings: tuple[str, ...]
     comparisons: tuple[Comparison, ...]
@@ -718,6 +840,7 @@ class ExperimentResult:
             "data_version": self.data_version,
             "engine": self.engine,
             "counts": dict(self.counts),
+            "assignment": dict(self.assignment),
             "srm": {**srm, "observed": dict(self.srm.observed),
                     "expected": dict(self.srm.expected)},
             "warnings": list(self.warnings),
@@ -797,12 +920,6 @@ def _srm_warning(srm: SrmResult, d: ExperimentDefinition) -> str:
             "broken; do not trust any metric of this experiment until it is explained.")
 
 
-def _assignment_counts(store: TableSource, d: ExperimentDefinition) -> pd.DataFrame:
-    e = store.table("experiments")
-    e = e.filter(e.experiment_id == d.experiment_id)
-    return e.group_by("variant").aggregate(n=e.count()).execute()
-
-
 def analyze(store: TableSource, definition: ExperimentDefinition) -> ExperimentResult:
     """Analyse an experiment from the stored assignments and outcomes.
 
@@ -830,8 +947,13 @@ def analyze(store: TableSource, definition: ExperimentDefinition) -> ExperimentR
     ------
     OptionError
         A metric naming a column or property that does not exist.
+    EmptyExperiment
+        No unit to analyse (none logged, or all left out); the message says why.
     """
     d = definition
+    rep = assignment_report(store, d)
+    if rep["analysed_units"] == 0:
+        raise _empty_error(rep, d, store)
     stats = experiment_stats(store, d)
     overall = stats[stats.segment == _ALL]
     first = d.metrics[0].name
@@ -843,15 +965,15 @@ def analyze(store: TableSource, definition: ExperimentDefinition) -> ExperimentR
     if srm.mismatch:
         notes.append(_srm_warning(srm, d))
         warnings.warn(notes[0], SampleRatioMismatchWarning, stacklevel=2)
-    raw = _assignment_counts(store, d)
-    unknown = sorted(set(raw.variant.astype(str)) - set(d.variants))
+    notes += assignment_notes(rep, d)
+    unknown = rep["unknown_variants"]
     if unknown:
-        n_unknown = int(raw[raw.variant.isin(unknown)].n.sum())
-        notes.append(f"{n_unknown} units are assigned to variants the definition does not name "
-                     f"({', '.join(unknown)}); they are left out")
-    if sum(counts.values()) == 0:
-        notes.append(f"no units of experiment {d.experiment_id!r} in the window "
-                     f"{d.start} – {d.end}")
+        notes.append(f"{sum(unknown.values()):,} units are assigned to variants the definition "
+                     f"does not name ({', '.join(unknown)}); they are left out")
+    empty_arms = [v for v, n in counts.items() if n == 0]
+    if empty_arms:
+        notes.append(f"no units in {', '.join(empty_arms)}: its comparisons cannot be "
+                     "estimated")
 
     comparisons, cuped_comps, bayes_comps, seq = [], [], [], []
     control = d.control
@@ -910,7 +1032,8 @@ def analyze(store: TableSource, definition: ExperimentDefinition) -> ExperimentR
     version = store.data_version() if hasattr(store, "data_version") else None
     return ExperimentResult(
         definition=d, data_version=version, engine=getattr(store, "engine", None),
-        counts=counts, srm=srm, warnings=tuple(notes), comparisons=tuple(comparisons),
+        counts=counts, assignment=rep,
+        srm=srm, warnings=tuple(notes), comparisons=tuple(comparisons),
         cuped=tuple(cuped_comps), bayes=tuple(bayes_comps), sequential=tuple(seq),
         segments=tuple(segs), daily=lift, stats=stats, group_sequential=tuple(gs))
 

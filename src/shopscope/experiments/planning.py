@@ -86,7 +86,11 @@ MeanTest = Literal["t", "z"]
 Correction = Literal["bonferroni"]
 
 _MIN_N = 2.0  # a variance needs two units per arm
+#: longest duration worth a plan (100 years); beyond it the traffic is surely mistyped
+_MAX_DAYS = 36_500
 _MAX_N = 1e13
+#: most units per arm the solvers handle (public: the API skips trade-off points beyond it)
+MAX_UNITS = _MAX_N
 
 
 @dataclass(frozen=True)
@@ -428,8 +432,14 @@ def duration_days(
         raise OptionError(f"share must be in (0, 1], got {share!r}")
     if not (n_per_variant >= 1 and math.isfinite(n_per_variant)):
         raise OptionError(f"n_per_variant must be >= 1, got {n_per_variant!r}")
-    # a hair below whole numbers must not add a day
-    return math.ceil(n_per_variant * variants / (daily_traffic * share) - 1e-9)
+    days = n_per_variant * variants / (daily_traffic * share)
+    if not days <= _MAX_DAYS:  # also inf/nan: a subnormal traffic overflows the division
+        raise OptionError(
+            f"at {daily_traffic:g} units a day ({share:g} in the test) the test would need "
+            f"more than {_MAX_DAYS:,} days ({_MAX_DAYS // 365} years)",
+            hint="check daily_traffic: eligible units per day, e.g. 2000")
+    # a hair below whole numbers must not add a day; at least one day
+    return max(1, math.ceil(days - 1e-9))
 
 
 # --------------------------------------------------------------------------------------
@@ -505,7 +515,9 @@ def _plan(
     return Plan(
         metric=metric, n_per_variant=n_int, n_exact=float(n), variants=variants,
         total=n_int * variants, mde_abs=float(mde_abs),
-        mde_rel=None if mde_rel is None else float(mde_rel), baseline=baseline, sd=sd,
+        # a subnormal baseline makes the relative effect overflow: undefined, not infinite
+        mde_rel=None if mde_rel is None or not math.isfinite(mde_rel) else float(mde_rel),
+        baseline=baseline, sd=sd,
         alpha=alpha, alpha_per_comparison=a, power=power, alternative=alternative,
         method=method,
     )
@@ -557,6 +569,8 @@ def _check_positive(v: float, name: str) -> None:
 def _check_n(n: float) -> None:
     if not (n > 1 and math.isfinite(n)):
         raise OptionError(f"n_per_variant must be > 1, got {n!r}")
+    if n > _MAX_N:  # the solvers' range; beyond it their brackets do not hold
+        raise OptionError(f"n_per_variant must be at most {_MAX_N:g}, got {n!r}")
 
 
 def _rates(baseline: float, mde: float, relative: bool) -> tuple[float, float]:
@@ -587,4 +601,8 @@ def _mean_delta(sd: float, mde: float, relative: bool, mean: float | None) -> fl
             "a relative mde needs the control mean: pass mean=... (nonzero)",
             hint="or give the mde in metric units with relative=False",
         )
-    return abs(mde * mean)
+    delta = abs(mde * mean)
+    if not 0 < delta < math.inf:  # 1e300 x 1e300, or a subnormal product
+        raise OptionError(f"a relative mde of {mde:g} on a mean of {mean:g} is not a usable "
+                          "effect", hint="give the mde in metric units with relative=False")
+    return delta

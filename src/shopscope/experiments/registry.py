@@ -172,7 +172,9 @@ class ExperimentDefinition(BaseModel):
     ``sequential_tau2`` (None: the statistics module's default). ``prior`` is the
     Beta prior of binary metrics' Bayesian comparison. ``correction`` adjusts p-values across
     the variants of each metric (Holm or Benjamini-Hochberg). ``srm_threshold`` is the
-    chi-square p-value below which the split is called broken.
+    chi-square p-value below which the split is called broken. ``multi_arm`` says what
+    happens to units the assignment log shows in more than one arm (see
+    :mod:`~shopscope.experiments.exposures`).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -199,6 +201,9 @@ class ExperimentDefinition(BaseModel):
     alpha: float = Field(default=0.05, gt=0, lt=1)
     correction: Literal["holm", "bh"] = "holm"
     srm_threshold: float = Field(default=0.001, gt=0, lt=1)
+    #: units logged in more than one arm: left out (``exclude``) or kept in the arm of
+    #: their earliest exposure (``first``); repeated exposures always count once
+    multi_arm: Literal["exclude", "first"] = "exclude"
 
     @model_validator(mode="before")
     @classmethod

@@ -32,8 +32,8 @@ from shopscope.experiments.stats import (
 def analyze_summary(frame: pd.DataFrame, *, control: str | None = None,
                     split: Mapping[str, float] | None = None, alpha: float = 0.05,
                     correction: str = "holm") -> tuple[SrmResult, pd.DataFrame]:
-    """(SRM check, one row per metric × variant: values, lift with intervals, p, adjusted
-    p, chance to win for rates).
+    """(SRM check, one row per metric × variant: ``kind`` (rate or mean), values, lift with
+    intervals, p, adjusted p, chance to win for rates).
 
     Examples
     --------
@@ -86,7 +86,8 @@ def analyze_summary(frame: pd.DataFrame, *, control: str | None = None,
             rows.append(beta_binomial(c, t).chance_to_win if rate else None)
     adjusted = adjust(comparisons, correction, family="metric")  # type: ignore[arg-type]
     out = pd.DataFrame([{
-        "metric": c.metric, "variant": c.variant, "control_value": c.control_value,
+        "metric": c.metric, "kind": "rate" if rate else "mean", "variant": c.variant,
+        "control_value": c.control_value,
         "variant_value": c.variant_value, "abs_lift": c.abs_lift, "abs_low": c.abs_ci[0],
         "abs_high": c.abs_ci[1], "rel_lift": c.rel_lift,
         "rel_low": c.rel_ci[0] if c.rel_ci else None,

@@ -115,7 +115,15 @@ def validate_batches(
         spec = get_table(batch.table)
         checks = [] if batch.derived else schema_checks(batch.staged, spec)
         checks += batch.extra_checks
-        dup = duplicate_key_check(batch.staged, spec.primary_key)
+        if batch.table == "experiments":  # exposure logs repeat units: keep the earliest
+            from shopscope.experiments.exposures import ingest_note, repeated_assignment_check
+
+            dup = repeated_assignment_check(batch.staged)
+            note = ingest_note(batch.staged, execute)
+            if note:
+                report.notes.append(note)
+        else:
+            dup = duplicate_key_check(batch.staged, spec.primary_key)
         if dup is not None:
             checks.append(dup)
         if batch.reference_checks:

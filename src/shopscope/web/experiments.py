@@ -13,8 +13,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from shopscope.api.deps import State
-from shopscope.api.routers.experiments import cached_result, make_plan
+from shopscope.api.routers.experiments import cached_result, make_plan, with_policy
 from shopscope.errors import ShopscopeError
+from shopscope.experiments.analysis import EmptyExperiment, assignment_notes
 from shopscope.experiments.registry import ExperimentNotFound, ExperimentStore
 from shopscope.web.charts import COLORS, Chart, json_safe, layout
 from shopscope.web.customers import PLOT_CONFIG
@@ -225,6 +226,23 @@ def boundary_chart(t: Translator, daily: Any, metric: str, variant: str  # noqa:
     ], "layout": lay})
 
 
+def _assignment_view(t: Translator, rep: Mapping[str, Any], d: Any) -> list[dict]:  # noqa: ANN401
+    """Repeated and multi-arm units as translated notes, with a link to the other policy."""
+    out = []
+    if rep.get("multi_arm_units"):
+        other = "first" if d.multi_arm == "exclude" else "exclude"
+        out.append({"id": "multi-arm", "alert": True,
+                    "text": t("exp.multi_arm." + d.multi_arm, n=t.count(rep["multi_arm_units"]))
+                    + " " + t("exp.multi_arm.why"),
+                    "link": f"?multi_arm={other}", "link_text": t("exp.multi_arm.show_" + other)})
+    if rep.get("repeated_rows"):
+        text = t("exp.repeated_rows", n=t.count(rep["repeated_rows"]), rows=t.count(rep["rows"]))
+        if rep.get("set_aside_at_ingest"):
+            text += " " + t("exp.repeated_ingest", n=t.count(rep["set_aside_at_ingest"]))
+        out.append({"id": "repeated", "alert": False, "text": text})
+    return out
+
+
 @router.get("/experiments/{experiment_id}", response_class=HTMLResponse)
 def experiment_page(experiment_id: str, request: Request, state: State,
                     session: PageSession) -> HTMLResponse:
@@ -237,13 +255,24 @@ def experiment_page(experiment_id: str, request: Request, state: State,
         return render(request, "error.html", t, session=session, status_code=404,
                       title=t("exp.not_found_title"),
                       message=t("exp.not_found", id=experiment_id))
+    d = with_policy(d, request.query_params.get("multi_arm")
+                    if request.query_params.get("multi_arm") in ("exclude", "first") else None)
     try:
         r = cached_result(state, d)
     except ShopscopeError as exc:
-        return render(request, "experiment.html", t, session=session, d=d, error=exc.message,
-                      view={}, charts=[], plot_config=PLOT_CONFIG)
+        error = exc.message + (f" ({exc.hint})" if exc.hint else "")
+        if isinstance(exc, EmptyExperiment):
+            error = f"{t('exp.no_units', id=d.experiment_id)} {error}"
+        return render(request, "experiment.html", t, session=session, d=d, error=error,
+                      view={}, charts=[], plot_config=PLOT_CONFIG,
+                      status_code=422 if isinstance(exc, EmptyExperiment) else 200)
     bayes = {(b.metric, b.variant): b.result for b in r.bayes}
     cuped = {(c.metric, c.variant): c for c in r.cuped}
+    rates = {m.name for m in d.metrics if m.kind == "binary"}
+
+    def value(metric: str, v: float) -> str:  # rates read as percentages: 12.34%
+        return t.percent(v, 2) if metric in rates else t.number(v, 4)
+
     rows = []
     for c in r.comparisons:
         b = bayes.get((c.metric, c.variant))
@@ -251,7 +280,8 @@ def experiment_page(experiment_id: str, request: Request, state: State,
         p = c.adjusted_p_value if c.adjusted_p_value is not None else c.p_value
         rows.append({
             "metric": c.metric, "variant": c.variant,
-            "control": t.number(c.control_value, 4), "value": t.number(c.variant_value, 4),
+            "control": value(c.metric, c.control_value),
+            "value": value(c.metric, c.variant_value),
             "lift": _lift(t, c) if c.error is None else t("exp.error." + c.error),
             "p": t.number(p, 4), "significant": c.error is None and p < d.alpha,
             "win": t.percent(b.chance_to_win) if b and b.error is None else "–",
@@ -278,7 +308,10 @@ def experiment_page(experiment_id: str, request: Request, state: State,
             chart = boundary_chart(t, r.daily, m.name, first_variant)
             if chart:
                 charts.append(chart)
-    view = {"rows": rows, "segments": segments, "srm": r.srm, "warnings": r.warnings,
+    view = {"rows": rows, "segments": segments, "srm": r.srm,
+            "assignment": _assignment_view(t, r.assignment, d),
+            # the assignment notes are shown translated, above the results
+            "warnings": [w for w in r.warnings if w not in assignment_notes(r.assignment, d)],
             "counts": [(v, t.count(n)) for v, n in r.counts.items()],
             "data_version": r.data_version, "cuped": bool(r.cuped)}
     return render(request, "experiment.html", t, session=session, d=d, error=None, view=view,

@@ -281,6 +281,29 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "exp.days": {"en": "Days", "zh": "天数"},
     "exp.detectable_rel": {"en": "Detectable lift (relative)", "zh": "可检测提升（相对）"},
     "exp.detectable_abs": {"en": "Detectable effect (absolute)", "zh": "可检测效应（绝对）"},
+    # assignment log quality (repeated and multi-arm units) and experiments without units
+    "exp.multi_arm.exclude": {
+        "en": "{n} units were logged in more than one arm and are left out of these results.",
+        "zh": "{n} 个样本单位被记录在多个实验组中，已从结果中剔除。"},
+    "exp.multi_arm.first": {
+        "en": "{n} units were logged in more than one arm; each is counted in the arm of its "
+              "earliest exposure.",
+        "zh": "{n} 个样本单位被记录在多个实验组中，按最早一次曝光所在的组计入。"},
+    "exp.multi_arm.why": {
+        "en": "Units that switch arms point at broken bucketing or identity: check the "
+              "assignment code.",
+        "zh": "样本单位切换实验组通常意味着分流或身份识别有误，请检查分流代码。"},
+    "exp.multi_arm.show_first": {"en": "Count them in their first arm instead",
+                                 "zh": "改为按最早所在组计入"},
+    "exp.multi_arm.show_exclude": {"en": "Leave them out (default)", "zh": "剔除它们（默认）"},
+    "exp.repeated_rows": {
+        "en": "{n} repeated exposure rows of {rows} logged were dropped: each unit counts "
+              "once, from its earliest exposure.",
+        "zh": "已丢弃 {n} 条重复曝光记录（共记录 {rows} 条）：每个样本单位只按最早一次曝光计一次。"},
+    "exp.repeated_ingest": {"en": "{n} of them were set aside at ingest (see Data → rejects).",
+                            "zh": "其中 {n} 条在导入时被移入被拒绝的行（见数据页）。"},
+    "exp.no_units": {"en": "Nothing to analyse for experiment {id}.",
+                     "zh": "实验 {id} 没有可分析的样本单位。"},
     "beh.title": {"en": "Behaviour", "zh": "行为分析"},
     "beh.source": {"en": "Data", "zh": "数据来源"},
     "beh.source.events": {"en": "Behaviour events", "zh": "行为事件"},

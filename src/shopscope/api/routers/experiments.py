@@ -50,7 +50,7 @@ def make_plan(*, metric: str, baseline: float | None, sd: float | None, mde: flo
                                              share)
         for weeks in range(1, 9):
             n = daily_traffic * share * 7 * weeks / variants
-            if n < 3:
+            if not 3 <= n <= planning.MAX_UNITS:  # outside what a plan can be solved for
                 continue
             if metric == "proportion":
                 reach = planning.mde_proportions(n, baseline, **common)
@@ -144,9 +144,23 @@ def delete_experiment(experiment_id: str, state: State,
     return Response(status_code=204)
 
 
+def with_policy(definition: ExperimentDefinition, multi_arm: str | None) -> ExperimentDefinition:
+    """The definition with its ``multi_arm`` policy overridden for one analysis."""
+    if multi_arm is None or multi_arm == definition.multi_arm:
+        return definition
+    return definition.model_copy(update={"multi_arm": multi_arm})
+
+
 @router.get("/api/experiments/{experiment_id}/results")
-def get_results(experiment_id: str, state: State, user: CurrentUser) -> dict[str, Any]:
+def get_results(experiment_id: str, state: State, user: CurrentUser,
+                multi_arm: Annotated[Literal["exclude", "first"] | None, Query(description=(
+                    "units logged in more than one arm: exclude them, or keep each in the "
+                    "arm of its earliest exposure (default: the definition's, exclude)"))
+                ] = None) -> dict[str, Any]:
     """The analysis: SRM check (first), comparisons with intervals and adjusted p-values,
     CUPED, Bayesian chance to win, sequential results, exploratory segments, the daily
-    cumulative series, and the sufficient statistics with the data version."""
-    return cached_result(state, load_definition(state, experiment_id)).to_dict()
+    cumulative series, and the sufficient statistics with the data version. ``assignment``
+    counts the log's repeated rows and units in more than one arm (also in ``warnings``).
+    An experiment without units to analyse answers 422 with the reason."""
+    definition = with_policy(load_definition(state, experiment_id), multi_arm)
+    return cached_result(state, definition).to_dict()
