@@ -348,7 +348,7 @@ def customer_page(request: Request, state: State, session: PageSession,
         (t("cust.segment_eleven"), p.segments["eleven"]["label"] if p.segments["eleven"]
          else none),
         (t("cust.recency"), none if rfm["recency_days"] is None
-         else t("cust.days", n=t.count(rfm["recency_days"]))),
+         else t.plural("cust.days", rfm["recency_days"], n=t.count(rfm["recency_days"]))),
         (t("cust.frequency"), none if rfm["frequency"] is None else t.count(rfm["frequency"])),
         (t("cust.monetary"), none if rfm["monetary"] is None
          else t.currency(rfm["monetary"], currency)),
@@ -361,7 +361,8 @@ def customer_page(request: Request, state: State, session: PageSession,
         (t("cust.p_alive"), none if p.clv is None else t.percent(p.clv["probability_alive"])),
     ]
     attributes = [(t(f"cust.attr_{k}"), none if v is None else
-                   (_when(t, v) if k == "first_seen_at" else str(v)))
+                   (_when(t, v) if k == "first_seen_at"
+                    else t.country(str(v)) if k == "country" else str(v)))
                   for k, v in p.customer.items()]
     tags = [(label(TAGS[k], t.lang), _tag_value(t, k, v, currency)) for k, v in p.tags.items()]
     orders = [{"order_id": o.order_id, "when": _when(t, o.ordered_at),
@@ -370,7 +371,8 @@ def customer_page(request: Request, state: State, session: PageSession,
                "amount": t.currency(o.net_amount, o.currency or currency)}
               for o in p.orders]
     view = {"id": customer_id, "facts": facts, "attributes": attributes, "tags": tags,
-            "orders": orders, "orders_note": t("cust.orders_shown", shown=t.count(len(orders)),
-                                               total=t.count(p.orders_total)),
+            "orders": orders,
+            "orders_note": t.plural("cust.orders_shown", p.orders_total,
+                                    shown=t.count(len(orders)), total=t.count(p.orders_total)),
             "masked": not admin, "as_of": t.date(p.as_of)}
     return render(request, "customer_profile.html", t, session=session, view=view)

@@ -21,8 +21,10 @@ import datetime as dt
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
+from babel import Locale
 from babel.dates import format_date, format_datetime, format_skeleton, format_timedelta
 from babel.numbers import format_currency, format_decimal, format_percent
 
@@ -269,7 +271,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "exp.n_per_variant": {"en": "Units per arm", "zh": "每组样本量"},
     "exp.total": {"en": "Units in all ({variants} arms)", "zh": "总样本量（{variants} 组）"},
     "exp.duration": {"en": "Duration", "zh": "预计时长"},
-    "exp.n_days": {"en": "{n} days", "zh": "{n} 天"},
+    "exp.n_days": {"en": "{n} days", "en_one": "{n} day", "zh": "{n} 天"},
     "exp.alpha_each": {"en": "Alpha per comparison", "zh": "每次比较的 α"},
     "exp.plan_note": {
         "en": "Two-sided z-test (unpooled variance for rates, t-test for means); more than two "
@@ -368,7 +370,6 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "beh.change": {"en": "Change", "zh": "变化"},
     "beh.trend_table": {"en": "By period", "zh": "分期明细"},
     "beh.period": {"en": "Period", "zh": "周期"},
-    "beh.period_n": {"en": "{grain}s since the cohort's", "zh": "距首次的{grain}数"},
     "beh.cohort": {"en": "Cohort", "zh": "同期群"},
     "beh.retained": {"en": "Retained", "zh": "留存率"},
     "beh.retention_title": {"en": "Retention by cohort", "zh": "同期群留存热力图"},
@@ -504,7 +505,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "cust.segment_classic": {"en": "RFM segment (classic)", "zh": "RFM 分群（经典）"},
     "cust.segment_eleven": {"en": "RFM segment (11)", "zh": "RFM 分群（十一类）"},
     "cust.recency": {"en": "Days since last order", "zh": "距上次购买"},
-    "cust.days": {"en": "{n} days", "zh": "{n} 天"},
+    "cust.days": {"en": "{n} days", "en_one": "{n} day", "zh": "{n} 天"},
     "cust.frequency": {"en": "Orders", "zh": "订单数"},
     "cust.monetary": {"en": "Net sales", "zh": "净销售额"},
     "cust.scores": {"en": "RFM scores", "zh": "RFM 评分"},
@@ -525,6 +526,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "cust.tags": {"en": "Tags", "zh": "客户标签"},
     "cust.orders": {"en": "Order history", "zh": "订单历史"},
     "cust.orders_shown": {"en": "Latest {shown} of {total} orders.",
+                          "en_one": "Latest {shown} of {total} order.",
                           "zh": "显示最近 {shown} 笔，共 {total} 笔订单。"},
     "cust.order_id": {"en": "Order", "zh": "订单号"},
     "cust.ordered_at": {"en": "Ordered at", "zh": "下单时间"},
@@ -547,6 +549,50 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "table.inventory": {"en": "Inventory", "zh": "库存"},
     "table.returns": {"en": "Returns", "zh": "退货"},
     "table.experiments": {"en": "Experiments", "zh": "实验分组"},
+    # -- readable everywhere (issue 13): changes, partial periods, plurals, names ---------
+    "change.pp": {"en": "{n} pp", "zh": "{n}个百分点"},
+    "partial.label": {"en": "partial", "zh": "不完整"},
+    "beh.since.day": {"en": "Days since the cohort's first day",
+                      "zh": "距同期群首日的天数"},
+    "beh.since.week": {"en": "Weeks since the cohort's first week",
+                       "zh": "距同期群首周的周数"},
+    "beh.since.month": {"en": "Months since the cohort's first month",
+                        "zh": "距同期群首月的月数"},
+    "beh.bad_range": {"en": "“{start}” must not be after “{end}”; the dates were ignored.",
+                      "zh": "“{start}”不能晚于“{end}”，已忽略这两个日期。"},
+    "beh.error": {"en": "{message}", "zh": "无法按这些选项分析（{message}）"},
+    "beh.f.source": {"en": "Data", "zh": "数据来源"},
+    "beh.f.grain": {"en": "Grain", "zh": "粒度"},
+    "beh.f.by": {"en": "Breakdown", "zh": "拆分维度"},
+    "beh.f.mode": {"en": "Count", "zh": "计数方式"},
+    "beh.f.order": {"en": "Step order", "zh": "步骤顺序"},
+    "beh.f.same_product": {"en": "Same product", "zh": "同一商品"},
+    "beh.f.periods": {"en": "Periods", "zh": "周期数"},
+    "beh.f.length": {"en": "Length", "zh": "路径长度"},
+    "beh.f.top": {"en": "Top", "zh": "前 N 条"},
+    "beh.f.collapse": {"en": "Merge repeats", "zh": "合并重复"},
+    "beh.f.start": {"en": "From", "zh": "开始日期"},
+    "beh.f.end": {"en": "To (inclusive)", "zh": "结束日期（含）"},
+    "beh.f.compare_start": {"en": "Compare from", "zh": "对比开始"},
+    "beh.f.compare_end": {"en": "Compare to", "zh": "对比结束"},
+    "beh.by.channel": {"en": "Channel", "zh": "渠道"},
+    "beh.by.category": {"en": "Category", "zh": "品类"},
+    "beh.by.source": {"en": "Traffic source", "zh": "流量来源"},
+    "beh.by.medium": {"en": "Medium", "zh": "媒介"},
+    "beh.by.campaign": {"en": "Campaign", "zh": "营销活动"},
+    "beh.by.customer.country": {"en": "Customer country", "zh": "客户国家"},
+    "beh.by.customer.member_tier": {"en": "Member tier", "zh": "会员等级"},
+    "beh.by.customer.signup_channel": {"en": "Sign-up channel", "zh": "注册渠道"},
+    "event.view": {"en": "view", "zh": "浏览"},
+    "event.search": {"en": "search", "zh": "搜索"},
+    "event.add_to_cart": {"en": "add_to_cart", "zh": "加购"},
+    "event.remove_from_cart": {"en": "remove_from_cart", "zh": "移出购物车"},
+    "event.favorite": {"en": "favorite", "zh": "收藏"},
+    "event.checkout": {"en": "checkout", "zh": "结算"},
+    "event.purchase": {"en": "purchase", "zh": "购买"},
+    "event.signup": {"en": "signup", "zh": "注册"},
+    "event.login": {"en": "login", "zh": "登录"},
+    "event.other": {"en": "other", "zh": "其他"},
 }
 
 # Validation reasons are written in English by ingest; these patterns give the Chinese.
@@ -569,6 +615,91 @@ _REASONS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^does not match the pattern (.*)$", r"不符合格式 \1"),
     )
 )
+
+
+#: Country names in exports that are not CLDR's English names (Online Retail's among them):
+#: the territory code, or None for a place without one (named in ``_PLACES_ZH``).
+_COUNTRY_ALIASES: dict[str, str | None] = {
+    "eire": "IE", "rsa": "ZA", "usa": "US", "u.s.a.": "US", "uk": "GB", "great britain": "GB",
+    "england": "GB", "european community": "EU", "hong kong": "HK", "czech republic": "CZ",
+    "korea": "KR", "russia": "RU", "macau": "MO", "taiwan": "TW", "vietnam": "VN",
+    "channel islands": None, "unspecified": None,
+}
+_PLACES_ZH = {"channel islands": "海峡群岛", "unspecified": "未指定"}
+
+
+@lru_cache(maxsize=4)
+def _territory_codes() -> dict[str, str]:
+    """CLDR's English territory names (lower case) → code."""
+    return {name.lower(): code for code, name in Locale.parse("en").territories.items()
+            if code.isalpha()}
+
+
+def territory_code(name: str) -> str | None:
+    """The territory code of a country as a shop's data name it, or None.
+
+    Examples
+    --------
+    >>> territory_code("Germany"), territory_code("EIRE"), territory_code("GB")
+    ('DE', 'IE', 'GB')
+    >>> territory_code("Channel Islands") is None, territory_code("Atlantis") is None
+    (True, True)
+    """
+    text = name.strip()
+    if len(text) == 2 and text.isalpha() and text.upper() in Locale.parse("en").territories:
+        return text.upper()
+    key = text.lower()
+    if key in _COUNTRY_ALIASES:
+        return _COUNTRY_ALIASES[key]
+    return _territory_codes().get(key)
+
+
+def country_name(name: str, lang: str) -> str:
+    """A country for display in ``lang``: codes become names in both languages; names
+    (Online Retail's "EIRE", "RSA" too) are translated into Chinese; anything unknown is
+    shown as the data has it.
+
+    Examples
+    --------
+    >>> country_name("United Kingdom", "zh"), country_name("EIRE", "zh"), country_name("DE", "en")
+    ('英国', '爱尔兰', 'Germany')
+    >>> country_name("EIRE", "en"), country_name("Unspecified", "zh"), country_name("Mars", "zh")
+    ('EIRE', '未指定', 'Mars')
+    """
+    code = territory_code(name)
+    if code is None:
+        return _PLACES_ZH.get(name.strip().lower(), name) if lang == "zh" else name
+    if lang == "en" and len(name.strip()) != 2:
+        return name  # the shop's own English name stays as the data has it
+    return Locale.parse(LOCALES[lang]).territories.get(code, name)
+
+
+def format_change(t: Translator, unit: str, relative: float | None, now: float | None,
+                  before: float | None) -> tuple[str, float] | None:
+    """The size of a change as text, with its signed value (for the arrow and colour), or
+    None when there is nothing to compare with.
+
+    Rates (unit ``ratio``) change by percentage points, ``now - before``: a cancellation
+    rate going from 0.01% to 1% is "▲1.0 pp", not "▲9,900%". Amounts and counts change by
+    ``relative`` (``now / before - 1``, as the KPI table has it), shown as a percentage.
+
+    Examples
+    --------
+    >>> format_change(Translator("en"), "ratio", 99.0, 0.01, 0.0001)
+    ('1.0 pp', 0.0099)
+    >>> format_change(Translator("zh"), "ratio", None, 0.25, 0.263)[0]
+    '1.3个百分点'
+    >>> format_change(Translator("en"), "currency", 0.125, 90.0, 80.0)
+    ('12.5%', 0.125)
+    """
+    if unit == "ratio":
+        if _missing(now) or _missing(before):
+            return None
+        delta = float(now) - float(before)  # type: ignore[arg-type]
+        return t.points(delta), round(delta, 12)
+    if _missing(relative):
+        return None
+    return t.percent(abs(float(relative))), float(relative)  # type: ignore[arg-type]
 
 
 def normalize_lang(value: str | None, default: Lang = "en") -> Lang:
@@ -632,6 +763,38 @@ class Translator:
         from shopscope.analytics.kpis import UNKNOWN
 
         return self("unknown") if value == UNKNOWN else value
+
+    def plural(self, key: str, count: float, **kwargs: object) -> str:
+        """A message whose wording depends on a number ("1 day", "2 days"): the entry's
+        ``<lang>_one`` text when the language's plural rule says "one"."""
+        entry = CATALOGUE.get(key, {})
+        if Locale.parse(self.locale).plural_form(abs(count)) == "one" \
+                and f"{self.lang}_one" in entry:
+            return entry[f"{self.lang}_one"].format(**kwargs)
+        return self(key, **kwargs)
+
+    def points(self, delta: float) -> str:
+        """A difference of two rates in percentage points, unsigned ("1.2 pp")."""
+        n = format_decimal(abs(delta) * 100, "#,##0.0", locale=self.locale)
+        return self("change.pp", n=n)
+
+    def event(self, name: str) -> str:
+        """An event type in this language (unknown types as they are)."""
+        return self(f"event.{name}") if f"event.{name}" in CATALOGUE else name
+
+    def step(self, text: str) -> str:
+        """A funnel or path step: its event translated, any filter (``:category=toys``) kept."""
+        head, sep, rest = text.partition(":")
+        return self.event(head.strip()) + sep + rest
+
+    def country(self, name: str) -> str:
+        return country_name(name, self.lang)
+
+    def breakdown(self, dimension: str, value: object) -> str:
+        """A breakdown value for display: countries by name in this language."""
+        text = self.value_label(str(value))
+        return self.country(text) if dimension.endswith("country") and text == str(value) \
+            else text
 
     def table_name(self, name: str) -> str:
         return self(f"table.{name}") if f"table.{name}" in CATALOGUE else name
