@@ -135,7 +135,8 @@ def _try(opts: Options, compute: Callable[[], Any]) -> Any:  # noqa: ANN401
         return compute()
     except ShopscopeError as exc:
         text = exc.message + (f" ({exc.hint})" if exc.hint else "")
-        opts.messages.append(opts.t("beh.error", message=text))
+        shown = opts.t.error(text)
+        opts.messages.append(shown if shown != text else opts.t("beh.error", message=text))
         return None
 
 

@@ -564,6 +564,15 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "aud.name_rule": {"en": "Letters of any language, digits, _ . and -; no spaces.",
                       "zh": "可使用任意语言的文字、数字及 _ . -，不能含空格。"},
     "aud.name_example": {"en": "win_back_vips", "zh": "沉睡高价值客户"},
+    "exp.srm_empty": {"en": "No units assigned yet.", "zh": "尚无分配的样本。"},
+    "exp.srm_sep": {"en": ", ", "zh": "；"},
+    "exp.srm_variant": {"en": "{variant} {n} ({share} vs {planned} planned)",
+                        "zh": "{variant} {n}（占 {share}，计划 {planned}）"},
+    "exp.srm_detail": {"en": "p = {p}: {split}.", "zh": "p = {p}：{split}。"},
+    "exp.srm_detail_bad": {"en": "p = {p} < {threshold}: {split}. The assignment or its "
+                                 "logging is broken.",
+                           "zh": "p = {p} < {threshold}：{split}。分流或其日志记录有问题。"},
+    "beh.event_legend": {"en": "Event types:", "zh": "步骤使用事件代码："},
     "beh.f.source": {"en": "Data", "zh": "数据来源"},
     "beh.f.grain": {"en": "Grain", "zh": "粒度"},
     "beh.f.by": {"en": "Breakdown", "zh": "拆分维度"},
@@ -616,6 +625,31 @@ _REASONS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^zero quantity$", "数量为零"),
         (r"^negative price on a merchandise line$", "商品行价格为负"),
         (r"^does not match the pattern (.*)$", r"不符合格式 \1"),
+    )
+)
+
+
+# Analysis errors are written in English by the analytics; the ones a page's options can
+# cause get Chinese here (codes users type, such as event types, stay as they are).
+_ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(p, re.S), r) for p, r in (
+        (r"^unknown event type (.*?); known: (.*)$", r"未知的事件类型 \1；可用的有：\2"),
+        (r"^cannot exclude unknown event type\(s\) (.*?); known: (.*)$",
+         r"无法排除未知的事件类型 \1；可用的有：\2"),
+        (r"^a funnel needs at least 2 steps, got (\d+).*$",
+         r"漏斗至少需要 2 个步骤，当前只有 \1 个；请加上要转化到的步骤"),
+        (r"^window must look like 30m, 24h or 7d, not (.*?)( \(.*\))?$",
+         r"转化窗口应写作 30m、24h 或 7d 这样的形式，而不是 \1"),
+        (r"^window must be positive, not (.*?)( \(.*\))?$", r"转化窗口必须大于零，而不是 \1"),
+        (r"^step filter (.*) in (.*) is not name=value$", r"步骤 \2 中的筛选 \1 不是 名称=值 的形式"),
+        (r"^not a property name: (.*?) \(.*\)$", r"不是有效的属性名：\1（仅限字母、数字及 _ . -）"),
+        (r"^filter on (.*) lists no values$", r"对 \1 的筛选没有列出任何值"),
+        (r"^(.*) step (.*) is of an excluded event type( \(.*\))?$",
+         r"\2 属于被排除的事件类型，不能作为路径的\1步骤"),
+        (r"^a path from start to end needs length >= 2$", "同时指定起点和终点时，路径长度至少为 2"),
+        (r"^unknown customer column in by=(.*?)( \(.*\))?$", r"客户表中没有字段 \1"),
+        (r"^audience (.*), filter (\d+): unknown field (.*?)( \(did you mean .*\))?$",
+         r"人群 \1 的第 \2 个条件：未知的字段 \3"),
     )
 )
 
@@ -798,6 +832,32 @@ class Translator:
         text = self.value_label(str(value))
         return self.country(text) if dimension.endswith("country") and text == str(value) \
             else text
+
+    def error(self, text: str) -> str:
+        """An analysis error in this language (the English text when no pattern knows it)."""
+        if self.lang == "en":
+            return text
+        for pattern, repl in _ERRORS_ZH:
+            if pattern.match(text):
+                return pattern.sub(repl, text)
+        return text
+
+    def srm_note(self, srm: object) -> str:
+        """The sample-ratio check's numbers in this language: p-value and each variant's
+        share of units against its planned share."""
+        observed = dict(getattr(srm, "observed", {}) or {})
+        expected = dict(getattr(srm, "expected", {}) or {})
+        total, planned = sum(observed.values()), sum(expected.values())
+        if not total or not planned:
+            return self("exp.srm_empty")
+        split = self("exp.srm_sep").join(
+            self("exp.srm_variant", variant=k, n=self.count(n), share=self.percent(n / total, 2),
+                 planned=self.percent(expected.get(k, 0.0) / planned, 2))
+            for k, n in observed.items())
+        p = getattr(srm, "p_value", math.nan)
+        threshold = getattr(srm, "threshold", math.nan)
+        key = "exp.srm_detail_bad" if getattr(srm, "mismatch", False) else "exp.srm_detail"
+        return self(key, p=f"{p:.2g}", threshold=f"{threshold:g}", split=split)
 
     def table_name(self, name: str) -> str:
         return self(f"table.{name}") if f"table.{name}" in CATALOGUE else name
