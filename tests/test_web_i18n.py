@@ -272,3 +272,136 @@ def test_builder_name_pattern_accepts_chinese_in_a_browser(en_client):
         browser.close()
     assert valid == {"高价值客户": True, "win_back_vips": True, "vip-2024.q1": True,
                      "高价值 客户": False, ".hidden": False}
+
+
+# -- every page in Chinese -------------------------------------------------------------------
+#: Raw catalogue keys ("beh.tab.funnel") in a page mean a missing or misspelt message.
+RAW_KEY = re.compile(r"\b(?:app|nav|role|login|error|filters|grain|axis|by|overview|cards|"
+                     r"totals|chart|data|pager|exp|beh|aud|cust|table|event|change|partial)"
+                     r"\.[a-z_]+(?:\.[a-z_]+)*\b")
+EVENT_CODES = {"view", "search", "add_to_cart", "remove_from_cart", "favorite", "checkout",
+               "purchase", "signup", "login"}
+#: Chart keys whose strings are data or configuration, not text for a reader.
+_NOT_TEXT = {"x", "y", "z", "tickvals", "type", "mode", "hovertemplate", "texttemplate",
+             "xref", "yref", "xanchor", "yanchor", "orientation", "arrangement", "valueformat",
+             "tickformat", "hovermode", "textinfo", "textposition", "rangemode", "autorange",
+             "side", "overlaying", "yaxis", "dash", "symbol", "separators", "visible", "range",
+             "family", "color", "colors", "colorscale", "paper_bgcolor", "plot_bgcolor",
+             "gridcolor", "locale", "id"}
+
+
+def english_fragments() -> set[str]:
+    """English UI text: each catalogue message's English words between its placeholders,
+    for the messages whose Chinese differs."""
+    out = set()
+    for entry in CATALOGUE.values():
+        if entry.get("zh") in (None, entry["en"]):
+            continue
+        for part in re.split(r"\{[^}]*\}", entry["en"]):
+            part = part.strip(" .,:;()–—-“”")
+            if len(part) >= 4 and re.search(r"[A-Za-z]{3}", part) and part not in entry["zh"]:
+                out.add(part)  # (names such as "shopscope" or "CUPED" are the same in both)
+    return out
+
+
+def _chart_texts(value: object, key: str = "") -> list[str]:
+    if isinstance(value, dict):
+        return [s for k, v in value.items() if k not in _NOT_TEXT for s in _chart_texts(v, k)]
+    if isinstance(value, list):
+        return [s for v in value for s in _chart_texts(v, key)]
+    return [re.sub(r"<[^>]+>", " ", value)] if isinstance(value, str) else []
+
+
+def visible_texts(html: str) -> list[str]:
+    """What a reader sees: text between tags (not scripts, not <code> syntax), titles,
+    labels and placeholders, and the charts' titles, labels, ticks and hover texts."""
+    texts = []
+    for spec in re.findall(r'<script type="application/json" id="charts-data">(.*?)</script>',
+                           html, re.S):
+        texts += _chart_texts(json.loads(spec)["charts"])
+    body = re.sub(r"<script.*?</script>|<style.*?</style>|<code>.*?</code>", " ", html,
+                  flags=re.S)
+    texts += re.findall(r'\s(?:title|aria-label|placeholder|alt)="([^"]*)"', body)
+    texts += re.split(r'<(?:[^>"]|"[^"]*")*>', body)
+    return [unescape(t).strip() for t in texts if t.strip()]
+
+
+def english_left(html: str) -> set[str]:
+    found = set()
+    fragments = english_fragments()
+    for text in visible_texts(html):
+        found |= {f"key {k}" for k in RAW_KEY.findall(text)}
+        found |= {f"event {w}" for w in re.findall(r"[a-z_]+", text) if w in EVENT_CODES}
+        found |= {f"text {f!r} in {text[:60]!r}" for f in fragments
+                  if re.search(rf"(?<![A-Za-z]){re.escape(f)}(?![A-Za-z])", text)}
+    return found
+
+
+def test_the_scan_finds_english_and_raw_keys():
+    html = ('<p>Key figures: Nov 2011</p><p>beh.tab.funnel</p><p>加购</p>'
+            '<code>add_to_cart</code><p>purchase</p>'
+            '<script type="application/json" id="charts-data">{"charts": [{"figure": '
+            '{"layout": {"title": {"text": "Retention by cohort"}}}}]}</script>')
+    found = english_left(html)
+    assert "key beh.tab.funnel" in found and "event purchase" in found
+    assert any("Key figures" in f for f in found)
+    assert any("Retention by cohort" in f for f in found)
+    assert "event add_to_cart" not in found
+
+
+@pytest.fixture(scope="module")
+def synth_zh(synth_ws):  # noqa: F811
+    app = create_app(synth_ws)
+    client = signed_in_as(app, synth_ws, "wang", "zh")
+    customer = synth_ws.store.table("orders").customer_id.notnull()
+    first = synth_ws.store.table("orders").filter(customer).customer_id.min().execute()
+    return client, first
+
+
+SYNTH_PAGES = ("/", "/?by=country", "/?by=channel&grain=week", "/data", "/customers",
+               "/audiences", "/behaviour/trends", "/behaviour/trends?by=customer.country",
+               "/behaviour/funnel", "/behaviour/funnel?by=channel&mode=order",
+               "/behaviour/retention", "/behaviour/retention?start_event=view&grain=week",
+               "/behaviour/paths", "/behaviour/paths?from=&to=purchase", "/experiments",
+               "/experiments/plan", "/?start=2023-06-01&end=2023-01-01",
+               "/behaviour/funnel?steps=viw>purchase", "/behaviour/funnel?steps=view",
+               "/behaviour/funnel?window=soon", "/behaviour/trends?grain=fortnight")
+
+
+@pytest.mark.parametrize("path", SYNTH_PAGES)
+def test_every_page_in_chinese_has_no_english_ui_text(synth_zh, path):
+    client, _ = synth_zh
+    page = client.get(path)
+    assert page.status_code == 200
+    assert '<html lang="zh-CN">' in page.text
+    # event codes are allowed in a message listing the codes a user may type
+    left = {f for f in english_left(page.text)
+            if not ("steps=" in path and "可用的有" in f
+                    and (f.startswith("event ") or f.split("'")[1] in EVENT_CODES))}
+    assert not left, left
+
+
+def test_customer_profile_and_demo_pages_in_chinese(synth_zh, zh_client):
+    client, customer = synth_zh
+    page = client.get(f"/customers/{customer}")
+    assert page.status_code == 200 and not english_left(page.text)
+    # (not the demo's data page: its rejected rows name the file's columns, "Mobile Phone")
+    for path in ("/", "/?by=country", "/customers", "/behaviour/retention", "/behaviour/paths"):
+        html = zh_client.get(path).text
+        assert not english_left(html), path
+    countries = charts(zh_client.get("/?by=country").text)["chart-breakdown"]["data"][0]["y"]
+    assert countries[0] == "英国" and "United Kingdom" not in countries
+
+
+def test_chinese_funnel_names_events_and_breakdowns(synth_zh):
+    client, _ = synth_zh
+    html = client.get("/behaviour/funnel?by=customer.country").text
+    funnel = charts(html)["chart-funnel"]["data"][0]
+    assert funnel["y"] == ["浏览", "加购", "结算", "购买"]
+    assert "<th>客户国家</th>" in html
+    by_country = charts(html)["chart-funnel-by"]["data"][0]["x"]
+    # the synthetic shop's countries are codes: GB, DE, FR, NL, IE, US
+    assert set(by_country) <= {"英国", "德国", "法国", "荷兰", "爱尔兰", "美国", "（未知）"}
+    assert '<option value="customer.country" selected>客户国家</option>' in html
+    error = client.get("/behaviour/funnel?steps=viw>purchase").text
+    assert "未知的事件类型 'viw'" in unescape(error)
