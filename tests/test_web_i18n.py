@@ -20,14 +20,14 @@ import pytest
 
 pytest.importorskip("httpx")
 
-from shopscope.analytics import kpis  # noqa: E402
-from shopscope.api.app import create_app  # noqa: E402
-from shopscope.auth import UserStore  # noqa: E402
-from shopscope.web.behaviour import keep_cohorts  # noqa: E402
-from shopscope.web.customers import sankey_positions  # noqa: E402
-from shopscope.web.i18n import CATALOGUE, Translator, country_name, format_change  # noqa: E402
-from shopscope.web.overview import partial_periods  # noqa: E402
-from tests.test_web import PASSWORD, charts, client_for, demo_ws, login, synth_ws  # noqa: E402, F401
+from shopscope.analytics import kpis
+from shopscope.api.app import create_app
+from shopscope.auth import UserStore
+from shopscope.web.behaviour import keep_cohorts
+from shopscope.web.customers import sankey_positions
+from shopscope.web.i18n import CATALOGUE, Translator, country_name, format_change
+from shopscope.web.overview import partial_periods
+from tests.test_web import PASSWORD, charts, client_for, demo_ws, login, synth_ws  # noqa: F401
 
 EN, ZH = Translator("en"), Translator("zh")
 
@@ -120,7 +120,7 @@ def test_sankey_nodes_stay_in_their_month_column():
 
 
 # -- pages -------------------------------------------------------------------------------------
-def signed_in_as(app, ws, user: str, lang: str):  # noqa: ANN001, ANN201
+def signed_in_as(app, ws, user: str, lang: str):
     users = UserStore(ws.path)
     if users.get(user) is None:
         users.add(user, PASSWORD, "analyst")
@@ -228,7 +228,7 @@ def test_lifecycle_sankey_columns_are_labelled_months(en_client, zh_client):
 def test_charts_use_the_chinese_plotly_locale(zh_client, en_client):
     for path in ("/", "/customers", "/audiences", "/behaviour/retention"):
         html = zh_client.get(path).text
-        spec = json.loads(re.search(r'id="charts-data">(.*?)</script>', html, re.S).group(1))
+        spec = json.loads(re.search(r'id="charts-data">(.*?)</script>', html, re.DOTALL).group(1))
         assert spec["config"]["locale"] == "zh-CN", path
         assert "plotly-locale-zh-cn.js" in html, path
         assert "plotly-locale-zh-cn.js" not in en_client.get(path).text, path
@@ -239,7 +239,7 @@ def test_charts_use_the_chinese_plotly_locale(zh_client, en_client):
 # -- audiences -----------------------------------------------------------------------------
 def test_chinese_audience_names_are_saved_and_listed(demo_app, zh_client):
     page = zh_client.get("/audiences").text
-    csrf = json.loads(re.search(r'id="builder-data">(.*?)</script>', page, re.S)
+    csrf = json.loads(re.search(r'id="builder-data">(.*?)</script>', page, re.DOTALL)
                       .group(1))["csrf"]
     body = {"name": "高价值客户", "filters": [{"field": "m_score", "op": "ge", "value": 4}]}
     saved = zh_client.post("/api/audiences", json=body, headers={"X-CSRF-Token": csrf})
@@ -317,10 +317,10 @@ def visible_texts(html: str) -> list[str]:
     labels and placeholders, and the charts' titles, labels, ticks and hover texts."""
     texts = []
     for spec in re.findall(r'<script type="application/json" id="charts-data">(.*?)</script>',
-                           html, re.S):
+                           html, re.DOTALL):
         texts += _chart_texts(json.loads(spec)["charts"])
     body = re.sub(r"<script.*?</script>|<style.*?</style>|<code>.*?</code>", " ", html,
-                  flags=re.S)
+                  flags=re.DOTALL)
     texts += re.findall(r'\s(?:title|aria-label|placeholder|alt)="([^"]*)"', body)
     texts += re.split(r'<(?:[^>"]|"[^"]*")*>', body)
     return [unescape(t).strip() for t in texts if t.strip()]
@@ -406,3 +406,19 @@ def test_chinese_funnel_names_events_and_breakdowns(synth_zh):
     assert '<option value="customer.country" selected>客户国家</option>' in html
     error = client.get("/behaviour/funnel?steps=viw>purchase").text
     assert "未知的事件类型 'viw'" in unescape(error)
+
+
+def test_english_dates_follow_the_shops_region():
+    from shopscope.web.i18n import region_of_timezone
+
+    day = dt.date(2011, 3, 1)
+    assert Translator("en", region_of_timezone("Europe/London")).date(day) == "1 Mar 2011"
+    assert Translator("en", region_of_timezone("America/New_York")).date(day) == "Mar 1, 2011"
+    assert Translator("en", region_of_timezone("UTC")).date(day) == "Mar 1, 2011"
+    assert Translator("zh", "GB").date(day) == "2011年3月1日"
+
+
+def test_pages_use_the_shops_regional_english(en_client):
+    # the demo shop's time zone is Europe/London
+    html = en_client.get("/?start=2011-03-01&end=2011-05-31").text
+    assert "1 Mar 2011 to 31 May 2011" in html

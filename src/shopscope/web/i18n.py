@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
-from babel import Locale
+from babel import Locale, localedata
+from babel.core import get_global
 from babel.dates import format_date, format_datetime, format_skeleton, format_timedelta
 from babel.numbers import format_currency, format_decimal, format_percent
 
@@ -632,7 +633,7 @@ _REASONS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 # Analysis errors are written in English by the analytics; the ones a page's options can
 # cause get Chinese here (codes users type, such as event types, stay as they are).
 _ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(p, re.S), r) for p, r in (
+    (re.compile(p, re.DOTALL), r) for p, r in (
         (r"^unknown event type (.*?); known: (.*)$", r"未知的事件类型 \1；可用的有：\2"),
         (r"^cannot exclude unknown event type\(s\) (.*?); known: (.*)$",
          r"无法排除未知的事件类型 \1；可用的有：\2"),
@@ -739,6 +740,28 @@ def format_change(t: Translator, unit: str, relative: float | None, now: float |
     return t.percent(abs(float(relative))), float(relative)  # type: ignore[arg-type]
 
 
+@lru_cache(maxsize=64)
+def _regional_locale(lang: str, region: str | None) -> str:
+    """English in the shop's region when Babel has it (en_GB, en_DE); Chinese is written
+    the same way everywhere, so it keeps zh_Hans_CN."""
+    if lang == "en" and region and localedata.exists(f"en_{region}"):
+        return f"en_{region}"
+    return LOCALES[lang]
+
+
+def region_of_timezone(timezone: str | None) -> str | None:
+    """The territory of a time zone ("Europe/London" → "GB"), or None (e.g. "UTC").
+
+    Examples
+    --------
+    >>> region_of_timezone("Europe/London"), region_of_timezone("UTC")
+    ('GB', None)
+    >>> Translator("en", region_of_timezone("Europe/London")).date(dt.date(2011, 3, 1))
+    '1 Mar 2011'
+    """
+    return get_global("zone_territories").get(timezone or "")
+
+
 def normalize_lang(value: str | None, default: Lang = "en") -> Lang:
     """The dashboard language for a stored value, a query parameter or Accept-Language.
 
@@ -765,13 +788,16 @@ def _missing(value: object) -> bool:
 
 @dataclass(frozen=True)
 class Translator:
-    """Messages and number/date formatting for one language."""
+    """Messages and number/date formatting for one language; ``region`` (the shop's
+    territory, e.g. ``"GB"``) picks the regional English for dates: "1 Mar 2011" in a
+    British shop, "Mar 1, 2011" in an American one."""
 
     lang: Lang = "en"
+    region: str | None = None
 
     @property
     def locale(self) -> str:
-        return LOCALES[self.lang]
+        return _regional_locale(self.lang, self.region)
 
     @property
     def html_lang(self) -> str:
