@@ -422,3 +422,21 @@ def test_pages_use_the_shops_regional_english(en_client):
     # the demo shop's time zone is Europe/London
     html = en_client.get("/?start=2011-03-01&end=2011-05-31").text
     assert "1 Mar 2011 to 31 May 2011" in html
+
+
+def test_behaviour_trends_mark_the_partial_last_month(synth_zh, synth_ws):  # noqa: F811
+    client, _ = synth_zh
+    events = synth_ws.store.table("events")
+    last = pd.Timestamp(events.event_at.max().execute()).date()
+    assert last.day < 28  # the synthetic shop stops inside a month
+    html = client.get("/behaviour/trends?grain=month").text
+    traffic = charts(html)["chart-traffic"]
+    month = last.replace(day=1).isoformat()
+    assert traffic["data"][0]["x"][-1] == month
+    assert traffic["data"][0]["marker"]["opacity"][-1] < 1
+    assert [(n["x"], n["text"]) for n in traffic["layout"]["annotations"]] == [(month, "不完整")]
+    table = re.search(r'data-testid="trend-table">(.*?)</table>', html, re.S).group(1)
+    assert f"{last.year}年{last.month}月（不完整）" in table
+    # a range ending on a month's last day leaves every month whole
+    whole = charts(client.get("/behaviour/trends?grain=month&end=2023-06-30").text)
+    assert "annotations" not in whole["chart-traffic"]["layout"]

@@ -26,10 +26,11 @@ from shopscope.api.deps import AppState, State
 from shopscope.api.routers.behaviour import cached_funnel, source_of
 from shopscope.errors import ShopscopeError
 from shopscope.schema.tables import EVENT_TYPES
-from shopscope.web.charts import COLORS, Chart, json_safe, layout, time_axis, trace
+from shopscope.web.charts import COLORS, Chart, json_safe, layout, mark_partial, time_axis, trace
 from shopscope.web.customers import PLOT_CONFIG
 from shopscope.web.deps import PageSession, render, translator_for
 from shopscope.web.i18n import CATALOGUE, Translator
+from shopscope.web.overview import partial_periods
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -160,6 +161,18 @@ def _dates(periods: pd.Series) -> list[dt.date]:
     return [pd.Timestamp(p).date() for p in periods]
 
 
+def _partial(state: AppState, source: str, periods: list[dt.date], grain: str,
+             start: dt.date | None, end: dt.date | None) -> set[dt.date]:
+    """The periods the data (its last event day) or the inclusive range cover in part."""
+    def last_day() -> dt.date | None:
+        value = source_of(state, source).table("events").event_at.max().execute()
+        return None if pd.isna(value) else pd.Timestamp(value).date()
+
+    last = state.cached(("web-last-event-day", source), last_day)
+    return partial_periods(periods, grain, last, start,
+                           end + dt.timedelta(days=1) if end else None)
+
+
 # -- trends ---------------------------------------------------------------------------------
 def trends_view(state: AppState, t: Translator, opts: Options) -> tuple[dict, list[Chart]]:
     grain = opts.choice("grain", GRAINS, "day")
@@ -197,30 +210,39 @@ def trends_view(state: AppState, t: Translator, opts: Options) -> tuple[dict, li
     else:
         wide = result.wide()
         periods = _dates(wide.period)
+        partial = _partial(state, opts.source, periods, grain, start, end)
         x = [p.isoformat() for p in periods]
         axis = time_axis(t, periods, grain)
+
+        def period_label(p: dt.date) -> str:
+            return t.period(p, grain) + (t("cards.partial") if p in partial else "")
 
         def line(metric: str, color: str, fmt: Callable[[float], str] = t.count,
                  kind: str = "line", **extra: object) -> dict:
             values = wide[metric].tolist()
-            hover = [f"<b>{t.period(p, grain)}</b><br>{t('beh.m.' + metric)}: {fmt(v)}"
+            hover = [f"<b>{period_label(p)}</b><br>{t('beh.m.' + metric)}: {fmt(v)}"
                      for p, v in zip(periods, values, strict=True)]
             return trace(kind, x, values, t("beh.m." + metric), hover, color, **extra)
 
         lay = layout(t("beh.traffic", grain=noun), "", t("beh.count"))
         lay["xaxis"] = axis
-        charts.append(Chart("chart-traffic", {"data": [
-            line("pv", COLORS[0], kind="bar", opacity=0.8), line("uv", COLORS[1])],
-            "layout": lay}))
+        data, notes = mark_partial(t, [line("pv", COLORS[0], kind="bar", opacity=0.8),
+                                       line("uv", COLORS[1])], periods, partial)
+        if notes:
+            lay["annotations"] = notes
+        charts.append(Chart("chart-traffic", {"data": data, "layout": lay}))
         lay = layout(t("beh.actives", grain=noun), "", t("beh.visitors"))
         lay["xaxis"] = axis
         lay["yaxis2"] = {"title": {"text": t("beh.m.stickiness")}, "overlaying": "y",
                          "side": "right", "tickformat": ".0%", "rangemode": "tozero"}
-        charts.append(Chart("chart-actives", {"data": [
+        data, notes = mark_partial(t, [
             line("dau", COLORS[2]), line("mau", COLORS[3]),
             line("stickiness", COLORS[4], fmt=t.percent, yaxis="y2",
-                 line={"dash": "dot", "color": COLORS[4]})], "layout": lay}))
-        rows = [{"period": t.period(p, grain),
+                 line={"dash": "dot", "color": COLORS[4]})], periods, partial)
+        if notes:
+            lay["annotations"] = notes
+        charts.append(Chart("chart-actives", {"data": data, "layout": lay}))
+        rows = [{"period": period_label(p),
                  **{m: (t.percent(v) if m == "stickiness" else t.number(v, 2)
                         if m == "events_per_visitor" else t.count(v))
                     for m, v in r.items() if m in metrics}}
@@ -329,14 +351,20 @@ def funnel_view(state: AppState, t: Translator, opts: Options) -> tuple[dict, li
     if trend is not None and len(trend):
         last_step = trend[trend.step == trend.step.max()].sort_values("period")
         periods = _dates(last_step.period)
+        partial = _partial(state, opts.source, periods, grain, start, end)
         lay = layout(t("beh.funnel_trend", grain=t.grain_noun(grain)), "", t("beh.conversion"),
                      y_format=".1%")
         lay["xaxis"] = time_axis(t, periods, grain)
-        charts.append(Chart("chart-funnel-trend", {"data": [trace(
+        data, notes = mark_partial(t, [trace(
             "line", [p.isoformat() for p in periods], last_step["conversion_overall"].tolist(),
-            t("beh.conversion"), [f"{t.period(p, grain)}: {t.percent(v)}" for p, v in
-                                  zip(periods, last_step["conversion_overall"], strict=True)],
-            COLORS[0])], "layout": lay}))
+            t("beh.conversion"),
+            [f"{t.period(p, grain)}{t('cards.partial') if p in partial else ''}: "
+             f"{t.percent(v)}" for p, v in zip(periods, last_step["conversion_overall"],
+                                                strict=True)],
+            COLORS[0])], periods, partial)
+        if notes:
+            lay["annotations"] = notes
+        charts.append(Chart("chart-funnel-trend", {"data": data, "layout": lay}))
     return {"rows": rows, "breakdown": breakdown, "order_mode": mode == "order",
             "by_label": by_label(t, by) if by else "",
             "steps_text": " > ".join(steps)}, charts
