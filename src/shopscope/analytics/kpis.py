@@ -868,10 +868,15 @@ def metric_change(metric: str, value: float | None, earlier: float | None) -> Ch
     >>> metric_change("gmv", 110.0, 100.0).text(), metric_change("orders", 5.0, 0.0)
     ('▲10.0%', None)
     """
+    return unit_change(METRICS[metric].unit, value, earlier)
+
+
+def unit_change(unit: str, value: float | None, earlier: float | None) -> Change | None:
+    """:func:`metric_change` for a metric's unit (``"ratio"`` moves in points)."""
     if value is None or earlier is None or pd.isna(value) or pd.isna(earlier):
         return None
-    if METRICS[metric].unit == "ratio":
-        return Change((float(value) - float(earlier)) * 100, "pp")
+    if unit == "ratio":
+        return Change(round((float(value) - float(earlier)) * 100, 10), "pp")
     if earlier == 0:
         return None
     return Change((float(value) - float(earlier)) / abs(float(earlier)), "relative")

@@ -99,7 +99,7 @@ def audiences_page(request: Request, state: State, session: PageSession) -> HTML
         try:
             s = definition_stats(state, definition, as_of)
         except ShopscopeError as exc:
-            row["error"] = exc.message
+            row["error"] = t.error(exc.message)
             rows.append(row)
             continue
         row.update(

@@ -19,17 +19,18 @@ import pandas as pd
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from shopscope.analytics.behaviour.paths import paths
+from shopscope.analytics.behaviour.paths import ARROW, paths
 from shopscope.analytics.behaviour.retention import repurchase_cohorts, retention
 from shopscope.analytics.behaviour.trends import trends
 from shopscope.api.deps import AppState, State
 from shopscope.api.routers.behaviour import cached_funnel, source_of
 from shopscope.errors import ShopscopeError
 from shopscope.schema.tables import EVENT_TYPES
-from shopscope.web.charts import COLORS, Chart, json_safe, layout, time_axis, trace
+from shopscope.web.charts import COLORS, Chart, json_safe, layout, mark_partial, time_axis, trace
 from shopscope.web.customers import PLOT_CONFIG
 from shopscope.web.deps import PageSession, render, translator_for
-from shopscope.web.i18n import Translator
+from shopscope.web.i18n import CATALOGUE, Translator
+from shopscope.web.overview import partial_periods
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -38,6 +39,30 @@ GRAINS = ("day", "week", "month")
 BREAKDOWNS = ("", "channel", "category", "source", "medium", "campaign", "customer.country",
               "customer.member_tier", "customer.signup_channel")
 DEFAULT_STEPS = "view > add_to_cart > checkout > purchase"
+#: Cohort lines on the LTV chart: more than this keeps the oldest and the newest halves.
+LTV_LINES = 12
+
+
+def keep_cohorts(wide: pd.DataFrame, n: int) -> pd.DataFrame:
+    """At most ``n`` cohort rows (oldest first): the oldest half and the newest half when
+    there are more. The oldest cohorts have the longest history, so they are never the
+    ones dropped.
+
+    Examples
+    --------
+    >>> frame = pd.DataFrame({"x": range(5)}, index=[2010, 2011, 2012, 2013, 2014])
+    >>> keep_cohorts(frame, 3).index.tolist(), keep_cohorts(frame, 9).index.tolist()
+    ([2010, 2011, 2014], [2010, 2011, 2012, 2013, 2014])
+    """
+    if len(wide) <= n:
+        return wide
+    newest = n // 2
+    return pd.concat([wide.head(n - newest), wide.tail(newest)])
+
+
+def by_label(t: Translator, by: str) -> str:
+    """A breakdown dimension's label ("customer.country" → "Customer country")."""
+    return t(f"beh.by.{by}") if f"beh.by.{by}" in CATALOGUE else by
 
 
 # -- options ----------------------------------------------------------------------------------
@@ -56,10 +81,15 @@ class Options:
         self.values[name] = value
         return value
 
+    def field(self, name: str) -> str:
+        """The option's label in the page's language, for messages."""
+        key = f"beh.f.{name}"
+        return self.t(key) if self.t(key) != key else name
+
     def choice(self, name: str, allowed: tuple[str, ...], default: str) -> str:
         value = self.params.get(name) or default
         if value not in allowed:
-            self.messages.append(self.t("beh.bad_option", field=name, value=value))
+            self.messages.append(self.t("beh.bad_option", field=self.field(name), value=value))
             value = default
         self.values[name] = value
         return value
@@ -71,7 +101,7 @@ class Options:
             if not low <= value <= high:
                 raise ValueError
         except ValueError:
-            self.messages.append(self.t("beh.bad_option", field=name, value=raw))
+            self.messages.append(self.t("beh.bad_option", field=self.field(name), value=raw))
             value = default
         self.values[name] = str(value)
         return value
@@ -84,9 +114,20 @@ class Options:
         try:
             return dt.date.fromisoformat(raw)
         except ValueError:
-            self.messages.append(self.t("beh.bad_option", field=name, value=raw))
+            self.messages.append(self.t("beh.bad_option", field=self.field(name), value=raw))
             self.values[name] = ""
             return None
+
+    def date_range(self, start: str = "start", end: str = "end"
+                   ) -> tuple[dt.date | None, dt.date | None]:
+        """Two dates; an inverted pair is refused with a message and both are dropped."""
+        lo, hi = self.date(start), self.date(end)
+        if lo is not None and hi is not None and lo > hi:
+            self.messages.append(self.t("beh.bad_range", start=self.field(start),
+                                        end=self.field(end)))
+            self.values[start] = self.values[end] = ""
+            return None, None
+        return lo, hi
 
 
 def _try(opts: Options, compute: Callable[[], Any]) -> Any:  # noqa: ANN401
@@ -94,7 +135,9 @@ def _try(opts: Options, compute: Callable[[], Any]) -> Any:  # noqa: ANN401
     try:
         return compute()
     except ShopscopeError as exc:
-        opts.messages.append(exc.message + (f" ({exc.hint})" if exc.hint else ""))
+        text = exc.message + (f" ({exc.hint})" if exc.hint else "")
+        shown = opts.t.error(text)
+        opts.messages.append(shown if shown != text else opts.t("beh.error", message=text))
         return None
 
 
@@ -110,11 +153,24 @@ def _page(request: Request, session, t: Translator, tab: str, opts: Options | No
                   values=opts.values if opts else {},
                   charts=json_safe([{"id": c.id, "figure": c.figure} for c in charts]),
                   plot_config={**PLOT_CONFIG, "locale": t.html_lang},
-                  event_types=EVENT_TYPES, grains=GRAINS, breakdowns=BREAKDOWNS)
+                  event_types=[(e, t.event(e)) for e in EVENT_TYPES], grains=GRAINS,
+                  breakdowns=[(b, by_label(t, b) if b else t("beh.none")) for b in BREAKDOWNS])
 
 
 def _dates(periods: pd.Series) -> list[dt.date]:
     return [pd.Timestamp(p).date() for p in periods]
+
+
+def _partial(state: AppState, source: str, periods: list[dt.date], grain: str,
+             start: dt.date | None, end: dt.date | None) -> set[dt.date]:
+    """The periods the data (its last event day) or the inclusive range cover in part."""
+    def last_day() -> dt.date | None:
+        value = source_of(state, source).table("events").event_at.max().execute()
+        return None if pd.isna(value) else pd.Timestamp(value).date()
+
+    last = state.cached(("web-last-event-day", source), last_day)
+    return partial_periods(periods, grain, last, start,
+                           end + dt.timedelta(days=1) if end else None)
 
 
 # -- trends ---------------------------------------------------------------------------------
@@ -122,8 +178,8 @@ def trends_view(state: AppState, t: Translator, opts: Options) -> tuple[dict, li
     grain = opts.choice("grain", GRAINS, "day")
     event = opts.text("event") or None
     by = opts.choice("by", BREAKDOWNS, "") or None
-    start, end = opts.date("start"), opts.date("end")
-    cmp_start, cmp_end = opts.date("compare_start"), opts.date("compare_end")
+    start, end = opts.date_range()
+    cmp_start, cmp_end = opts.date_range("compare_start", "compare_end")
     compare = (cmp_start, cmp_end) if cmp_start and cmp_end else None
     metrics = ("pv", "uv", "dau", "mau", "stickiness", "events_per_visitor")
     store = source_of(state, opts.source)
@@ -137,14 +193,15 @@ def trends_view(state: AppState, t: Translator, opts: Options) -> tuple[dict, li
     noun = t.grain_noun(grain)
     if by:
         data = result.data[result.data.metric == "uv"]
-        lay = layout(t("beh.uv_by", by=by, grain=noun), "", t("beh.visitors"))
+        lay = layout(t("beh.uv_by", by=by_label(t, by), grain=noun), "", t("beh.visitors"))
         traces = []
         for i, (value, part) in enumerate(data.groupby(by, sort=True)):
             if i >= len(COLORS) * 2:
                 break
             periods = _dates(part.period)
+            name = t.breakdown(by, value)
             traces.append(trace("line", [p.isoformat() for p in periods], part.value.tolist(),
-                                str(value), [f"{value}: {t.count(v)}" for v in part.value],
+                                name, [f"{name}: {t.count(v)}" for v in part.value],
                                 COLORS[i % len(COLORS)]))
         lay["xaxis"] = time_axis(t, sorted({p for tr in traces for p in
                                             map(dt.date.fromisoformat, tr["x"])}), grain)
@@ -153,30 +210,39 @@ def trends_view(state: AppState, t: Translator, opts: Options) -> tuple[dict, li
     else:
         wide = result.wide()
         periods = _dates(wide.period)
+        partial = _partial(state, opts.source, periods, grain, start, end)
         x = [p.isoformat() for p in periods]
         axis = time_axis(t, periods, grain)
+
+        def period_label(p: dt.date) -> str:
+            return t.period(p, grain) + (t("cards.partial") if p in partial else "")
 
         def line(metric: str, color: str, fmt: Callable[[float], str] = t.count,
                  kind: str = "line", **extra: object) -> dict:
             values = wide[metric].tolist()
-            hover = [f"<b>{t.period(p, grain)}</b><br>{t('beh.m.' + metric)}: {fmt(v)}"
+            hover = [f"<b>{period_label(p)}</b><br>{t('beh.m.' + metric)}: {fmt(v)}"
                      for p, v in zip(periods, values, strict=True)]
             return trace(kind, x, values, t("beh.m." + metric), hover, color, **extra)
 
         lay = layout(t("beh.traffic", grain=noun), "", t("beh.count"))
         lay["xaxis"] = axis
-        charts.append(Chart("chart-traffic", {"data": [
-            line("pv", COLORS[0], kind="bar", opacity=0.8), line("uv", COLORS[1])],
-            "layout": lay}))
+        data, notes = mark_partial(t, [line("pv", COLORS[0], kind="bar", opacity=0.8),
+                                       line("uv", COLORS[1])], periods, partial)
+        if notes:
+            lay["annotations"] = notes
+        charts.append(Chart("chart-traffic", {"data": data, "layout": lay}))
         lay = layout(t("beh.actives", grain=noun), "", t("beh.visitors"))
         lay["xaxis"] = axis
         lay["yaxis2"] = {"title": {"text": t("beh.m.stickiness")}, "overlaying": "y",
                          "side": "right", "tickformat": ".0%", "rangemode": "tozero"}
-        charts.append(Chart("chart-actives", {"data": [
+        data, notes = mark_partial(t, [
             line("dau", COLORS[2]), line("mau", COLORS[3]),
             line("stickiness", COLORS[4], fmt=t.percent, yaxis="y2",
-                 line={"dash": "dot", "color": COLORS[4]})], "layout": lay}))
-        rows = [{"period": t.period(p, grain),
+                 line={"dash": "dot", "color": COLORS[4]})], periods, partial)
+        if notes:
+            lay["annotations"] = notes
+        charts.append(Chart("chart-actives", {"data": data, "layout": lay}))
+        rows = [{"period": period_label(p),
                  **{m: (t.percent(v) if m == "stickiness" else t.number(v, 2)
                         if m == "events_per_visitor" else t.count(v))
                     for m, v in r.items() if m in metrics}}
@@ -202,12 +268,13 @@ def funnel_chart(t: Translator, table: pd.DataFrame, mode: str) -> Chart:
     unit = t("beh.journeys") if mode == "order" else t("beh.visitors")
     text = [f"{t.count(c)} ({t.percent(o)})" for c, o in
             zip(table["count"], table["conversion_overall"], strict=True)]
+    names = [t.step(n) for n in table["name"]]
     fig = {"data": [{
-        "type": "funnel", "y": table["name"].tolist(), "x": table["count"].tolist(),
+        "type": "funnel", "y": names, "x": table["count"].tolist(),
         "text": text, "textinfo": "text", "marker": {"color": COLORS[0]},
         "hovertemplate": "%{y}: %{text}<extra></extra>", "name": unit,
     }, {
-        "type": "bar", "orientation": "h", "y": table["name"].tolist(),
+        "type": "bar", "orientation": "h", "y": names,
         "x": table["dropped"].tolist(), "name": t("beh.dropped"), "visible": "legendonly",
         "marker": {"color": COLORS[4]},
     }], "layout": layout(t("beh.funnel_title", unit=unit), unit, "", height=380)}
@@ -227,7 +294,7 @@ def funnel_view(state: AppState, t: Translator, opts: Options) -> tuple[dict, li
     same_product = opts.choice("same_product", ("no", "yes"), "no") == "yes"
     by = opts.choice("by", BREAKDOWNS, "") or None
     grain = opts.choice("grain", GRAINS, "day")
-    start, end = opts.date("start"), opts.date("end")
+    start, end = opts.date_range()
     options = {"window": window, "order": order, "same_product": same_product, "mode": mode,
                "start": start, "end": end, "by": None}
     result = _try(opts, lambda: cached_funnel(state, steps, options, opts.source))
@@ -235,7 +302,7 @@ def funnel_view(state: AppState, t: Translator, opts: Options) -> tuple[dict, li
         return {"empty_result": True}, []
     table = result.steps
     charts = [funnel_chart(t, table, mode)]
-    rows = [{"step": int(r["step"]), "name": r["name"], "count": t.count(r["count"]),
+    rows = [{"step": int(r["step"]), "name": t.step(r["name"]), "count": t.count(r["count"]),
              "from_prev": t.percent(r["conversion_from_previous"]),
              "overall": t.percent(r["conversion_overall"]), "dropped": t.count(r["dropped"]),
              "median": t.duration(r["median_seconds"]),
@@ -263,14 +330,14 @@ def funnel_view(state: AppState, t: Translator, opts: Options) -> tuple[dict, li
             first = split.steps[split.steps.step == 1].set_index("by")["count"]
             last = last.assign(entered=last["by"].map(first)).sort_values(
                 "entered", ascending=False).head(12)
-            lay = layout(t("beh.conversion_by", by=by), "", t("beh.conversion"),
+            lay = layout(t("beh.conversion_by", by=by_label(t, by)), "", t("beh.conversion"),
                          y_format=".1%")
             lay["xaxis"]["type"] = "category"
             charts.append(Chart("chart-funnel-by", {"data": [{
-                "type": "bar", "x": last["by"].astype(str).tolist(),
+                "type": "bar", "x": [t.breakdown(by, v) for v in last["by"]],
                 "y": last["conversion_overall"].tolist(), "marker": {"color": COLORS[1]},
                 "name": t("beh.conversion")}], "layout": lay}))
-            breakdown = [{"by": str(r["by"]), "entered": t.count(r["entered"]),
+            breakdown = [{"by": t.breakdown(by, r["by"]), "entered": t.count(r["entered"]),
                           "converted": t.count(r["count"]),
                           "rate": t.percent(r["conversion_overall"])}
                          for r in last.to_dict("records")]
@@ -284,15 +351,22 @@ def funnel_view(state: AppState, t: Translator, opts: Options) -> tuple[dict, li
     if trend is not None and len(trend):
         last_step = trend[trend.step == trend.step.max()].sort_values("period")
         periods = _dates(last_step.period)
+        partial = _partial(state, opts.source, periods, grain, start, end)
         lay = layout(t("beh.funnel_trend", grain=t.grain_noun(grain)), "", t("beh.conversion"),
                      y_format=".1%")
         lay["xaxis"] = time_axis(t, periods, grain)
-        charts.append(Chart("chart-funnel-trend", {"data": [trace(
+        data, notes = mark_partial(t, [trace(
             "line", [p.isoformat() for p in periods], last_step["conversion_overall"].tolist(),
-            t("beh.conversion"), [f"{t.period(p, grain)}: {t.percent(v)}" for p, v in
-                                  zip(periods, last_step["conversion_overall"], strict=True)],
-            COLORS[0])], "layout": lay}))
+            t("beh.conversion"),
+            [f"{t.period(p, grain)}{t('cards.partial') if p in partial else ''}: "
+             f"{t.percent(v)}" for p, v in zip(periods, last_step["conversion_overall"],
+                                                strict=True)],
+            COLORS[0])], periods, partial)
+        if notes:
+            lay["annotations"] = notes
+        charts.append(Chart("chart-funnel-trend", {"data": data, "layout": lay}))
     return {"rows": rows, "breakdown": breakdown, "order_mode": mode == "order",
+            "by_label": by_label(t, by) if by else "",
             "steps_text": " > ".join(steps)}, charts
 
 
@@ -302,7 +376,7 @@ def heatmap(t: Translator, chart_id: str, title: str, wide: pd.DataFrame, grain:
     cohorts = [t.period(pd.Timestamp(c).date(), grain) for c in wide.index]
     z = [[None if pd.isna(v) else float(v) for v in row] for row in wide.to_numpy()]
     text = [["" if v is None else fmt(v) for v in row] for row in z]
-    lay = layout(title, t("beh.period_n", grain=t.grain_noun(grain)), t("beh.cohort"),
+    lay = layout(title, t(f"beh.since.{grain}"), t("beh.cohort"),
                  height=max(340, 90 + 22 * len(cohorts)))
     lay["yaxis"].update(autorange="reversed", type="category", rangemode="normal",
                         tickformat="")
@@ -320,7 +394,7 @@ def retention_view(state: AppState, t: Translator, opts: Options) -> tuple[dict,
     grain = opts.choice("grain", GRAINS, "day")
     periods = opts.integer("periods", {"day": 30, "week": 12, "month": 12}[grain], 1, 120)
     mode = opts.choice("mode", ("exact", "unbounded"), "exact")
-    start, end = opts.date("start"), opts.date("end")
+    start, end = opts.date_range()
     store = state.workspace.store
     charts: list[Chart] = []
     result = _try(opts, lambda: state.cached(
@@ -329,11 +403,11 @@ def retention_view(state: AppState, t: Translator, opts: Options) -> tuple[dict,
         lambda: retention(source_of(state, opts.source), start_event=start_event, return_event=return_event,
                           grain=grain, periods=periods, mode=mode, start=start, end=end)))
     if result is not None and not result.matrix.empty:
-        wide = result.wide().tail(40)
+        wide = keep_cohorts(result.wide(), 40)
         charts.append(heatmap(t, "chart-retention", t("beh.retention_title"), wide, grain,
                               t.percent))
         curve = result.curve()
-        lay = layout(t("beh.curve_title"), t("beh.period_n", grain=t.grain_noun(grain)),
+        lay = layout(t("beh.curve_title"), t(f"beh.since.{grain}"),
                      t("beh.retained"), y_format=".0%")
         charts.append(Chart("chart-curve", {"data": [trace(
             "line", curve.period_number.tolist(), curve.rate.tolist(), t("beh.retained"),
@@ -345,15 +419,16 @@ def retention_view(state: AppState, t: Translator, opts: Options) -> tuple[dict,
         lambda: repurchase_cohorts(store, grain="month", periods=12, start=start, end=end)))
     if cohorts is not None and not cohorts.matrix.empty:
         charts.append(heatmap(t, "chart-repurchase", t("beh.repurchase_title"),
-                              cohorts.wide("rate_exact").tail(24), "month", t.percent))
-        ltv = cohorts.wide("ltv").tail(12)
+                              keep_cohorts(cohorts.wide("rate_exact"), 24), "month",
+                              t.percent))
+        ltv = keep_cohorts(cohorts.wide("ltv"), LTV_LINES)
         traces = [trace("line", [str(c) for c in ltv.columns], row.tolist(),
                         t.period(pd.Timestamp(idx).date(), "month"),
                         [f"+{c}: {t.number(v, 2)}" for c, v in zip(ltv.columns, row,
                                                                     strict=True)],
                         COLORS[i % len(COLORS)])
                   for i, (idx, row) in enumerate(ltv.iterrows())]
-        lay = layout(t("beh.ltv_title"), t("beh.period_n", grain=t.grain_noun("month")),
+        lay = layout(t("beh.ltv_title"), t("beh.since.month"),
                      t("beh.ltv"), y_format=",.0f", height=400)
         lay["legend"]["y"] = -0.3
         charts.append(Chart("chart-ltv", {"data": traces, "layout": lay}))
@@ -373,8 +448,9 @@ def sankey(t: Translator, result: Any) -> Chart:  # noqa: ANN401
     index = {n: i for i, n in enumerate(nodes["id"])}
     fig = {"data": [{
         "type": "sankey", "arrangement": "snap",
-        "node": {"label": [f"{n} ({p})" for n, p in zip(nodes["name"], nodes["position"],
-                                                         strict=True)],
+        "node": {"label": [f"{t.step(n)} ({p})" for n, p in zip(nodes["name"],
+                                                                 nodes["position"],
+                                                                 strict=True)],
                  "pad": 12, "thickness": 14,
                  "color": [_node_color(n) for n in nodes["name"]]},
         "link": {"source": [index[s] for s in links["source_id"]],
@@ -394,7 +470,7 @@ def paths_view(state: AppState, t: Translator, opts: Options) -> tuple[dict, lis
     top = opts.integer("top", 20, 1, 100)
     exclude = tuple(s for s in opts.text("exclude").replace(",", " ").split() if s)
     collapse = opts.choice("collapse", ("yes", "no"), "yes") == "yes"
-    start_date, end_date = opts.date("start"), opts.date("end")
+    start_date, end_date = opts.date_range()
     key = ("paths", opts.source, start, end, length, top, exclude, collapse, "30m",
            start_date, end_date)
     result = _try(opts, lambda: state.cached(key, lambda: paths(
@@ -403,10 +479,11 @@ def paths_view(state: AppState, t: Translator, opts: Options) -> tuple[dict, lis
     if result is None or result.error:
         return {"empty_result": True}, []
     charts = [sankey(t, result)] if len(result.sankey.links) else []
-    rows = [{"text": r["text"], "sessions": t.count(r["sessions"]),
+    rows = [{"text": ARROW.join(t.step(s) for s in r["path"]),
+             "sessions": t.count(r["sessions"]),
              "share": t.percent(r["share"])} for r in result.paths.to_dict("records")]
     around = result.next_steps if len(result.next_steps) else result.previous_steps
-    steps = [{"step": r["step"], "sessions": t.count(r["sessions"]),
+    steps = [{"step": t.step(r["step"]), "sessions": t.count(r["sessions"]),
               "share": t.percent(r["share"])} for r in around.to_dict("records")]
     return {"rows": rows, "steps": steps, "sessions": t.count(result.sessions),
             "next": bool(len(result.next_steps))}, charts

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from html import escape
 
@@ -106,15 +106,46 @@ def trace(kind: str, x: Sequence, y: Sequence[float | None], name: str,
 
 
 def _hover(t: Translator, periods: Sequence[dt.date], grain: str, metric: str,
-           values: Sequence[float | None], currency: str) -> list[str]:
+           values: Sequence[float | None], currency: str,
+           partial: Collection[dt.date] = ()) -> list[str]:
     label = t.metric(metric)
-    return [f"<b>{t.period(p, grain)}</b><br>{label}: {t.metric_value(metric, v, currency)}"
+    return [f"<b>{t.period(p, grain)}{t('cards.partial') if p in partial else ''}</b><br>"
+            f"{label}: {t.metric_value(metric, v, currency)}"
             for p, v in zip(periods, values, strict=True)]
 
 
+def mark_partial(t: Translator, traces: list[dict], periods: Sequence[dt.date],
+                 partial: Collection[dt.date]) -> tuple[list[dict], list[dict]]:
+    """The traces with partial periods drawn lighter (bars) or dashed (lines), and one
+    "partial" annotation above each such period, so nobody reads a short month as a drop."""
+    if not partial:
+        return traces, []
+    flags = [p in partial for p in periods]
+    out = []
+    for tr in traces:
+        if tr["type"] == "bar":
+            tr["marker"] = {**tr["marker"], "opacity": [0.35 if f else 1.0 for f in flags]}
+            out.append(tr)
+            continue
+        # the solid line stops at the last full period; a dashed piece joins the partial ones
+        near = [f or (i > 0 and flags[i - 1]) or (i + 1 < len(flags) and flags[i + 1])
+                for i, f in enumerate(flags)]
+        solid = {**tr, "y": [None if f else v for v, f in zip(tr["y"], flags, strict=True)]}
+        dashed = {**tr, "y": [v if n else None for v, n in zip(tr["y"], near, strict=True)],
+                  "showlegend": False, "line": {**tr.get("line", {}), "dash": "dot"},
+                  "marker": {**tr["marker"], "symbol": "circle-open"}}
+        out += [solid, dashed]
+    notes = [{"x": p.isoformat(), "y": 1, "xref": "x", "yref": "paper", "yanchor": "bottom",
+              "text": t("partial.label"), "showarrow": False,
+              "font": {"size": 11, "color": "#6b7280"}} for p in periods if p in partial]
+    return out, notes
+
+
 def trend_charts(t: Translator, periods: Sequence[dt.date], series: dict[str, list],
-                 grain: str, currency: str, *, with_events: bool) -> list[Chart]:
-    """The trend charts: sales, orders and buyers, AOV and repurchase, rates."""
+                 grain: str, currency: str, *, with_events: bool,
+                 partial: Collection[dt.date] = ()) -> list[Chart]:
+    """The trend charts: sales, orders and buyers, AOV and repurchase, rates; ``partial``
+    periods (not fully covered by the data or the range) are marked."""
     x = [p.isoformat() for p in periods]
     noun = t.grain_noun(grain)
     axis = time_axis(t, periods, grain)
@@ -123,7 +154,8 @@ def trend_charts(t: Translator, periods: Sequence[dt.date], series: dict[str, li
     def line(metric: str, color: str, kind: str = "line", **extra: object) -> dict:
         values = series[metric]
         return trace(kind, x, values, t.metric(metric),
-                     _hover(t, periods, grain, metric, values, currency), color, **extra)
+                     _hover(t, periods, grain, metric, values, currency, partial), color,
+                     **extra)
 
     charts = []
     fig = {"data": [line("gmv", COLORS[0], "bar", opacity=0.85), line("net_sales", COLORS[1])],
@@ -154,6 +186,10 @@ def trend_charts(t: Translator, periods: Sequence[dt.date], series: dict[str, li
 
     for chart in charts:
         chart.figure["layout"]["xaxis"] = dict(axis)
+        data, notes = mark_partial(t, chart.figure["data"], periods, partial)
+        chart.figure["data"] = data
+        if notes:
+            chart.figure["layout"]["annotations"] = notes
     return charts
 
 
@@ -165,7 +201,7 @@ def breakdown_chart(t: Translator, rows: list[dict], by: str, currency: str, *,
     ``rows`` hold ``key``, ``gmv``, ``net_sales``, ``orders`` and ``share`` per value.
     """
     labels = [t("chart.others", n=t.count(r["others"])) if r["key"] is None
-              else escape(t.value_label(r["key"]), quote=False) for r in rows]
+              else escape(t.breakdown(by, r["key"]), quote=False) for r in rows]
     values = [r["net_sales"] for r in rows]
     hover = [
         f"<b>{label}</b><br>{t.metric('net_sales')}: {t.currency(r['net_sales'], currency)}"

@@ -111,30 +111,85 @@ def stage_flows(store, start: dt.date, end: dt.date) -> pd.DataFrame:  # noqa: A
     return out.sort_values(["month", "from_stage", "to_stage"]).reset_index(drop=True)
 
 
+def _next_month(m: dt.date) -> dt.date:
+    return (m + dt.timedelta(days=32)).replace(day=1)
+
+
+def sankey_positions(flows: pd.DataFrame) -> tuple[list[dt.date], dict[tuple[dt.date, str],
+                                                                        tuple[float, float]]]:
+    """The month columns and each (month, stage) node's ``(x, y)`` in the plot (0–1).
+
+    Plotly puts a node without incoming links in the first column, so a stage that first
+    appears in a later month would jump to the left: every node is pinned to its month's
+    column instead, stages stacked in lifecycle order by their size.
+
+    Examples
+    --------
+    >>> flows = pd.DataFrame({"month": [dt.date(2011, 1, 1)] * 2,
+    ...                       "from_stage": ["new", "active"], "to_stage": ["active"] * 2,
+    ...                       "customers": [3, 1]})
+    >>> months, pos = sankey_positions(flows)
+    >>> months, pos[(dt.date(2011, 2, 1), "active")][0]
+    ([datetime.date(2011, 1, 1), datetime.date(2011, 2, 1)], 0.999)
+    >>> pos[(dt.date(2011, 1, 1), "new")][1] < pos[(dt.date(2011, 1, 1), "active")][1]
+    True
+    """
+    months = sorted(set(flows.month) | {_next_month(m) for m in flows.month})
+    # a node is as tall as the larger of what enters it and what leaves it
+    inflow: dict[tuple[dt.date, str], float] = {}
+    outflow: dict[tuple[dt.date, str], float] = {}
+    for r in flows.to_dict("records"):
+        k_out = (r["month"], r["from_stage"])
+        k_in = (_next_month(r["month"]), r["to_stage"])
+        outflow[k_out] = outflow.get(k_out, 0.0) + r["customers"]
+        inflow[k_in] = inflow.get(k_in, 0.0) + r["customers"]
+    value = {k: max(inflow.get(k, 0.0), outflow.get(k, 0.0)) for k in {*inflow, *outflow}}
+    tallest = max((sum(v for (m, _), v in value.items() if m == month) for month in months),
+                  default=1.0) or 1.0
+    pos = {}
+    span = max(len(months) - 1, 1)
+    for i, month in enumerate(months):
+        x = min(max(i / span, 0.001), 0.999)
+        used, gap = 0.0, 0.04
+        stages = [k for k in STAGES if (month, k) in value]
+        scale = (1 - gap * max(len(stages) - 1, 0)) / tallest
+        for key in stages:
+            h = value[(month, key)] * scale
+            pos[(month, key)] = (x, min(max(used + h / 2, 0.001), 0.999))
+            used += h + gap
+    return months, pos
+
+
 def sankey_chart(t: Translator, flows: pd.DataFrame, start: dt.date, end: dt.date) -> Chart:
-    """One column of stage nodes per month start; links are customers moving on."""
-    months = sorted(set(flows.month) | {(m + dt.timedelta(days=32)).replace(day=1)
-                                        for m in flows.month})
+    """One column of stage nodes per month start, each labelled with its month; links are
+    customers moving on."""
+    months, pos = sankey_positions(flows)
     index: dict[tuple[dt.date, str], int] = {}
-    labels, colors, hover = [], [], []
+    labels, colors, hover, xs, ys = [], [], [], [], []
     for m in months:
         for key, stage in STAGES.items():
+            if (m, key) not in pos:
+                continue  # no customer in that stage at that month: no node to draw
             index[(m, key)] = len(labels)
             labels.append(label(stage, t.lang))
             colors.append(STAGE_COLORS[key])
-            hover.append(f"{label(stage, t.lang)} · {t.date(m)}")
+            hover.append(f"{label(stage, t.lang)} · {t.period(m, 'month')}")
+            xs.append(pos[(m, key)][0])
+            ys.append(pos[(m, key)][1])
     link_hover = [
-        f"{t.date(r['month'])} → {t.date((r['month'] + dt.timedelta(days=32)).replace(day=1))}"
+        f"{t.period(r['month'], 'month')} → {t.period(_next_month(r['month']), 'month')}"
         f"<br>{label(STAGES[r['from_stage']], t.lang)} → {label(STAGES[r['to_stage']], t.lang)}"
         f": {t.count(r['customers'])} {t('cust.customers_unit')}"
         for r in flows.to_dict("records")]
     data = [{
         "type": "sankey", "arrangement": "snap", "valueformat": ",d",
+        "domain": {"x": [0, 1], "y": [0, 0.92]},  # the month labels go above
         "node": {"label": labels, "color": colors, "pad": 12, "thickness": 14,
+                 "x": xs, "y": ys,
                  "customdata": hover, "hovertemplate": "%{customdata}: %{value}<extra></extra>"},
         "link": {
             "source": [index[(r["month"], r["from_stage"])] for r in flows.to_dict("records")],
-            "target": [index[((r["month"] + dt.timedelta(days=32)).replace(day=1), r["to_stage"])]
+            "target": [index[(_next_month(r["month"]), r["to_stage"])]
                        for r in flows.to_dict("records")],
             "value": [int(v) for v in flows.customers],
             "color": [STAGE_COLORS[s] + "55" for s in flows.from_stage],
@@ -142,10 +197,16 @@ def sankey_chart(t: Translator, flows: pd.DataFrame, start: dt.date, end: dt.dat
     }]
     title = t("cust.chart_flow", start=t.period(months[0], "month") if months else "",
               end=t.period(months[-1], "month") if months else "")
-    lay = layout(title, "", "", height=460)
+    lay = layout(title, "", "", height=480)
     lay.pop("xaxis")
     lay.pop("yaxis")
-    lay["margin"] = {"l": 8, "r": 8, "t": 52, "b": 24}
+    lay["margin"] = {"l": 8, "r": 8, "t": 60, "b": 24}
+    span = max(len(months) - 1, 1)
+    lay["annotations"] = [
+        {"x": i / span, "y": 0.94, "xref": "paper", "yref": "paper", "yanchor": "bottom",
+         "xanchor": "left" if i == 0 else "right" if i == span else "center",
+         "text": t.period(m, "month"), "showarrow": False, "font": {"size": 11}}
+        for i, m in enumerate(months)]
     return Chart("chart-flow", {"data": data, "layout": lay})
 
 
@@ -354,7 +415,7 @@ def customer_page(request: Request, state: State, session: PageSession,
         (t("cust.segment_eleven"), p.segments["eleven"]["label"] if p.segments["eleven"]
          else none),
         (t("cust.recency"), none if rfm["recency_days"] is None
-         else t("cust.days", n=t.count(rfm["recency_days"]))),
+         else t.plural("cust.days", rfm["recency_days"], n=t.count(rfm["recency_days"]))),
         (t("cust.frequency"), none if rfm["frequency"] is None else t.count(rfm["frequency"])),
         (t("cust.monetary"), none if rfm["monetary"] is None
          else t.currency(rfm["monetary"], currency)),
@@ -367,7 +428,8 @@ def customer_page(request: Request, state: State, session: PageSession,
         (t("cust.p_alive"), none if p.clv is None else t.percent(p.clv["probability_alive"])),
     ]
     attributes = [(t(f"cust.attr_{k}"), none if v is None else
-                   (_when(t, v) if k == "first_seen_at" else str(v)))
+                   (_when(t, v) if k == "first_seen_at"
+                    else t.country(str(v)) if k == "country" else str(v)))
                   for k, v in p.customer.items()]
     tags = [(label(TAGS[k], t.lang), _tag_value(t, k, v, currency)) for k, v in p.tags.items()]
     orders = [{"order_id": o.order_id, "when": _when(t, o.ordered_at),
@@ -376,7 +438,8 @@ def customer_page(request: Request, state: State, session: PageSession,
                "amount": t.currency(o.net_amount, o.currency or currency)}
               for o in p.orders]
     view = {"id": customer_id, "facts": facts, "attributes": attributes, "tags": tags,
-            "orders": orders, "orders_note": t("cust.orders_shown", shown=t.count(len(orders)),
-                                               total=t.count(p.orders_total)),
+            "orders": orders,
+            "orders_note": t.plural("cust.orders_shown", p.orders_total,
+                                    shown=t.count(len(orders)), total=t.count(p.orders_total)),
             "masked": not admin, "as_of": t.date(p.as_of)}
     return render(request, "customer_profile.html", t, session=session, view=view)

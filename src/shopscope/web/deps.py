@@ -14,7 +14,13 @@ from fastapi.templating import Jinja2Templates
 from shopscope import __version__
 from shopscope.api.deps import State, current_session
 from shopscope.auth import Session
-from shopscope.web.i18n import LANGS, NATIVE_NAME, Translator, normalize_lang
+from shopscope.web.i18n import (
+    LANGS,
+    NATIVE_NAME,
+    Translator,
+    normalize_lang,
+    region_of_timezone,
+)
 
 # Pages hold shop figures: never cache them, never frame them, load nothing from elsewhere.
 # Plotly sets inline styles, hence 'unsafe-inline' for styles only.
@@ -91,13 +97,15 @@ def same_token(sent: str | None, expected: str | None) -> bool:
 
 
 def translator_for(request: Request, session: Session | None = None) -> Translator:
-    """The user's language when signed in, else ``?lang=`` or the browser's preference."""
+    """The user's language when signed in, else ``?lang=`` or the browser's preference;
+    dates in the shop's region (its time zone's territory)."""
+    region = region_of_timezone(request.app.state.shopscope.workspace.settings.timezone)
     if session is not None:
-        return Translator(normalize_lang(session.user.lang))
+        return Translator(normalize_lang(session.user.lang), region)
     asked = request.query_params.get("lang")
     if asked:
-        return Translator(normalize_lang(asked))
-    return Translator(normalize_lang(request.headers.get("accept-language")))
+        return Translator(normalize_lang(asked), region)
+    return Translator(normalize_lang(request.headers.get("accept-language")), region)
 
 
 def render(  # noqa: PLR0913

@@ -21,8 +21,11 @@ import datetime as dt
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
+from babel import Locale, localedata
+from babel.core import get_global
 from babel.dates import format_date, format_datetime, format_skeleton, format_timedelta
 from babel.numbers import format_currency, format_decimal, format_percent
 
@@ -270,7 +273,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "exp.n_per_variant": {"en": "Units per arm", "zh": "每组样本量"},
     "exp.total": {"en": "Units in all ({variants} arms)", "zh": "总样本量（{variants} 组）"},
     "exp.duration": {"en": "Duration", "zh": "预计时长"},
-    "exp.n_days": {"en": "{n} days", "zh": "{n} 天"},
+    "exp.n_days": {"en": "{n} days", "en_one": "{n} day", "zh": "{n} 天"},
     "exp.alpha_each": {"en": "Alpha per comparison", "zh": "每次比较的 α"},
     "exp.plan_note": {
         "en": "Two-sided z-test (unpooled variance for rates, t-test for means); more than two "
@@ -362,7 +365,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "beh.time_to_convert": {"en": "Time from first to last step", "zh": "从首步到末步的转化时长"},
     "beh.time": {"en": "Time", "zh": "时长"},
     "beh.conversion": {"en": "Conversion", "zh": "转化率"},
-    "beh.conversion_by": {"en": "Overall conversion by {by}", "zh": "按 {by} 拆分的总转化率"},
+    "beh.conversion_by": {"en": "Overall conversion by {by}", "zh": "按{by}拆分的总转化率"},
     "beh.funnel_trend": {"en": "Overall conversion by {grain}", "zh": "按{grain}的总转化率"},
     "beh.steps_table": {"en": "Steps", "zh": "步骤明细"},
     "beh.step": {"en": "Step", "zh": "步骤"},
@@ -376,7 +379,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "beh.breakdown": {"en": "Breakdown", "zh": "拆分结果"},
     "beh.entered": {"en": "Entered", "zh": "进入"},
     "beh.converted": {"en": "Converted", "zh": "转化"},
-    "beh.uv_by": {"en": "Visitors by {by} per {grain}", "zh": "按 {by} 拆分的每{grain}访客数"},
+    "beh.uv_by": {"en": "Visitors by {by} per {grain}", "zh": "按{by}拆分的每{grain}访客数"},
     "beh.traffic": {"en": "Page views and visitors per {grain}", "zh": "每{grain}浏览量与访客数"},
     "beh.actives": {"en": "Active visitors per {grain}", "zh": "每{grain}活跃访客"},
     "beh.m.pv": {"en": "PV", "zh": "浏览量 PV"},
@@ -392,8 +395,6 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "beh.change": {"en": "Change", "zh": "变化"},
     "beh.trend_table": {"en": "By period", "zh": "分期明细"},
     "beh.period": {"en": "Period", "zh": "周期"},
-    "beh.period_n": {"en": "{grain}s since the cohort's first {grain}",
-                     "zh": "距首次的{grain}数"},
     "beh.cohort": {"en": "Cohort", "zh": "同期群"},
     "beh.retained": {"en": "Retained", "zh": "留存率"},
     "beh.retention_title": {"en": "Retention by cohort", "zh": "同期群留存热力图"},
@@ -548,7 +549,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "cust.segment_classic": {"en": "RFM segment (classic)", "zh": "RFM 分群（经典）"},
     "cust.segment_eleven": {"en": "RFM segment (11)", "zh": "RFM 分群（十一类）"},
     "cust.recency": {"en": "Days since last order", "zh": "距上次购买"},
-    "cust.days": {"en": "{n} days", "zh": "{n} 天"},
+    "cust.days": {"en": "{n} days", "en_one": "{n} day", "zh": "{n} 天"},
     "cust.frequency": {"en": "Orders", "zh": "订单数"},
     "cust.monetary": {"en": "Net sales", "zh": "净销售额"},
     "cust.scores": {"en": "RFM scores", "zh": "RFM 评分"},
@@ -569,6 +570,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "cust.tags": {"en": "Tags", "zh": "客户标签"},
     "cust.orders": {"en": "Order history", "zh": "订单历史"},
     "cust.orders_shown": {"en": "Latest {shown} of {total} orders.",
+                          "en_one": "Latest {shown} of {total} order.",
                           "zh": "显示最近 {shown} 笔，共 {total} 笔订单。"},
     "cust.order_id": {"en": "Order", "zh": "订单号"},
     "cust.ordered_at": {"en": "Ordered at", "zh": "下单时间"},
@@ -591,6 +593,62 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "table.inventory": {"en": "Inventory", "zh": "库存"},
     "table.returns": {"en": "Returns", "zh": "退货"},
     "table.experiments": {"en": "Experiments", "zh": "实验分组"},
+    # -- readable everywhere (issue 13): changes, partial periods, plurals, names ---------
+    "change.pp": {"en": "{n} pp", "zh": "{n}个百分点"},
+    "partial.label": {"en": "partial", "zh": "不完整"},
+    "beh.since.day": {"en": "Days since the cohort's first day",
+                      "zh": "距同期群首日的天数"},
+    "beh.since.week": {"en": "Weeks since the cohort's first week",
+                       "zh": "距同期群首周的周数"},
+    "beh.since.month": {"en": "Months since the cohort's first month",
+                        "zh": "距同期群首月的月数"},
+    "beh.bad_range": {"en": "“{start}” must not be after “{end}”; the dates were ignored.",
+                      "zh": "“{start}”不能晚于“{end}”，已忽略这两个日期。"},
+    "beh.error": {"en": "{message}", "zh": "无法按这些选项分析（{message}）"},
+    "aud.name_rule": {"en": "Letters of any language, digits, _ . and -; no spaces.",
+                      "zh": "可使用任意语言的文字、数字及 _ . -，不能含空格。"},
+    "aud.name_example": {"en": "win_back_vips", "zh": "沉睡高价值客户"},
+    "exp.srm_empty": {"en": "No units assigned yet.", "zh": "尚无分配的样本。"},
+    "exp.srm_sep": {"en": ", ", "zh": "；"},
+    "exp.srm_variant": {"en": "{variant} {n} ({share} vs {planned} planned)",
+                        "zh": "{variant} {n}（占 {share}，计划 {planned}）"},
+    "exp.srm_detail": {"en": "p = {p}: {split}.", "zh": "p = {p}：{split}。"},
+    "exp.srm_detail_bad": {"en": "p = {p} < {threshold}: {split}. The assignment or its "
+                                 "logging is broken.",
+                           "zh": "p = {p} < {threshold}：{split}。分流或其日志记录有问题。"},
+    "beh.event_legend": {"en": "Event types:", "zh": "步骤使用事件代码："},
+    "beh.f.source": {"en": "Data", "zh": "数据来源"},
+    "beh.f.grain": {"en": "Grain", "zh": "粒度"},
+    "beh.f.by": {"en": "Breakdown", "zh": "拆分维度"},
+    "beh.f.mode": {"en": "Count", "zh": "计数方式"},
+    "beh.f.order": {"en": "Step order", "zh": "步骤顺序"},
+    "beh.f.same_product": {"en": "Same product", "zh": "同一商品"},
+    "beh.f.periods": {"en": "Periods", "zh": "周期数"},
+    "beh.f.length": {"en": "Length", "zh": "路径长度"},
+    "beh.f.top": {"en": "Top", "zh": "前 N 条"},
+    "beh.f.collapse": {"en": "Merge repeats", "zh": "合并重复"},
+    "beh.f.start": {"en": "From", "zh": "开始日期"},
+    "beh.f.end": {"en": "To (inclusive)", "zh": "结束日期（含）"},
+    "beh.f.compare_start": {"en": "Compare from", "zh": "对比开始"},
+    "beh.f.compare_end": {"en": "Compare to", "zh": "对比结束"},
+    "beh.by.channel": {"en": "Channel", "zh": "渠道"},
+    "beh.by.category": {"en": "Category", "zh": "品类"},
+    "beh.by.source": {"en": "Traffic source", "zh": "流量来源"},
+    "beh.by.medium": {"en": "Medium", "zh": "媒介"},
+    "beh.by.campaign": {"en": "Campaign", "zh": "营销活动"},
+    "beh.by.customer.country": {"en": "Customer country", "zh": "客户国家"},
+    "beh.by.customer.member_tier": {"en": "Member tier", "zh": "会员等级"},
+    "beh.by.customer.signup_channel": {"en": "Sign-up channel", "zh": "注册渠道"},
+    "event.view": {"en": "view", "zh": "浏览"},
+    "event.search": {"en": "search", "zh": "搜索"},
+    "event.add_to_cart": {"en": "add_to_cart", "zh": "加购"},
+    "event.remove_from_cart": {"en": "remove_from_cart", "zh": "移出购物车"},
+    "event.favorite": {"en": "favorite", "zh": "收藏"},
+    "event.checkout": {"en": "checkout", "zh": "结算"},
+    "event.purchase": {"en": "purchase", "zh": "购买"},
+    "event.signup": {"en": "signup", "zh": "注册"},
+    "event.login": {"en": "login", "zh": "登录"},
+    "event.other": {"en": "other", "zh": "其他"},
 }
 
 # Validation reasons are written in English by ingest; these patterns give the Chinese.
@@ -613,6 +671,138 @@ _REASONS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^does not match the pattern (.*)$", r"不符合格式 \1"),
     )
 )
+
+
+# Analysis errors are written in English by the analytics; the ones a page's options can
+# cause get Chinese here (codes users type, such as event types, stay as they are).
+_ERRORS_ZH: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(p, re.DOTALL), r) for p, r in (
+        (r"^unknown event type (.*?); known: (.*)$", r"未知的事件类型 \1；可用的有：\2"),
+        (r"^cannot exclude unknown event type\(s\) (.*?); known: (.*)$",
+         r"无法排除未知的事件类型 \1；可用的有：\2"),
+        (r"^a funnel needs at least 2 steps, got (\d+).*$",
+         r"漏斗至少需要 2 个步骤，当前只有 \1 个；请加上要转化到的步骤"),
+        (r"^window must look like 30m, 24h or 7d, not (.*?)( \(.*\))?$",
+         r"转化窗口应写作 30m、24h 或 7d 这样的形式，而不是 \1"),
+        (r"^window must be positive, not (.*?)( \(.*\))?$", r"转化窗口必须大于零，而不是 \1"),
+        (r"^step filter (.*) in (.*) is not name=value$", r"步骤 \2 中的筛选 \1 不是 名称=值 的形式"),
+        (r"^not a property name: (.*?) \(.*\)$", r"不是有效的属性名：\1（仅限字母、数字及 _ . -）"),
+        (r"^filter on (.*) lists no values$", r"对 \1 的筛选没有列出任何值"),
+        (r"^(.*) step (.*) is of an excluded event type( \(.*\))?$",
+         r"\2 属于被排除的事件类型，不能作为路径的\1步骤"),
+        (r"^a path from start to end needs length >= 2$", "同时指定起点和终点时，路径长度至少为 2"),
+        (r"^unknown customer column in by=(.*?)( \(.*\))?$", r"客户表中没有字段 \1"),
+        (r"^audience (.*), filter (\d+): unknown field (.*?)( \(did you mean .*\))?$",
+         r"人群 \1 的第 \2 个条件：未知的字段 \3"),
+    )
+)
+
+
+#: Country names in exports that are not CLDR's English names (Online Retail's among them):
+#: the territory code, or None for a place without one (named in ``_PLACES_ZH``).
+_COUNTRY_ALIASES: dict[str, str | None] = {
+    "eire": "IE", "rsa": "ZA", "usa": "US", "u.s.a.": "US", "uk": "GB", "great britain": "GB",
+    "england": "GB", "european community": "EU", "hong kong": "HK", "czech republic": "CZ",
+    "korea": "KR", "russia": "RU", "macau": "MO", "taiwan": "TW", "vietnam": "VN",
+    "channel islands": None, "unspecified": None,
+}
+_PLACES_ZH = {"channel islands": "海峡群岛", "unspecified": "未指定"}
+
+
+@lru_cache(maxsize=4)
+def _territory_codes() -> dict[str, str]:
+    """CLDR's English territory names (lower case) → code."""
+    return {name.lower(): code for code, name in Locale.parse("en").territories.items()
+            if code.isalpha()}
+
+
+def territory_code(name: str) -> str | None:
+    """The territory code of a country as a shop's data name it, or None.
+
+    Examples
+    --------
+    >>> territory_code("Germany"), territory_code("EIRE"), territory_code("GB")
+    ('DE', 'IE', 'GB')
+    >>> territory_code("Channel Islands") is None, territory_code("Atlantis") is None
+    (True, True)
+    """
+    text = name.strip()
+    if len(text) == 2 and text.isalpha() and text.upper() in Locale.parse("en").territories:
+        return text.upper()
+    key = text.lower()
+    if key in _COUNTRY_ALIASES:
+        return _COUNTRY_ALIASES[key]
+    return _territory_codes().get(key)
+
+
+def country_name(name: str, lang: str) -> str:
+    """A country for display in ``lang``: codes become names in both languages; names
+    (Online Retail's "EIRE", "RSA" too) are translated into Chinese; anything unknown is
+    shown as the data has it.
+
+    Examples
+    --------
+    >>> country_name("United Kingdom", "zh"), country_name("EIRE", "zh"), country_name("DE", "en")
+    ('英国', '爱尔兰', 'Germany')
+    >>> country_name("EIRE", "en"), country_name("Unspecified", "zh"), country_name("Mars", "zh")
+    ('EIRE', '未指定', 'Mars')
+    """
+    code = territory_code(name)
+    if code is None:
+        return _PLACES_ZH.get(name.strip().lower(), name) if lang == "zh" else name
+    if lang == "en" and len(name.strip()) != 2:
+        return name  # the shop's own English name stays as the data has it
+    return Locale.parse(LOCALES[lang]).territories.get(code, name)
+
+
+def format_change(t: Translator, unit: str, now: float | None,
+                  before: float | None) -> tuple[str, float] | None:
+    """A change by the KPI module's one rule (:func:`shopscope.analytics.kpis.unit_change`)
+    as text in this language, with its signed size (for the arrow and colour); None when
+    there is nothing to compare with.
+
+    Rates (unit ``ratio``) change by percentage points: a cancellation rate going from
+    0.01% to 1% is "▲1.0 pp", not "▲9,900%". Amounts and counts change relatively.
+
+    Examples
+    --------
+    >>> format_change(Translator("en"), "ratio", 0.01, 0.0001)
+    ('1.0 pp', 0.99)
+    >>> format_change(Translator("zh"), "ratio", 0.25, 0.263)[0]
+    '1.3个百分点'
+    >>> format_change(Translator("en"), "currency", 90.0, 80.0)
+    ('12.5%', 0.125)
+    """
+    from shopscope.analytics.kpis import unit_change
+
+    moved = unit_change(unit, now, before)
+    if moved is None:
+        return None
+    if moved.unit == "pp":
+        return t.points(moved.value / 100), moved.value
+    return t.percent(abs(moved.value)), moved.value
+
+
+@lru_cache(maxsize=64)
+def _regional_locale(lang: str, region: str | None) -> str:
+    """English in the shop's region when Babel has it (en_GB, en_DE); Chinese is written
+    the same way everywhere, so it keeps zh_Hans_CN."""
+    if lang == "en" and region and localedata.exists(f"en_{region}"):
+        return f"en_{region}"
+    return LOCALES[lang]
+
+
+def region_of_timezone(timezone: str | None) -> str | None:
+    """The territory of a time zone ("Europe/London" → "GB"), or None (e.g. "UTC").
+
+    Examples
+    --------
+    >>> region_of_timezone("Europe/London"), region_of_timezone("UTC")
+    ('GB', None)
+    >>> Translator("en", region_of_timezone("Europe/London")).date(dt.date(2011, 3, 1))
+    '1 Mar 2011'
+    """
+    return get_global("zone_territories").get(timezone or "")
 
 
 def normalize_lang(value: str | None, default: Lang = "en") -> Lang:
@@ -641,13 +831,16 @@ def _missing(value: object) -> bool:
 
 @dataclass(frozen=True)
 class Translator:
-    """Messages and number/date formatting for one language."""
+    """Messages and number/date formatting for one language; ``region`` (the shop's
+    territory, e.g. ``"GB"``) picks the regional English for dates: "1 Mar 2011" in a
+    British shop, "Mar 1, 2011" in an American one."""
 
     lang: Lang = "en"
+    region: str | None = None
 
     @property
     def locale(self) -> str:
-        return LOCALES[self.lang]
+        return _regional_locale(self.lang, self.region)
 
     @property
     def html_lang(self) -> str:
@@ -676,6 +869,64 @@ class Translator:
         from shopscope.analytics.kpis import UNKNOWN
 
         return self("unknown") if value == UNKNOWN else value
+
+    def plural(self, key: str, count: float, **kwargs: object) -> str:
+        """A message whose wording depends on a number ("1 day", "2 days"): the entry's
+        ``<lang>_one`` text when the language's plural rule says "one"."""
+        entry = CATALOGUE.get(key, {})
+        if Locale.parse(self.locale).plural_form(abs(count)) == "one" \
+                and f"{self.lang}_one" in entry:
+            return entry[f"{self.lang}_one"].format(**kwargs)
+        return self(key, **kwargs)
+
+    def points(self, delta: float) -> str:
+        """A difference of two rates in percentage points, unsigned ("1.2 pp")."""
+        n = format_decimal(abs(delta) * 100, "#,##0.0", locale=self.locale)
+        return self("change.pp", n=n)
+
+    def event(self, name: str) -> str:
+        """An event type in this language (unknown types as they are)."""
+        return self(f"event.{name}") if f"event.{name}" in CATALOGUE else name
+
+    def step(self, text: str) -> str:
+        """A funnel or path step: its event translated, any filter (``:category=toys``) kept."""
+        head, sep, rest = text.partition(":")
+        return self.event(head.strip()) + sep + rest
+
+    def country(self, name: str) -> str:
+        return country_name(name, self.lang)
+
+    def breakdown(self, dimension: str, value: object) -> str:
+        """A breakdown value for display: countries by name in this language."""
+        text = self.value_label(str(value))
+        return self.country(text) if dimension.endswith("country") and text == str(value) \
+            else text
+
+    def error(self, text: str) -> str:
+        """An analysis error in this language (the English text when no pattern knows it)."""
+        if self.lang == "en":
+            return text
+        for pattern, repl in _ERRORS_ZH:
+            if pattern.match(text):
+                return pattern.sub(repl, text)
+        return text
+
+    def srm_note(self, srm: object) -> str:
+        """The sample-ratio check's numbers in this language: p-value and each variant's
+        share of units against its planned share."""
+        observed = dict(getattr(srm, "observed", {}) or {})
+        expected = dict(getattr(srm, "expected", {}) or {})
+        total, planned = sum(observed.values()), sum(expected.values())
+        if not total or not planned:
+            return self("exp.srm_empty")
+        split = self("exp.srm_sep").join(
+            self("exp.srm_variant", variant=k, n=self.count(n), share=self.percent(n / total, 2),
+                 planned=self.percent(expected.get(k, 0.0) / planned, 2))
+            for k, n in observed.items())
+        p = getattr(srm, "p_value", math.nan)
+        threshold = getattr(srm, "threshold", math.nan)
+        key = "exp.srm_detail_bad" if getattr(srm, "mismatch", False) else "exp.srm_detail"
+        return self(key, p=f"{p:.2g}", threshold=f"{threshold:g}", split=split)
 
     def table_name(self, name: str) -> str:
         return self(f"table.{name}") if f"table.{name}" in CATALOGUE else name

@@ -16,12 +16,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from shopscope.analytics import METRICS, kpis, summary
-from shopscope.analytics.kpis import is_partial, metric_change
+from shopscope.analytics.kpis import is_partial
 from shopscope.api.deps import AppState, State
 from shopscope.web.charts import Chart, breakdown_chart, trend_charts
 from shopscope.web.deps import PageSession, render, translator_for
 from shopscope.web.filters import Filters, ShopOptions, parse_filters
-from shopscope.web.i18n import Translator
+from shopscope.web.i18n import Translator, format_change
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -93,27 +93,44 @@ def latest_full_period(periods: list[dt.date], grain: str, last_day: dt.date | N
     return periods[-1]
 
 
+def partial_periods(periods: list[dt.date], grain: str, last_day: dt.date | None,
+                    start: dt.date | None = None, end: dt.date | None = None) -> set[dt.date]:
+    """The periods that the data or the range cover only in part: the data's last day
+    (``last_day``) or the range's exclusive ``end`` falls before the period's end, or the
+    range's ``start`` after its first day.
+
+    Examples
+    --------
+    >>> months = [dt.date(2011, 11, 1), dt.date(2011, 12, 1)]
+    >>> partial_periods(months, "month", dt.date(2011, 12, 9))
+    {datetime.date(2011, 12, 1)}
+    >>> partial_periods(months, "month", dt.date(2011, 12, 31))
+    set()
+    >>> sorted(partial_periods(months, "month", dt.date(2011, 12, 31), dt.date(2011, 11, 2),
+    ...                        dt.date(2011, 12, 31)))
+    [datetime.date(2011, 11, 1), datetime.date(2011, 12, 1)]
+    """
+    return {p for p in periods if is_partial(p, grain, last_day, start, end)}
+
+
 def period_end(start: dt.date, grain: str) -> dt.date:
     """The first day after the period starting on ``start``."""
     return (pd.Timestamp(start) + _NEXT[grain]).date()
 
 
-def _change(t: Translator, metric: str, value: float | None, earlier: float | None,
+def _change(t: Translator, metric: str, now: float | None, earlier: float | None,
             label: str, currency: str) -> dict:
-    # One rule with the CLI and the report: rates move in percentage points.
-    moved = metric_change(metric, value, earlier)
-    if moved is None:
+    shown = format_change(t, METRICS[metric].unit, now, earlier)
+    if shown is None:
         return {"label": label, "text": "–", "cls": "none", "arrow": "",
                 "was": t("cards.no_comparison")}
-    change = moved.value
+    text, delta = shown
     better = METRICS[metric].higher_is_better
-    if change == 0:
+    if delta == 0:
         cls, arrow = "flat", "＝"
     else:
-        cls = "good" if (change > 0) == better else "bad"
-        arrow = "▲" if change > 0 else "▼"
-    text = (f"{t.number(abs(change), 1)} pp" if moved.unit == "pp"
-            else t.percent(abs(change)))
+        cls = "good" if (delta > 0) == better else "bad"
+        arrow = "▲" if delta > 0 else "▼"
     return {"label": label, "text": text, "cls": cls, "arrow": arrow,
             "was": t("cards.was", value=t.metric_value(metric, earlier, currency))}
 
@@ -130,9 +147,9 @@ def _cards(t: Translator, rows: pd.DataFrame, metrics: list[str], grain: str,
             "label": t.metric(name),
             "value": t.metric_value(name, get("value"), currency),
             "prev": _change(t, name, get("value"), get("previous"),
-                           t("cards.pop", grain=t.grain_noun(grain)), currency),
+                            t("cards.pop", grain=t.grain_noun(grain)), currency),
             "year": _change(t, name, get("value"), get("yoy_value"), t("cards.yoy"),
-                           currency),
+                            currency),
         })
     return cards
 
@@ -200,8 +217,7 @@ def build_overview(state: AppState, t: Translator, f: Filters, options: ShopOpti
         "dates": {"first": options.first.isoformat() if options.first else "",
                   "last": options.last.isoformat() if options.last else ""},
     }
-    partial = {p for p in periods
-               if is_partial(p, f.grain, options.last, f.start, f.end_exclusive)}
+    partial = partial_periods(periods, f.grain, options.last, f.start, f.end_exclusive)
     view["options"] = _options(t, f, options, periods, partial)
     if not periods:
         view.update(cards=[], totals=[], charts=[], card_period="")
@@ -226,7 +242,7 @@ def build_overview(state: AppState, t: Translator, f: Filters, options: ShopOpti
                   for v in wide.reindex(index)[m].tolist()] if m in wide else [None] * len(index)
               for m in TREND_METRICS}
     charts: list[Chart] = trend_charts(t, periods, series, f.grain, currency,
-                                       with_events=with_events)
+                                       with_events=with_events, partial=partial)
     rows_by = _breakdown_rows(state, f)
     if rows_by:
         charts.append(breakdown_chart(

@@ -39,6 +39,8 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import os
+import re
+import unicodedata
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -48,7 +50,14 @@ from typing import Any, Literal, get_args
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from shopscope.analytics.base import TableSource
 from shopscope.analytics.customers.lifecycle import LifecycleWindows, stages_as_of
@@ -84,7 +93,10 @@ FilterOp = Literal["eq", "ne", "in", "not_in", "gt", "ge", "lt", "le", "between"
                    "is_null", "not_null"]
 OPS: tuple[str, ...] = get_args(FilterOp)
 _ORDERING = ("gt", "ge", "lt", "le", "between")
-_NAME = r"^\w[\w.-]{0,99}$"
+_NAME = re.compile(r"\w[\w.-]{0,99}")
+#: Names Windows keeps for devices: a file ``CON.json`` cannot be created there.
+_DEVICE_NAMES = frozenset({"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)),
+                           *(f"lpt{i}" for i in range(1, 10))})
 ExportFormat = Literal["csv", "parquet"]
 
 Scalar = bool | int | float | str | dt.datetime | dt.date
@@ -149,10 +161,23 @@ class AudienceDefinition(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    name: str = Field(pattern=_NAME)
+    name: str
     description: str = ""
     filters: list[Filter] = Field(default_factory=list)
     columns: list[str] = Field(default_factory=lambda: ["customer_id"], min_length=1)
+
+    @field_validator("name")
+    @classmethod
+    def _file_safe_name(cls, value: str) -> str:
+        # One spelling per name (NFC), so "é" typed two ways is one file; checked with
+        # Python's \w, as the definitions store checks file names.
+        name = unicodedata.normalize("NFC", value.strip())
+        if not _NAME.fullmatch(name) or name.lower() in _DEVICE_NAMES:
+            raise ValueError(
+                f"{value!r} cannot be an audience name: use letters of any script, digits, "
+                "_ . and - (no spaces), starting with a letter or digit, at most 100 long, "
+                "e.g. 高价值客户 or win_back_vips")
+        return name
 
 
 def _messages(exc: ValidationError) -> str:

@@ -136,11 +136,13 @@
   }
 
   function show(stats) {
+    // numbers in the page's language, not the browser's
+    var lang = document.documentElement.lang || undefined;
     result.className = "";
     result.textContent = text.size
-      .replace("{size}", stats.size.toLocaleString())
-      .replace("{customers}", stats.customers.toLocaleString())
-      .replace("{sales}", (stats.monetary_sum || 0).toLocaleString(undefined,
+      .replace("{size}", stats.size.toLocaleString(lang))
+      .replace("{customers}", stats.customers.toLocaleString(lang))
+      .replace("{sales}", (stats.monetary_sum || 0).toLocaleString(lang,
         { maximumFractionDigits: 0 }));
   }
 
