@@ -43,7 +43,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 import ibis
 import ibis.expr.types as ir
@@ -88,6 +88,12 @@ _NAME = r"^\w[\w.-]{0,99}$"
 ExportFormat = Literal["csv", "parquet"]
 
 Scalar = bool | int | float | str | dt.datetime | dt.date
+# Bounds on a definition (it arrives from the network): a real audience is a handful of
+# filters; a list of 1,000 ids is the most an ``in`` filter is meant for.
+MAX_FILTERS = 50
+MAX_COLUMNS = 200
+MAX_VALUES = 1000
+MAX_TEXT = 500
 
 
 class AudienceError(ShopscopeError, ValueError):
@@ -110,7 +116,7 @@ class Filter(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    field: str = Field(min_length=1)
+    field: str = Field(min_length=1, max_length=MAX_TEXT)
     op: FilterOp
     value: Scalar | list[Scalar] | None = None
 
@@ -126,6 +132,11 @@ class Filter(BaseModel):
     def _value_shape(self) -> Filter:
         where = f"filter on {self.field!r} ({self.op})"
         v = self.value
+        values = v if isinstance(v, list) else [v]
+        if len(values) > MAX_VALUES:
+            raise ValueError(f"{where} has {len(values):,} values; at most {MAX_VALUES:,}")
+        if any(isinstance(x, str) and len(x) > MAX_TEXT for x in values):
+            raise ValueError(f"{where} has a value longer than {MAX_TEXT} characters")
         if self.op in ("is_null", "not_null"):
             if v is not None:
                 raise ValueError(f"{where} takes no value, got {v!r}")
@@ -150,9 +161,10 @@ class AudienceDefinition(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str = Field(pattern=_NAME)
-    description: str = ""
-    filters: list[Filter] = Field(default_factory=list)
-    columns: list[str] = Field(default_factory=lambda: ["customer_id"], min_length=1)
+    description: str = Field("", max_length=2000)
+    filters: list[Filter] = Field(default_factory=list, max_length=MAX_FILTERS)
+    columns: list[Annotated[str, Field(max_length=MAX_TEXT)]] = Field(
+        default_factory=lambda: ["customer_id"], min_length=1, max_length=MAX_COLUMNS)
 
 
 def _messages(exc: ValidationError) -> str:
