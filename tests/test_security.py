@@ -107,3 +107,144 @@ def test_api_responses_carry_security_headers(app):  # noqa: F811
     page = client(app, "vic").get("/")
     # pages keep their own (stricter for HTML) policy
     assert "script-src 'self'" in page.headers["content-security-policy"]
+
+
+# -- a crafted shop: hostile text in data, customer ids that are e-mail addresses ----------
+FORMULA = "=1+2+cmd|' /C calc'!A0"
+ESC_RED = "\x1b[31mRed"
+CRAFTED_PASSWORDS = {"root": "root-pass-1234", "anna": "anna-pass-1234",
+                     "vera": "vera-pass-1234"}
+
+
+def _order(oid: str, customer: str, when: str, net: float, country: str) -> dict:
+    return {"order_id": oid, "customer_id": customer,
+            "ordered_at": dt.datetime.fromisoformat(when), "channel": "web",
+            "status": "completed", "gross_amount": net, "discount_amount": 0.0,
+            "shipping_amount": 0.0, "net_amount": net, "currency": "GBP",
+            "country": country, "region": None}
+
+
+CRAFTED_ORDERS = [
+    _order("o1", "jane.doe@example.com", "2024-01-05 10:00", 100.0, "GB"),
+    _order("o2", "jane.doe@example.com", "2024-02-05 10:00", 40.0, "GB"),
+    _order("o3", "+44 20 7946 0018", "2024-01-10 10:00", 80.0, FORMULA),
+    _order("o4", "+44 20 7946 0018", "2024-02-10 10:00", 20.0, FORMULA),
+    _order("o5", "c-1001", "2024-01-15 10:00", 60.0, ESC_RED),
+    _order("o6", "c-1001", "2024-03-15 10:00", 30.0, ESC_RED),
+    _order("o7", "bob@example.org", "2024-03-20 10:00", 50.0, "FR"),
+]
+CRAFTED_CUSTOMERS = [
+    {"customer_id": "jane.doe@example.com", "email": "jane.doe@example.com",
+     "name": "Jane Doe", "country": "GB"},
+    {"customer_id": "+44 20 7946 0018", "phone": "+44 20 7946 0018", "name": FORMULA,
+     "country": FORMULA},
+    {"customer_id": "c-1001", "name": "Carl", "country": ESC_RED},
+    {"customer_id": "bob@example.org", "email": "bob@example.org", "name": "Bob",
+     "country": "FR"},
+]
+
+
+def _insert(workspace, table: str, rows: list[dict]) -> None:
+    import ibis
+
+    from shopscope.schema import get_table
+
+    spec = get_table(table)
+    workspace.store.insert(table, ibis.memtable(
+        [{c: r.get(c) for c in spec.names} for r in rows],
+        schema=spec.ibis_schema().to_pyarrow()))
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory):
+    from shopscope.auth import UserStore
+    from shopscope.store import Workspace
+
+    workspace = Workspace.create(tmp_path_factory.mktemp("crafted") / "ws")
+    _insert(workspace, "orders", CRAFTED_ORDERS)
+    _insert(workspace, "customers", CRAFTED_CUSTOMERS)
+    users = UserStore(workspace.path)
+    for name, role in (("root", "admin"), ("anna", "analyst"), ("vera", "viewer")):
+        users.add(name, CRAFTED_PASSWORDS[name], role)
+    yield workspace
+    workspace.close()
+
+
+@pytest.fixture(scope="module")
+def shop_app(shop):
+    return create_app(shop)
+
+
+def login(app_, user: str):  # noqa: ANN201
+    from fastapi.testclient import TestClient
+
+    c = TestClient(app_, base_url="https://testserver")
+    r = c.post("/api/login", json={"username": user, "password": CRAFTED_PASSWORDS[user]})
+    assert r.status_code == 200, r.text
+    c.headers["x-csrf-token"] = r.json()["csrf_token"]
+    return c
+
+
+# -- CSV formula injection -----------------------------------------------------------------
+def test_kpi_csv_neutralises_formulas_and_keeps_negative_numbers(shop_app):
+    r = login(shop_app, "vera").get("/api/kpis", params={
+        "format": "csv", "by": "country", "metrics": "net_sales"})
+    assert r.status_code == 200
+    frame = pd.read_csv(io.StringIO(r.text), keep_default_na=False)
+    assert "'" + FORMULA in set(frame.breakdown)
+    assert not any(str(v).startswith(("=", "+", "@")) for v in frame.breakdown)
+    # 环比 of the formula country: 80 → 20 is −75 %, and stays a number
+    row = frame[(frame.breakdown == "'" + FORMULA) & (frame.period == "2024-02-01")]
+    assert float(row.pop_change.iloc[0]) == pytest.approx(-0.75)
+    assert frame.value.dtype.kind == "f"
+
+
+def test_customer_and_audience_exports_neutralise_formulas(shop_app):
+    analyst = login(shop_app, "anna")
+    for pii in ("mask", "hash"):
+        r = analyst.get("/api/customers/export", params={"pii": pii})
+        assert r.status_code == 200
+        frame = pd.read_csv(io.StringIO(r.text), dtype=str, keep_default_na=False)
+        for col in frame.columns:
+            assert not any(v.startswith(("=", "+", "-", "@", "\t", "\r"))
+                           for v in frame[col]), (pii, col)
+        assert "'" + FORMULA in set(frame.country)
+    admin = login(shop_app, "root")
+    raw = pd.read_csv(io.StringIO(admin.get("/api/customers/export",
+                                            params={"pii": "raw"}).text), dtype=str)
+    assert "'" + FORMULA in set(raw.name)  # raw PII, still not a formula
+    assert analyst.post("/api/audiences", json={
+        "name": "all", "columns": ["customer_id", "name", "country", "monetary"]}
+    ).status_code == 201
+    out = analyst.get("/api/audiences/all/export", params={"as_of": "2024-04-01"})
+    frame = pd.read_csv(io.StringIO(out.text), keep_default_na=False)
+    assert "'" + FORMULA in set(frame.country)
+    assert frame.monetary.dtype.kind == "f" and frame.monetary.sum() == pytest.approx(380.0)
+
+
+def test_cli_kpi_csv_is_neutralised_and_its_table_escapes_control_chars(shop, tmp_path):
+    import subprocess
+    import sys
+
+    args = [sys.executable, "-m", "shopscope.cli", "kpi", "-w", str(shop.path), "--by",
+            "country", "--metrics", "net_sales,orders"]
+    shop.close()  # the CLI opens the workspace itself
+    try:
+        table = subprocess.run(args, capture_output=True, text=True, timeout=300)
+        csv = subprocess.run([*args, "--format", "csv"], capture_output=True, text=True,
+                             timeout=300)
+    finally:
+        shop.store  # noqa: B018 - reopen for the other tests
+    assert table.returncode == 0, table.stderr
+    assert "\x1b" not in table.stdout and "\\x1b[31m" in table.stdout
+    frame = pd.read_csv(io.StringIO(csv.stdout), keep_default_na=False)
+    assert "'" + FORMULA in set(frame.country)
+
+
+def test_terminal_safe_escapes_c0_and_c1_controls():
+    from shopscope.safety import terminal_safe
+
+    assert terminal_safe("\x1b[31mRed\x1b[0m") == "\\x1b[31mRed\\x1b[0m"
+    assert terminal_safe("a\x07b\x9bc\x00") == "a\\x07b\\x9bc\\x00"
+    assert terminal_safe("张三 Ünïcode") == "张三 Ünïcode"
+    assert terminal_safe(12.5) == "12.5"

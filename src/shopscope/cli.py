@@ -189,7 +189,9 @@ def _emit(frame, fmt: str, output: Path | None, title: str = "",  # noqa: ANN001
         err_console.print(f"wrote {output}")
         return
     if fmt == "csv":
-        text = frame.to_csv(index=False)
+        from shopscope.safety import csv_text
+
+        text = csv_text(frame)
     elif fmt == "json":
         text = frame.to_json(orient="records", date_format="iso", force_ascii=False, indent=1)
     else:
@@ -207,6 +209,7 @@ def _print_table(frame, title: str, grain: str = "day") -> None:  # noqa: ANN001
 
     from shopscope.analytics import METRICS
     from shopscope.report.html import format_value
+    from shopscope.safety import terminal_safe
 
     table = Table(title=title or None, show_lines=False)
     for col in frame.columns:
@@ -233,7 +236,7 @@ def _print_table(frame, title: str, grain: str = "day") -> None:  # noqa: ANN001
             elif isinstance(value, int) and not isinstance(value, bool):
                 cells.append(f"{value:,}")
             else:
-                cells.append(str(value))
+                cells.append(terminal_safe(value))
         table.add_row(*cells)
     console.print(table)
 

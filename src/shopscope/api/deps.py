@@ -190,13 +190,16 @@ def require(role: Role) -> Callable[[User], User]:
 
 
 def download(frame, fmt: str, name: str):  # noqa: ANN001, ANN201
-    """A whole table as a CSV or Parquet attachment."""
+    """A whole table as a CSV or Parquet attachment (CSV text cells that a spreadsheet
+    would run as formulas are neutralised, see :mod:`shopscope.safety`)."""
     import io
 
     from fastapi import Response
 
+    from shopscope.safety import csv_text
+
     if fmt == "csv":
-        return Response(frame.to_csv(index=False), media_type="text/csv",
+        return Response(csv_text(frame), media_type="text/csv",
                         headers={"content-disposition": f"attachment; filename={name}.csv"})
     buf = io.BytesIO()
     frame.to_parquet(buf, index=False)

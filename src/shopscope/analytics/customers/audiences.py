@@ -61,6 +61,7 @@ from shopscope.analytics.customers.rfm import (
 from shopscope.analytics.customers.tags import customer_tags
 from shopscope.errors import ShopscopeError
 from shopscope.privacy import Mode, protect
+from shopscope.safety import neutralise_formulas
 from shopscope.store.definitions import DefinitionStore
 
 __all__ = [
@@ -536,7 +537,7 @@ def export_audience(
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     try:
         if fmt == "csv":
-            safe.to_csv(tmp)
+            neutralise_formulas(safe).to_csv(tmp)
         else:
             safe.to_parquet(tmp)
         os.replace(tmp, target)
