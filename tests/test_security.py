@@ -248,3 +248,130 @@ def test_terminal_safe_escapes_c0_and_c1_controls():
     assert terminal_safe("a\x07b\x9bc\x00") == "a\\x07b\\x9bc\\x00"
     assert terminal_safe("张三 Ünïcode") == "张三 Ünïcode"
     assert terminal_safe(12.5) == "12.5"
+
+
+# -- tokens, login CSRF, rate limits, forwarded headers -------------------------------------
+def test_password_change_revokes_api_tokens(shop):
+    import subprocess
+    import sys
+
+    from fastapi.testclient import TestClient
+
+    from shopscope.auth import UserStore
+
+    users = UserStore(shop.path)
+    users.add("tom", "tom-pass-12345", "viewer")
+    token, _ = users.create_token("tom", "laptop")
+    app_ = create_app(shop)
+    bearer = TestClient(app_, base_url="https://testserver",
+                        headers={"authorization": f"Bearer {token}"})
+    assert bearer.get("/api/me").status_code == 200
+    proc = subprocess.run([sys.executable, "-m", "shopscope.cli", "user", "passwd", "tom",
+                           "--password", "tom-new-pass-123", "-w", str(shop.path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    r = bearer.get("/api/me")
+    assert r.status_code == 401 and r.json()["error"]["code"] == "invalid_token"
+    assert all(t.revoked for t in users.tokens("tom"))
+
+
+def _login_page(c):  # noqa: ANN001, ANN202
+    import re
+
+    page = c.get("/login")
+    return re.search(r'name="csrf" value="([^"]*)"', page.text).group(1)
+
+
+def test_login_form_refuses_an_attacker_chosen_equal_pair(shop_app):
+    from fastapi.testclient import TestClient
+
+    form = {"username": "vera", "password": CRAFTED_PASSWORDS["vera"], "next": "/"}
+    attacker = "A" * 43  # a planted cookie and the same value in the form
+    c = TestClient(shop_app, base_url="https://testserver")
+    c.cookies.set("ss_login_csrf", attacker, domain="testserver", path="/login")
+    r = c.post("/login", data={**form, "csrf": attacker}, follow_redirects=False)
+    assert r.status_code == 403 and "ss_session" not in r.cookies
+    # the planted nonce with a field the attacker cannot compute does not help either
+    honest = TestClient(shop_app, base_url="https://testserver")
+    field = _login_page(honest)
+    nonce = honest.cookies.get("ss_login_csrf")
+    assert field != nonce  # the field is derived, not a copy
+    ok = honest.post("/login", data={**form, "csrf": field}, follow_redirects=False)
+    assert ok.status_code == 303
+
+
+def test_rate_limit_rule(shop):
+    """Pair limit after 5 failures; address and user limits refuse only pairs that never
+    signed in (docs/api.md, 'Sign-in limits')."""
+    from shopscope.auth import AuthError, UserStore
+
+    users = UserStore(shop.path)
+    users.add("ivy", "ivy-pass-12345", "viewer")
+    users.add("joe", "joe-pass-12345", "admin")
+    users.authenticate("joe", "joe-pass-12345", "10.0.0.7")  # joe's usual address
+
+    def fail(user: str, client: str, n: int) -> None:
+        for _ in range(n):
+            with pytest.raises(AuthError):
+                users.authenticate(user, "wrong-password-x", client)
+
+    # 1. five failures for (ivy, 10.0.0.9): that pair is refused, even with the password
+    fail("ivy", "10.0.0.9", 5)
+    with pytest.raises(AuthError, match="too many"):
+        users.authenticate("ivy", "ivy-pass-12345", "10.0.0.9")
+    assert users.authenticate("ivy", "ivy-pass-12345", "10.0.0.8").username == "ivy"
+    # 2. spraying from 10.0.0.7 (joe's address): 50 failures over many names
+    for i in range(50):
+        fail(f"nobody{i}", "10.0.0.7", 1)
+    assert users.limit_reason("fresh-name", "10.0.0.7") == "address"
+    # ... but joe, who signed in from there before, still gets in with his password
+    assert users.authenticate("joe", "joe-pass-12345", "10.0.0.7").role == "admin"
+    # 3. a distributed attack on joe from 20 addresses does not lock him out at home
+    for i in range(20):
+        fail("joe", f"192.0.2.{i}", 1)
+    assert users.limit_reason("joe", "198.51.100.1") == "user"  # a new address: refused
+    assert users.authenticate("joe", "joe-pass-12345", "10.0.0.7").username == "joe"
+
+
+def test_serve_trusts_forwarded_headers_only_from_configured_proxies():
+    from shopscope.cli import uvicorn_options
+
+    plain = uvicorn_options("127.0.0.1", 8000)
+    assert plain["proxy_headers"] is False
+    proxied = uvicorn_options("0.0.0.0", 8000, "10.0.0.2")  # noqa: S104
+    assert proxied["proxy_headers"] is True and proxied["forwarded_allow_ips"] == "10.0.0.2"
+
+
+def test_rotating_x_forwarded_for_does_not_bypass_the_limit(shop):
+    """Through a real uvicorn with serve's settings: the limit counts the socket address."""
+    import threading
+    import time
+
+    import httpx
+    import uvicorn
+
+    from shopscope.auth import UserStore
+    from shopscope.cli import uvicorn_options
+    from tests.test_browser import _free_port
+
+    UserStore(shop.path).add("kim", "kim-pass-12345", "viewer")
+    port = _free_port()
+    srv = uvicorn.Server(uvicorn.Config(create_app(shop, cookie_secure=False), lifespan="off",
+                                        **uvicorn_options("127.0.0.1", port)))
+    thread = threading.Thread(target=srv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not srv.started:
+        assert thread.is_alive() and time.monotonic() < deadline
+        time.sleep(0.05)
+    try:
+        codes = []
+        for i in range(7):
+            r = httpx.post(f"http://127.0.0.1:{port}/api/login",
+                           json={"username": "kim", "password": "wrong-password"},
+                           headers={"x-forwarded-for": f"203.0.113.{i}"}, timeout=30)
+            codes.append(r.status_code)
+    finally:
+        srv.should_exit = True
+        thread.join(timeout=10)
+    assert codes == [401] * 5 + [429] * 2

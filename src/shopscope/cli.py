@@ -519,19 +519,32 @@ def serve(
     insecure_cookies: Annotated[bool, typer.Option(
         help="Send the session cookie over plain HTTP to other hosts (behind a TLS proxy).")]
     = False,
+    forwarded_allow_ips: Annotated[str | None, typer.Option(
+        help="Comma-separated addresses of reverse proxies whose X-Forwarded-For/-Proto "
+             "are trusted (default: none; the login rate limit needs real addresses).")]
+    = None,
 ) -> None:
     """Serve the REST API (/docs) and the dashboard for one workspace."""
-    _serve(workspace, host, port, not insecure_cookies)
+    _serve(workspace, host, port, not insecure_cookies, forwarded_allow_ips)
 
 
-def _serve(workspace: Path, host: str, port: int, secure: bool) -> None:
+def uvicorn_options(host: str, port: int, forwarded_allow_ips: str | None = None) -> dict:
+    """uvicorn settings: forwarded headers are trusted only from the proxies named (uvicorn
+    trusts them from 127.0.0.1 by default, which let any local client pick its address)."""
+    proxies = (forwarded_allow_ips or "").strip()
+    return {"host": host, "port": port, "log_level": "warning",
+            "proxy_headers": bool(proxies), "forwarded_allow_ips": proxies or None}
+
+
+def _serve(workspace: Path, host: str, port: int, secure: bool,
+           forwarded_allow_ips: str | None = None) -> None:
     import uvicorn
 
     from shopscope.api import create_app
 
     app_ = create_app(workspace, cookie_secure=secure)
     console.print(f"serving [bold]http://{host}:{port}/[/] (API docs at /docs); Ctrl-C stops")
-    uvicorn.run(app_, host=host, port=port, log_level="warning")
+    uvicorn.run(app_, **uvicorn_options(host, port, forwarded_allow_ips))
 
 
 def _register_subcommands() -> None:
