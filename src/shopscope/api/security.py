@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+from urllib.parse import parse_qsl
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -41,6 +43,16 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"request body larger than {limit:,} bytes")
 
 
+class NulInBody(HTTPException):
+    def __init__(self) -> None:
+        super().__init__(422, "the request body contains a NUL character (\\u0000)")
+
+
+# A NUL reaches the engine's SQL as a string terminator (DuckDB fails to parse it); no
+# shop text has one, so it is refused at the door, in bodies, paths and query strings.
+_NULS = (b"\x00", b"\\u0000")
+
+
 def _error(limit: int) -> bytes:
     return json.dumps({"error": {
         "code": "body_too_large", "message": f"request body larger than {limit:,} bytes",
@@ -66,14 +78,20 @@ class BodyLimit:
             return
         seen = 0
         started = False
+        tail = b""
 
         async def counted() -> Message:
-            nonlocal seen
+            nonlocal seen, tail
             message = await receive()
             if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
+                chunk = message.get("body", b"")
+                seen += len(chunk)
                 if seen > limit:
                     raise BodyTooLarge(limit)
+                window = tail + chunk  # an escape may straddle two chunks
+                if any(n in window for n in _NULS):
+                    raise NulInBody
+                tail = window[-5:]
             return message
 
         async def watch(message: Message) -> None:
@@ -82,12 +100,22 @@ class BodyLimit:
                 started = True
             await send(message)
 
+        problem = _url_problem(scope)
+        if problem:
+            await _send_error(send, 422, "invalid_request", problem,
+                              "remove control characters and keep dates in 1900..2199")
+            return
         try:
             await self.app(scope, counted, watch)
         except BodyTooLarge:
             if started:
                 raise
             await self._refuse(send, limit)
+        except NulInBody as exc:
+            if started:
+                raise
+            await _send_error(send, 422, "invalid_request", exc.detail,
+                              "remove NUL characters from the data sent")
 
     @staticmethod
     async def _refuse(send: Send, limit: int) -> None:
@@ -96,6 +124,37 @@ class BodyLimit:
                    (b"content-length", str(len(body)).encode()), (b"connection", b"close")]
         await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+_DATE = re.compile(r"^(\d{4})-\d{2}-\d{2}([T ].*)?$")
+#: Dates the API accepts in query parameters: the store's time range (see
+#: :data:`shopscope.store.engine.TIME_RANGE`); 0001-01-01 or 9999-12-31 only overflow.
+MIN_YEAR, MAX_YEAR = 1900, 2199
+
+
+def _url_problem(scope: Scope) -> str | None:
+    """Why the path or query cannot be served (NUL/control characters, absurd dates)."""
+    path = scope.get("path", "")
+    if any(ord(c) < 32 for c in path):
+        return "the URL path contains a control character"
+    query = scope.get("query_string", b"")
+    if not query:
+        return None
+    for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+        if "\x00" in value or "\x00" in name:
+            return f"{name}: contains a NUL character"
+        m = _DATE.match(value)
+        if m and not MIN_YEAR <= int(m.group(1)) <= MAX_YEAR:
+            return (f"{name}: {value[:10]} is outside the dates shopscope handles "
+                    f"({MIN_YEAR}-01-01 .. {MAX_YEAR}-12-31)")
+    return None
+
+
+async def _send_error(send: Send, status: int, code: str, message: str, hint: str) -> None:
+    body = json.dumps({"error": {"code": code, "message": message, "hint": hint}}).encode()
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body})
 
 
 class SecurityHeaders:

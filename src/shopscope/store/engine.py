@@ -51,6 +51,20 @@ _META_SCHEMAS = {
 }
 
 
+#: Times outside this range are not data (see :meth:`Store.table`); both ends fit pandas'
+#: nanosecond timestamps (1677..2262) with room for period arithmetic.
+TIME_RANGE = ("1900-01-01", "2200-01-01")
+
+
+def _in_time_range(t: ibis.Table, name: str) -> Any:  # noqa: ANN401 - a boolean column
+    spec = TABLES.get(name)
+    if spec is None or not spec.time_column or spec.time_column not in t.columns:
+        return None
+    col = t[spec.time_column]
+    lo, hi = (ibis.literal(v).cast(col.type()) for v in TIME_RANGE)
+    return col.isnull() | ((col >= lo) & (col < hi))
+
+
 def _spark_session(master: str, warehouse: str | None = None):  # noqa: ANN202
     try:
         from pyspark.sql import SparkSession
@@ -111,9 +125,17 @@ class Store:
                 self.backend.create_table(name, schema=schema)
 
     def table(self, name: str) -> ibis.Table:
-        """A canonical table; an empty one of the right schema if nothing was loaded."""
+        """A canonical table; an empty one of the right schema if nothing was loaded.
+
+        Rows whose time column lies outside ``TIME_RANGE`` (1900 to 2199) are left out:
+        ingestion refuses such dates, but a row that got in another way (dated 9999, say)
+        would stretch every period spine over millennia and overflow pandas' timestamps.
+        :meth:`out_of_range` counts them for the data page.
+        """
         if self.has_table(name):
-            return self.backend.table(name)
+            t = self.backend.table(name)
+            bounded = _in_time_range(t, name)
+            return t if bounded is None else t.filter(bounded)
         spec = TABLES.get(name)
         if spec is None:
             schema = _META_SCHEMAS.get(name)
@@ -121,6 +143,14 @@ class Store:
                 raise ShopscopeError(f"no table {name!r} in {self.url or self.engine}")
             return ibis.memtable(pa.Table.from_pylist([], schema=schema.to_pyarrow()))
         return ibis.memtable(pa.Table.from_pylist([], schema=spec.ibis_schema().to_pyarrow()))
+
+    def out_of_range(self, name: str) -> int:
+        """Rows of ``name`` hidden by :meth:`table` for an implausible time."""
+        if not self.has_table(name):
+            return 0
+        t = self.backend.table(name)
+        bounded = _in_time_range(t, name)
+        return 0 if bounded is None else int(t.filter(~bounded).count().execute())
 
     def row_count(self, name: str) -> int:
         return int(self.table(name).count().execute()) if self.has_table(name) else 0
