@@ -454,3 +454,108 @@ def test_nul_in_a_json_body_is_refused(shop_app):
     definition = {"name": "x", "filters": [{"field": "country", "op": "eq", "value": "G\0B"}]}
     r = login(shop_app, "anna").post("/api/audiences/preview", json=definition)
     assert r.status_code == 422 and "NUL" in r.json()["error"]["message"]
+
+
+# -- customer ids that are PII --------------------------------------------------------------
+def _expected_pseudonym(shop, customer_id: str) -> str:
+    """Independently of the engine: SHA-256 of the workspace key and the id, in Python."""
+    import hashlib
+
+    from shopscope.auth import UserStore
+
+    key = UserStore(shop.path).secret("pseudonym").hex()
+    return "c_" + hashlib.sha256((key + customer_id).encode()).hexdigest()[:16]
+
+
+PII_IDS = ("jane.doe@example.com", "+44 20 7946 0018", "bob@example.org")
+
+
+def test_viewers_see_pseudonyms_for_ids_that_are_pii(shop, shop_app):
+    viewer = login(shop_app, "vera")
+    items = viewer.get("/api/customers", params={"page_size": 100}).json()["items"]
+    ids = {i["customer_id"] for i in items}
+    expected = {_expected_pseudonym(shop, c) for c in PII_IDS}
+    assert ids == expected | {"c-1001"}  # an id that is not PII stays as it is
+    shown = {str(v) for i in items for v in i.values() if v}
+    assert not shown & {*PII_IDS, "Jane Doe", "Bob"}
+    assert "j***@example.com" in shown  # the e-mail column itself is masked as before
+    admin_ids = {i["customer_id"] for i in login(shop_app, "root").get(
+        "/api/customers").json()["items"]}
+    assert set(PII_IDS) <= admin_ids
+
+
+def test_profiles_by_pseudonym_and_never_by_pii_for_non_admins(shop, shop_app):
+    viewer, admin = login(shop_app, "vera"), login(shop_app, "root")
+    alias = _expected_pseudonym(shop, "jane.doe@example.com")
+    r = viewer.get(f"/api/customers/profile/{alias}", params={"as_of": "2024-04-01"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["customer_id"] == alias and body["rfm"]["monetary"] == pytest.approx(140.0)
+    assert "jane.doe@example.com" not in r.text
+    for probe in PII_IDS:  # testing whether someone is a customer: refused
+        r = viewer.get(f"/api/customers/profile/{probe}")
+        assert r.status_code == 403 and r.json()["error"]["code"] == "pii_id"
+    r = viewer.get("/api/customers/profile/nobody@example.net")
+    assert r.status_code == 403  # the same answer for a non-customer
+    assert viewer.get("/api/customers/profile/c_0123456789abcdef").status_code == 404
+    # admins see the real id, by pseudonym or directly
+    assert admin.get(f"/api/customers/profile/{alias}").json()["customer_id"] == \
+        "jane.doe@example.com"
+    assert admin.get("/api/customers/profile/jane.doe@example.com").status_code == 200
+    page = viewer.get(f"/customers/{alias}")
+    assert page.status_code == 200 and "jane.doe@example.com" not in page.text
+
+
+@pytest.mark.parametrize("pii", ["mask", "hash"])
+def test_analyst_exports_carry_pseudonyms(shop, shop_app, pii):
+    analyst = login(shop_app, "anna")
+    frame = pd.read_csv(io.StringIO(analyst.get("/api/customers/export",
+                                                params={"pii": pii}).text), dtype=str)
+    assert set(frame.customer_id) == {_expected_pseudonym(shop, c) for c in PII_IDS} | {"c-1001"}
+    cells = set(frame.stack())
+    assert not cells & {*PII_IDS, "Jane Doe"}
+    analyst.post("/api/audiences", json={"name": "ids", "columns": ["customer_id", "email"]})
+    out = analyst.get("/api/audiences/ids/export", params={"pii": pii, "as_of": "2024-04-01"})
+    members = pd.read_csv(io.StringIO(out.text), dtype=str)
+    assert "jane.doe@example.com" not in out.text and "7946 0018" not in out.text
+    assert _expected_pseudonym(shop, "jane.doe@example.com") in set(members.customer_id)
+
+
+@pytest.mark.parametrize("flt", [
+    {"field": "email", "op": "eq", "value": "jane.doe@example.com"},
+    {"field": "phone", "op": "in", "value": ["+44 20 7946 0018"]},
+    {"field": "name", "op": "eq", "value": "Jane Doe"},
+    {"field": "customer_id", "op": "eq", "value": "jane.doe@example.com"},
+    {"field": "customer_id", "op": "in", "value": ["c-1001", "13800138000"]},
+])
+def test_pii_filters_are_refused_for_non_admins(shop_app, flt):
+    definition = {"name": "probe", "filters": [flt]}
+    for user in ("vera", "anna"):
+        c = login(shop_app, user)
+        r = c.post("/api/audiences/preview", json=definition)
+        assert r.status_code == 403 and r.json()["error"]["code"] == "pii_filter", r.text
+        assert flt["field"] in r.json()["error"]["message"]
+    anna = login(shop_app, "anna")
+    assert anna.post("/api/audiences", json=definition).status_code == 403
+    r = login(shop_app, "root").post("/api/audiences/preview", json=definition,
+                                     params={"as_of": "2024-04-01"})
+    assert r.status_code == 200, r.text
+
+
+def test_presence_filters_on_pii_stay_allowed(shop_app):
+    r = login(shop_app, "vera").post("/api/audiences/preview", params={"as_of": "2024-04-01"},
+                                     json={"name": "has_mail", "filters": [
+                                         {"field": "email", "op": "not_null"}]})
+    assert r.status_code == 200 and r.json()["size"] == 2
+
+
+def test_rejects_are_masked_by_column_role():
+    import ibis
+
+    from shopscope.privacy import mask_rejects
+
+    t = ibis.memtable({
+        "table_name": ["orders", "customers", "events", "products", "orders"],
+        "column": ["customer_id", "name", "user_id", "name", "quantity"],
+        "value": ["Zhang San", "Jane Doe", "li.si", "Robot", "two"]})
+    assert mask_rejects(t).execute()["value"].tolist() == ["***", "***", "***", "Robot", "two"]

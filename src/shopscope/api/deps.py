@@ -96,6 +96,19 @@ class AppState:
     cache_used: int = 0
     _sizes: dict = field(default_factory=dict)
     _version: tuple[float, str] = (0.0, "")
+    _pseudonym_key: str | None = None
+
+    @property
+    def pseudonym_key(self) -> str:
+        """The workspace's secret for customer pseudonyms (:func:`shopscope.privacy.
+        public_id`), kept in auth.sqlite so that pseudonyms survive restarts."""
+        if self._pseudonym_key is None:
+            self._pseudonym_key = self.users.secret("pseudonym").hex()
+        return self._pseudonym_key
+
+    def protect_key(self, user: User) -> str | None:
+        """The pseudonym key for what ``user`` sees: None (raw ids) for admins."""
+        return None if user.can("admin") else self.pseudonym_key
 
     def data_version(self) -> str:
         import time

@@ -496,6 +496,7 @@ def export_audience(
     path: str | Path,
     format: ExportFormat | None = None,
     pii: Mode = "mask",
+    key: str | None = None,
 ) -> Path:
     """Write an audience to CSV or Parquet, PII masked unless ``pii="raw"``.
 
@@ -513,6 +514,9 @@ def export_audience(
         pseudonyms) or ``"raw"`` (only when explicitly asked), applied by
         :func:`~shopscope.privacy.protect` to the ``email``, ``phone`` and ``name``
         columns in the engine.
+    key
+        The workspace's pseudonym secret: with it, ``mask`` and ``hash`` also replace
+        customer ids that look like e-mail addresses or phone numbers by pseudonyms.
 
     Returns
     -------
@@ -533,7 +537,7 @@ def export_audience(
     if not target.parent.is_dir():
         raise AudienceError(f"folder {target.parent} does not exist",
                             hint="create it first or choose another path")
-    safe = protect(expr, pii)
+    safe = protect(expr, pii, None if pii == "raw" else key)
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     try:
         if fmt == "csv":

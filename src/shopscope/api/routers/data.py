@@ -91,10 +91,11 @@ def loads(state: State, user: CurrentUser, page: int = Query(1, ge=1, le=1_000_0
 @router.get("/api/customers", response_model=Page)
 def customers(state: State, user: CurrentUser, page: int = Query(1, ge=1, le=1_000_000),  # noqa: ANN201
               page_size: int = Query(100, ge=1, le=1000)):
-    """Customers, PII masked unless you are an admin."""
+    """Customers, PII masked unless you are an admin (customer ids that are e-mail
+    addresses or phone numbers become pseudonyms, see docs/api.md)."""
     def compute() -> Page:
         t = state.workspace.store.table("customers")
-        t = protect(t, "raw" if user.can("admin") else "mask")
+        t = protect(t, "raw" if user.can("admin") else "mask", state.protect_key(user))
         return _page(t.order_by("customer_id"), page, page_size)
     return state.cached(("customers", page, page_size, user.can("admin")), compute)
 
@@ -108,11 +109,13 @@ def export_customers(
     pii: Literal["mask", "hash", "raw"] = "mask",
 ) -> Response:
     """Customer list download (analyst or admin). PII is masked unless an admin asks for
-    ``pii=raw`` (or ``hash`` for stable pseudonyms)."""
+    ``pii=raw`` (or ``hash`` for stable pseudonyms); ``mask`` and ``hash`` also replace
+    customer ids that are e-mail addresses or phone numbers by pseudonyms."""
     if pii == "raw" and not user.can("admin"):
         raise ApiError(403, "forbidden", "raw PII exports need the admin role",
                        "use pii=mask or pii=hash")
     with state.lock:
-        frame = protect(state.workspace.store.table("customers"), pii).order_by(
+        key = None if pii == "raw" else state.pseudonym_key
+        frame = protect(state.workspace.store.table("customers"), pii, key).order_by(
             "customer_id").execute()
     return download(frame, format, "customers")
