@@ -72,7 +72,7 @@ def test_definitions_are_bounded(app, definition, where):  # noqa: F811
 
 def test_cache_keys_are_hashes_and_the_cache_is_bounded_by_bytes(ws):  # noqa: F811
     state = AppState(workspace=ws, users=None, cache_bytes=3_000_000)  # type: ignore[arg-type]
-    frame = lambda n: pd.DataFrame({"x": np.arange(n, dtype="int64")})  # noqa: E731
+    frame = lambda n: pd.DataFrame({"x": np.arange(n, dtype="int64")})
     huge_key = ("audience", "x" * 1_000_000)
     assert len(state.cached(huge_key, lambda: frame(10))) == 10
     assert all(isinstance(k, str) and len(k) == 64 for k in state.cache)
@@ -175,7 +175,7 @@ def shop_app(shop):
     return create_app(shop)
 
 
-def login(app_, user: str):  # noqa: ANN201
+def login(app_, user: str):
     from fastapi.testclient import TestClient
 
     c = TestClient(app_, base_url="https://testserver")
@@ -275,7 +275,7 @@ def test_password_change_revokes_api_tokens(shop):
     assert all(t.revoked for t in users.tokens("tom"))
 
 
-def _login_page(c):  # noqa: ANN001, ANN202
+def _login_page(c):
     import re
 
     page = c.get("/login")
@@ -338,7 +338,7 @@ def test_serve_trusts_forwarded_headers_only_from_configured_proxies():
 
     plain = uvicorn_options("127.0.0.1", 8000)
     assert plain["proxy_headers"] is False
-    proxied = uvicorn_options("0.0.0.0", 8000, "10.0.0.2")  # noqa: S104
+    proxied = uvicorn_options("0.0.0.0", 8000, "10.0.0.2")
     assert proxied["proxy_headers"] is True and proxied["forwarded_allow_ips"] == "10.0.0.2"
 
 

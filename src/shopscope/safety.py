@@ -36,7 +36,7 @@ def neutralise_cell(value: T) -> T | str:
     return value
 
 
-def neutralise_formulas(table: Any) -> Any:  # noqa: ANN401 - a pandas frame or an Ibis table
+def neutralise_formulas(table: Any) -> Any:
     """Neutralise formula-leading text cells of every text column of ``table``: a pandas
     DataFrame (in Python) or an Ibis table (in the engine, before it writes a file).
     Numeric, date and boolean columns are left as they are.
@@ -67,7 +67,7 @@ def neutralise_formulas(table: Any) -> Any:  # noqa: ANN401 - a pandas frame or 
     return table.mutate(**replace) if replace else table
 
 
-def csv_text(frame: Any) -> str:  # noqa: ANN401
+def csv_text(frame: Any) -> str:
     """A pandas frame as CSV text, formula cells neutralised."""
     return neutralise_formulas(frame).to_csv(index=False)
 

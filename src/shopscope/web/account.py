@@ -55,8 +55,8 @@ def _login_page(request: Request, state, t: Translator, *, next_url: str,  # noq
                 status_code: int = 200) -> HTMLResponse:
     token = _login_nonce(request)
     response = render(request, "login.html", t, status_code=status_code,
-                      login_csrf=login_form_token(state, token), next_url=next_url, username=username,
-                      message=message, notice=notice,
+                      login_csrf=login_form_token(state, token), next_url=next_url,
+                      username=username, message=message, notice=notice,
                       lang_links={code: login_url(next_url, lang=code) for code in LANGS})
     response.set_cookie(LOGIN_CSRF_COOKIE, token, max_age=LOGIN_CSRF_SECONDS, httponly=True,
                         secure=state.cookie_secure, samesite="strict", path="/login")
