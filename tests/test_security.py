@@ -35,7 +35,7 @@ def test_large_bodies_get_413_with_a_reason(app):  # noqa: F811
 
     r = viewer.post("/api/audiences/preview", content=chunks(),
                     headers={"content-type": "application/json"})
-    assert r.status_code == 413
+    assert r.status_code == 413 and r.json()["error"]["code"] == "body_too_large"
     # a declared length over the bound is refused before any byte is read
     r = viewer.post("/api/login", content=b"{}", headers={
         "content-type": "application/json", "content-length": str(200 << 20)})
