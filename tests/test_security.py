@@ -435,6 +435,8 @@ def test_a_row_dated_9999_leaves_pages_and_numbers_intact(far_future):
         assert r.status_code in (200, 422), (path, r.text[:300])
         if r.status_code == 422:  # only the model's own "cannot fit" answers
             assert r.json()["error"]["code"].startswith("clv_"), (path, r.text)
+    tables = {t["name"]: t for t in c.get("/api/data/tables").json()}
+    assert tables["orders"]["out_of_range"] == 1 and tables["orders"]["last"] < "2012"
     periods = [row["period"] for row in c.get("/api/kpis").json()["items"]]
     assert max(periods) < "2012-01-01"
     assert c.get("/api/customers/rfm").json()["as_of"] < "2012-01-01"

@@ -6,7 +6,7 @@ from typing import Literal
 
 import ibis
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from shopscope.api.deps import ApiError, CurrentUser, State, download, require
 from shopscope.auth import User
@@ -23,6 +23,8 @@ class TableInfo(BaseModel):
     time_column: str | None
     first: str | None
     last: str | None
+    out_of_range: int = Field(0, description="rows dated outside 1900..2199, left out of "
+                                             "every analysis")
 
 
 class Page(BaseModel):
@@ -44,7 +46,7 @@ def table_overview(state) -> list[TableInfo]:  # noqa: ANN001
             row = t.aggregate(lo=col.min(), hi=col.max()).execute().iloc[0]
             first, last = str(row["lo"]), str(row["hi"])
         out.append(TableInfo(name=spec.name, rows=n, time_column=spec.time_column,
-                             first=first, last=last))
+                             first=first, last=last, out_of_range=store.out_of_range(spec.name)))
     return out
 
 
