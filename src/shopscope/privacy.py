@@ -100,8 +100,8 @@ def protect(table: ir.Table, mode: Mode = "mask", key: str | None = None) -> ir.
     for col in PII_COLUMNS:
         if col in table.columns:
             value = table[col].cast("string")
-            replace[col] = hash_text(value, key) if mode == "hash" else \
-                masks.get(col, mask_text)(value)
+            mask = masks.get(col, mask_text)
+            replace[col] = hash_text(value, key) if mode == "hash" else mask(value)
     if key and "customer_id" in table.columns:
         replace["customer_id"] = public_id(table.customer_id.cast("string"), key)
     return table.mutate(**replace) if replace else table
