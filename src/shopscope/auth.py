@@ -28,8 +28,13 @@ ROLES: tuple[Role, ...] = ("admin", "analyst", "viewer")
 RANK = {"viewer": 0, "analyst": 1, "admin": 2}
 AUTH_FILE = "auth.sqlite"
 SESSION_SECONDS = 8 * 3600
-MAX_FAILURES = 5  # per user name and client address
-MAX_CLIENT_FAILURES = 50  # per client address, any user name (password spraying)
+# Login rate limits, counted over FAILURE_WINDOW (the rule is documented in docs/api.md):
+MAX_FAILURES = 5  # per (user name, client address): refused even with the right password
+MAX_CLIENT_FAILURES = 50  # per client address, any user name (password spraying) ...
+MAX_USER_FAILURES = 20  # ... per user name, any address (a distributed attack on one user)
+# ... but those two refuse only pairs that never signed in: a user who signed in from
+# this address within KNOWN_SECONDS keeps signing in with the right password.
+KNOWN_SECONDS = 30 * 24 * 3600
 FAILURE_WINDOW = 15 * 60
 _hasher = PasswordHasher()
 
@@ -45,6 +50,9 @@ CREATE TABLE IF NOT EXISTS tokens (
     username TEXT NOT NULL, name TEXT NOT NULL, created_at REAL NOT NULL,
     revoked_at REAL);
 CREATE TABLE IF NOT EXISTS login_failures (username TEXT, client TEXT, at REAL);
+CREATE TABLE IF NOT EXISTS login_successes (
+    username TEXT, client TEXT, at REAL, PRIMARY KEY (username, client));
+CREATE TABLE IF NOT EXISTS secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
@@ -142,11 +150,16 @@ class UserStore:
             raise AuthError(f"no user {username!r}", hint="see `shopscope user list`")
 
     def set_password(self, username: str, password: str) -> None:
+        """New password: ends the user's sessions, revokes their API tokens (a changed
+        password often means a leaked one) and clears their failed logins."""
         check_password_strength(password)
         with self._db() as db:
             n = db.execute("UPDATE users SET password_hash = ? WHERE username = ?",
                            (_hasher.hash(password), username)).rowcount
             db.execute("DELETE FROM sessions WHERE username = ?", (username,))
+            db.execute("UPDATE tokens SET revoked_at = ? WHERE username = ? AND revoked_at IS NULL",
+                       (time.time(), username))
+            db.execute("DELETE FROM login_failures WHERE username = ?", (username,))
         if not n:
             raise AuthError(f"no user {username!r}", hint="see `shopscope user list`")
 
@@ -155,21 +168,43 @@ class UserStore:
             db.execute("UPDATE users SET lang = ? WHERE username = ?", (lang, username))
 
     # -- login ------------------------------------------------------------------------
-    def rate_limited(self, username: str, client: str) -> bool:
-        since = time.time() - FAILURE_WINDOW
+    def limit_reason(self, username: str, client: str) -> str | None:
+        """Why a sign-in of ``username`` from ``client`` is refused now, or None:
+
+        - ``"pair"``: MAX_FAILURES failures for this user from this address;
+        - ``"address"`` / ``"user"``: MAX_CLIENT_FAILURES failures from this address (any
+          user) or MAX_USER_FAILURES for this user (any address), unless this user signed
+          in from this address within KNOWN_SECONDS. An attacker can thus neither guess
+          freely nor lock out a user who signs in correctly from their usual address.
+        """
+        now = time.time()
         with self._db() as db:
-            db.execute("DELETE FROM login_failures WHERE at < ?", (since,))
+            db.execute("DELETE FROM login_failures WHERE at < ?", (now - FAILURE_WINDOW,))
+            db.execute("DELETE FROM login_successes WHERE at < ?", (now - KNOWN_SECONDS,))
             (pair,) = db.execute(
                 "SELECT count(*) FROM login_failures WHERE username = ? AND client = ?",
                 (username, client)).fetchone()
-            (anyone,) = db.execute("SELECT count(*) FROM login_failures WHERE client = ?",
-                                   (client,)).fetchone()
-        return pair >= MAX_FAILURES or anyone >= MAX_CLIENT_FAILURES
+            if pair >= MAX_FAILURES:
+                return "pair"
+            (by_client,) = db.execute("SELECT count(*) FROM login_failures WHERE client = ?",
+                                      (client,)).fetchone()
+            (by_user,) = db.execute("SELECT count(*) FROM login_failures WHERE username = ?",
+                                    (username,)).fetchone()
+            if by_client < MAX_CLIENT_FAILURES and by_user < MAX_USER_FAILURES:
+                return None
+            known = db.execute(
+                "SELECT 1 FROM login_successes WHERE username = ? AND client = ?",
+                (username, client)).fetchone()
+        if known:
+            return None
+        return "address" if by_client >= MAX_CLIENT_FAILURES else "user"
+
+    def rate_limited(self, username: str, client: str) -> bool:
+        return self.limit_reason(username, client) is not None
 
     def authenticate(self, username: str, password: str, client: str = "") -> User:
-        """The user, if the password is right; raises AuthError otherwise (and when rate
-        limited: MAX_FAILURES failures for this user from this client, or MAX_CLIENT_FAILURES
-        from this client, in 15 minutes)."""
+        """The user, if the password is right; raises AuthError otherwise, and when rate
+        limited (see :meth:`limit_reason`)."""
         if self.rate_limited(username, client):
             raise AuthError("too many failed logins", hint="wait 15 minutes and try again")
         with self._db() as db:
@@ -183,12 +218,29 @@ class UserStore:
                 ok = False
         else:
             _hasher.hash(password)  # same cost as a real check: no user enumeration by timing
-        if not ok:
-            with self._db() as db:
+        with self._db() as db:
+            if not ok:
                 db.execute("INSERT INTO login_failures VALUES (?, ?, ?)",
                            (username, client, time.time()))
+            else:  # a known pair from now on; its own typos are forgiven
+                db.execute("INSERT OR REPLACE INTO login_successes VALUES (?, ?, ?)",
+                           (username, client, time.time()))
+                db.execute("DELETE FROM login_failures WHERE username = ? AND client = ?",
+                           (username, client))
+        if not ok:
             raise AuthError("wrong user name or password")
         return User(username, row[1], row[2])
+
+    # -- server secrets ---------------------------------------------------------------
+    def secret(self, name: str) -> bytes:
+        """A random per-workspace secret (created on first use, kept in auth.sqlite): keys
+        the login form's CSRF token and customer pseudonyms."""
+        with self._db() as db:
+            db.execute("INSERT OR IGNORE INTO secrets VALUES (?, ?)",
+                       (name, secrets.token_hex(32)))
+            (value,) = db.execute("SELECT value FROM secrets WHERE name = ?",
+                                  (name,)).fetchone()
+        return bytes.fromhex(value)
 
     # -- sessions ---------------------------------------------------------------------
     def create_session(self, user: User) -> tuple[str, Session]:

@@ -198,7 +198,9 @@ def _emit(frame, fmt: str, output: Path | None, title: str = "",  # noqa: ANN001
         err_console.print(f"wrote {escape(output)}")
         return
     if fmt == "csv":
-        text = export_frame(frame, kinds, currency).to_csv(index=False)
+        from shopscope.safety import csv_text
+
+        text = csv_text(export_frame(frame, kinds, currency))
     elif fmt == "json":
         text = to_json_text(export_frame(frame, kinds, currency))
     else:
@@ -612,12 +614,25 @@ def serve(
     insecure_cookies: Annotated[bool, typer.Option(
         help="Send the session cookie over plain HTTP to other hosts (behind a TLS proxy).")]
     = False,
+    forwarded_allow_ips: Annotated[str | None, typer.Option(
+        help="Comma-separated addresses of reverse proxies whose X-Forwarded-For/-Proto "
+             "are trusted (default: none; the login rate limit needs real addresses).")]
+    = None,
 ) -> None:
     """Serve the REST API (/docs) and the dashboard for one workspace."""
-    _serve(workspace, host, port, not insecure_cookies)
+    _serve(workspace, host, port, not insecure_cookies, forwarded_allow_ips)
 
 
-def _serve(workspace: Path, host: str, port: int, secure: bool) -> None:
+def uvicorn_options(host: str, port: int, forwarded_allow_ips: str | None = None) -> dict:
+    """uvicorn settings: forwarded headers are trusted only from the proxies named (uvicorn
+    trusts them from 127.0.0.1 by default, which let any local client pick its address)."""
+    proxies = (forwarded_allow_ips or "").strip()
+    return {"host": host, "port": port, "log_level": "warning",
+            "proxy_headers": bool(proxies), "forwarded_allow_ips": proxies or None}
+
+
+def _serve(workspace: Path, host: str, port: int, secure: bool,
+           forwarded_allow_ips: str | None = None) -> None:
     import uvicorn
 
     from shopscope.api import create_app
@@ -631,7 +646,7 @@ def _serve(workspace: Path, host: str, port: int, secure: bool) -> None:
                   "other shopscope commands on it must wait until Ctrl-C here, or use the API",
                   highlight=False)
     with serve_marker(workspace, url):
-        uvicorn.run(app_, host=host, port=port, log_level="warning")
+        uvicorn.run(app_, **uvicorn_options(host, port, forwarded_allow_ips))
 
 
 def _register_subcommands() -> None:

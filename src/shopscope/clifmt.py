@@ -25,6 +25,8 @@ from rich.console import Console
 from rich.markup import escape as _escape
 from rich.table import Table
 
+from shopscope.safety import terminal_safe
+
 Kind = Literal["money", "rate", "count", "number", "days", "seconds", "period", "text"]
 NUMERIC_KINDS = ("money", "rate", "count", "number", "days", "seconds")
 # Exported ratios and quotients keep this many significant digits: all a float64 means,
@@ -33,12 +35,13 @@ SIGNIFICANT = 12
 
 
 def escape(value: object) -> str:
-    """Text safe to hand to Rich: brackets print as brackets, not as markup.
+    """Text safe to hand to Rich: brackets print as brackets, not as markup, and control
+    characters from data print as escapes (:func:`shopscope.safety.terminal_safe`).
 
     >>> escape("set it in [source.columns]")
     'set it in \\\\[source.columns]'
     """
-    return _escape(str(value))
+    return _escape(terminal_safe(value))
 
 
 def missing(value: object) -> bool:
@@ -322,8 +325,8 @@ def format_frame(frame: pd.DataFrame, kinds: Mapping[str, Kind], digits: int = 2
         values = frame[col].tolist()
         if kind == "period" and period_label is not None:
             out[col] = [("–" if missing(v) else period_label(v)) for v in values]
-        else:
-            out[col] = [fmt_value(v, kind, digits) for v in values]
+        else:  # data text may carry terminal control sequences
+            out[col] = [terminal_safe(fmt_value(v, kind, digits)) for v in values]
     return out
 
 

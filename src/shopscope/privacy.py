@@ -29,13 +29,62 @@ def mask_text(v: ir.StringValue) -> ir.StringValue:
     return v.isnull().ifelse(ibis.null("string"), v.left(1) + "***")
 
 
-def hash_text(v: ir.StringValue) -> ir.StringValue:
-    # Not reversible to a reader of the export; stable within one engine.
-    return v.isnull().ifelse(ibis.null("string"), "h_" + v.hash().cast("string"))
+def hash_text(v: ir.StringValue, key: str | None = None) -> ir.StringValue:
+    """A stable pseudonym; keyed (SHA-256 of a workspace secret and the value) when ``key``
+    is given, so that nobody can confirm a guessed e-mail address by hashing it."""
+    if key:
+        digest = (ibis.literal(key) + v).hexdigest("sha256").left(16)
+    else:  # not reversible to a reader of the export; stable within one engine
+        digest = v.hash().cast("string")
+    return v.isnull().ifelse(ibis.null("string"), "h_" + digest)
 
 
-def protect(table: ir.Table, mode: Mode = "mask") -> ir.Table:
+# -- customer ids that are themselves personal data -----------------------------------------
+# Shopify exports have no customer id (the mapping uses the e-mail address), Chinese shops
+# often key customers by mobile number. Such an id is PII wherever it appears.
+_PII_ID = (r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"        # e-mail address
+           r"|^\s*\+[0-9][0-9 ()./-]{6,}[0-9]\s*$"    # international phone number
+           r"|^(\+?86)?1[3-9][0-9]{9}$"             # mainland China mobile number
+           r"|^\(?[0-9]{2,5}\)?[ .-][0-9]{3,4}[ .-][0-9]{3,4}$")  # 020 7946 0018, 555-123-4567
+PSEUDONYM = r"^c_[0-9a-f]{16}$"
+
+
+def looks_like_pii(value: str) -> bool:
+    """True for an id that is an e-mail address or a phone number.
+
+    Examples
+    --------
+    >>> [looks_like_pii(v) for v in ("jane@shop.cn", "+44 20 7946 0018", "13800138000",
+    ...                              "555-123-4567", "17850", "C-1001", "c_0123456789abcdef")]
+    [True, True, True, True, False, False, False]
+    """
+    import re
+
+    return bool(re.search(_PII_ID, value))
+
+
+def is_pseudonym(value: str) -> bool:
+    import re
+
+    return bool(re.match(PSEUDONYM, value))
+
+
+def pseudonym(v: ir.StringValue, key: str) -> ir.StringValue:
+    """``c_`` and 16 hex digits of SHA-256(key ‖ id): stable per workspace, not reversible
+    without the key (the server resolves it back by recomputing, see :func:`public_id`)."""
+    return "c_" + (ibis.literal(key) + v).hexdigest("sha256").left(16)
+
+
+def public_id(v: ir.StringValue, key: str) -> ir.StringValue:
+    """The id as non-admins see it: a pseudonym when it looks like PII, else itself."""
+    return (v.notnull() & v.re_search(_PII_ID)).ifelse(pseudonym(v, key), v)
+
+
+def protect(table: ir.Table, mode: Mode = "mask", key: str | None = None) -> ir.Table:
     """Replace PII columns of ``table`` by masked or hashed forms (``raw`` leaves them).
+
+    With ``key`` (the workspace's pseudonym secret), customer ids that look like PII
+    (:func:`looks_like_pii`) become pseudonyms and ``hash`` mode is keyed.
 
     Examples
     --------
@@ -50,8 +99,11 @@ def protect(table: ir.Table, mode: Mode = "mask") -> ir.Table:
     replace = {}
     for col in PII_COLUMNS:
         if col in table.columns:
-            fn = hash_text if mode == "hash" else masks.get(col, mask_text)
-            replace[col] = fn(table[col].cast("string"))
+            value = table[col].cast("string")
+            mask = masks.get(col, mask_text)
+            replace[col] = hash_text(value, key) if mode == "hash" else mask(value)
+    if key and "customer_id" in table.columns:
+        replace["customer_id"] = public_id(table.customer_id.cast("string"), key)
     return table.mutate(**replace) if replace else table
 
 
@@ -67,10 +119,16 @@ _EMAIL_VALUE = r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}"
 _PHONE_VALUE = r"^\s*\+[0-9][0-9 ()./-]{6,}[0-9]\s*$"
 
 
+#: Canonical columns that hold a person's data or identify a person, whatever the value
+#: looks like (a Taobao buyer's member name is their customer id). ``products.name`` is
+#: a product's name: not personal.
+PERSON_COLUMNS = (*PII_COLUMNS, "customer_id", "user_id", "anonymous_id")
+
+
 def mask_rejects(t: ir.Table) -> ir.Table:
     """Replace PII-looking values of the ``_rejects`` table by ``***`` (engine side): the
-    column looks like personal data, or the value looks like an e-mail address or an
-    international phone number.
+    column's role is personal (:data:`PERSON_COLUMNS`, outside ``products``), its name
+    looks like personal data, or the value looks like an e-mail address or a phone number.
 
     Examples
     --------
@@ -78,13 +136,21 @@ def mask_rejects(t: ir.Table) -> ir.Table:
     ...                    "value": ["a@b.cn", "two", "#1001", "x@y.com", "+44 20 7946 0000"]})
     >>> mask_rejects(t).execute()["value"].tolist()
     ['***', 'two', '***', '***', '***']
+    >>> ids = ibis.memtable({"table_name": ["orders", "products", "customers"],
+    ...                      "column": ["customer_id", "name", "name"],
+    ...                      "value": ["Jane Doe", "Robot", "Jane Doe"]})
+    >>> mask_rejects(ids).execute()["value"].tolist()
+    ['***', 'Robot', '***']
     >>> zh = ibis.memtable({"column": ["收货人姓名", "宝贝数量"], "value": ["张三", "x"]})
     >>> mask_rejects(zh).execute()["value"].tolist()
     ['***', 'x']
     """
     name = t.column.lower().re_replace(r"[^a-z]", "")
     value = t.value.fill_null("")
-    pii = (t.column.isin(PII_COLUMNS) | name.re_search(_PII_COLUMN)
-           | t.column.fill_null("").re_search(_PII_COLUMN_ZH)
-           | value.re_search(_EMAIL_VALUE) | value.re_search(_PHONE_VALUE))
+    table = t.table_name.fill_null("") if "table_name" in t.columns else ibis.literal("")
+    person = (t.column.isin(PERSON_COLUMNS) | name.re_search(_PII_COLUMN)
+              | t.column.fill_null("").re_search(_PII_COLUMN_ZH))
+    pii = ((person & (table != "products"))
+           | value.re_search(_EMAIL_VALUE) | value.re_search(_PHONE_VALUE)
+           | value.re_search(_PII_ID))
     return t.mutate(value=(t.value.notnull() & pii).ifelse(ibis.literal(MASK), t.value))

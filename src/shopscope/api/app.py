@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shopscope import __version__
 from shopscope.api.deps import ApiError, AppState
+from shopscope.api.security import BodyLimit, SecurityHeaders, max_body_bytes
 from shopscope.auth import AuthError, UserStore
 from shopscope.errors import InputError, SchemaError, ShopscopeError, WorkspaceError
 from shopscope.store import Workspace
@@ -34,11 +35,14 @@ def error_body(code: str, message: str, hint: str | None = None) -> dict:
     return {"error": {"code": code, "message": message, "hint": hint}}
 
 
-def create_app(workspace: str | Path | Workspace, *, cookie_secure: bool = True) -> FastAPI:
+def create_app(workspace: str | Path | Workspace, *, cookie_secure: bool = True,
+               max_body: int | None = None) -> FastAPI:
     """Build the app serving ``workspace``.
 
     ``cookie_secure`` marks the session cookie Secure (browsers send it over HTTPS and to
     localhost); switch it off only behind a proxy that terminates TLS elsewhere.
+    ``max_body`` bounds request bodies in bytes (default ``$SHOPSCOPE_MAX_BODY_BYTES`` or
+    1 MiB); larger ones get 413.
     """
     ws = workspace if isinstance(workspace, Workspace) else Workspace.open(workspace)
 
@@ -64,7 +68,8 @@ def create_app(workspace: str | Path | Workspace, *, cookie_secure: bool = True)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large",
+                422: "invalid_request"}.get(exc.status_code, "http_error")
         return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
 
     @app.exception_handler(RequestValidationError)
@@ -96,4 +101,7 @@ def create_app(workspace: str | Path | Workspace, *, cookie_secure: bool = True)
         web_routes = None
     if web_routes is not None:
         web_routes.mount(app)
+    # Added last = outermost: the bound applies before any route reads a byte.
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes(max_body))
     return app

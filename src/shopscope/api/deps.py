@@ -28,12 +28,62 @@ class ApiError(ShopscopeError):
         self.code = code
 
 
+def size_of(value: Any, _seen: set[int] | None = None, _depth: int = 0) -> int:  # noqa: ANN401
+    """An estimate of the bytes ``value`` holds: frames and arrays by their buffers,
+    containers and plain objects by walking them (each object counted once)."""
+    import sys
+
+    import numpy as np
+    import pandas as pd
+
+    seen = _seen if _seen is not None else set()
+    if id(value) in seen or _depth > 12:
+        return 0
+    seen.add(id(value))
+    if isinstance(value, pd.DataFrame | pd.Series | pd.Index):
+        usage = value.memory_usage(deep=True, index=True)
+        return int(usage.sum() if hasattr(usage, "sum") else usage)
+    if isinstance(value, np.ndarray):
+        return int(value.nbytes)
+    size = sys.getsizeof(value, 64)
+    if isinstance(value, str | bytes | int | float | bool) or value is None:
+        return size
+    if isinstance(value, dict):
+        items = [*value.keys(), *value.values()]
+    elif isinstance(value, list | tuple | set | frozenset):
+        items = list(value)
+    elif hasattr(value, "__dict__"):
+        items = list(vars(value).values())
+    else:
+        items = []
+    return size + sum(size_of(v, seen, _depth + 1) for v in items)
+
+
+def _cache_budget() -> int:
+    import os
+
+    raw = os.environ.get("SHOPSCOPE_CACHE_MB", "").strip()
+    return (int(raw) if raw.isdigit() else 256) << 20
+
+
+def cache_key(*parts: Any) -> str:  # noqa: ANN401
+    """A fixed-size key for any parameters: SHA-256 of their canonical ``repr``, so a
+    large definition is not kept twice (once as the key) and keys cost 64 bytes each."""
+    import hashlib
+
+    return hashlib.sha256(repr(parts).encode("utf-8", "surrogatepass")).hexdigest()
+
+
 @dataclass
 class AppState:
     """One workspace served: its store (used under a lock), users and a result cache.
 
     The cache is keyed by the store's data version, which every ingestion changes, so a
-    load invalidates every cached result at once.
+    load invalidates every cached result at once. Keys are hashes of the parameters
+    (:func:`cache_key`); the cache holds at most ``cache_size`` results and
+    ``cache_bytes`` bytes (``$SHOPSCOPE_CACHE_MB``, default 256 MiB; estimated by
+    :func:`size_of`), least recently used first out; a result larger than the whole
+    budget is returned but not kept.
     """
 
     workspace: Workspace
@@ -42,7 +92,23 @@ class AppState:
     lock: threading.RLock = field(default_factory=threading.RLock)
     cache: OrderedDict = field(default_factory=OrderedDict)
     cache_size: int = 256
+    cache_bytes: int = field(default_factory=_cache_budget)
+    cache_used: int = 0
+    _sizes: dict = field(default_factory=dict)
     _version: tuple[float, str] = (0.0, "")
+    _pseudonym_key: str | None = None
+
+    @property
+    def pseudonym_key(self) -> str:
+        """The workspace's secret for customer pseudonyms (:func:`shopscope.privacy.
+        public_id`), kept in auth.sqlite so that pseudonyms survive restarts."""
+        if self._pseudonym_key is None:
+            self._pseudonym_key = self.users.secret("pseudonym").hex()
+        return self._pseudonym_key
+
+    def protect_key(self, user: User) -> str | None:
+        """The pseudonym key for what ``user`` sees: None (raw ids) for admins."""
+        return None if user.can("admin") else self.pseudonym_key
 
     def data_version(self) -> str:
         import time
@@ -55,16 +121,28 @@ class AppState:
         return self._version[1]
 
     def cached(self, key: Hashable, compute: Callable[[], Any]) -> Any:
-        full = (self.data_version(), key)
+        full = cache_key(self.data_version(), key)
         if full in self.cache:
             self.cache.move_to_end(full)
             return self.cache[full]
         with self.lock:
             value = compute()
-        self.cache[full] = value
-        while len(self.cache) > self.cache_size:
-            self.cache.popitem(last=False)
+            size = size_of(value)
+            if size > self.cache_bytes:
+                return value
+            if full in self.cache:  # another thread computed it meanwhile
+                self._drop(full)
+            self.cache[full] = value
+            self._sizes[full] = size
+            self.cache_used += size
+            while self.cache and (len(self.cache) > self.cache_size
+                                  or self.cache_used > self.cache_bytes):
+                self._drop(next(iter(self.cache)))
         return value
+
+    def _drop(self, key: str) -> None:
+        self.cache.pop(key, None)
+        self.cache_used -= self._sizes.pop(key, 0)
 
 
 def get_state(request: Request) -> AppState:
@@ -125,13 +203,16 @@ def require(role: Role) -> Callable[[User], User]:
 
 
 def download(frame, fmt: str, name: str):  # noqa: ANN001, ANN201
-    """A whole table as a CSV or Parquet attachment."""
+    """A whole table as a CSV or Parquet attachment (CSV text cells that a spreadsheet
+    would run as formulas are neutralised, see :mod:`shopscope.safety`)."""
     import io
 
     from fastapi import Response
 
+    from shopscope.safety import csv_text
+
     if fmt == "csv":
-        return Response(frame.to_csv(index=False), media_type="text/csv",
+        return Response(csv_text(frame), media_type="text/csv",
                         headers={"content-disposition": f"attachment; filename={name}.csv"})
     buf = io.BytesIO()
     frame.to_parquet(buf, index=False)

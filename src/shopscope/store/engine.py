@@ -59,7 +59,21 @@ _META_SCHEMAS = {
 }
 
 
-def _spark_session(master: str, warehouse: str | None = None):
+#: Times outside this range are not data (see :meth:`Store.table`); both ends fit pandas'
+#: nanosecond timestamps (1677..2262) with room for period arithmetic.
+TIME_RANGE = ("1900-01-01", "2200-01-01")
+
+
+def _in_time_range(t: ibis.Table, name: str) -> Any:  # noqa: ANN401 - a boolean column
+    spec = TABLES.get(name)
+    if spec is None or not spec.time_column or spec.time_column not in t.columns:
+        return None
+    col = t[spec.time_column]
+    lo, hi = (ibis.literal(v).cast(col.type()) for v in TIME_RANGE)
+    return col.isnull() | ((col >= lo) & (col < hi))
+
+
+def _spark_session(master: str, warehouse: str | None = None):  # noqa: ANN202
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:  # pragma: no cover - depends on extras
@@ -96,6 +110,8 @@ class Store:
         self.url = url
         self._arrow_views = 0
         self._scratch: str | None = None
+        # Tables known to hold rows outside TIME_RANGE (checked once; writes reset it).
+        self._out_of_range: dict[str, bool] = {}
 
     @property
     def engine(self) -> str:
@@ -140,9 +156,23 @@ class Store:
                 self.backend.raw_sql(f"ALTER TABLE `{name}` ADD COLUMNS (`{col.name}` {sql_type})")
 
     def table(self, name: str) -> ibis.Table:
-        """A canonical table; an empty one of the right schema if nothing was loaded."""
+        """A canonical table; an empty one of the right schema if nothing was loaded.
+
+        Rows whose time column lies outside ``TIME_RANGE`` (1900 to 2199) are left out:
+        ingestion refuses such dates, but a row that got in another way (dated 9999, say)
+        would stretch every period spine over millennia and overflow pandas' timestamps.
+        :meth:`out_of_range` counts them for the data page.
+        """
         if self.has_table(name):
-            return self.backend.table(name)
+            t = self.backend.table(name)
+            bounded = _in_time_range(t, name)
+            if bounded is None:
+                return t
+            if name not in self._out_of_range:
+                self._out_of_range[name] = self.out_of_range(name) > 0
+            # Only a table that has such rows gets the filter: the tuned queries over
+            # clean data keep their plans (and their speed).
+            return t.filter(bounded) if self._out_of_range[name] else t
         spec = TABLES.get(name)
         if spec is None:
             schema = _META_SCHEMAS.get(name)
@@ -151,14 +181,24 @@ class Store:
             return ibis.memtable(pa.Table.from_pylist([], schema=schema.to_pyarrow()))
         return ibis.memtable(pa.Table.from_pylist([], schema=spec.ibis_schema().to_pyarrow()))
 
+    def out_of_range(self, name: str) -> int:
+        """Rows of ``name`` hidden by :meth:`table` for an implausible time."""
+        if not self.has_table(name):
+            return 0
+        t = self.backend.table(name)
+        bounded = _in_time_range(t, name)
+        return 0 if bounded is None else int(t.filter(~bounded).count().execute())
+
     def row_count(self, name: str) -> int:
         return int(self.table(name).count().execute()) if self.has_table(name) else 0
 
     def insert(self, name: str, expr: ibis.Table) -> None:
+        self._out_of_range.pop(name, None)
         self.backend.insert(name, expr)
 
     def replace(self, name: str, expr: ibis.Table) -> None:
         """Replace a whole table's rows (small derived tables such as products)."""
+        self._out_of_range.pop(name, None)
         self.backend.create_table(name, expr, overwrite=True)
 
     # -- reading files through the engine ------------------------------------------------
@@ -207,6 +247,7 @@ class Store:
         if self.engine != "duckdb":
             yield
             return
+        self._out_of_range.clear()
         raw = self.backend.con
         raw.execute("BEGIN TRANSACTION")
         try:
@@ -214,6 +255,8 @@ class Store:
         except BaseException:
             raw.execute("ROLLBACK")
             raise
+        finally:  # what was seen inside may be rolled back
+            self._out_of_range.clear()
         raw.execute("COMMIT")
 
     def data_version(self) -> str:

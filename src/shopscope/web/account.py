@@ -1,14 +1,18 @@
 """Sign in, sign out and the language switch.
 
-The login form has no session yet, so its CSRF protection is a double-submit token: GET
-/login sets a random token in an HttpOnly, SameSite=Strict cookie scoped to /login and
-puts the same token in a hidden field; POST /login accepts only when both are present and
-equal. A cross-site form can neither read the cookie nor make the browser send it.
+The login form has no session yet, so its CSRF protection is a signed double-submit
+token: GET /login sets a random nonce in an HttpOnly, SameSite=Strict cookie scoped to
+/login and puts HMAC(server secret, nonce) in a hidden field; POST /login accepts only
+when the field is the HMAC of the cookie's nonce. A cross-site form can neither read the
+cookie nor make the browser send it, and an attacker who plants a cookie (from a sibling
+subdomain, say) cannot compute the matching field: an equal pair of their choosing fails.
 Sign-out and the language switch are POST forms carrying the session's CSRF token.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 
 from fastapi import APIRouter, Form, Request
@@ -32,21 +36,27 @@ LOGIN_CSRF_COOKIE = "ss_login_csrf"
 LOGIN_CSRF_SECONDS = 3600
 
 
-def _login_token(request: Request) -> str:
-    """The pending login form's token: the cookie's if it looks like ours, else a new one."""
+def _login_nonce(request: Request) -> str:
+    """The pending login form's nonce: the cookie's if it looks like ours, else a new one."""
     token = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if 30 <= len(token) <= 64 and token.replace("-", "").replace("_", "").isalnum():
         return token
     return secrets.token_urlsafe(32)
 
 
+def login_form_token(state, nonce: str) -> str:  # noqa: ANN001
+    """The hidden field that goes with ``nonce``: HMAC-SHA256 under the workspace secret."""
+    key = state.users.secret("login-csrf")
+    return hmac.new(key, b"login-csrf:" + nonce.encode(), hashlib.sha256).hexdigest()
+
+
 def _login_page(request: Request, state, t: Translator, *, next_url: str,  # noqa: ANN001
                 username: str = "", message: str = "", notice: str = "",
                 status_code: int = 200) -> HTMLResponse:
-    token = _login_token(request)
+    token = _login_nonce(request)
     response = render(request, "login.html", t, status_code=status_code,
-                      login_csrf=token, next_url=next_url, username=username,
-                      message=message, notice=notice,
+                      login_csrf=login_form_token(state, token), next_url=next_url,
+                      username=username, message=message, notice=notice,
                       lang_links={code: login_url(next_url, lang=code) for code in LANGS})
     response.set_cookie(LOGIN_CSRF_COOKIE, token, max_age=LOGIN_CSRF_SECONDS, httponly=True,
                         secure=state.cookie_secure, samesite="strict", path="/login")
@@ -79,7 +89,8 @@ def login_submit(  # noqa: PLR0913
     target = safe_next(next)
     t = Translator(normalize_lang(lang)) if lang else translator_for(request)
     name = username.strip()[:100]
-    if not same_token(csrf, request.cookies.get(LOGIN_CSRF_COOKIE)):
+    nonce = request.cookies.get(LOGIN_CSRF_COOKIE)
+    if not nonce or not same_token(csrf, login_form_token(state, nonce)):
         return _login_page(request, state, t, next_url=target, username=name,
                            message=t("login.csrf"), status_code=403)
     if not name or not password:

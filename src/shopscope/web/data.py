@@ -10,7 +10,6 @@ import datetime as dt
 import math
 
 import ibis
-import ibis.expr.types as ir
 import pandas as pd
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse

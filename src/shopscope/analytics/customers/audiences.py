@@ -45,7 +45,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 import ibis
 import ibis.expr.types as ir
@@ -70,6 +70,7 @@ from shopscope.analytics.customers.rfm import (
 from shopscope.analytics.customers.tags import customer_tags
 from shopscope.errors import ShopscopeError
 from shopscope.privacy import Mode, protect
+from shopscope.safety import neutralise_formulas
 from shopscope.store.definitions import DefinitionStore
 
 __all__ = [
@@ -100,6 +101,12 @@ _DEVICE_NAMES = frozenset({"con", "prn", "aux", "nul", *(f"com{i}" for i in rang
 ExportFormat = Literal["csv", "parquet"]
 
 Scalar = bool | int | float | str | dt.datetime | dt.date
+# Bounds on a definition (it arrives from the network): a real audience is a handful of
+# filters; a list of 1,000 ids is the most an ``in`` filter is meant for.
+MAX_FILTERS = 50
+MAX_COLUMNS = 200
+MAX_VALUES = 1000
+MAX_TEXT = 500
 
 
 class AudienceError(ShopscopeError, ValueError):
@@ -122,7 +129,7 @@ class Filter(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    field: str = Field(min_length=1)
+    field: str = Field(min_length=1, max_length=MAX_TEXT)
     op: FilterOp
     value: Scalar | list[Scalar] | None = None
 
@@ -138,6 +145,11 @@ class Filter(BaseModel):
     def _value_shape(self) -> Filter:
         where = f"filter on {self.field!r} ({self.op})"
         v = self.value
+        values = v if isinstance(v, list) else [v]
+        if len(values) > MAX_VALUES:
+            raise ValueError(f"{where} has {len(values):,} values; at most {MAX_VALUES:,}")
+        if any(isinstance(x, str) and len(x) > MAX_TEXT for x in values):
+            raise ValueError(f"{where} has a value longer than {MAX_TEXT} characters")
         if self.op in ("is_null", "not_null"):
             if v is not None:
                 raise ValueError(f"{where} takes no value, got {v!r}")
@@ -162,9 +174,23 @@ class AudienceDefinition(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     name: str
-    description: str = ""
-    filters: list[Filter] = Field(default_factory=list)
-    columns: list[str] = Field(default_factory=lambda: ["customer_id"], min_length=1)
+    description: str = Field("", max_length=2000)
+    filters: list[Filter] = Field(default_factory=list, max_length=MAX_FILTERS)
+    columns: list[Annotated[str, Field(max_length=MAX_TEXT)]] = Field(
+        default_factory=lambda: ["customer_id"], min_length=1, max_length=MAX_COLUMNS)
+
+    @field_validator("name")
+    @classmethod
+    def _file_safe_name(cls, value: str) -> str:
+        # One spelling per name (NFC), so "é" typed two ways is one file; checked with
+        # Python's \w, as the definitions store checks file names.
+        name = unicodedata.normalize("NFC", value.strip())
+        if not _NAME.fullmatch(name) or name.lower() in _DEVICE_NAMES:
+            raise ValueError(
+                f"{value!r} cannot be an audience name: use letters of any script, digits, "
+                "_ . and - (no spaces), starting with a letter or digit, at most 100 long, "
+                "e.g. 高价值客户 or win_back_vips")
+        return name
 
     @field_validator("name")
     @classmethod
@@ -501,6 +527,7 @@ def export_audience(
     path: str | Path,
     format: ExportFormat | None = None,
     pii: Mode = "mask",
+    key: str | None = None,
 ) -> Path:
     """Write an audience to CSV or Parquet, PII masked unless ``pii="raw"``.
 
@@ -518,6 +545,9 @@ def export_audience(
         pseudonyms) or ``"raw"`` (only when explicitly asked), applied by
         :func:`~shopscope.privacy.protect` to the ``email``, ``phone`` and ``name``
         columns in the engine.
+    key
+        The workspace's pseudonym secret: with it, ``mask`` and ``hash`` also replace
+        customer ids that look like e-mail addresses or phone numbers by pseudonyms.
 
     Returns
     -------
@@ -538,11 +568,11 @@ def export_audience(
     if not target.parent.is_dir():
         raise AudienceError(f"folder {target.parent} does not exist",
                             hint="create it first or choose another path")
-    safe = protect(expr, pii)
+    safe = protect(expr, pii, None if pii == "raw" else key)
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     try:
         if fmt == "csv":
-            safe.to_csv(tmp)
+            neutralise_formulas(safe).to_csv(tmp)
         else:
             safe.to_parquet(tmp)
         os.replace(tmp, target)

@@ -21,6 +21,7 @@ from shopscope.analytics.customers.audiences import AudienceNotFound, parse_defi
 from shopscope.api.deps import ApiError, CurrentUser, State, require
 from shopscope.api.routers.customers import default_as_of
 from shopscope.auth import User
+from shopscope.privacy import PII_COLUMNS, looks_like_pii
 
 router = APIRouter(tags=["audiences"])
 
@@ -49,6 +50,24 @@ def definition_stats(state, definition, as_of: dt.date | None) -> dict[str, Any]
     return state.cached(("audience", definition.model_dump_json(), day), compute)
 
 
+def check_pii_filters(definition, user: User) -> None:  # noqa: ANN001
+    """403 for a filter that would let a non-admin test who is a customer: a value test
+    on e-mail, phone, name or address, or a customer id that is itself PII."""
+    if user.can("admin"):
+        return
+    for f in definition.filters:
+        values = f.value if isinstance(f.value, list) else [f.value]
+        if f.field in PII_COLUMNS and f.op not in ("is_null", "not_null"):
+            raise ApiError(403, "pii_filter", f"filters on {f.field!r} need the admin role",
+                           f"use '{f.field} not_null' / 'is_null', or ask an admin")
+        # (ordering ops on text fields are refused by the audience itself)
+        if f.field == "customer_id" and any(isinstance(v, str) and looks_like_pii(v)
+                                            for v in values):
+            raise ApiError(403, "pii_filter", "customer_id values that are e-mail addresses "
+                           "or phone numbers need the admin role",
+                           "filter on the ids shown in customer lists (c_… pseudonyms)")
+
+
 @router.get("/api/audiences", response_model=list[str])
 def list_audiences(state: State, user: CurrentUser):  # noqa: ANN201
     """Names of the saved audience definitions."""
@@ -61,6 +80,7 @@ def save_audience(state: State, definition: dict[str, Any] = Body(...),  # noqa:
     """Save (or replace) a definition: ``{name, description, filters: [{field, op, value}],
     columns}``; it re-runs on whatever data the workspace holds."""
     parsed = parse_definition(definition)
+    check_pii_filters(parsed, user)
     AudienceStore(state.workspace.path).save(parsed)
     return parsed.model_dump()
 
@@ -68,8 +88,11 @@ def save_audience(state: State, definition: dict[str, Any] = Body(...),  # noqa:
 @router.post("/api/audiences/preview", response_model=dict[str, Any])
 def preview(state: State, user: CurrentUser, definition: dict[str, Any] = Body(...),  # noqa: ANN201
             as_of: dt.date | None = None):
-    """Size and value of a definition without saving it (the dashboard's builder)."""
-    return definition_stats(state, parse_definition(definition), as_of)
+    """Size and value of a definition without saving it (the dashboard's builder).
+    Filters on PII (e-mail, phone, name, address) need the admin role."""
+    parsed = parse_definition(definition)
+    check_pii_filters(parsed, user)
+    return definition_stats(state, parsed, as_of)
 
 
 @router.delete("/api/audiences/{name}", status_code=204)
@@ -100,7 +123,8 @@ def export(name: str, state: State, user: User = Depends(require("analyst")),
     day = default_as_of(state, as_of)
     with state.lock, tempfile.TemporaryDirectory() as tmp:
         members = audience_expr(definition, profile(state, day))
-        path = export_audience(members, Path(tmp) / f"audience.{format}", format, pii)
+        path = export_audience(members, Path(tmp) / f"audience.{format}", format, pii,
+                               key=state.pseudonym_key)
         body = path.read_bytes()
     media = "text/csv" if format == "csv" else "application/vnd.apache.parquet"
     return Response(body, media_type=media, headers={

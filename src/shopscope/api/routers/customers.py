@@ -40,7 +40,7 @@ from shopscope.analytics.customers.summary import SummaryOptionError
 from shopscope.analytics.customers.rfm import CLASSIC_SEGMENTS, ELEVEN
 from shopscope.api.deps import ApiError, AppState, CurrentUser, State
 from shopscope.models import ClvError, clv
-from shopscope.privacy import protect
+from shopscope.privacy import is_pseudonym, looks_like_pii, protect, public_id
 
 router = APIRouter(tags=["customers"])
 
@@ -484,17 +484,50 @@ def profile_out(data: dict, customer_id: str, as_of: dt.date, admin: bool, lang:
     )
 
 
+def resolve_pseudonym(store, name: str, key: str) -> str | None:  # noqa: ANN001
+    """The customer id whose pseudonym is ``name`` (recomputed in the engine over the
+    known ids), or None."""
+    ids = [store.table(t).select(customer_id=store.table(t).customer_id.cast("string"))
+           for t in ("customers", "orders")]
+    both = ids[0].union(ids[1]).distinct()
+    hit = both.filter(public_id(both.customer_id, key) == name).limit(1).execute()
+    return None if hit.empty else str(hit.customer_id.iloc[0])
+
+
+def customer_ref(state: AppState, customer_id: str, admin: bool) -> tuple[str, str]:
+    """(the real id, the id to show) for a profile request.
+
+    Non-admins see and use pseudonyms for ids that are e-mail addresses or phone numbers
+    (:func:`~shopscope.privacy.public_id`); asking for such an id in clear is refused, or
+    a viewer could test whether someone is a customer. A pseudonym is resolved for anyone.
+    """
+    if is_pseudonym(customer_id):
+        key = state.pseudonym_key
+        real = state.cached(("customers-pseudonym", customer_id),
+                            lambda: resolve_pseudonym(state.workspace.store, customer_id, key))
+        if real is None:
+            raise ApiError(404, "not_found", f"no customer {customer_id!r}",
+                           "customer ids are listed by GET /api/customers")
+        return real, real if admin else customer_id
+    if not admin and looks_like_pii(customer_id):
+        raise ApiError(403, "pii_id", "this customer id is an e-mail address or a phone "
+                       "number; only admins may look it up", "use the pseudonymous id (c_…) "
+                       "shown by GET /api/customers")
+    return customer_id, customer_id
+
+
 def cached_profile(state: AppState, customer_id: str, as_of: dt.date | None, admin: bool,
                    lang: str) -> ProfileOut:
+    customer_id, shown = customer_ref(state, customer_id, admin)
     day = default_as_of(state, as_of)
     data = state.cached(("customers-profile", customer_id, day, admin),
                         lambda: profile_data(state.workspace.store, customer_id, day, admin))
     if data is None:
-        raise ApiError(404, "not_found", f"no customer {customer_id!r}",
+        raise ApiError(404, "not_found", f"no customer {shown!r}",
                        "customer ids are listed by GET /api/customers")
     value = state.cached(("customers-profile-clv", customer_id),
                          lambda: customer_clv(state, customer_id))
-    return profile_out(data, customer_id, day, admin, lang, value)
+    return profile_out(data, shown, day, admin, lang, value)
 
 
 # -- endpoints ------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from typing import Literal
 
 import ibis
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from shopscope.api.deps import ApiError, CurrentUser, State, download, require
 from shopscope.auth import User
@@ -23,6 +23,8 @@ class TableInfo(BaseModel):
     time_column: str | None
     first: str | None
     last: str | None
+    out_of_range: int = Field(0, description="rows dated outside 1900..2199, left out of "
+                                             "every analysis")
 
 
 class Page(BaseModel):
@@ -44,7 +46,7 @@ def table_overview(state) -> list[TableInfo]:  # noqa: ANN001
             row = t.aggregate(lo=col.min(), hi=col.max()).execute().iloc[0]
             first, last = str(row["lo"]), str(row["hi"])
         out.append(TableInfo(name=spec.name, rows=n, time_column=spec.time_column,
-                             first=first, last=last))
+                             first=first, last=last, out_of_range=store.out_of_range(spec.name)))
     return out
 
 
@@ -91,10 +93,11 @@ def loads(state: State, user: CurrentUser, page: int = Query(1, ge=1, le=1_000_0
 @router.get("/api/customers", response_model=Page)
 def customers(state: State, user: CurrentUser, page: int = Query(1, ge=1, le=1_000_000),  # noqa: ANN201
               page_size: int = Query(100, ge=1, le=1000)):
-    """Customers, PII masked unless you are an admin."""
+    """Customers, PII masked unless you are an admin (customer ids that are e-mail
+    addresses or phone numbers become pseudonyms, see docs/api.md)."""
     def compute() -> Page:
         t = state.workspace.store.table("customers")
-        t = protect(t, "raw" if user.can("admin") else "mask")
+        t = protect(t, "raw" if user.can("admin") else "mask", state.protect_key(user))
         return _page(t.order_by("customer_id"), page, page_size)
     return state.cached(("customers", page, page_size, user.can("admin")), compute)
 
@@ -108,11 +111,13 @@ def export_customers(
     pii: Literal["mask", "hash", "raw"] = "mask",
 ) -> Response:
     """Customer list download (analyst or admin). PII is masked unless an admin asks for
-    ``pii=raw`` (or ``hash`` for stable pseudonyms)."""
+    ``pii=raw`` (or ``hash`` for stable pseudonyms); ``mask`` and ``hash`` also replace
+    customer ids that are e-mail addresses or phone numbers by pseudonyms."""
     if pii == "raw" and not user.can("admin"):
         raise ApiError(403, "forbidden", "raw PII exports need the admin role",
                        "use pii=mask or pii=hash")
     with state.lock:
-        frame = protect(state.workspace.store.table("customers"), pii).order_by(
+        key = None if pii == "raw" else state.pseudonym_key
+        frame = protect(state.workspace.store.table("customers"), pii, key).order_by(
             "customer_id").execute()
     return download(frame, format, "customers")
