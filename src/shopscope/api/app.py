@@ -53,6 +53,8 @@ def create_app(workspace: str | Path | Workspace, *, cookie_secure: bool = True)
         version=__version__,
         description="E-commerce operations analytics: KPIs, customers, behaviour, experiments.",
         lifespan=lifespan,
+        docs_url=None,  # served by shopscope.api.docs from local assets (no CDN)
+        redoc_url=None,
     )
     app.state.shopscope = AppState(workspace=ws, users=UserStore(ws.path),
                                    cookie_secure=cookie_secure)
@@ -96,4 +98,7 @@ def create_app(workspace: str | Path | Workspace, *, cookie_secure: bool = True)
         web_routes = None
     if web_routes is not None:
         web_routes.mount(app)
+    from shopscope.api import docs
+
+    docs.mount(app, init_script=f"/static/apidocs.js?v={__version__}")
     return app
