@@ -7,6 +7,7 @@ host, and slow loads show a loading indicator. Screenshots of every page go to
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 from urllib.parse import urlsplit
@@ -137,19 +138,21 @@ def _overflowing(page) -> list[str]:  # noqa: ANN001
         page.viewport_size["width"])
 
 
+COVERED = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).filter(el => {
+    const bar = el.querySelector('.modebar'), title = el.querySelector('.gtitle');
+    if (!bar || !title) return false;
+    const a = bar.getBoundingClientRect(), b = title.getBoundingClientRect();
+    return a.width > 0 && b.width > 0 && a.left < b.right && b.left < a.right
+        && a.top < b.bottom && b.top < a.bottom;
+}).map(el => el.id)"""
+
+
 def _toolbar_covers_title(page) -> list[str]:  # noqa: ANN001
-    """Charts whose toolbar (shown, as on hover or tap) overlaps their title."""
-    return page.evaluate("""() => Array.from(document.querySelectorAll('.js-plotly-plot'))
-        .filter(el => {
-            const bar = el.querySelector('.modebar'), title = el.querySelector('.gtitle');
-            if (!bar || !title) return false;
-            const group = el.querySelector('.modebar-container');
-            if (group) group.style.opacity = 1;
-            bar.style.opacity = 1;
-            const a = bar.getBoundingClientRect(), b = title.getBoundingClientRect();
-            return a.width > 0 && b.width > 0 && a.left < b.right && b.left < a.right
-                && a.top < b.bottom && b.top < a.bottom;
-        }).map(el => el.id)""")
+    """Charts whose toolbar (where it shows on hover or tap) overlaps their title; a chart
+    may redraw once after a resize, so give it a moment first."""
+    with contextlib.suppress(sync_api.TimeoutError):
+        page.wait_for_function(f"({COVERED})().length === 0", timeout=3000)
+    return page.evaluate(COVERED)
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])

@@ -72,8 +72,13 @@
     var out = belowToolbar(layout, true);
     if (out.title && out.title.text && out.title.text.indexOf("<br>") < 0) {
       var lines = wrapTitle(out.title.text, width, 14);
-      out.title = Object.assign({}, out.title, { text: lines.join("<br>") });
-      out.margin = Object.assign({}, out.margin, { t: out.margin.t + 18 * (lines.length - 1) });
+      // Plotly centres extra lines on the first one's place: push the block down by half
+      var extra = lines.length - 1;
+      out.title = Object.assign({}, out.title, {
+        text: lines.join("<br>"),
+        pad: Object.assign({}, out.title.pad, { t: out.title.pad.t + 12 * extra })
+      });
+      out.margin = Object.assign({}, out.margin, { t: out.margin.t + 20 * extra });
     }
     // fewer date ticks keep them level, and the legend goes to the chart's bottom edge,
     // below the axis title instead of over it
@@ -93,14 +98,22 @@
   var draw = function (el, figure, config) {
     var narrow = el.clientWidth < NARROW_PX;
     var layout = narrow ? forPhone(figure.layout, el.clientWidth) : figure.layout;
-    return window.Plotly.newPlot(el, figure.data, layout, config).then(function () {
+    var moved = narrow;
+    // Checked after every redraw: a resize (a scroll bar appearing, a window narrowing) can
+    // bring the title under the toolbar later. A title moves once, never back.
+    var check = function () {
       var bar = el.querySelector(".modebar");
       var title = el.querySelector(".gtitle");
-      if (!narrow && bar && title &&
-          overlaps(bar.getBoundingClientRect(), title.getBoundingClientRect())) {
-        return window.Plotly.react(el, figure.data, belowToolbar(figure.layout, false), config);
+      if (moved || !bar || !title ||
+          !overlaps(bar.getBoundingClientRect(), title.getBoundingClientRect())) {
+        return el;
       }
-      return el;
+      moved = true;
+      return window.Plotly.react(el, figure.data, belowToolbar(figure.layout, false), config);
+    };
+    return window.Plotly.newPlot(el, figure.data, layout, config).then(function () {
+      el.on("plotly_afterplot", check);
+      return check();
     });
   };
 
