@@ -68,6 +68,18 @@
     if (line.trim()) { lines.push(line.trim()); }
     return lines;
   };
+  // A legend under the plot at a fixed share of its height lands on the axis title when the
+  // tick labels turn or the plot is short: pin it to the chart's bottom edge instead.
+  var legendBelow = function (layout, always) {
+    var legend = layout.legend;
+    if (!legend || layout.showlegend === false || legend.yref ||
+        !(always || (typeof legend.y === "number" && legend.y < 0))) { return layout; }
+    var margin = Object.assign({ b: 64 }, layout.margin);
+    return Object.assign({}, layout, {
+      legend: Object.assign({}, legend, { yref: "container", y: 0, yanchor: "bottom" }),
+      margin: Object.assign({}, margin, { b: margin.b + 24 })
+    });
+  };
   var forPhone = function (layout, width) {
     var out = belowToolbar(layout, true);
     if (out.title && out.title.text && out.title.text.indexOf("<br>") < 0) {
@@ -85,11 +97,7 @@
     if (out.xaxis && out.xaxis.type === "date" && !out.xaxis.nticks) {
       out.xaxis = Object.assign({}, out.xaxis, { nticks: 4 });
     }
-    if (out.legend && out.showlegend !== false) {
-      out.legend = Object.assign({}, out.legend, { yref: "container", y: 0, yanchor: "bottom" });
-      out.margin = Object.assign({}, out.margin, { b: (out.margin.b || 64) + 24 });
-    }
-    return out;
+    return legendBelow(out, true);
   };
   var overlaps = function (a, b) {
     return a.width > 0 && b.width > 0 && a.left < b.right && b.left < a.right &&
@@ -97,7 +105,8 @@
   };
   var draw = function (el, figure, config) {
     var narrow = el.clientWidth < NARROW_PX;
-    var layout = narrow ? forPhone(figure.layout, el.clientWidth) : figure.layout;
+    var base = legendBelow(figure.layout, false);
+    var layout = narrow ? forPhone(figure.layout, el.clientWidth) : base;
     var moved = narrow;
     // Checked after every redraw: a resize (a scroll bar appearing, a window narrowing) can
     // bring the title under the toolbar later. A title moves once, never back.
@@ -109,7 +118,7 @@
         return el;
       }
       moved = true;
-      return window.Plotly.react(el, figure.data, belowToolbar(figure.layout, false), config);
+      return window.Plotly.react(el, figure.data, belowToolbar(base, false), config);
     };
     return window.Plotly.newPlot(el, figure.data, layout, config).then(function () {
       el.on("plotly_afterplot", check);
