@@ -26,6 +26,7 @@ from shopscope.auth import UserStore
 from shopscope.cli import demo_data_path
 from shopscope.ingest import ingest_file
 from shopscope.store import Workspace
+from tests.pagecheck import assert_local_only
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
@@ -244,5 +245,53 @@ def test_audience_builder_in_chromium(server, browser, workspace):
     assert page.evaluate("document.getElementById('audience-sizes').data[0].x[0]") == \
         expected.size
     shot(page, "21-audiences.png")
+    assert not problems, problems
+    context.close()
+
+
+def _offline(context) -> list[str]:  # noqa: ANN001
+    """Refuse every request that leaves 127.0.0.1, as on a machine with no network; returns
+    the refused URLs."""
+    refused: list[str] = []
+
+    def route(r) -> None:  # noqa: ANN001
+        if urlsplit(r.request.url).hostname == "127.0.0.1":
+            r.continue_()
+        else:
+            refused.append(r.request.url)
+            r.abort()
+
+    context.route("**/*", route)
+    return refused
+
+
+def test_api_docs_render_offline(server, browser):
+    """/docs (Swagger UI) renders from local assets with the network cut off; /redoc (whose
+    sidebar would load a logo from a CDN) leads there."""
+    context = browser.new_context(locale="en-GB", viewport={"width": 1366, "height": 900})
+    refused = _offline(context)
+    page = context.new_page()
+    hosts: set[str] = set()
+    problems: list[str] = []
+    page.on("request", lambda r: hosts.add(urlsplit(r.url).hostname or r.url))
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(str(e)))
+
+    page.goto(server + "/docs")
+    assert_local_only(page.content())
+    # an operation block per endpoint, rendered from /openapi.json
+    kpis = page.locator(".opblock-summary-path[data-path='/api/kpis']")
+    kpis.first.wait_for(timeout=20_000)
+    assert page.locator(".opblock").count() >= 20
+    assert page.locator(".info .title").first.inner_text().startswith("shopscope")
+    kpis.first.click()  # expand: the parameters table renders too
+    page.locator(".opblock.is-open .parameters").first.wait_for()
+    shot(page, "40-api-docs.png")
+
+    page.goto(server + "/redoc")
+    assert urlsplit(page.url).path == "/docs"
+    page.locator(".opblock").first.wait_for(timeout=20_000)
+
+    assert hosts == {"127.0.0.1"} and not refused, (hosts, refused)
     assert not problems, problems
     context.close()

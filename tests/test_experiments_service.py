@@ -15,6 +15,7 @@ from shopscope.api import create_app
 from shopscope.auth import UserStore
 from shopscope.store import Workspace
 from tests.conftest import api_client
+from tests.pagecheck import elements
 
 PASSWORDS = {"ann": "analyst-pass-123", "vic": "viewer-pass-123"}
 
@@ -159,7 +160,8 @@ def test_experiment_pages(exp_app):
     c = client(app, "ann")
     c.post("/api/experiments", json=DEFINITION)
     listing = c.get("/experiments").text
-    assert 'data-experiment="coupon_test"' in listing and "srm-bad" not in listing
+    assert 'data-experiment="coupon_test"' in listing
+    assert not elements(listing, data_testid="srm-bad")
     page = c.get("/experiments/coupon_test").text
     assert 'data-testid="srm-ok"' in page and 'data-testid="exploratory"' in page
     charts = re.search(r'id="charts-data">(.*?)</script>', page, re.S).group(1)

@@ -57,6 +57,8 @@ def create_app(workspace: str | Path | Workspace, *, cookie_secure: bool = True,
         version=__version__,
         description="E-commerce operations analytics: KPIs, customers, behaviour, experiments.",
         lifespan=lifespan,
+        docs_url=None,  # served by shopscope.api.docs from local assets (no CDN)
+        redoc_url=None,
     )
     app.state.shopscope = AppState(workspace=ws, users=UserStore(ws.path),
                                    cookie_secure=cookie_secure)
@@ -101,6 +103,9 @@ def create_app(workspace: str | Path | Workspace, *, cookie_secure: bool = True,
         web_routes = None
     if web_routes is not None:
         web_routes.mount(app)
+    from shopscope.api import docs
+
+    docs.mount(app, init_script=f"/static/apidocs.js?v={__version__}")
     # Added last = outermost: the bound applies before any route reads a byte.
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes(max_body))

@@ -49,6 +49,11 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "nav.switch_lang": {"en": "Language", "zh": "语言"},
     "nav.user": {"en": "{user} ({role})", "zh": "{user}（{role}）"},
     "nav.main": {"en": "Main navigation", "zh": "主导航"},
+    # frame: the phone menu button and the loading indicator (web/static/nav.js)
+    "nav.menu": {"en": "Menu", "zh": "菜单"},
+    "busy.loading": {"en": "Loading…", "zh": "正在加载…"},
+    "busy.slow": {"en": "Still working: large data can take a while the first time.",
+                  "zh": "仍在处理：数据量大时首次加载可能需要一些时间。"},
     "role.admin": {"en": "admin", "zh": "管理员"},
     "role.analyst": {"en": "analyst", "zh": "分析师"},
     "role.viewer": {"en": "viewer", "zh": "查看者"},
