@@ -192,19 +192,6 @@ class AudienceDefinition(BaseModel):
                 "e.g. 高价值客户 or win_back_vips")
         return name
 
-    @field_validator("name")
-    @classmethod
-    def _file_safe_name(cls, value: str) -> str:
-        # One spelling per name (NFC), so "é" typed two ways is one file; checked with
-        # Python's \w, as the definitions store checks file names.
-        name = unicodedata.normalize("NFC", value.strip())
-        if not _NAME.fullmatch(name) or name.lower() in _DEVICE_NAMES:
-            raise ValueError(
-                f"{value!r} cannot be an audience name: use letters of any script, digits, "
-                "_ . and - (no spaces), starting with a letter or digit, at most 100 long, "
-                "e.g. 高价值客户 or win_back_vips")
-        return name
-
 
 def _messages(exc: ValidationError) -> str:
     parts = []
