@@ -57,7 +57,7 @@ import datetime as dt
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal, get_args
 
 import ibis
@@ -198,6 +198,7 @@ def _plan(steps: Sequence[Step | str], window: str | dt.timedelta, order: str,
     if len(parsed) < 2:
         raise OptionError(f"a funnel needs at least 2 steps, got {len(parsed)}: "
                           f"{[s.name for s in parsed]}", hint="add the step to convert to")
+    parsed = _numbered(parsed)
     if order not in get_args(Order):
         raise OptionError(f"order must be one of {', '.join(get_args(Order))}, not {order!r}")
     if mode not in get_args(Mode):
@@ -206,6 +207,20 @@ def _plan(steps: Sequence[Step | str], window: str | dt.timedelta, order: str,
         _check_by(by)
     return _Plan(parsed, parse_window(window), order,  # type: ignore[arg-type]
                  bool(same_product), mode, start, end, by)  # type: ignore[arg-type]
+
+
+def _numbered(steps: tuple[Step, ...]) -> tuple[Step, ...]:
+    """A name given to more than one step gets ``#1``, ``#2`` … (``purchase #2`` is the
+    second purchase), so that tables and charts keep the steps apart."""
+    names = [s.name for s in steps]
+    seen: dict[str, int] = {}
+    out = []
+    for step, name in zip(steps, names, strict=True):
+        if names.count(name) > 1:
+            seen[name] = seen.get(name, 0) + 1
+            step = replace(step, label=f"{name} #{seen[name]}")
+        out.append(step)
+    return tuple(out)
 
 
 def _check_by(by: str) -> None:
