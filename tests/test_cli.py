@@ -160,3 +160,17 @@ def test_currency_warning_names_the_stored_orders_currency(tmp_path):
         assert ws.store.row_count("orders") > 3  # the load itself went through
     finally:
         ws.close()
+
+
+def test_quarantine_of_the_shipped_bad_file_reports_every_bad_line(tmp_path):
+    # examples/bad_online_retail.csv (the README tour's): 6 lines, of which one has a
+    # quantity "six", one the date 2011-12-32 and one no unit price; a missing price used
+    # to reach the store and stop the load with a NOT NULL constraint error (exit 70)
+    assert run("init", "ws", cwd=tmp_path).returncode == 0
+    proc = run("ingest", "online_retail", str(ROOT / "examples/bad_online_retail.csv"),
+               "-w", "ws", "--policy", "quarantine", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    said = " ".join(proc.stdout.split())
+    assert "quarantined 3 row(s) to _rejects" in said
+    assert "order_items.UnitPrice: 1 row(s): missing value" in said
+    assert "order_items +3" in said  # the three good lines
