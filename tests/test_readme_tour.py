@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import shlex
 import shutil
 import socket
@@ -145,6 +146,8 @@ def test_readme_tour_runs_in_order(tmp_path):
     env = _env()
     has_cdnow = _cdnow_available(cwd)
     skipped, ran = [], 0
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN)
+    began = time.monotonic()
     for command in tour_commands(README.read_text(encoding="utf-8")):
         if "cdnow" in command.lower() and not has_cdnow:
             skipped.append(command)
@@ -165,6 +168,10 @@ def test_readme_tour_runs_in_order(tmp_path):
         ran += 1
         print(f"{time.monotonic() - started:6.1f} s  {command}")
     assert ran >= 25
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # wall time depends on the machine's load; CPU time of the commands does not
+    print(f"tour: {time.monotonic() - began:.0f} s wall, "
+          f"{after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime:.0f} s CPU")
     if skipped:
         print(f"skipped without {CDNOW}: {skipped}")
     # what the tour says it makes is there
