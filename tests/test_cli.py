@@ -170,7 +170,7 @@ def test_quarantine_of_the_shipped_bad_file_reports_every_bad_line(tmp_path):
     proc = run("ingest", "online_retail", str(ROOT / "examples/bad_online_retail.csv"),
                "-w", "ws", "--policy", "quarantine", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    said = " ".join(proc.stdout.split())
+    said = " ".join((proc.stdout + proc.stderr).split())
     assert "quarantined 3 row(s) to _rejects" in said
     assert "order_items.UnitPrice: 1 row(s): missing value" in said
     assert "order_items +3" in said  # the three good lines
