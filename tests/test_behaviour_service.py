@@ -320,5 +320,11 @@ def test_empty_results_say_why(retail):
     assert "orders give purchase events only" in body["empty_reason"]["message"]
     code, _, err = cli("behaviour", "funnel", "view", "purchase", "-w", w)
     assert code == 0 and "orders give purchase events only" in " ".join(err.split())
+    # the default funnel with one product throughout: orders' purchases stand for their
+    # products (this used to fail on the orders' NOT NULL times: a 500)
+    r = c.get("/api/behaviour/funnel", params={"same_product": "true"})
+    assert r.status_code == 200, r.text
+    counts = [s["count"] for s in r.json()["steps"]]
+    assert counts[0] > counts[1] >= counts[2] and counts[0] > 0
     # and a result with data has no reason
     assert c.get("/api/behaviour/paths").json()["empty_reason"] is None

@@ -293,7 +293,11 @@ def _by_product(source: TableSource, t: ir.Table, plan: _Plan) -> ir.Table:
     joined = rest.join(lines, rest._order == lines._oid)
     joined = joined.select(*[c for c in t.columns if c != "product_id"],
                            product_id=joined._pid, _line_value=joined._line_value)
-    return known.union(joined.select(*known.columns))
+    # the two sides may differ in nullability only (orders' ordered_at is NOT NULL when the
+    # events are orders): one nullable schema for the union
+    types = {c: known[c].type().copy(nullable=True) for c in known.columns}
+    return known.select(**{c: known[c].cast(d) for c, d in types.items()}).union(
+        joined.select(**{c: joined[c].cast(d) for c, d in types.items()}))
 
 
 def _with_values(source: TableSource, t: ir.Table, plan: _Plan, *,
