@@ -84,8 +84,11 @@ class SourceChoice:
 
 
 def choose_source(store: TableSource, requested: str = "auto", start: Any = None,
-                  end: Any = None) -> SourceChoice:
+                  end: Any = None, found: tuple[bool, bool] | None = None) -> SourceChoice:
     """The source for ``requested`` (``auto``, ``events`` or ``orders``) over start..end.
+
+    ``found`` is (events in range, orders in range) when already known (a cache holds the
+    answer of :func:`rows_in_range`, never the store, which may be reopened).
 
     Raises
     ------
@@ -97,8 +100,8 @@ def choose_source(store: TableSource, requested: str = "auto", start: Any = None
                           hint="auto: events when there are events in the range, else orders")
     start = None if start is None else parse_date(start, "start")
     end = None if end is None else parse_date(end, "end")
-    events = rows_in_range(store, "events", start, end)
-    orders = rows_in_range(store, "orders", start, end)
+    events, orders = found if found is not None else (
+        rows_in_range(store, "events", start, end), rows_in_range(store, "orders", start, end))
     kind = requested if requested != "auto" else ("events" if events else "orders")
     has, other = (events, orders) if kind == "events" else (orders, events)
     return SourceChoice(kind, requested, OrderEvents(store) if kind == "orders" else store,

@@ -21,6 +21,7 @@ from shopscope.analytics.behaviour.source import (
     DEFAULT_FUNNEL,
     SourceChoice,
     choose_source,
+    rows_in_range,
     why_empty,
 )
 from shopscope.analytics.behaviour.funnels import funnel, funnel_dropped, funnel_trend
@@ -45,10 +46,14 @@ def source_of(state: AppState, kind: str):  # noqa: ANN201
 
 
 def choice_of(state: AppState, kind: str, start: Any = None, end: Any = None) -> SourceChoice:
-    """The source for ``kind`` (auto, events, orders) over start..end, cached per data
-    version (it probes both tables)."""
-    return state.cached(("behaviour-source", kind, str(start), str(end)),
-                        lambda: choose_source(state.workspace.store, kind, start, end))
+    """The source for ``kind`` (auto, events, orders) over start..end. Which tables have
+    rows in the range is cached per data version; the choice is made on the current store
+    (a cached store would outlive a reopened connection)."""
+    store = state.workspace.store
+    choose_source(store, kind, found=(False, False))  # a bad kind fails before any probe
+    found = state.cached(("behaviour-rows", str(start), str(end)), lambda: (
+        rows_in_range(store, "events", start, end), rows_in_range(store, "orders", start, end)))
+    return choose_source(store, kind, start, end, found)
 
 
 def _explained(choice: SourceChoice, analysis: str, result: Any,  # noqa: ANN401
