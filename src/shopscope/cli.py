@@ -174,6 +174,8 @@ def _print_load(result) -> None:  # noqa: ANN001
         print_report(result.report)
     for note in sorted(result.report.notes):
         console.print(f"  note: {escape(note)}", highlight=False)
+    for warning in result.warnings:
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
 
 
 DEFAULT_KPIS = ("gmv", "net_sales", "orders", "buyers", "new_buyers", "aov", "units_per_order",

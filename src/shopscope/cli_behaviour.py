@@ -11,7 +11,15 @@ from typing import Annotated
 
 import typer
 
-from shopscope.cli import DEFAULT_WS, WorkspaceOpt, _emit, _open_workspace, check_range, console
+from shopscope.cli import (
+    DEFAULT_WS,
+    WorkspaceOpt,
+    _emit,
+    _open_workspace,
+    check_range,
+    console,
+    err_console,
+)
 
 behaviour_app = typer.Typer(
     help="Behaviour analytics on events: trends, funnels, retention, cohorts, paths.",
@@ -25,20 +33,34 @@ Grain = Annotated[str, typer.Option(help="day | week | month")]
 By = Annotated[str | None, typer.Option(
     help="Breakdown: an events column, a properties key, or customer.<column>.")]
 Source = Annotated[str, typer.Option(
-    help="events, or orders: every placed order as a purchase event (no tracking data).")]
+    help="auto (events when there are events in the range, else orders), events, or "
+    "orders: every placed order as a purchase event (no tracking data).")]
 
 
-def _source(ws, kind: str):  # noqa: ANN001, ANN202
-    from shopscope.analytics.behaviour.common import OrderEvents
-    from shopscope.errors import OptionError
+def _source(ws, kind: str, start=None, end=None):  # noqa: ANN001, ANN202
+    """The source (the same choice as the dashboard's), said on stderr."""
+    from shopscope.analytics.behaviour.source import choose_source
 
-    if kind not in ("events", "orders"):
-        raise OptionError(f"--source {kind!r} is not events or orders")
-    return OrderEvents(ws.store) if kind == "orders" else ws.store
+    choice = choose_source(ws.store, kind, start, end)
+    err_console.print(choice.note, highlight=False, markup=False)
+    return choice
+
+
+def _say_empty(choice, analysis: str, result,  # noqa: ANN001
+               first_step: str | None = None) -> None:
+    """An empty answer says why on stderr (the exit code stays 0: nothing went wrong)."""
+    from shopscope.analytics.behaviour.source import why_empty
+
+    reason = why_empty(choice, analysis, result, first_step)
+    if reason is not None:
+        err_console.print(f"nothing to show: {reason.text()}", style="yellow",
+                          highlight=False, markup=False)
 
 
 def _grid(wide, matrix):  # noqa: ANN001, ANN202
     """A cohort × period grid with the cohort (as a date) and its size as first columns."""
+    if matrix.empty:  # no cohorts: no grid, and no dates to convert
+        return wide.reset_index()
     grid = wide.reset_index()
     grid.columns = [str(c) for c in grid.columns]
     sizes = matrix.drop_duplicates("cohort").set_index("cohort")["cohort_size"]
@@ -58,7 +80,7 @@ def trends_command(  # noqa: PLR0913
     by: By = None,
     compare: Annotated[str | None, typer.Option(
         help="A second range START..END compared period by period.")] = None,
-    source: Source = "events",
+    source: Source = "auto",
     fmt: Fmt = "table", output: Out = None,
 ) -> None:
     """PV, UV, active visitors and stickiness per period."""
@@ -77,19 +99,25 @@ def trends_command(  # noqa: PLR0913
         check_range(*other, end_inclusive=True, names=("--compare start", "--compare end"))
     ws = _open_workspace(workspace)
     try:
-        result = trends(_source(ws, source), metrics=tuple(metric or ("pv", "uv")), grain=grain,
+        choice = _source(ws, source, start, end)
+        result = trends(choice.source, metrics=tuple(metric or ("pv", "uv")), grain=grain,
                         start=start, end=end, event=event, by=by, compare=other)
     finally:
         ws.close()
+    _say_empty(choice, "trends", result, event)
     frame = result.data if compare else result.wide()
     _emit(frame, fmt, output, title=f"trends by {grain}", grain=grain)
 
 
 @behaviour_app.command("funnel")
 def funnel_command(  # noqa: PLR0913
-    steps: Annotated[list[str], typer.Argument(help="Two or more steps, in order.")],
+    steps: Annotated[list[str] | None, typer.Argument(
+        help="Two or more steps, in order (default: view add_to_cart checkout purchase on "
+        "events; purchase purchase purchase, the repeat-purchase funnel, on orders).")] = None,
     workspace: WorkspaceOpt = DEFAULT_WS,
-    window: Annotated[str, typer.Option(help="Conversion window: 30m, 24h, 7d.")] = "1d",
+    window: Annotated[str | None, typer.Option(
+        help="Conversion window: 30m, 24h, 7d (default: 1d on events, 30d on orders).")
+    ] = None,
     order: Annotated[str, typer.Option(help="sequential | any")] = "sequential",
     same_product: Annotated[bool, typer.Option(help="One product through all steps.")] = False,
     mode: Annotated[str, typer.Option(help="user (visitors) | order (every journey, with "
@@ -99,26 +127,33 @@ def funnel_command(  # noqa: PLR0913
         help="Instead: conversion per day | week | month of the first step.")] = None,
     dropped_at: Annotated[int | None, typer.Option(
         help="Instead: the visitors who reached the step before this one but not it.")] = None,
-    source: Source = "events",
+    source: Source = "auto",
     fmt: Fmt = "table", output: Out = None,
 ) -> None:
     """Conversion through ordered steps within a window: per-step counts, conversion,
     drop-off and time to convert."""
     from shopscope.analytics.behaviour.funnels import funnel, funnel_dropped, funnel_trend
+    from shopscope.analytics.behaviour.source import DEFAULT_FUNNEL
 
-    options = {"window": window, "order": order, "same_product": same_product,
-               "mode": mode, "start": start, "end": end}
     check_range(start, end, end_inclusive=True)
     ws = _open_workspace(workspace)
     try:
+        choice = _source(ws, source, start, end)
+        default_steps, default_window = DEFAULT_FUNNEL[choice.kind]
+        steps = list(steps or default_steps)
+        window = window or default_window
+        options = {"window": window, "order": order, "same_product": same_product,
+                   "mode": mode, "start": start, "end": end}
         if dropped_at is not None:
-            frame = funnel_dropped(_source(ws, source), steps, dropped_at, **options).execute()
+            frame = funnel_dropped(choice.source, steps, dropped_at, **options).execute()
             title = f"dropped before step {dropped_at}"
         elif trend:
-            frame = funnel_trend(_source(ws, source), steps, grain=trend, **options)
+            frame = funnel_trend(choice.source, steps, grain=trend, **options)
+            _say_empty(choice, "funnel_trend", frame, steps[0])
             title = f"funnel by {trend}"
         else:
-            result = funnel(_source(ws, source), steps, by=by, **options)
+            result = funnel(choice.source, steps, by=by, **options)
+            _say_empty(choice, "funnel", result, steps[0])
             frame = result.steps
             title = f"funnel ({mode} mode, window {window})"
             if fmt == "table":  # the quartiles are in csv/json; a terminal is narrow
@@ -150,7 +185,7 @@ def retention_command(  # noqa: PLR0913
                     ] = "exact",
     start: Start = None, end: End = None, by: By = None,
     long: Annotated[bool, typer.Option(help="Long table instead of the cohort grid.")] = False,
-    source: Source = "events",
+    source: Source = "auto",
     fmt: Fmt = "table", output: Out = None,
 ) -> None:
     """Cohort retention: share of each cohort back in period N."""
@@ -159,11 +194,13 @@ def retention_command(  # noqa: PLR0913
     check_range(start, end, end_inclusive=True)
     ws = _open_workspace(workspace)
     try:
-        result = retention(_source(ws, source), start_event=start_event, return_event=return_event,
+        choice = _source(ws, source, start, end)
+        result = retention(choice.source, start_event=start_event, return_event=return_event,
                            grain=grain, periods=periods, mode=mode, start=start, end=end,  # type: ignore[arg-type]
                            by=by)
     finally:
         ws.close()
+    _say_empty(choice, "retention", result, start_event)
     frame = result.matrix if long or by else _grid(result.wide(), result.matrix)
     _emit(frame, fmt, output, title=f"{grain} retention ({mode})", grain=grain,
           kinds={c: "rate" for c in frame.columns if str(c).isdigit()})
@@ -212,7 +249,7 @@ def paths_command(  # noqa: PLR0913
     gap: Annotated[str, typer.Option(help="Session gap when events have no session id.")
                    ] = "30m",
     start_date: Start = None, end_date: End = None,
-    source: Source = "events",
+    source: Source = "auto",
     fmt: Fmt = "table", output: Out = None,
 ) -> None:
     """The most common paths through sessions, with the next (or previous) step."""
@@ -221,11 +258,13 @@ def paths_command(  # noqa: PLR0913
     check_range(start_date, end_date, end_inclusive=True, names=("--start-date", "--end-date"))
     ws = _open_workspace(workspace)
     try:
-        result = paths(_source(ws, source), start=start, end=end, length=length, top=top,
+        choice = _source(ws, source, start_date, end_date)
+        result = paths(choice.source, start=start, end=end, length=length, top=top,
                        exclude=tuple(exclude or ()), collapse_repeats=collapse_repeats,
                        gap=gap, start_date=start_date, end_date=end_date)
     finally:
         ws.close()
+    _say_empty(choice, "paths", result, start)
     frame = result.paths.drop(columns=["path"])
     _emit(frame, fmt, output, title=f"top paths of {result.sessions:,} sessions")
     if fmt == "table":

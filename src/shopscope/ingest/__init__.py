@@ -80,6 +80,7 @@ def ingest_file(
         policy=policy,
         notes=built.notes,
         progress=progress,
+        currency=workspace.settings.currency,
     )
 
 

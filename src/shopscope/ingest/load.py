@@ -70,6 +70,8 @@ class LoadResult:
     rows_added: dict[str, int] = field(default_factory=dict)
     rows_rejected: dict[str, int] = field(default_factory=dict)
     skipped: bool = False
+    #: things the user should act on although the load succeeded (mixed currencies)
+    warnings: list[str] = field(default_factory=list)
 
 
 def canonical_select(staged: ir.Table, table: str) -> ir.Table:
@@ -158,6 +160,33 @@ def _new_rows(store: Store, table: str, rows: ir.Table) -> ir.Table:
     return rows.anti_join(recent, preds)
 
 
+def currency_warning(store: Store, batches: Sequence[Batch], source: str,
+                     currency: str | None) -> str | None:
+    """A warning when the orders being loaded are in another currency than the workspace's
+    or its orders': amounts are summed as they are, so GBP and USD would add up to
+    nonsense. None when everything is in one currency."""
+    orders = next((b for b in batches if b.table == "orders"), None)
+    if orders is None:
+        return None
+    rows = orders.staged if orders.rows is None else orders.rows
+    if "currency" not in rows.columns:
+        return None
+    new = {c for c in rows.select("currency").distinct().execute()["currency"] if c}
+    stored = store.table("orders")
+    existing = {c for c in stored.select("currency").distinct().execute()["currency"] if c}
+    here = existing | ({currency} if currency else set())
+    if not new or (len(new) == 1 and new <= here) or (not here and len(new) == 1):
+        return None
+    what = (f"the workspace's currency is {currency}" if currency else "the workspace")
+    if existing:
+        what += f" and its orders are in {', '.join(sorted(existing))}"
+    other = sorted(new - here) or sorted(new)
+    return (f"mixed currencies: {source} has orders in {', '.join(sorted(new))}, but {what}; "
+            "totals add amounts without converting them. Keep each currency in its own "
+            f"workspace: shopscope init shop-{other[0].lower()} --currency {other[0]}, then "
+            f"load the file there with -w shop-{other[0].lower()}")
+
+
 def load_batches(
     store: Store,
     batches: Sequence[Batch],
@@ -168,8 +197,10 @@ def load_batches(
     policy: Policy = "reject",
     notes: Sequence[str] = (),
     progress: Progress | None = None,
+    currency: str | None = None,
 ) -> LoadResult:
-    """Validate, then write every batch in one transaction.
+    """Validate, then write every batch in one transaction. ``currency`` is the workspace's:
+    orders in another one (or in another than the stored orders') load with a warning.
 
     Raises
     ------
@@ -188,6 +219,9 @@ def load_batches(
         )
     now = datetime.now().replace(microsecond=0)
     store.ensure_tables()
+    warning = currency_warning(store, batches, source, currency)
+    if warning:
+        result.warnings.append(warning)
     with store.transaction():
         for i, batch in enumerate(batches):
             if progress:

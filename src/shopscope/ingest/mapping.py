@@ -1108,6 +1108,7 @@ def ingest_mapping(
             results.append(load_batches(
                 store, build(plan, stage), source=shown, fingerprint=fp, preset=preset,
                 policy=policy, notes=plan.notes, progress=progress,
+                currency=settings.currency,
             ))
         finally:
             for name in plan.temp:

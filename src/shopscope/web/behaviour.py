@@ -23,7 +23,8 @@ from shopscope.analytics.behaviour.paths import ARROW, paths
 from shopscope.analytics.behaviour.retention import repurchase_cohorts, retention
 from shopscope.analytics.behaviour.trends import trends
 from shopscope.api.deps import AppState, State
-from shopscope.api.routers.behaviour import cached_funnel, source_of
+from shopscope.analytics.behaviour.source import DEFAULT_FUNNEL, SourceChoice, why_empty
+from shopscope.api.routers.behaviour import cached_funnel, choice_of
 from shopscope.errors import ShopscopeError
 from shopscope.schema.tables import EVENT_TYPES
 from shopscope.web.charts import COLORS, Chart, json_safe, layout, mark_partial, time_axis, trace
@@ -38,7 +39,7 @@ TABS = ("trends", "funnel", "retention", "paths")
 GRAINS = ("day", "week", "month")
 BREAKDOWNS = ("", "channel", "category", "source", "medium", "campaign", "customer.country",
               "customer.member_tier", "customer.signup_channel")
-DEFAULT_STEPS = "view > add_to_cart > checkout > purchase"
+DEFAULT_STEPS = " > ".join(DEFAULT_FUNNEL["events"][0])
 #: Cohort lines on the LTV chart: more than this keeps the oldest and the newest halves.
 LTV_LINES = 12
 
@@ -69,12 +70,18 @@ def by_label(t: Translator, by: str) -> str:
 class Options:
     """Query-string options with defaults; bad values become messages."""
 
-    def __init__(self, t: Translator, params: Mapping[str, str],
-                 default_source: str = "events") -> None:
+    def __init__(self, t: Translator, params: Mapping[str, str]) -> None:
         self.t, self.params, self.messages = t, params, []
         self.values: dict[str, str] = {}
-        #: events, or orders (each order a purchase event) for shops without tracking
-        self.source = self.choice("source", ("events", "orders"), default_source)
+        #: auto, events, or orders (each order a purchase event) for shops without tracking;
+        #: resolved per range by :meth:`resolve` (the CLI's and the API's rule)
+        self.source = self.choice("source", ("auto", "events", "orders"), "auto")
+        self.choice_made: SourceChoice | None = None
+
+    def resolve(self, state: AppState, start: dt.date | None, end: dt.date | None) -> str:
+        """The source read for this range: events or orders."""
+        self.choice_made = choice_of(state, self.source, start, end)
+        return self.choice_made.kind
 
     def text(self, name: str, default: str = "") -> str:
         value = (self.params.get(name) or default).strip()
@@ -146,6 +153,27 @@ def _has_events(state: AppState) -> bool:
     return state.cached(("has-events",), lambda: store.row_count("events") > 0)
 
 
+def _empty(t: Translator, opts: Options, analysis: str, result: Any,  # noqa: ANN401
+           first_step: str | None = None) -> str | None:
+    """Why the analysis shows nothing, in the page's language (None when it shows data)."""
+    choice = opts.choice_made
+    if choice is None or result is None:
+        return None
+    reason = why_empty(choice, analysis, result, first_step)
+    if reason is None:
+        return None
+    start, end = choice.start, choice.end
+    where = (t("beh.range.between", start=t.date(start), end=t.date(end)) if start and end
+             else t("beh.range.from", start=t.date(start)) if start
+             else t("beh.range.to", end=t.date(end)) if end else t("beh.range.all"))
+    text = t("beh.empty." + reason.code, source=t("beh.src." + choice.kind), range=where)
+    if reason.code == "no_match" and choice.kind == "orders":
+        text += " " + t("beh.empty.orders_only")
+    if reason.suggest:
+        text += " " + t("beh.empty.suggest", source=t("beh.source." + reason.suggest))
+    return text
+
+
 def _page(request: Request, session, t: Translator, tab: str, opts: Options | None,  # noqa: ANN001
           view: dict, charts: list[Chart]) -> HTMLResponse:
     return render(request, "behaviour.html", t, session=session, tab=tab, tabs=TABS,
@@ -161,14 +189,17 @@ def _dates(periods: pd.Series) -> list[dt.date]:
     return [pd.Timestamp(p).date() for p in periods]
 
 
-def _partial(state: AppState, source: str, periods: list[dt.date], grain: str,
+def _partial(state: AppState, opts: Options, periods: list[dt.date], grain: str,
              start: dt.date | None, end: dt.date | None) -> set[dt.date]:
     """The periods the data (its last event day) or the inclusive range cover in part."""
+    choice = opts.choice_made
+    assert choice is not None  # the view resolved its source first
+
     def last_day() -> dt.date | None:
-        value = source_of(state, source).table("events").event_at.max().execute()
+        value = choice.source.table("events").event_at.max().execute()
         return None if pd.isna(value) else pd.Timestamp(value).date()
 
-    last = state.cached(("web-last-event-day", source), last_day)
+    last = state.cached(("web-last-event-day", choice.kind), last_day)
     return partial_periods(periods, grain, last, start,
                            end + dt.timedelta(days=1) if end else None)
 
@@ -182,13 +213,14 @@ def trends_view(state: AppState, t: Translator, opts: Options) -> tuple[dict, li
     cmp_start, cmp_end = opts.date_range("compare_start", "compare_end")
     compare = (cmp_start, cmp_end) if cmp_start and cmp_end else None
     metrics = ("pv", "uv", "dau", "mau", "stickiness", "events_per_visitor")
-    store = source_of(state, opts.source)
+    kind = opts.resolve(state, start, end)
+    store = opts.choice_made.source
     result = _try(opts, lambda: state.cached(
-        ("trends", opts.source, metrics, grain, start, end, event, by, compare),
+        ("trends", kind, metrics, grain, start, end, event, by, compare),
         lambda: trends(store, metrics=metrics, grain=grain, start=start, end=end,
                        event=event, by=by, compare=compare)))
     if result is None or result.data.empty:
-        return {"empty_result": True}, []
+        return {"empty_result": True, "empty_reason": _empty(t, opts, "trends", result, event)}, []
     charts = []
     noun = t.grain_noun(grain)
     if by:
@@ -210,7 +242,7 @@ def trends_view(state: AppState, t: Translator, opts: Options) -> tuple[dict, li
     else:
         wide = result.wide()
         periods = _dates(wide.period)
-        partial = _partial(state, opts.source, periods, grain, start, end)
+        partial = _partial(state, opts, periods, grain, start, end)
         x = [p.isoformat() for p in periods]
         axis = time_axis(t, periods, grain)
 
@@ -286,20 +318,26 @@ def funnel_chart(t: Translator, table: pd.DataFrame, mode: str) -> Chart:
 
 
 def funnel_view(state: AppState, t: Translator, opts: Options) -> tuple[dict, list[Chart]]:
-    orders = opts.source == "orders"  # purchases only: a repeat-purchase funnel
-    steps = parse_steps(opts.text("steps", "purchase > purchase" if orders else DEFAULT_STEPS))
-    window = opts.text("window", "30d" if orders else "1d")
+    start, end = opts.date_range()
+    kind = opts.resolve(state, start, end)
+    # on orders (purchases only) the default is the repeat-purchase funnel
+    default_steps, default_window = DEFAULT_FUNNEL[kind]
+    steps = parse_steps(opts.text("steps", " > ".join(default_steps)))
+    window = opts.text("window", default_window)
     mode = opts.choice("mode", ("user", "order"), "user")
     order = opts.choice("order", ("sequential", "any"), "sequential")
     same_product = opts.choice("same_product", ("no", "yes"), "no") == "yes"
     by = opts.choice("by", BREAKDOWNS, "") or None
     grain = opts.choice("grain", GRAINS, "day")
-    start, end = opts.date_range()
     options = {"window": window, "order": order, "same_product": same_product, "mode": mode,
                "start": start, "end": end, "by": None}
-    result = _try(opts, lambda: cached_funnel(state, steps, options, opts.source))
+    result = _try(opts, lambda: cached_funnel(state, steps, options, kind))
     if result is None:
         return {"empty_result": True}, []
+    reason = _empty(t, opts, "funnel", result, steps[0] if steps else None)
+    if reason:
+        return {"empty_result": True, "empty_reason": reason,
+                "steps_text": " > ".join(steps)}, []
     table = result.steps
     charts = [funnel_chart(t, table, mode)]
     rows = [{"step": int(r["step"]), "name": t.step(r["name"]), "count": t.count(r["count"]),
@@ -324,7 +362,7 @@ def funnel_view(state: AppState, t: Translator, opts: Options) -> tuple[dict, li
     breakdown = []
     if by:
         split = _try(opts, lambda: cached_funnel(state, steps, {**options, "by": by},
-                                                 opts.source))
+                                                 kind))
         if split is not None and not split.steps.empty:
             last = split.steps[split.steps.step == split.steps.step.max()]
             first = split.steps[split.steps.step == 1].set_index("by")["count"]
@@ -344,14 +382,15 @@ def funnel_view(state: AppState, t: Translator, opts: Options) -> tuple[dict, li
     from shopscope.analytics.behaviour.funnels import funnel_trend
 
     trend_opts = {k: v for k, v in options.items() if k != "by"}
-    key = ("funnel-trend", opts.source, tuple(steps), grain, tuple(sorted((k, str(v))
-                                                            for k, v in trend_opts.items())))
+    key = ("funnel-trend", kind, tuple(steps), grain, tuple(sorted((k, str(v))
+                                                     for k, v in trend_opts.items())))
+    source = opts.choice_made.source
     trend = _try(opts, lambda: state.cached(key, lambda: funnel_trend(
-        source_of(state, opts.source), steps, grain=grain, **trend_opts)))
+        source, steps, grain=grain, **trend_opts)))
     if trend is not None and len(trend):
         last_step = trend[trend.step == trend.step.max()].sort_values("period")
         periods = _dates(last_step.period)
-        partial = _partial(state, opts.source, periods, grain, start, end)
+        partial = _partial(state, opts, periods, grain, start, end)
         lay = layout(t("beh.funnel_trend", grain=t.grain_noun(grain)), "", t("beh.conversion"),
                      y_format=".1%")
         lay["xaxis"] = time_axis(t, periods, grain)
@@ -397,11 +436,14 @@ def retention_view(state: AppState, t: Translator, opts: Options) -> tuple[dict,
     start, end = opts.date_range()
     store = state.workspace.store
     charts: list[Chart] = []
+    kind = opts.resolve(state, start, end)
+    source = opts.choice_made.source
     result = _try(opts, lambda: state.cached(
-        ("retention", opts.source, start_event, return_event, grain, periods, mode, start,
+        ("retention", kind, start_event, return_event, grain, periods, mode, start,
          end, None),
-        lambda: retention(source_of(state, opts.source), start_event=start_event, return_event=return_event,
+        lambda: retention(source, start_event=start_event, return_event=return_event,
                           grain=grain, periods=periods, mode=mode, start=start, end=end)))
+    reason = _empty(t, opts, "retention", result, start_event)
     if result is not None and not result.matrix.empty:
         wide = keep_cohorts(result.wide(), 40)
         charts.append(heatmap(t, "chart-retention", t("beh.retention_title"), wide, grain,
@@ -432,7 +474,7 @@ def retention_view(state: AppState, t: Translator, opts: Options) -> tuple[dict,
                      t("beh.ltv"), y_format=",.0f", height=400)
         lay["legend"]["y"] = -0.3
         charts.append(Chart("chart-ltv", {"data": traces, "layout": lay}))
-    return {"empty_result": not charts}, charts
+    return {"empty_result": not charts, "empty_reason": reason}, charts
 
 
 # -- paths ----------------------------------------------------------------------------------
@@ -461,23 +503,25 @@ def sankey(t: Translator, result: Any) -> Chart:  # noqa: ANN401
 
 
 def paths_view(state: AppState, t: Translator, opts: Options) -> tuple[dict, list[Chart]]:
+    start_date, end_date = opts.date_range()
+    kind = opts.resolve(state, start_date, end_date)
     start = opts.text("from") or None
     end = opts.text("to") or None
-    if start is None and end is None and "from" not in opts.params and opts.source == "events":
+    if start is None and end is None and "from" not in opts.params and kind == "events":
         start = "view"
         opts.values["from"] = start
     length = opts.integer("length", 5, 2, 10)
     top = opts.integer("top", 20, 1, 100)
     exclude = tuple(s for s in opts.text("exclude").replace(",", " ").split() if s)
     collapse = opts.choice("collapse", ("yes", "no"), "yes") == "yes"
-    start_date, end_date = opts.date_range()
-    key = ("paths", opts.source, start, end, length, top, exclude, collapse, "30m",
+    key = ("paths", kind, start, end, length, top, exclude, collapse, "30m",
            start_date, end_date)
+    source = opts.choice_made.source
     result = _try(opts, lambda: state.cached(key, lambda: paths(
-        source_of(state, opts.source), start=start, end=end, length=length, top=top, exclude=exclude,
+        source, start=start, end=end, length=length, top=top, exclude=exclude,
         collapse_repeats=collapse, start_date=start_date, end_date=end_date)))
-    if result is None or result.error:
-        return {"empty_result": True}, []
+    if result is None or result.error or not result.sessions:
+        return {"empty_result": True, "empty_reason": _empty(t, opts, "paths", result, start)}, []
     charts = [sankey(t, result)] if len(result.sankey.links) else []
     rows = [{"text": ARROW.join(t.step(s) for s in r["path"]),
              "sessions": t.count(r["sessions"]),
@@ -509,11 +553,11 @@ def behaviour_page(tab: str, request: Request, state: State,
     has_events = _has_events(state)
     if not has_events and not state.workspace.store.row_count("orders"):
         return _page(request, session, t, tab, None, {"no_events": True}, [])
-    opts = Options(t, request.query_params, "events" if has_events else "orders")
-    if not has_events and opts.source == "events":
-        opts.source = opts.values["source"] = "orders"
+    opts = Options(t, request.query_params)
     view, charts = VIEWS[tab](state, t, opts)
-    view["orders_note"] = opts.source == "orders"
+    # the note says what the numbers are made of: the source actually read for this range
+    view["orders_note"] = (opts.choice_made is not None
+                           and opts.choice_made.kind == "orders")
     view["has_events"] = has_events
     return _page(request, session, t, tab, opts, view, charts)
 

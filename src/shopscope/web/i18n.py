@@ -316,6 +316,26 @@ CATALOGUE: dict[str, dict[str, str]] = {
     "beh.source": {"en": "Data", "zh": "数据来源"},
     "beh.source.events": {"en": "Behaviour events", "zh": "行为事件"},
     "beh.source.orders": {"en": "Orders as purchases", "zh": "订单（视为购买事件）"},
+    # which source was read and why a result is empty (analytics/behaviour/source.py)
+    "beh.source.auto": {"en": "Automatic (events, else orders)",
+                        "zh": "自动（有行为事件用事件，否则用订单）"},
+    "beh.src.events": {"en": "events", "zh": "行为事件"},
+    "beh.src.orders": {"en": "orders", "zh": "订单"},
+    "beh.range.between": {"en": "between {start} and {end}", "zh": "{start} 至 {end} 之间"},
+    "beh.range.from": {"en": "from {start} on", "zh": "{start} 起"},
+    "beh.range.to": {"en": "up to {end}", "zh": "截至 {end}"},
+    "beh.range.all": {"en": "in this workspace", "zh": "本工作区中"},
+    "beh.empty.no_data": {"en": "No events or orders {range}.",
+                          "zh": "{range}没有行为事件或订单。"},
+    "beh.empty.no_rows": {"en": "No {source} {range}.", "zh": "{range}没有{source}。"},
+    "beh.empty.no_match": {
+        "en": "There are {source} {range}, but none matches these options (steps, event, "
+              "filters).",
+        "zh": "{range}有{source}，但没有符合这些条件（步骤、事件、筛选）的数据。"},
+    "beh.empty.orders_only": {"en": "Orders give purchase events only.",
+                              "zh": "订单只提供购买事件。"},
+    "beh.empty.suggest": {"en": "Choose “{source}” under Data.",
+                          "zh": "请在“数据来源”中选择“{source}”。"},
     "beh.orders_note": {
         "en": "Showing orders as purchase events: each order is a purchase by its customer "
               "(a guest order is a visitor of its own).",

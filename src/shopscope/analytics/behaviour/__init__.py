@@ -34,10 +34,18 @@ from shopscope.analytics.behaviour.retention import (
     repurchase_cohorts,
     retention,
 )
+from shopscope.analytics.behaviour.source import (
+    DEFAULT_FUNNEL,
+    EmptyReason,
+    SourceChoice,
+    choose_source,
+    why_empty,
+)
 from shopscope.analytics.behaviour.trends import TREND_METRICS, TrendResult, trends
 
 __all__ = [
-    "TREND_METRICS", "CohortResult", "FunnelOptions", "FunnelResult", "OrderEvents",
+    "DEFAULT_FUNNEL", "TREND_METRICS", "CohortResult", "EmptyReason", "SourceChoice",
+    "choose_source", "why_empty", "FunnelOptions", "FunnelResult", "OrderEvents",
     "PathOptions", "PathResult", "RetentionResult", "Sankey", "Step", "TrendResult",
     "funnel", "funnel_dropped", "funnel_trend", "orders_as_events", "parse_date",
     "parse_window", "path_counts", "paths", "property_value", "repurchase_cohorts",

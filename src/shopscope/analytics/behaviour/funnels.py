@@ -57,7 +57,7 @@ import datetime as dt
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal, get_args
 
 import ibis
@@ -198,6 +198,7 @@ def _plan(steps: Sequence[Step | str], window: str | dt.timedelta, order: str,
     if len(parsed) < 2:
         raise OptionError(f"a funnel needs at least 2 steps, got {len(parsed)}: "
                           f"{[s.name for s in parsed]}", hint="add the step to convert to")
+    parsed = _numbered(parsed)
     if order not in get_args(Order):
         raise OptionError(f"order must be one of {', '.join(get_args(Order))}, not {order!r}")
     if mode not in get_args(Mode):
@@ -206,6 +207,20 @@ def _plan(steps: Sequence[Step | str], window: str | dt.timedelta, order: str,
         _check_by(by)
     return _Plan(parsed, parse_window(window), order,  # type: ignore[arg-type]
                  bool(same_product), mode, start, end, by)  # type: ignore[arg-type]
+
+
+def _numbered(steps: tuple[Step, ...]) -> tuple[Step, ...]:
+    """A name given to more than one step gets ``#1``, ``#2`` … (``purchase #2`` is the
+    second purchase), so that tables and charts keep the steps apart."""
+    names = [s.name for s in steps]
+    seen: dict[str, int] = {}
+    out = []
+    for step, name in zip(steps, names, strict=True):
+        if names.count(name) > 1:
+            seen[name] = seen.get(name, 0) + 1
+            step = replace(step, label=f"{name} #{seen[name]}")
+        out.append(step)
+    return tuple(out)
 
 
 def _check_by(by: str) -> None:
@@ -278,7 +293,11 @@ def _by_product(source: TableSource, t: ir.Table, plan: _Plan) -> ir.Table:
     joined = rest.join(lines, rest._order == lines._oid)
     joined = joined.select(*[c for c in t.columns if c != "product_id"],
                            product_id=joined._pid, _line_value=joined._line_value)
-    return known.union(joined.select(*known.columns))
+    # the two sides may differ in nullability only (orders' ordered_at is NOT NULL when the
+    # events are orders): one nullable schema for the union
+    types = {c: known[c].type().copy(nullable=True) for c in known.columns}
+    return known.select(**{c: known[c].cast(d) for c, d in types.items()}).union(
+        joined.select(**{c: joined[c].cast(d) for c, d in types.items()}))
 
 
 def _with_values(source: TableSource, t: ir.Table, plan: _Plan, *,

@@ -104,6 +104,8 @@ class OnlineRetail:
             Check("UnitPrice", "cannot parse as a number",
                   lines[raw_name("unit_price")].notnull() & lines.unit_price.isnull(),
                   lines[raw_name("unit_price")]),
+            Check("UnitPrice", "missing value", lines[raw_name("unit_price")].isnull(),
+                  lines[raw_name("unit_price")]),
             Check("UnitPrice", "negative price on a merchandise line",
                   (lines.kind == "merch") & (lines.unit_price < 0), lines[raw_name("unit_price")]),
             Check("Quantity", "zero quantity", lines.quantity == 0, lines[raw_name("quantity")]),
