@@ -411,7 +411,7 @@ def test_data_page_lists_tables_log_and_rejects(app, demo_ws):
     assert "cannot parse as a whole number" in html and ">two<" in html
     for raw in RAW_PII:  # admins see the raw values
         assert raw in html
-    assert "5 rejected value(s)" in html
+    assert "5 rejected values" in html
 
 
 def test_viewer_sees_pii_masked_in_rejects(app):

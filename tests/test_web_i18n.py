@@ -87,6 +87,8 @@ def test_plurals_follow_the_number():
     assert EN.plural("exp.n_days", 1, n="1") == "1 day"
     assert EN.plural("cust.orders_shown", 1, shown="1", total="1") == "Latest 1 of 1 order."
     assert ZH.plural("cust.days", 1, n="1") == "1 天"
+    assert EN.plural("data.rejects_total", 1, n="1") == "1 rejected value"
+    assert EN.plural("data.rejects_total", 5, n="5") == "5 rejected values"
 
 
 def test_cohort_axis_titles_are_whole_sentences():

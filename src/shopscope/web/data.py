@@ -84,7 +84,7 @@ def build_data_page(state: AppState, t: Translator, page: int, admin: bool) -> d
                      "loaded_at": _when(t, r["loaded_at"])}
                     for r in rejects.to_dict("records")],
         "rejects_total": total,
-        "rejects_total_label": t("data.rejects_total", n=t.count(total)),
+        "rejects_total_label": t.plural("data.rejects_total", total, n=t.count(total)),
         "page": min(page, pages),
         "pages": pages,
         "masked": not admin,
