@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from shopscope.analytics import METRICS, kpis, summary
-from shopscope.analytics.kpis import is_partial
+from shopscope.analytics.kpis import is_partial, period_end
 from shopscope.api.deps import AppState, State
 from shopscope.web.charts import Chart, breakdown_chart, trend_charts
 from shopscope.web.deps import PageSession, render, translator_for
@@ -30,13 +30,6 @@ CARD_METRICS = ("gmv", "net_sales", "orders", "buyers", "aov", "repurchase_rate"
 TREND_METRICS = ("gmv", "net_sales", "orders", "buyers", "aov", "repurchase_rate",
                  "cancellation_rate", "return_rate", "conversion_rate")
 TOP = 12
-_NEXT = {
-    "day": pd.DateOffset(days=1),
-    "week": pd.DateOffset(weeks=1),
-    "month": pd.DateOffset(months=1),
-    "quarter": pd.DateOffset(months=3),
-    "year": pd.DateOffset(years=1),
-}
 
 
 def _missing(v: object) -> bool:
@@ -111,11 +104,6 @@ def partial_periods(periods: list[dt.date], grain: str, last_day: dt.date | None
     [datetime.date(2011, 11, 1), datetime.date(2011, 12, 1)]
     """
     return {p for p in periods if is_partial(p, grain, last_day, start, end)}
-
-
-def period_end(start: dt.date, grain: str) -> dt.date:
-    """The first day after the period starting on ``start``."""
-    return (pd.Timestamp(start) + _NEXT[grain]).date()
 
 
 def _change(t: Translator, metric: str, now: float | None, earlier: float | None,
