@@ -130,7 +130,7 @@ def _funnel12_shopscope(p: Params) -> dict:
 
 
 def _shopscope_funnel(p: Params, steps: list[str], mode: str) -> dict:
-    from shopscope.analytics.behaviour.funnels import funnel
+    from shopscope.behaviour.funnels import funnel
 
     store = _ws_store(p)
     seconds, res = _cases._timed(lambda: funnel(store, steps, window="24h", mode=mode))
@@ -640,7 +640,7 @@ def _funnel_order_spark(p: Params) -> dict:
 # ======================================================================================
 @case("retention_shopscope")
 def _retention_shopscope(p: Params) -> dict:
-    from shopscope.analytics.behaviour.retention import retention
+    from shopscope.behaviour.retention import retention
 
     store = _ws_store(p)
     seconds, res = _cases._timed(
@@ -759,7 +759,7 @@ def _retention_pandas(p: Params) -> dict:
 # ======================================================================================
 @case("paths_shopscope")
 def _paths_shopscope(p: Params) -> dict:
-    from shopscope.analytics.behaviour.paths import paths
+    from shopscope.behaviour.paths import paths
 
     store = _ws_store(p)
     seconds, res = _cases._timed(lambda: paths(store, start="view", length=5, top=TOP,

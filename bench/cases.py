@@ -127,7 +127,7 @@ def _retail_ingest_pandas(p: Params) -> dict:
 @case("retail_kpi_shopscope")
 def _retail_kpi_shopscope(p: Params) -> dict:
     import analyst_pandas
-    from shopscope.analytics.kpis import kpis
+    from shopscope.kpis.queries import kpis
     from shopscope.store import Workspace
 
     t_open, ws = _timed(lambda: Workspace.open(p["retail_ws"]))
@@ -211,7 +211,7 @@ def _daily_frame(frame):  # noqa: ANN001, ANN202 - pandas in, pandas out
 
 @case("events_daily_shopscope")
 def _events_daily_shopscope(p: Params) -> dict:
-    from shopscope.analytics.kpis import kpi_expr
+    from shopscope.kpis.queries import kpi_expr
     from shopscope.store import Workspace
 
     store = Workspace.open(p["events_ws"]).store
@@ -228,7 +228,7 @@ def _events_daily_shopscope_events_only(p: Params) -> dict:
 
     from shopscope.store import Workspace
 
-    k = importlib.import_module("shopscope.analytics.kpis")
+    k = importlib.import_module("shopscope.kpis.queries")
 
     store = Workspace.open(p["events_ws"]).store
     seconds, frame = _timed(

@@ -7,7 +7,7 @@
 
 The summaries are drawn from known parameters (the synthetic shop's defaults, per day:
 BG/NBD r=0.75, alpha=60, a=0.8, b=3; Gamma-Gamma p=6.25, q=3.74, gamma=15.44) with
-``shopscope.models.simulate_bgnbd`` / ``simulate_spend``. By default they are
+``shopscope.customers.models.simulate_bgnbd`` / ``simulate_spend``. By default they are
 day-granular, as ``customer_summary`` gives them: a customer's first purchase is at a
 random time of day ``d0 + u``, the calibration ends at the end of day ``E``, and the
 summary keeps whole days (``T = E - d0``, ``recency = floor(u + t_x)``), so that identical
@@ -59,7 +59,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from shopscope.models import (
+from shopscope.customers.models import (
     BetaGeoModel,
     GammaGammaModel,
     clv,
@@ -324,7 +324,7 @@ def print_params(rows: dict[str, dict], reference: str, names: list[str],
 
 def cdnow_summary(path: Path) -> pd.DataFrame:
     """The CDNOW sample's calibration summary in weeks, made by the engine (as the tests)."""
-    from shopscope.analytics.customers import customer_summary
+    from shopscope.customers import customer_summary
     from shopscope.ingest import ingest_file
     from shopscope.store import Workspace
 

@@ -12,7 +12,7 @@ import io
 import sys
 from pathlib import Path
 
-OUT = Path(__file__).resolve().parents[1] / "src/shopscope/data/online_retail_sample.csv.gz"
+OUT = Path(__file__).resolve().parents[1] / "src/shopscope/samples/online_retail_sample.csv.gz"
 
 
 def keep(key: str) -> bool:

@@ -8,8 +8,8 @@ import ibis
 import pytest
 from fastapi.testclient import TestClient
 
-from shopscope.analytics import kpis, summary
-from shopscope.api import create_app
+from shopscope.kpis import kpis, summary
+from shopscope.app import create_app
 from shopscope.auth import UserStore
 from shopscope.cli import demo_data_path
 from shopscope.ingest import ingest_file

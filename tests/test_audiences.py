@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from shopscope.analytics.customers.audiences import (
+from shopscope.customers.audiences import (
     AudienceDefinition,
     AudienceError,
     AudienceNotFound,
@@ -25,7 +25,7 @@ from shopscope.analytics.customers.audiences import (
     export_audience,
     parse_definition,
 )
-from shopscope.analytics.customers.lifecycle import LifecycleWindows
+from shopscope.customers.lifecycle import LifecycleWindows
 from shopscope.schema import get_table
 from shopscope.store import connect
 from tests.kpi_shop import load

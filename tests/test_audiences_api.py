@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from shopscope.analytics.customers import audience_stats, build_profile
-from shopscope.analytics.customers.audiences import parse_definition
+from shopscope.customers import audience_stats, build_profile
+from shopscope.customers.audiences import parse_definition
 from tests.test_api import app, client, ws  # noqa: F401 - fixtures
 
 VIP = {"name": "vip", "description": "top spenders",
@@ -44,7 +44,7 @@ def test_audience_lifecycle_over_the_api(app, ws):  # noqa: F811
 def test_preview_filters_on_clv_without_saving(app, ws):  # noqa: F811
     import datetime as dt
 
-    from shopscope.analytics.customers import clv_columns
+    from shopscope.customers import clv_columns
 
     viewer = client(app, "vic")
     day = dt.date(2011, 1, 1)

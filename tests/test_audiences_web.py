@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from shopscope.analytics.customers import (
+from shopscope.customers import (
     AudienceDefinition,
     AudienceStore,
     audience_stats,

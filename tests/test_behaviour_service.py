@@ -16,7 +16,7 @@ import ibis
 import pandas as pd
 import pytest
 
-from shopscope.api import create_app
+from shopscope.app import create_app
 from shopscope.auth import UserStore
 from shopscope.ingest import ingest_file
 from shopscope.store import Workspace
@@ -255,7 +255,7 @@ def test_cli_api_and_page_agree_on_an_orders_only_shop(retail):
     heat = page_charts(c.get("/behaviour/retention", params={"grain": "week",
                                                               "periods": 12}).text)
     z = heat["chart-retention"]["data"][0]["z"]
-    from shopscope.web.behaviour import keep_cohorts
+    from shopscope.behaviour.pages import keep_cohorts
 
     wide = keep_cohorts(api.pivot(index="cohort", columns="period_number", values="rate"), 40)
     assert len(z) == len(wide) == 40

@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 from babel.numbers import format_currency, format_decimal
 
-from shopscope.analytics import kpis, summary
+from shopscope.kpis import kpis, summary
 from shopscope.auth import UserStore
 from shopscope.cli import demo_data_path
 from shopscope.ingest import ingest_file
@@ -78,7 +78,7 @@ def serve(app):  # noqa: ANN001, ANN201
 
 @pytest.fixture(scope="module")
 def server(workspace):
-    from shopscope.api.app import create_app
+    from shopscope.app import create_app
 
     with serve(create_app(workspace)) as url:
         yield url
@@ -195,7 +195,7 @@ def test_audience_builder_in_chromium(server, browser, workspace):
     chart; the numbers are the analytics module's."""
     import datetime as dt
 
-    from shopscope.analytics.customers import (
+    from shopscope.customers import (
         AudienceDefinition,
         audience_stats,
         build_profile,

@@ -18,7 +18,7 @@ sync_api = pytest.importorskip("playwright.sync_api")
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from shopscope.api.app import create_app
+    from shopscope.app import create_app
     from shopscope.auth import UserStore
     from shopscope.ingest import ingest_file
     from shopscope.store import Workspace

@@ -21,7 +21,7 @@ def server(tmp_path_factory):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from shopscope.api.app import create_app
+    from shopscope.app import create_app
     from shopscope.auth import UserStore
     from shopscope.experiments.registry import ExperimentStore, parse_definition
     from shopscope.ingest import ingest_file

@@ -46,8 +46,8 @@ def shop(tmp_path_factory):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from shopscope.analytics.customers import AudienceDefinition, AudienceStore
-    from shopscope.api.app import create_app
+    from shopscope.customers import AudienceDefinition, AudienceStore
+    from shopscope.app import create_app
     from shopscope.auth import UserStore
     from shopscope.experiments.registry import ExperimentStore, parse_definition
     from shopscope.ingest import ingest_file

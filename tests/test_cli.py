@@ -38,7 +38,7 @@ def test_demo_loads_prints_summary_and_writes_offline_report(demo_ws):
     # The data end on 2011-12-09, so December is partial and November is the latest full month.
     assert "Latest full month: November 2011" in report
     # The demo slice's order count, computed independently with pandas from the bundled file.
-    raw = pd.read_csv(ROOT / "src/shopscope/data/online_retail_sample.csv.gz", dtype=str)
+    raw = pd.read_csv(ROOT / "src/shopscope/samples/online_retail_sample.csv.gz", dtype=str)
     qty = raw.Quantity.astype(int)
     code = raw.StockCode.str.upper()
     merch = ~code.isin(["POST", "DOT", "C2", "D", "M", "S", "B", "BANK CHARGES", "AMAZONFEE",
@@ -152,7 +152,7 @@ def test_currency_warning_names_the_stored_orders_currency(tmp_path):
     # Online Retail's orders in GBP first, then CDNOW's in USD
     ws = Workspace.create(tmp_path / "ws", currency="GBP")
     try:
-        first = ingest_file(ws, ROOT / "src/shopscope/data/online_retail_sample.csv.gz",
+        first = ingest_file(ws, ROOT / "src/shopscope/samples/online_retail_sample.csv.gz",
                             preset="online_retail")
         assert first.warnings == []
         result = ingest_file(ws, cdnow, preset="cdnow")

@@ -11,7 +11,7 @@ from tests.test_cli import run
 
 
 def test_customers_and_audience_commands(tmp_path):
-    from shopscope.analytics.customers.rfm import classic_segment, rfm_scores, rfm_table
+    from shopscope.customers.rfm import classic_segment, rfm_scores, rfm_table
     from shopscope.store import Workspace
 
     assert run("demo", "-w", "ws", "--no-serve", cwd=tmp_path).returncode == 0

@@ -17,11 +17,11 @@ import pandas as pd
 import pytest
 from rich.cells import cell_len
 
-from shopscope.analytics.kpis import is_partial, metric_change
-from shopscope.clifmt import export_frame, fmt_days, fmt_duration, plural
+from shopscope.kpis.queries import is_partial, metric_change
+from shopscope.ui.clifmt import export_frame, fmt_days, fmt_duration, plural
 
 ROOT = Path(__file__).resolve().parents[1]
-DEMO_CSV = ROOT / "src/shopscope/data/online_retail_sample.csv.gz"
+DEMO_CSV = ROOT / "src/shopscope/samples/online_retail_sample.csv.gz"
 
 
 def run(*args: str, cwd: Path, columns: int = 80) -> subprocess.CompletedProcess:
@@ -191,8 +191,8 @@ def test_one_rule_for_changes():
 
 
 def test_dashboard_cards_use_the_same_rule():
-    from shopscope.web.i18n import Translator
-    from shopscope.web.overview import _change
+    from shopscope.ui.i18n import Translator
+    from shopscope.kpis.pages import _change
 
     card = _change(Translator("en"), "cancellation_rate", 0.032, 0.020, "vs", "GBP")
     assert card["text"] == "1.2 pp" and card["arrow"] == "▲" and card["cls"] == "bad"
@@ -281,7 +281,7 @@ def test_license_is_an_spdx_string():
 def test_print_table_splits_instead_of_cutting_numbers():
     from rich.console import Console
 
-    from shopscope.clifmt import print_table
+    from shopscope.ui.clifmt import print_table
 
     big = [f"{1234567.891 * (i + 1):,.2f}" for i in range(3)]
     cells = pd.DataFrame({"country": ["United Kingdom", "Channel Islands", "EIRE"],

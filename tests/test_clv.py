@@ -32,9 +32,9 @@ import pyarrow as pa
 import pytest
 from scipy import integrate, special
 
-from shopscope.analytics.customers import SummaryOptionError, customer_summary
+from shopscope.customers import SummaryOptionError, customer_summary
 from shopscope.errors import ShopscopeError
-from shopscope.models import (
+from shopscope.customers.models import (
     BetaGeoModel,
     ClvError,
     GammaGammaModel,
@@ -49,7 +49,7 @@ from shopscope.models import (
     simulate_paretonbd,
     simulate_spend,
 )
-from shopscope.models.clv_paretonbd import hyp2f1_series
+from shopscope.customers.models.clv_paretonbd import hyp2f1_series
 from shopscope.schema import get_table
 from shopscope.store import connect
 from tests.conftest import shared_file
@@ -857,7 +857,7 @@ def demo_shop(tmp_path_factory):
 
 
 def test_spend_fit_rows_leaves_out_and_counts_non_positive_spend():
-    from shopscope.analytics.customers.clv import spend_fit_rows
+    from shopscope.customers.clv import spend_fit_rows
 
     summary = pd.DataFrame({"customer_id": list("abcdef"), "frequency": [0, 1, 2, 3, 1, 4],
                             "monetary_value": [0.0, 5.0, 0.0, -2.0, np.nan, 7.5]})
@@ -869,7 +869,7 @@ def test_spend_fit_rows_leaves_out_and_counts_non_positive_spend():
 def test_fit_clv_on_cdnow_master_leaves_out_free_repeat_buyers(cdnow_master):
     """CDNOW master has a repeat buyer whose repeat CDs were free: Gamma-Gamma alone
     refuses the summary; the shop-level fit leaves that buyer out and counts them."""
-    from shopscope.analytics.customers.clv import dropout_check, fit_clv
+    from shopscope.customers.clv import dropout_check, fit_clv
 
     path, ws = cdnow_master
     expected = raw_cdnow_nonpositive_repeat_spenders(path)
@@ -896,14 +896,14 @@ def test_fit_clv_on_cdnow_master_leaves_out_free_repeat_buyers(cdnow_master):
 
 def test_dropout_check_limits_on_cdnow_lifecycle(cdnow_master):
     """The rule itself: mean P(alive) >= 0.99 with >= 10% of buyers churned is flagged."""
-    from shopscope.analytics.customers.clv import (
+    from shopscope.customers.clv import (
         ALIVE_SHARE_LIMIT,
         CHURNED_SHARE_LIMIT,
         dropout_check,
         fit_clv,
     )
-    from shopscope.analytics.customers.lifecycle import derive_windows, stages_as_of
-    from shopscope.models import ClvResult
+    from shopscope.customers.lifecycle import derive_windows, stages_as_of
+    from shopscope.customers.models import ClvResult
 
     _, ws = cdnow_master
     fit = fit_clv(ws.store, dt.date(1998, 6, 30))
@@ -921,7 +921,7 @@ def test_dropout_check_limits_on_cdnow_lifecycle(cdnow_master):
 def test_dropout_check_flags_the_demo_shop_with_a_default_split_holdout(demo_shop):
     """Demo: BG/NBD finds a ~ 0 (everyone alive) while lifecycle has many churned; with no
     holdout of its own the check refits on the default split (last third held out)."""
-    from shopscope.analytics.customers.clv import dropout_check, fit_clv
+    from shopscope.customers.clv import dropout_check, fit_clv
 
     fit = fit_clv(demo_shop.store, dt.date(2011, 12, 9))
     assert fit.observation_end is None and fit.purchases.params_["a"] < 0.05

@@ -15,7 +15,7 @@ import re
 import ibis
 import pytest
 
-from shopscope.analytics.customers import (
+from shopscope.customers import (
     classic_segment,
     derive_windows,
     eleven_segment,
@@ -24,7 +24,7 @@ from shopscope.analytics.customers import (
     stages_as_of,
     transition_matrix,
 )
-from shopscope.api import create_app
+from shopscope.app import create_app
 from shopscope.auth import UserStore
 from shopscope.cli import demo_data_path
 from shopscope.ingest import ingest_file
@@ -196,7 +196,7 @@ def test_clv_too_little_dropout_in_api_and_page(app, ws):
     """This Online Retail slice fits a ~ 0 (everyone alive) while lifecycle has many
     churned: the API says so in ``dropout``, the page warns in both languages and shows
     the holdout error beside the warning."""
-    from shopscope.web.i18n import Translator
+    from shopscope.ui.i18n import Translator
 
     c = client(app, "vic")
     body = c.get("/api/customers/clv").json()  # whole history: no holdout of its own

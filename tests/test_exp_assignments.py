@@ -284,7 +284,7 @@ def test_cli_analyze_of_an_experiment_without_units_fails(cli_ws):
 
 
 def test_api_and_page(ingested):
-    from shopscope.api import create_app
+    from shopscope.app import create_app
     from shopscope.auth import UserStore
     from tests.conftest import api_client
 

@@ -11,7 +11,7 @@ import sys
 import pytest
 from scipy.stats import norm
 
-from shopscope.api import create_app
+from shopscope.app import create_app
 from shopscope.auth import UserStore
 from shopscope.store import Workspace
 from tests.conftest import api_client

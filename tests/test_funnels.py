@@ -1,4 +1,4 @@
-"""Funnels (``shopscope.analytics.behaviour.funnels``) on hand-written events, both engines.
+"""Funnels (``shopscope.behaviour.funnels``) on hand-written events, both engines.
 
 Every expected number is worked out by hand in the comments next to the rows, or computed
 in the test by an independent brute-force pandas/numpy loop (the Taobao sample), or comes
@@ -20,8 +20,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shopscope.analytics.behaviour.common import Step
-from shopscope.analytics.behaviour.funnels import (
+from shopscope.behaviour.common import Step
+from shopscope.behaviour.funnels import (
     FunnelResult,
     funnel,
     funnel_dropped,

@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shopscope.analytics import METRICS, kpis
-from shopscope.analytics.kpis import BREAKDOWNS, UNKNOWN
+from shopscope.kpis import METRICS, kpis
+from shopscope.kpis.queries import BREAKDOWNS, UNKNOWN
 from shopscope.cli import demo_data_path
 from shopscope.ingest import ingest_file
 from shopscope.store import Workspace
@@ -202,9 +202,9 @@ def test_a_store_made_before_the_credit_columns_gains_them(tmp_path):
 def test_dashboard_breakdown_keeps_negative_values_and_adds_up(tmp_path):
     """More countries than the chart's top list, one with credits only: its negative bar is
     shown and the rest is one 'Other' bar, so the bars add up to the shop's net sales."""
-    from shopscope.api.app import create_app
+    from shopscope.app import create_app
     from shopscope.auth import UserStore
-    from shopscope.web.overview import TOP
+    from shopscope.kpis.pages import TOP
     from tests.test_web import PASSWORD, charts, signed_in
 
     header = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"

@@ -17,8 +17,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from shopscope.analytics import METRICS, KpiResult, kpi_expr, kpis, summary
-from shopscope.analytics.kpis import BREAKDOWNS, GRAINS, UNKNOWN, KpiOptionError
+from shopscope.kpis import METRICS, KpiResult, kpi_expr, kpis, summary
+from shopscope.kpis.queries import BREAKDOWNS, GRAINS, UNKNOWN, KpiOptionError
 from shopscope.store import connect
 from tests.kpi_shop import arrow_tables, load
 

@@ -8,7 +8,7 @@ import datetime as dt
 import pyarrow as pa
 import pytest
 
-from shopscope.analytics.customers.lifecycle import (
+from shopscope.customers.lifecycle import (
     DEFAULT_WINDOWS,
     STAGES,
     LifecycleError,
@@ -228,7 +228,7 @@ def test_bad_dates():
 
 @pytest.mark.realdata
 def test_online_retail_stages_partition_buyers(tmp_path):
-    from shopscope.analytics.customers.rfm import rfm_table
+    from shopscope.customers.rfm import rfm_table
     from shopscope.ingest import ingest_file
     from shopscope.store import Workspace
 

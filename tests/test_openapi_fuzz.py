@@ -9,7 +9,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 
-from shopscope.api import create_app
+from shopscope.app import create_app
 from shopscope.auth import UserStore
 from shopscope.cli import demo_data_path
 from shopscope.ingest import ingest_file

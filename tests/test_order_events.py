@@ -7,9 +7,9 @@ import ibis
 import pandas as pd
 import pytest
 
-from shopscope.analytics.behaviour.common import OrderEvents, orders_as_events
-from shopscope.analytics.behaviour.retention import retention
-from shopscope.analytics.behaviour.trends import trends
+from shopscope.behaviour.common import OrderEvents, orders_as_events
+from shopscope.behaviour.retention import retention
+from shopscope.behaviour.trends import trends
 from shopscope.ingest import ingest_file
 from shopscope.store import Workspace
 from tests.conftest import shared_file

@@ -1,4 +1,4 @@
-"""Sessions and paths (``analytics/behaviour/paths.py``) on DuckDB and, when present, Spark.
+"""Sessions and paths (``behaviour/paths.py``) on DuckDB and, when present, Spark.
 
 Expected values are worked out by hand from the event rows below (the comments show the
 working), or, on the Taobao sample, by an independent pandas computation (sort + shift).
@@ -13,7 +13,7 @@ import shutil
 import pandas as pd
 import pytest
 
-from shopscope.analytics.behaviour.paths import END, START, PathResult, paths, sessionize
+from shopscope.behaviour.paths import END, START, PathResult, paths, sessionize
 from shopscope.errors import OptionError
 from tests.behaviour_shop import ENGINES, events_frame, make_store
 from tests.conftest import shared_file

@@ -30,7 +30,7 @@ from tests.conftest import SHARED_DATA
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 #: What the tour reads from the repository, linked into the temporary folder.
-SHIPPED = ("src/shopscope/data/online_retail_sample.csv.gz", "examples")
+SHIPPED = ("src/shopscope/samples/online_retail_sample.csv.gz", "examples")
 CDNOW = SHARED_DATA / "cdnow" / "CDNOW_master.txt.gz"
 BAD_OUTPUT = ("Traceback (most recent call last)", "internal error:",
               "warning: mixed currencies")

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shopscope.analytics.behaviour.retention import (
+from shopscope.behaviour.retention import (
     cohort_expr,
     repurchase_cohorts,
     retention,
@@ -433,7 +433,7 @@ def _retail_expected(path) -> tuple[pd.DataFrame, pd.Timestamp]:
 
 RETAIL_FILES = [
     pytest.param(lambda: Path(__file__).resolve().parents[1]
-                 / "src/shopscope/data/online_retail_sample.csv.gz", id="bundled-sample"),
+                 / "src/shopscope/samples/online_retail_sample.csv.gz", id="bundled-sample"),
     pytest.param(lambda: shared_file("online_retail", "online_retail.csv.gz"), id="full-file",
                  marks=pytest.mark.realdata),
 ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from shopscope.analytics.customers.rfm import (
+from shopscope.customers.rfm import (
     ELEVEN_GRID,
     RfmOptionError,
     classic_segment,

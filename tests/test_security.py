@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shopscope.api import create_app
-from shopscope.api.deps import AppState, size_of
+from shopscope.app import create_app
+from shopscope.ui.deps import AppState, size_of
 from tests.test_api import PASSWORDS, app, client, ws  # noqa: F401 - fixtures
 
 SECURITY_HEADERS = ("x-content-type-options", "x-frame-options", "cache-control",
@@ -390,8 +390,8 @@ def far_future(tmp_path_factory):
     ingestion), and the KPI summary and RFM table computed before that row was added."""
     import gzip
 
-    from shopscope.analytics import summary
-    from shopscope.analytics.customers import rfm_table
+    from shopscope.kpis import summary
+    from shopscope.customers import rfm_table
     from shopscope.auth import UserStore
     from shopscope.cli import demo_data_path
     from shopscope.ingest import ingest_file
@@ -417,8 +417,8 @@ def far_future(tmp_path_factory):
 def test_a_row_dated_9999_leaves_pages_and_numbers_intact(far_future):
     from fastapi.testclient import TestClient
 
-    from shopscope.analytics import summary
-    from shopscope.analytics.customers import rfm_table
+    from shopscope.kpis import summary
+    from shopscope.customers import rfm_table
 
     workspace, before = far_future
     assert workspace.store.out_of_range("orders") == 1

@@ -8,7 +8,7 @@ import shutil
 
 import pytest
 
-from shopscope.analytics import summary
+from shopscope.kpis import summary
 from shopscope.cli import demo_data_path
 from shopscope.ingest import ingest_file
 from shopscope.store import Workspace

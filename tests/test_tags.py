@@ -8,7 +8,7 @@ import datetime as dt
 import pyarrow as pa
 import pytest
 
-from shopscope.analytics.customers.tags import TAGS, TagOptionError, customer_tags
+from shopscope.customers.tags import TAGS, TagOptionError, customer_tags
 from shopscope.schema import get_table
 from shopscope.store import connect
 from tests.kpi_shop import load

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shopscope.analytics.behaviour.trends import TREND_METRICS, trends
+from shopscope.behaviour.trends import TREND_METRICS, trends
 from shopscope.errors import OptionError
 from tests.behaviour_shop import ENGINES, events_frame, make_store
 from tests.conftest import shared_file

@@ -24,13 +24,13 @@ from babel.numbers import format_currency, format_decimal, format_percent
 pytest.importorskip("httpx")
 from fastapi.testclient import TestClient  # noqa: E402
 
-from shopscope.analytics import kpis, summary  # noqa: E402
-from shopscope.api.app import create_app  # noqa: E402
+from shopscope.kpis import kpis, summary  # noqa: E402
+from shopscope.app import create_app  # noqa: E402
 from shopscope.auth import UserStore  # noqa: E402
 from shopscope.cli import demo_data_path  # noqa: E402
 from shopscope.ingest import ingest_file  # noqa: E402
 from shopscope.store import Workspace  # noqa: E402
-from shopscope.web.charts import COLORS, HIGHLIGHT  # noqa: E402
+from shopscope.ui.charts import COLORS, HIGHLIGHT  # noqa: E402
 
 PASSWORD = "correct horse battery staple"
 EN, ZH = "en", "zh_Hans_CN"
@@ -439,7 +439,7 @@ def test_data_page_in_chinese(app):
 
 # -- assets, headers, speed --------------------------------------------------------------------
 def test_plotly_is_served_locally_with_long_cache(app):
-    from shopscope.web.routes import PLOTLY_URL
+    from shopscope.ui.routes import PLOTLY_URL
 
     client = signed_in(app, "ann")
     html = client.get("/").text

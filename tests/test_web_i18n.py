@@ -21,13 +21,13 @@ from babel.dates import format_skeleton
 
 pytest.importorskip("httpx")
 
-from shopscope.analytics import kpis
-from shopscope.api.app import create_app
+from shopscope.kpis import kpis
+from shopscope.app import create_app
 from shopscope.auth import UserStore
-from shopscope.web.behaviour import keep_cohorts
-from shopscope.web.customers import sankey_positions
-from shopscope.web.i18n import CATALOGUE, Translator, country_name, format_change
-from shopscope.web.overview import partial_periods
+from shopscope.behaviour.pages import keep_cohorts
+from shopscope.customers.pages import sankey_positions
+from shopscope.ui.i18n import CATALOGUE, Translator, country_name, format_change
+from shopscope.kpis.pages import partial_periods
 from tests.test_web import PASSWORD, charts, client_for, demo_ws, login, synth_ws  # noqa: F401
 
 EN, ZH = Translator("en"), Translator("zh")
@@ -236,7 +236,7 @@ def test_charts_use_the_chinese_plotly_locale(zh_client, en_client):
         assert spec["config"]["locale"] == "zh-CN", path
         assert "plotly-locale-zh-cn.js" in html, path
         assert "plotly-locale-zh-cn.js" not in en_client.get(path).text, path
-    locale = (Path(__file__).parents[1] / "src/shopscope/web/static/plotly-locale-zh-cn.js")
+    locale = (Path(__file__).parents[1] / "src/shopscope/ui/static/plotly-locale-zh-cn.js")
     assert 'name: "zh-CN"' in locale.read_text(encoding="utf-8")
 
 
@@ -414,7 +414,7 @@ def test_chinese_funnel_names_events_and_breakdowns(synth_zh):
 
 
 def test_english_dates_follow_the_shops_region():
-    from shopscope.web.i18n import region_of_timezone
+    from shopscope.ui.i18n import region_of_timezone
 
     day = dt.date(2011, 3, 1)
     assert Translator("en", region_of_timezone("Europe/London")).date(day) == "1 Mar 2011"

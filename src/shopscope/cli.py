@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 import typer
 from rich.console import Console
 
-from shopscope.clifmt import escape
+from shopscope.ui.clifmt import escape
 from shopscope.errors import ShopscopeError
 
 app = typer.Typer(
@@ -188,9 +188,9 @@ def _emit(frame, fmt: str, output: Path | None, title: str = "",  # noqa: ANN001
     """Print or write a result frame in the asked format.
 
     Exports hold exact values without float noise (counts as integers, money in the
-    currency's minor unit); tables format each column by its kind (:mod:`shopscope.clifmt`).
+    currency's minor unit); tables format each column by its kind (:mod:`shopscope.ui.clifmt`).
     """
-    from shopscope.clifmt import export_frame, to_json_text
+    from shopscope.ui.clifmt import export_frame, to_json_text
     from shopscope.errors import ShopscopeError
 
     if fmt == "parquet":
@@ -219,8 +219,8 @@ def _print_table(frame, title: str, grain: str = "day", *, kinds=None,  # noqa: 
                  currency: str | None = None, footnote: str = "") -> None:
     """A result frame as one or more tables that fit the terminal (nothing cut short); a
     partial period is labelled ``(partial)``."""
-    from shopscope.analytics import METRICS
-    from shopscope.clifmt import NUMERIC_KINDS, format_frame, kinds_for, minor_digits, print_table
+    from shopscope.kpis import METRICS
+    from shopscope.ui.clifmt import NUMERIC_KINDS, format_frame, kinds_for, minor_digits, print_table
 
     partial = frame["partial"].tolist() if "partial" in frame.columns else None
     shown = frame.drop(columns="partial") if partial is not None else frame
@@ -262,8 +262,8 @@ def kpi(
     output: Annotated[Path | None, typer.Option(help="Write to this file.")] = None,
 ) -> None:
     """KPIs per period (GMV, net sales, orders, buyers, AOV 客单价, 复购率 …)."""
-    from shopscope.analytics import METRICS, kpis
-    from shopscope.analytics.kpis import data_last_at, mark_partial
+    from shopscope.kpis import METRICS, kpis
+    from shopscope.kpis.queries import data_last_at, mark_partial
     from shopscope.errors import ShopscopeError
 
     if fmt not in ("table", "csv", "json", "parquet"):
@@ -328,9 +328,9 @@ def _emit_changes(frame, fmt: str, output: Path | None, title: str, grain: str, 
                   by: str | None, currency: str, footnote: str) -> None:
     """The long KPI table with 环比/同比: each value in its metric's unit, changes of rates
     in percentage points and of amounts and counts in percent (see ``metric_change``)."""
-    from shopscope.analytics import METRICS
-    from shopscope.analytics.kpis import metric_change
-    from shopscope.clifmt import exact, fmt_value, minor_digits, print_table
+    from shopscope.kpis import METRICS
+    from shopscope.kpis.queries import metric_change
+    from shopscope.ui.clifmt import exact, fmt_value, minor_digits, print_table
 
     kinds = dict.fromkeys(_CHANGE_COLUMNS, "number")
     digits = minor_digits(currency)
@@ -381,7 +381,7 @@ def report(
     end: Annotated[str | None, typer.Option(help="Last day (YYYY-MM-DD), exclusive.")] = None,
 ) -> None:
     """Write the HTML KPI report (charts work offline)."""
-    from shopscope.report import write_kpi_report
+    from shopscope.kpis.report import write_kpi_report
 
     language = _lang(lang)
     check_range(start, end)
@@ -431,7 +431,7 @@ def synth(
 def demo_data_path() -> Path:
     from importlib.resources import files
 
-    return Path(str(files("shopscope") / "data" / "online_retail_sample.csv.gz"))
+    return Path(str(files("shopscope") / "samples" / "online_retail_sample.csv.gz"))
 
 
 @app.command()
@@ -444,9 +444,9 @@ def demo(
 ) -> None:
     """Run the demo: ingest the bundled UCI Online Retail slice, print KPIs, write a report,
     then serve the dashboard on 127.0.0.1 with a demo login."""
-    from shopscope.analytics import METRICS, summary
-    from shopscope.report import write_kpi_report
-    from shopscope.report.html import format_value
+    from shopscope.kpis import METRICS, summary
+    from shopscope.kpis.report import write_kpi_report
+    from shopscope.kpis.report import format_value
     from shopscope.store import Workspace
 
     language = _lang(lang)
@@ -476,9 +476,9 @@ def demo(
             table.add_row(meta.label_zh if language == "zh" else meta.label_en,
                           format_value(totals[name], meta.unit, ws.settings.currency))
         console.print(table)
-        from shopscope.analytics import kpis
+        from shopscope.kpis import kpis
 
-        from shopscope.analytics.kpis import data_last_at, mark_partial
+        from shopscope.kpis.queries import data_last_at, mark_partial
 
         monthly = kpis(ws.store, grain="month").wide()
         last = data_last_at(ws.store)
@@ -637,7 +637,7 @@ def _serve(workspace: Path, host: str, port: int, secure: bool,
            forwarded_allow_ips: str | None = None) -> None:
     import uvicorn
 
-    from shopscope.api import create_app
+    from shopscope.app import create_app
 
     from shopscope.store.workspace import serve_marker
 
@@ -652,14 +652,11 @@ def _serve(workspace: Path, host: str, port: int, secure: bool,
 
 
 def _register_subcommands() -> None:
-    from shopscope.cli_behaviour import behaviour_app
-    from shopscope.cli_experiments import experiment_app
-    from shopscope.cli_customers import audience_app, customers_app
+    from shopscope.core.registry import areas, resolve
 
-    app.add_typer(customers_app, name="customers")
-    app.add_typer(audience_app, name="audience")
-    app.add_typer(behaviour_app, name="behaviour")
-    app.add_typer(experiment_app, name="experiment")
+    for area in areas():
+        for name, ref in area.commands:
+            app.add_typer(resolve(ref), name=name)
 
 
 def _escape_help(command) -> None:  # noqa: ANN001

@@ -25,7 +25,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from shopscope.analytics.base import TableSource
+from shopscope.core.tables import TableSource
 
 __all__ = ["REPEATED_REASON", "all_exposures", "ingest_note", "repeated_assignment_check"]
 

@@ -1,0 +1,102 @@
+"""The FastAPI application: one workspace, JSON API under /api, dashboard pages under /."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shopscope import __version__
+from shopscope.ui.deps import ApiError, AppState
+from shopscope.ui.security import BodyLimit, SecurityHeaders, max_body_bytes
+from shopscope.auth import AuthError, UserStore
+from shopscope.errors import InputError, SchemaError, ShopscopeError, WorkspaceError
+from shopscope.store import Workspace
+
+
+def _status_of(exc: ShopscopeError) -> tuple[int, str]:
+    if isinstance(exc, ApiError):
+        return exc.status, exc.code
+    if isinstance(exc, AuthError):
+        return 401, "auth"
+    if isinstance(exc, (SchemaError, InputError, ValueError)):
+        return 422, "invalid"
+    if isinstance(exc, WorkspaceError):
+        return 500, "workspace"
+    return 400, "error"
+
+
+def error_body(code: str, message: str, hint: str | None = None) -> dict:
+    return {"error": {"code": code, "message": message, "hint": hint}}
+
+
+def create_app(workspace: str | Path | Workspace, *, cookie_secure: bool = True,
+               max_body: int | None = None) -> FastAPI:
+    """Build the app serving ``workspace``.
+
+    ``cookie_secure`` marks the session cookie Secure (browsers send it over HTTPS and to
+    localhost); switch it off only behind a proxy that terminates TLS elsewhere.
+    ``max_body`` bounds request bodies in bytes (default ``$SHOPSCOPE_MAX_BODY_BYTES`` or
+    1 MiB); larger ones get 413.
+    """
+    ws = workspace if isinstance(workspace, Workspace) else Workspace.open(workspace)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ws.store  # noqa: B018 - open the engine before the first request
+        yield
+        ws.close()
+
+    app = FastAPI(
+        title="shopscope",
+        version=__version__,
+        description="E-commerce operations analytics: KPIs, customers, behaviour, experiments.",
+        lifespan=lifespan,
+        docs_url=None,  # served by shopscope.ui.apidocs from local assets (no CDN)
+        redoc_url=None,
+    )
+    app.state.shopscope = AppState(workspace=ws, users=UserStore(ws.path),
+                                   cookie_secure=cookie_secure)
+
+    @app.exception_handler(ShopscopeError)
+    async def _project_error(request: Request, exc: ShopscopeError) -> JSONResponse:
+        status, code = _status_of(exc)
+        return JSONResponse(error_body(code, exc.message, exc.hint), status_code=status)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large",
+                422: "invalid_request"}.get(exc.status_code, "http_error")
+        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return JSONResponse(
+            error_body("invalid_request", f"{where}: {first.get('msg', 'invalid')}",
+                       "see /docs for the parameters"),
+            status_code=422,
+        )
+
+    from shopscope.core.registry import areas, resolve
+    from shopscope.ui import http_auth, http_health, routes
+
+    app.include_router(http_health.router)
+    app.include_router(http_auth.router)
+    for area in areas():
+        for ref in area.api:
+            app.include_router(resolve(ref))
+    routes.mount(app)
+    from shopscope.ui import apidocs
+
+    apidocs.mount(app, init_script=f"/static/apidocs.js?v={__version__}")
+    # Added last = outermost: the bound applies before any route reads a byte.
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes(max_body))
+    return app

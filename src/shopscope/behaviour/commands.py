@@ -1,0 +1,274 @@
+"""``shopscope behaviour …``: trends, funnels, retention, repurchase cohorts and paths over
+the workspace's events (thin wrappers over :mod:`shopscope.behaviour`).
+
+Steps are written ``view`` or ``add_to_cart:category=toys,channel=web|app``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from shopscope.cli import (
+    DEFAULT_WS,
+    WorkspaceOpt,
+    _emit,
+    _open_workspace,
+    check_range,
+    console,
+    err_console,
+)
+
+behaviour_app = typer.Typer(
+    help="Behaviour analytics on events: trends, funnels, retention, cohorts, paths.",
+    no_args_is_help=True)
+
+Fmt = Annotated[str, typer.Option("--format", help="table | csv | json | parquet")]
+Out = Annotated[Path | None, typer.Option(help="Write to this file.")]
+Start = Annotated[str | None, typer.Option(help="First day (YYYY-MM-DD).")]
+End = Annotated[str | None, typer.Option(help="Last day (YYYY-MM-DD), inclusive.")]
+Grain = Annotated[str, typer.Option(help="day | week | month")]
+By = Annotated[str | None, typer.Option(
+    help="Breakdown: an events column, a properties key, or customer.<column>.")]
+Source = Annotated[str, typer.Option(
+    help="auto (events when there are events in the range, else orders), events, or "
+    "orders: every placed order as a purchase event (no tracking data).")]
+
+
+def _source(ws, kind: str, start=None, end=None):  # noqa: ANN001, ANN202
+    """The source (the same choice as the dashboard's), said on stderr."""
+    from shopscope.behaviour.source import choose_source
+
+    choice = choose_source(ws.store, kind, start, end)
+    err_console.print(choice.note, highlight=False, markup=False)
+    return choice
+
+
+def _say_empty(choice, analysis: str, result,  # noqa: ANN001
+               first_step: str | None = None) -> None:
+    """An empty answer says why on stderr (the exit code stays 0: nothing went wrong)."""
+    from shopscope.behaviour.source import why_empty
+
+    reason = why_empty(choice, analysis, result, first_step)
+    if reason is not None:
+        err_console.print(f"nothing to show: {reason.text()}", style="yellow",
+                          highlight=False, markup=False)
+
+
+def _grid(wide, matrix):  # noqa: ANN001, ANN202
+    """A cohort × period grid with the cohort (as a date) and its size as first columns."""
+    if matrix.empty:  # no cohorts: no grid, and no dates to convert
+        return wide.reset_index()
+    grid = wide.reset_index()
+    grid.columns = [str(c) for c in grid.columns]
+    sizes = matrix.drop_duplicates("cohort").set_index("cohort")["cohort_size"]
+    grid.insert(1, "size", grid["cohort"].map(sizes).astype("Int64"))
+    grid["cohort"] = grid["cohort"].dt.date
+    return grid
+
+
+@behaviour_app.command("trends")
+def trends_command(  # noqa: PLR0913
+    workspace: WorkspaceOpt = DEFAULT_WS,
+    metric: Annotated[list[str] | None, typer.Option(
+        "--metric", "-m", help="pv, uv, dau, wau, mau, stickiness, events_per_visitor "
+        "(repeat the option).")] = None,
+    grain: Grain = "day", start: Start = None, end: End = None,
+    event: Annotated[str | None, typer.Option(help="Only this step, e.g. view.")] = None,
+    by: By = None,
+    compare: Annotated[str | None, typer.Option(
+        help="A second range START..END compared period by period.")] = None,
+    source: Source = "auto",
+    fmt: Fmt = "table", output: Out = None,
+) -> None:
+    """PV, UV, active visitors and stickiness per period."""
+    from shopscope.behaviour.trends import trends
+    from shopscope.errors import OptionError
+
+    other = None
+    if compare:
+        first, sep, last = compare.partition("..")
+        if not sep:
+            raise OptionError(f"--compare {compare!r} is not START..END",
+                              hint="e.g. --compare 2024-01-01..2024-01-31")
+        other = (first, last)
+    check_range(start, end, end_inclusive=True)
+    if other:
+        check_range(*other, end_inclusive=True, names=("--compare start", "--compare end"))
+    ws = _open_workspace(workspace)
+    try:
+        choice = _source(ws, source, start, end)
+        result = trends(choice.source, metrics=tuple(metric or ("pv", "uv")), grain=grain,
+                        start=start, end=end, event=event, by=by, compare=other)
+    finally:
+        ws.close()
+    _say_empty(choice, "trends", result, event)
+    frame = result.data if compare else result.wide()
+    _emit(frame, fmt, output, title=f"trends by {grain}", grain=grain)
+
+
+@behaviour_app.command("funnel")
+def funnel_command(  # noqa: PLR0913
+    steps: Annotated[list[str] | None, typer.Argument(
+        help="Two or more steps, in order (default: view add_to_cart checkout purchase on "
+        "events; purchase purchase purchase, the repeat-purchase funnel, on orders).")] = None,
+    workspace: WorkspaceOpt = DEFAULT_WS,
+    window: Annotated[str | None, typer.Option(
+        help="Conversion window: 30m, 24h, 7d (default: 1d on events, 30d on orders).")
+    ] = None,
+    order: Annotated[str, typer.Option(help="sequential | any")] = "sequential",
+    same_product: Annotated[bool, typer.Option(help="One product through all steps.")] = False,
+    mode: Annotated[str, typer.Option(help="user (visitors) | order (every journey, with "
+                                      "values)")] = "user",
+    start: Start = None, end: End = None, by: By = None,
+    trend: Annotated[str | None, typer.Option(
+        help="Instead: conversion per day | week | month of the first step.")] = None,
+    dropped_at: Annotated[int | None, typer.Option(
+        help="Instead: the visitors who reached the step before this one but not it.")] = None,
+    source: Source = "auto",
+    fmt: Fmt = "table", output: Out = None,
+) -> None:
+    """Conversion through ordered steps within a window: per-step counts, conversion,
+    drop-off and time to convert."""
+    from shopscope.behaviour.funnels import funnel, funnel_dropped, funnel_trend
+    from shopscope.behaviour.source import DEFAULT_FUNNEL
+
+    check_range(start, end, end_inclusive=True)
+    ws = _open_workspace(workspace)
+    try:
+        choice = _source(ws, source, start, end)
+        default_steps, default_window = DEFAULT_FUNNEL[choice.kind]
+        steps = list(steps or default_steps)
+        window = window or default_window
+        options = {"window": window, "order": order, "same_product": same_product,
+                   "mode": mode, "start": start, "end": end}
+        if dropped_at is not None:
+            frame = funnel_dropped(choice.source, steps, dropped_at, **options).execute()
+            title = f"dropped before step {dropped_at}"
+        elif trend:
+            frame = funnel_trend(choice.source, steps, grain=trend, **options)
+            _say_empty(choice, "funnel_trend", frame, steps[0])
+            title = f"funnel by {trend}"
+        else:
+            result = funnel(choice.source, steps, by=by, **options)
+            _say_empty(choice, "funnel", result, steps[0])
+            frame = result.steps
+            title = f"funnel ({mode} mode, window {window})"
+            if fmt == "table":  # the quartiles are in csv/json; a terminal is narrow
+                keep = [c for c in ("by", "step", "name", "count", "conversion_from_previous",
+                                    "conversion_overall", "dropped", "median_seconds",
+                                    "value", "value_lost") if c in frame.columns]
+                frame = frame[keep].rename(columns={
+                    "conversion_from_previous": "conv. from prev.",
+                    "conversion_overall": "conv. overall", "median_seconds": "median time"})
+    finally:
+        ws.close()
+    _emit(frame, fmt, output, title=title,
+          kinds={"median time": "seconds", "value": "money", "value_lost": "money"})
+    if dropped_at is not None and fmt == "table":
+        console.print(f"{len(frame):,} visitors")
+
+
+@behaviour_app.command("retention")
+def retention_command(  # noqa: PLR0913
+    workspace: WorkspaceOpt = DEFAULT_WS,
+    start_event: Annotated[str | None, typer.Option(
+        help="Cohort by the first of these events (default: any event).")] = None,
+    return_event: Annotated[str | None, typer.Option(
+        help="What counts as coming back (default: any event).")] = None,
+    grain: Grain = "day",
+    periods: Annotated[int, typer.Option(
+        help="How many periods after the cohort's first period.")] = 30,
+    mode: Annotated[str, typer.Option(help="exact (in period N) | unbounded (N or later)")
+                    ] = "exact",
+    start: Start = None, end: End = None, by: By = None,
+    long: Annotated[bool, typer.Option(help="Long table instead of the cohort grid.")] = False,
+    source: Source = "auto",
+    fmt: Fmt = "table", output: Out = None,
+) -> None:
+    """Cohort retention: share of each cohort back in period N."""
+    from shopscope.behaviour.retention import retention
+
+    check_range(start, end, end_inclusive=True)
+    ws = _open_workspace(workspace)
+    try:
+        choice = _source(ws, source, start, end)
+        result = retention(choice.source, start_event=start_event, return_event=return_event,
+                           grain=grain, periods=periods, mode=mode, start=start, end=end,  # type: ignore[arg-type]
+                           by=by)
+    finally:
+        ws.close()
+    _say_empty(choice, "retention", result, start_event)
+    frame = result.matrix if long or by else _grid(result.wide(), result.matrix)
+    _emit(frame, fmt, output, title=f"{grain} retention ({mode})", grain=grain,
+          kinds={c: "rate" for c in frame.columns if str(c).isdigit()})
+
+
+@behaviour_app.command("cohorts")
+def cohorts_command(
+    workspace: WorkspaceOpt = DEFAULT_WS,
+    grain: Grain = "month",
+    periods: Annotated[int, typer.Option(help="Periods after the first order.")] = 12,
+    value: Annotated[str, typer.Option(
+        help="rate_exact | rate_unbounded | ltv | revenue | retained_exact")] = "rate_exact",
+    start: Start = None, end: End = None,
+    fmt: Fmt = "table", output: Out = None,
+) -> None:
+    """Repurchase cohorts on orders: share buying again N periods after the first order,
+    or cumulative revenue per customer (--value ltv)."""
+    from shopscope.behaviour.retention import repurchase_cohorts
+
+    check_range(start, end, end_inclusive=True)
+    ws = _open_workspace(workspace)
+    try:
+        result = repurchase_cohorts(ws.store, grain=grain, periods=periods, start=start,  # type: ignore[arg-type]
+                                    end=end)
+    finally:
+        ws.close()
+    frame = _grid(result.wide(value), result.matrix)
+    kind = "money" if value in ("ltv", "revenue") else "count" if value.startswith(
+        "retained") else "rate"
+    _emit(frame, fmt, output, title=f"repurchase cohorts: {value}", grain=grain,
+          kinds={c: kind for c in frame.columns if str(c).isdigit()})
+
+
+@behaviour_app.command("paths")
+def paths_command(  # noqa: PLR0913
+    workspace: WorkspaceOpt = DEFAULT_WS,
+    start: Annotated[str | None, typer.Option("--from", help="Paths starting at this step.")
+                     ] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Paths ending at this step.")] = None,
+    length: Annotated[int, typer.Option(help="Longest path, in steps.")] = 5,
+    top: Annotated[int, typer.Option(help="How many paths.")] = 20,
+    exclude: Annotated[list[str] | None, typer.Option(
+        help="Event types left out (repeat the option).")] = None,
+    collapse_repeats: Annotated[bool, typer.Option(
+        help="view view view → view.")] = True,
+    gap: Annotated[str, typer.Option(help="Session gap when events have no session id.")
+                   ] = "30m",
+    start_date: Start = None, end_date: End = None,
+    source: Source = "auto",
+    fmt: Fmt = "table", output: Out = None,
+) -> None:
+    """The most common paths through sessions, with the next (or previous) step."""
+    from shopscope.behaviour.paths import paths
+
+    check_range(start_date, end_date, end_inclusive=True, names=("--start-date", "--end-date"))
+    ws = _open_workspace(workspace)
+    try:
+        choice = _source(ws, source, start_date, end_date)
+        result = paths(choice.source, start=start, end=end, length=length, top=top,
+                       exclude=tuple(exclude or ()), collapse_repeats=collapse_repeats,
+                       gap=gap, start_date=start_date, end_date=end_date)
+    finally:
+        ws.close()
+    _say_empty(choice, "paths", result, start)
+    frame = result.paths.drop(columns=["path"])
+    _emit(frame, fmt, output, title=f"top paths of {result.sessions:,} sessions")
+    if fmt == "table":
+        nxt = result.next_steps if len(result.next_steps) else result.previous_steps
+        if len(nxt):
+            _emit(nxt, "table", None, title="next step" if len(result.next_steps)
+                  else "previous step")

@@ -1,0 +1,18 @@
+"""Plugs KPIs and the overview page into the app, the CLI and the navigation."""
+
+from shopscope.core.registry import Area, NavItem
+
+AREA = Area(
+    name='kpis',
+    package="shopscope.kpis",
+    api=(
+        'shopscope.kpis.http:router',
+    ),
+    pages=(
+        'shopscope.kpis.pages:router',
+    ),
+    commands=(),
+    nav=(
+        NavItem('/', 'nav.overview', order=10, exact=True),
+    ),
+)

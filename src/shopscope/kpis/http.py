@@ -1,0 +1,120 @@
+"""KPIs: definitions, per-period tables with 环比/同比, whole-range summary."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+import pandas as pd
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from shopscope.kpis import METRICS, kpis, summary
+from shopscope.ui.deps import ApiError, CurrentUser, State, download
+
+router = APIRouter(tags=["kpis"])
+Grain = Literal["day", "week", "month", "quarter", "year"]
+By = Literal["channel", "country", "region", "category"]
+Format = Literal["json", "csv", "parquet"]
+
+
+class MetricOut(BaseModel):
+    name: str
+    label: str
+    unit: str
+    formula: str
+    description: str
+    higher_is_better: bool
+
+
+class KpiRow(BaseModel):
+    period: dt.date
+    breakdown: str | None = None
+    metric: str
+    value: float | None
+    previous: float | None
+    pop_change: float | None
+    yoy_value: float | None
+    yoy_change: float | None
+
+
+class KpiPage(BaseModel):
+    grain: str
+    by: str | None
+    items: list[KpiRow]
+    page: int
+    page_size: int
+    total: int
+
+
+def _clean(v: object) -> float | None:
+    return None if v is None or pd.isna(v) else float(v)
+
+
+def kpi_frame(state, grain: str, by: str | None, start: dt.date | None,  # noqa: ANN001
+              end: dt.date | None, metrics: list[str] | None) -> pd.DataFrame:
+    unknown = [m for m in metrics or [] if m not in METRICS]
+    if unknown:
+        raise ApiError(422, "unknown_metric", f"unknown metric(s): {', '.join(unknown)}",
+                       f"metrics are: {', '.join(METRICS)}")
+    result = state.cached(("kpis", grain, by, start, end),
+                          lambda: kpis(state.workspace.store, grain=grain, by=by,
+                                       start=start, end=end))
+    frame = result.data
+    if metrics:
+        frame = frame[frame.metric.isin(metrics)]
+    return frame
+
+
+@router.get("/api/metrics", response_model=list[MetricOut])
+def list_metrics(user: CurrentUser, lang: Literal["en", "zh"] | None = None):  # noqa: ANN201
+    """Every KPI with its label (in the user's language unless ``lang``), unit and formula."""
+    language = lang or user.lang
+    return [
+        MetricOut(name=m.name, label=m.label_zh if language == "zh" else m.label_en,
+                  unit=m.unit, formula=m.formula, description=m.doc,
+                  higher_is_better=m.higher_is_better)
+        for m in METRICS.values()
+    ]
+
+
+@router.get("/api/kpis", response_model=KpiPage,
+            responses={200: {"content": {"text/csv": {}, "application/vnd.apache.parquet": {}}}})
+def get_kpis(  # noqa: ANN201, PLR0913
+    state: State,
+    user: CurrentUser,
+    grain: Grain = "month",
+    by: By | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+    metrics: str | None = Query(None, description="comma-separated metric names"),
+    format: Format = "json",  # noqa: A002
+    page: int = Query(1, ge=1, le=1_000_000),
+    page_size: int = Query(500, ge=1, le=10_000),
+):
+    """KPIs per period (and breakdown value), long form with 环比 and 同比.
+
+    ``format=csv|parquet`` downloads the whole table; JSON is paginated.
+    """
+    names = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
+    frame = kpi_frame(state, grain, by, start, end, names)
+    if format != "json":
+        return download(frame.rename(columns={by: "breakdown"}) if by else frame, format, "kpis")
+    total = len(frame)
+    chunk = frame.iloc[(page - 1) * page_size: page * page_size]
+    items = [
+        KpiRow(period=r["period"].date(), breakdown=None if by is None else str(r[by]),
+               metric=r["metric"], value=_clean(r["value"]), previous=_clean(r["previous"]),
+               pop_change=_clean(r["pop_change"]), yoy_value=_clean(r["yoy_value"]),
+               yoy_change=_clean(r["yoy_change"]))
+        for r in chunk.to_dict("records")
+    ]
+    return KpiPage(grain=grain, by=by, items=items, page=page, page_size=page_size, total=total)
+
+
+@router.get("/api/kpis/summary", response_model=dict[str, float | None])
+def get_summary(state: State, user: CurrentUser, start: dt.date | None = None,  # noqa: ANN201
+                end: dt.date | None = None):
+    """Every metric over the whole range ``[start, end)``."""
+    return state.cached(("summary", start, end),
+                        lambda: summary(state.workspace.store, start=start, end=end))
