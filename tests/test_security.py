@@ -567,3 +567,37 @@ def test_rejects_are_masked_by_column_role():
         "column": ["customer_id", "name", "user_id", "name", "quantity"],
         "value": ["Zhang San", "Jane Doe", "li.si", "Robot", "two"]})
     assert mask_rejects(t).execute()["value"].tolist() == ["***", "***", "***", "Robot", "two"]
+
+
+def test_cached_reads_do_not_wait_for_a_running_query(tmp_path):
+    # A cache hit must be served while another request holds the store (a slow query).
+    import threading
+    import time
+
+    from shopscope.auth import UserStore
+    from shopscope.store import Workspace
+    from shopscope.ui.deps import AppState
+
+    ws = Workspace.create(tmp_path / "ws")
+    state = AppState(workspace=ws, users=UserStore(ws.path))
+    assert state.cached("k", lambda: 41) == 41
+    state._version = (0.5, state._version[1])  # due for a version check
+    release = threading.Event()
+    holding = threading.Event()
+
+    def slow() -> int:
+        holding.set()
+        release.wait(10)
+        return 1
+
+    t = threading.Thread(target=lambda: state.cached("other", slow))
+    t.start()
+    assert holding.wait(10)
+    began = time.monotonic()
+    assert state.cached("k", lambda: 0) == 41  # the hit, not recomputed
+    waited = time.monotonic() - began
+    release.set()
+    t.join(10)
+    ws.close()
+    assert waited < 1.0
+    assert state.cached("other", lambda: 2) == 1

@@ -90,6 +90,7 @@ class AppState:
     users: UserStore
     cookie_secure: bool = True
     lock: threading.RLock = field(default_factory=threading.RLock)
+    _cache_lock: threading.Lock = field(default_factory=threading.Lock)
     cache: OrderedDict = field(default_factory=OrderedDict)
     cache_size: int = 256
     cache_bytes: int = field(default_factory=_cache_budget)
@@ -117,25 +118,36 @@ class AppState:
     def data_version(self) -> str:
         import time
 
-        # Asking the store is a query; once a second is plenty for a dashboard.
+        # Asking the store is a query; once a second is plenty for a dashboard. While a
+        # query holds the store, the last known version serves (a load through this app
+        # takes the same lock, so it cannot be missed for longer than that query).
         now = time.monotonic()
-        if now - self._version[0] > 1.0:
-            with self.lock:
+        first = not self._version[1]
+        if now - self._version[0] > 1.0 and self.lock.acquire(blocking=first):
+            try:
                 self._version = (now, self.workspace.store.data_version())
+            finally:
+                self.lock.release()
         return self._version[1]
 
     def cached(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """``compute()``'s value for ``key`` at the current data version. A hit never waits
+        for the store: only misses take the store lock, the cache has its own."""
         full = cache_key(self.data_version(), key)
-        if full in self.cache:
-            self.cache.move_to_end(full)
-            return self.cache[full]
+        with self._cache_lock:
+            if full in self.cache:
+                self.cache.move_to_end(full)
+                return self.cache[full]
         with self.lock:
+            with self._cache_lock:  # another thread may have computed it meanwhile
+                if full in self.cache:
+                    return self.cache[full]
             value = compute()
-            size = size_of(value)
-            if size > self.cache_bytes:
-                return value
-            if full in self.cache:  # another thread computed it meanwhile
-                self._drop(full)
+        size = size_of(value)
+        if size > self.cache_bytes:
+            return value
+        with self._cache_lock:
+            self._drop(full)
             self.cache[full] = value
             self._sizes[full] = size
             self.cache_used += size
