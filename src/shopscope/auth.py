@@ -8,6 +8,7 @@ There is no default account: the first admin is created with the CLI.
 
 from __future__ import annotations
 
+import builtins  # UserStore.list shadows the builtin inside the class
 import hashlib
 import secrets
 import sqlite3
@@ -275,9 +276,9 @@ class UserStore:
             cur = db.execute(
                 "INSERT INTO tokens (token_hash, username, name, created_at) VALUES (?, ?, ?, ?)",
                 (_digest(token), username, name, now))
-        return token, TokenInfo(int(cur.lastrowid), username, name, now, False)
+        return token, TokenInfo(int(cur.lastrowid or 0), username, name, now, False)
 
-    def tokens(self, username: str | None = None) -> list[TokenInfo]:
+    def tokens(self, username: str | None = None) -> builtins.list[TokenInfo]:
         sql = "SELECT id, username, name, created_at, revoked_at IS NOT NULL FROM tokens"
         args: tuple = ()
         if username:

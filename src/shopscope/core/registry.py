@@ -11,6 +11,7 @@ the way Ibis finds its backends.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import entry_points

@@ -227,9 +227,10 @@ def load_batches(
             if progress:
                 progress(f"loading {batch.table}", i, len(batches))
             rows = batch.staged if batch.rows is None else batch.rows
-            if bad[batch.table] is not None:
+            flagged = bad[batch.table]
+            if flagged is not None:
                 if batch.rows is None:
-                    rows = rows.filter(~bad[batch.table])
+                    rows = rows.filter(~flagged)
                 failed = [c for c in batch.extra_checks
                           if (c.column, c.reason) in report.tables[batch.table].counts]
                 store.insert(

@@ -287,7 +287,7 @@ def _fields(model: type[BaseModel]) -> list[str]:
 
 
 def _from_pydantic(label: str, exc: ValidationError) -> MappingError:
-    seen: dict[str, dict[str, Any]] = {}
+    seen: dict[str, Any] = {}  # pydantic ErrorDetails by location
     for err in exc.errors():
         seen.setdefault(_key(err["loc"]), err)
     (key, err), *rest = seen.items()
@@ -465,9 +465,9 @@ def _check_source(src: Source, i: int, label: str) -> None:  # noqa: C901 - one 
     if src.column_names is not None and not src.column_names:
         fail("column_names", "empty list", "name every column of the file, in order")
     covered = _coverage(src)
-    for c, col in vocab.items():
-        if not col.nullable and c not in covered:
-            fail("columns", f"no value for required column {c!r} of {src.table}",
+    for column, spec in vocab.items():
+        if not spec.nullable and column not in covered:
+            fail("columns", f"no value for required column {column!r} of {src.table}",
                  "map it under [source.columns] (canonical = \"file column\") or set it "
                  "under [source.constants]")
 
@@ -918,7 +918,7 @@ def _build_order_lines(plan: _Plan, stage: ir.Table) -> list[Batch]:
         derived.add("products")
     checks += _reference_checks(plan, lines, derived)
     dup = duplicate_key_check(lines, ("order_id", "line_no"))
-    bad = _any([*checks, dup])
+    bad = _any([*checks, *([dup] if dup is not None else [])])
     # A bad line keeps its whole order out, so no order loads with lines missing.
     failed = lines.filter(bad & lines.order_id.notnull())
     bad_orders = failed.select(__bad_order=failed.order_id).distinct()

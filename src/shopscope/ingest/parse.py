@@ -160,7 +160,9 @@ def convert_timezone(
 
     def shift(at: datetime) -> timedelta:
         aware = at.replace(tzinfo=src)
-        return aware.astimezone(dst).utcoffset() - aware.utcoffset()
+        after, before = aware.astimezone(dst).utcoffset(), aware.utcoffset()
+        assert after is not None and before is not None  # ZoneInfo always has an offset
+        return after - before
 
     # Walk the range hour by hour only where needed: sample daily, refine at changes.
     points: list[tuple[datetime, timedelta]] = []

@@ -125,7 +125,7 @@ def sniff_delimiter(sample: str) -> str:
         return csv.Sniffer().sniff("\n".join(lines), delimiters=",;\t|").delimiter
     except csv.Error:
         counts = {d: lines[0].count(d) for d in ",;\t|"}
-        return max(counts, key=counts.get) if max(counts.values()) else ","
+        return max(counts, key=lambda d: counts[d]) if max(counts.values()) else ","
 
 
 def _with_row_numbers(table: pa.Table) -> pa.Table:
@@ -232,7 +232,7 @@ def read_excel(path: Path, options: ReadOptions) -> TextTable:
         raise InputError(f"{path}: cannot read the workbook ({exc})", hint="is it .xlsx?") from exc
     rows = rows[options.skip_rows :]
     if options.header and rows:
-        header = [_cell_text(v) for v in rows[0]]
+        header: list[str] | None = [_cell_text(v) or "" for v in rows[0]]
         rows = rows[1:]
     else:
         header = None

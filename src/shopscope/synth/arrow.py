@@ -193,6 +193,7 @@ class ParquetSink:
         self._buffered = rest.num_rows
 
     def _submit(self, part: pa.Table) -> None:
+        assert self._writer is not None  # opened by the first flush
         while len(self._pending) >= self._max_pending:
             self._pending.popleft().result()
         self._pending.append(
@@ -206,6 +207,7 @@ class ParquetSink:
         self._flush(final=True)
         while self._pending:
             self._pending.popleft().result()
+        assert self._writer is not None
         self._executor.submit(self._writer.close).result()
         os.replace(self.partial, self.path)
         return self.rows

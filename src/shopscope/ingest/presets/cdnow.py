@@ -32,6 +32,7 @@ class Cdnow:
         first = [probe.data[c][0].as_py() for c in probe.columns] if probe.data.num_rows else []
         has_header = bool(first) and not first[0].isdigit()
         width = len(probe.columns)
+        names: tuple[str, ...]
         if width == 4:
             names = ("customer_id", "date", "cds", "value")
         elif width == 5:
