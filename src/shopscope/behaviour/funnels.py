@@ -57,7 +57,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal, get_args
 
@@ -70,12 +71,13 @@ from shopscope.behaviour.common import (
     Step,
     as_step,
     in_range,
+    parse_date,
     period,
     property_value,
     visitor,
 )
 from shopscope.core.tables import TableSource
-from shopscope.errors import OptionError
+from shopscope.errors import FunnelOptionError, OptionError
 from shopscope.schema.tables import get_table
 from shopscope.store.execute import execute, stored
 
@@ -126,7 +128,7 @@ def parse_window(text: str | dt.timedelta) -> dt.timedelta:
 
     Raises
     ------
-    OptionError
+    FunnelOptionError
         For anything else (no unit, zero or negative, unknown unit).
 
     Examples
@@ -138,17 +140,18 @@ def parse_window(text: str | dt.timedelta) -> dt.timedelta:
     >>> parse_window("1 year")
     Traceback (most recent call last):
     ...
-    shopscope.errors.OptionError: window must look like 30m, 24h or 7d, not '1 year'
+    shopscope.errors.FunnelOptionError: window must look like 30m, 24h or 7d, not '1 year'
     """
     if isinstance(text, dt.timedelta):
         delta = text
     elif isinstance(text, str) and (m := _WINDOW.match(text)):
         delta = dt.timedelta(seconds=float(m.group(1)) * _UNIT_SECONDS[m.group(2).lower()])
     else:
-        raise OptionError(f"window must look like 30m, 24h or 7d, not {text!r}",
-                          hint="a number and a unit: s, m, h, d or w")
+        raise FunnelOptionError(f"window must look like 30m, 24h or 7d, not {text!r}",
+                                hint="a number and a unit: s, m, h, d or w")
     if delta <= dt.timedelta(0):
-        raise OptionError(f"window must be positive, not {text!r}", hint="e.g. 30m or 1d")
+        raise FunnelOptionError(f"window must be positive, not {text!r}",
+                                hint="e.g. 30m or 1d")
     return delta
 
 
@@ -192,20 +195,45 @@ class _Plan:
 
 def _plan(steps: Sequence[Step | str], window: str | dt.timedelta, order: str,
           same_product: bool, mode: str, start: Any, end: Any, by: str | None) -> _Plan:
+    with _as_funnel_option():
+        return _checked_plan(steps, window, order, same_product, mode, start, end, by)
+
+
+@contextmanager
+def _as_funnel_option() -> Iterator[None]:
+    """Errors of the shared parsers (steps, property names, dates, grains) re-raised as
+    :class:`FunnelOptionError`, with the same message and hint: one class, one exit code
+    and one HTTP status for every bad funnel option."""
+    try:
+        yield
+    except FunnelOptionError:
+        raise
+    except OptionError as exc:
+        raise FunnelOptionError(exc.message, hint=exc.hint) from exc
+
+
+def _checked_plan(steps: Sequence[Step | str], window: str | dt.timedelta, order: str,
+                  same_product: bool, mode: str, start: Any, end: Any,
+                  by: str | None) -> _Plan:
     if isinstance(steps, (str, Step)):
-        raise OptionError(f"steps must be a list of steps, not {steps!r}",
-                          hint='e.g. ["view", "add_to_cart", "purchase"]')
+        raise FunnelOptionError(f"steps must be a list of steps, not {steps!r}",
+                                hint='e.g. ["view", "add_to_cart", "purchase"]')
     parsed = tuple(as_step(s) for s in steps)
     if len(parsed) < 2:
-        raise OptionError(f"a funnel needs at least 2 steps, got {len(parsed)}: "
-                          f"{[s.name for s in parsed]}", hint="add the step to convert to")
+        raise FunnelOptionError(f"a funnel needs at least 2 steps, got {len(parsed)}: "
+                                f"{[s.name for s in parsed]}", hint="add the step to convert to")
     parsed = _numbered(parsed)
     if order not in get_args(Order):
-        raise OptionError(f"order must be one of {', '.join(get_args(Order))}, not {order!r}")
+        raise FunnelOptionError(
+            f"order must be one of {', '.join(get_args(Order))}, not {order!r}")
     if mode not in get_args(Mode):
-        raise OptionError(f"mode must be one of {', '.join(get_args(Mode))}, not {mode!r}")
+        raise FunnelOptionError(f"mode must be one of {', '.join(get_args(Mode))}, not {mode!r}")
     if by is not None:
         _check_by(by)
+    # checked here, not first when the query is built: the error is then a funnel option's
+    for what, value in (("start", start), ("end", end)):
+        if value is not None:
+            parse_date(value, what)
     return _Plan(parsed, parse_window(window), order,  # type: ignore[arg-type]
                  bool(same_product), mode, start, end, by)  # type: ignore[arg-type]
 
@@ -229,7 +257,7 @@ def _check_by(by: str) -> None:
         name = by[len(_CUSTOMER):]
         spec = get_table("customers")
         if name not in spec.names or name == "customer_id":
-            raise OptionError(
+            raise FunnelOptionError(
                 f"unknown customer column in by={by!r}",
                 hint="customers columns: " + ", ".join(f"customer.{c}" for c in spec.names
                                                         if c != "customer_id"))
@@ -999,8 +1027,10 @@ def funnel(source: TableSource, steps: Sequence[Step | str], *,
 
     Raises
     ------
-    OptionError
-        Fewer than two steps, an unknown event type, order, mode, window or breakdown.
+    FunnelOptionError
+        Fewer than two steps, an unknown event type, order, mode, window or breakdown, or
+        a date that is not one. It is an :class:`~shopscope.errors.OptionError` and a
+        ``ValueError``, as are all bad funnel options.
 
     Examples
     --------
@@ -1052,15 +1082,16 @@ def funnel_trend(source: TableSource, steps: Sequence[Step | str], *, grain: str
 
     Raises
     ------
-    OptionError
+    FunnelOptionError
         As for :func:`funnel`, or an unknown grain.
     """
     plan = _plan(steps, options.pop("window", "1d"), options.pop("order", "sequential"),
                  options.pop("same_product", False), options.pop("mode", "user"),
                  options.pop("start", None), options.pop("end", None), options.pop("by", None))
     if options:
-        raise OptionError(f"unknown funnel option(s): {', '.join(sorted(options))}")
-    period(ibis.literal(dt.datetime(2024, 1, 1)), grain)  # validates the grain
+        raise FunnelOptionError(f"unknown funnel option(s): {', '.join(sorted(options))}")
+    with _as_funnel_option():
+        period(ibis.literal(dt.datetime(2024, 1, 1)), grain)  # validates the grain
     frame = execute(_aggregate_trend(source, plan, grain), written_join_sides=True)
     keys = ["period"] + (["by"] if plan.by is not None else [])
     frame["period"] = pd.to_datetime(frame["period"]).astype("datetime64[ns]")
@@ -1107,17 +1138,18 @@ def funnel_dropped(source: TableSource, steps: Sequence[Step | str], at_step: in
 
     Raises
     ------
-    OptionError
+    FunnelOptionError
         As for :func:`funnel`, or ``at_step`` outside 2..N.
     """
     plan = _plan(steps, options.pop("window", "1d"), options.pop("order", "sequential"),
                  options.pop("same_product", False), options.pop("mode", "user"),
                  options.pop("start", None), options.pop("end", None), options.pop("by", None))
     if options:
-        raise OptionError(f"unknown funnel option(s): {', '.join(sorted(options))}")
+        raise FunnelOptionError(f"unknown funnel option(s): {', '.join(sorted(options))}")
     if isinstance(at_step, bool) or not isinstance(at_step, int) or not 2 <= at_step <= plan.n:
-        raise OptionError(f"at_step must be a step number from 2 to {plan.n}, not {at_step!r}",
-                          hint="the step the audience did not reach")
+        raise FunnelOptionError(
+            f"at_step must be a step number from 2 to {plan.n}, not {at_step!r}",
+            hint="the step the audience did not reach")
     units = _units(source, plan, with_user=True)
     stopped = units.filter(units._level == at_step - 1)
     return stopped.group_by(visitor=stopped._v).aggregate(user_id=stopped.user_id.max())
