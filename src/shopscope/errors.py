@@ -57,3 +57,11 @@ class OptionError(ShopscopeError, ValueError):
     breakdown or an impossible range."""
 
     exit_code = 2
+
+
+class FunnelOptionError(OptionError):
+    """A funnel's options are unusable: its steps, window, order, mode, breakdown, dates,
+    trend grain or the step an audience dropped at. Every such error has this class, so the
+    CLI exits with 2 and the API answers 422 for all of them."""
+
+    exit_code = 2

@@ -25,7 +25,8 @@ room, and every intermediate event lies between the start and ``r``). That is on
 ``max`` per step, ``O(steps · n log n)`` in the engine. The any order keeps, per row, the
 latest time of each step up to that row (one window pass). In the common case (sequential,
 no breakdown, step 1 of its own type) the step-1 events skip the sorts altogether
-(:func:`_start_join`; in order mode also :func:`_with_start_journeys`).
+(:func:`_start_join`; in order mode also :func:`_with_start_journeys`). Which of these
+strategies runs is decided once per funnel by :func:`_choose` (see "The planner" below).
 
 Examples
 --------
@@ -56,7 +57,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal, get_args
 
@@ -64,17 +66,18 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from shopscope.core.tables import TableSource
 from shopscope.behaviour.common import (
     EVENT_COLUMNS,
     Step,
     as_step,
     in_range,
+    parse_date,
     period,
     property_value,
     visitor,
 )
-from shopscope.errors import OptionError
+from shopscope.core.tables import TableSource
+from shopscope.errors import FunnelOptionError, OptionError
 from shopscope.schema.tables import get_table
 from shopscope.store.execute import execute, stored
 
@@ -125,7 +128,7 @@ def parse_window(text: str | dt.timedelta) -> dt.timedelta:
 
     Raises
     ------
-    OptionError
+    FunnelOptionError
         For anything else (no unit, zero or negative, unknown unit).
 
     Examples
@@ -137,17 +140,18 @@ def parse_window(text: str | dt.timedelta) -> dt.timedelta:
     >>> parse_window("1 year")
     Traceback (most recent call last):
     ...
-    shopscope.errors.OptionError: window must look like 30m, 24h or 7d, not '1 year'
+    shopscope.errors.FunnelOptionError: window must look like 30m, 24h or 7d, not '1 year'
     """
     if isinstance(text, dt.timedelta):
         delta = text
     elif isinstance(text, str) and (m := _WINDOW.match(text)):
         delta = dt.timedelta(seconds=float(m.group(1)) * _UNIT_SECONDS[m.group(2).lower()])
     else:
-        raise OptionError(f"window must look like 30m, 24h or 7d, not {text!r}",
-                          hint="a number and a unit: s, m, h, d or w")
+        raise FunnelOptionError(f"window must look like 30m, 24h or 7d, not {text!r}",
+                                hint="a number and a unit: s, m, h, d or w")
     if delta <= dt.timedelta(0):
-        raise OptionError(f"window must be positive, not {text!r}", hint="e.g. 30m or 1d")
+        raise FunnelOptionError(f"window must be positive, not {text!r}",
+                                hint="e.g. 30m or 1d")
     return delta
 
 
@@ -191,20 +195,45 @@ class _Plan:
 
 def _plan(steps: Sequence[Step | str], window: str | dt.timedelta, order: str,
           same_product: bool, mode: str, start: Any, end: Any, by: str | None) -> _Plan:
+    with _as_funnel_option():
+        return _checked_plan(steps, window, order, same_product, mode, start, end, by)
+
+
+@contextmanager
+def _as_funnel_option() -> Iterator[None]:
+    """Errors of the shared parsers (steps, property names, dates, grains) re-raised as
+    :class:`FunnelOptionError`, with the same message and hint: one class, one exit code
+    and one HTTP status for every bad funnel option."""
+    try:
+        yield
+    except FunnelOptionError:
+        raise
+    except OptionError as exc:
+        raise FunnelOptionError(exc.message, hint=exc.hint) from exc
+
+
+def _checked_plan(steps: Sequence[Step | str], window: str | dt.timedelta, order: str,
+                  same_product: bool, mode: str, start: Any, end: Any,
+                  by: str | None) -> _Plan:
     if isinstance(steps, (str, Step)):
-        raise OptionError(f"steps must be a list of steps, not {steps!r}",
-                          hint='e.g. ["view", "add_to_cart", "purchase"]')
+        raise FunnelOptionError(f"steps must be a list of steps, not {steps!r}",
+                                hint='e.g. ["view", "add_to_cart", "purchase"]')
     parsed = tuple(as_step(s) for s in steps)
     if len(parsed) < 2:
-        raise OptionError(f"a funnel needs at least 2 steps, got {len(parsed)}: "
-                          f"{[s.name for s in parsed]}", hint="add the step to convert to")
+        raise FunnelOptionError(f"a funnel needs at least 2 steps, got {len(parsed)}: "
+                                f"{[s.name for s in parsed]}", hint="add the step to convert to")
     parsed = _numbered(parsed)
     if order not in get_args(Order):
-        raise OptionError(f"order must be one of {', '.join(get_args(Order))}, not {order!r}")
+        raise FunnelOptionError(
+            f"order must be one of {', '.join(get_args(Order))}, not {order!r}")
     if mode not in get_args(Mode):
-        raise OptionError(f"mode must be one of {', '.join(get_args(Mode))}, not {mode!r}")
+        raise FunnelOptionError(f"mode must be one of {', '.join(get_args(Mode))}, not {mode!r}")
     if by is not None:
         _check_by(by)
+    # checked here, not first when the query is built: the error is then a funnel option's
+    for what, value in (("start", start), ("end", end)):
+        if value is not None:
+            parse_date(value, what)
     return _Plan(parsed, parse_window(window), order,  # type: ignore[arg-type]
                  bool(same_product), mode, start, end, by)  # type: ignore[arg-type]
 
@@ -228,7 +257,7 @@ def _check_by(by: str) -> None:
         name = by[len(_CUSTOMER):]
         spec = get_table("customers")
         if name not in spec.names or name == "customer_id":
-            raise OptionError(
+            raise FunnelOptionError(
                 f"unknown customer column in by={by!r}",
                 hint="customers columns: " + ", ".join(f"customer.{c}" for c in spec.names
                                                         if c != "customer_id"))
@@ -328,219 +357,392 @@ def _with_values(source: TableSource, t: ir.Table, plan: _Plan, *,
     return t.mutate(_val=val.cast("float64"))
 
 
-def _units(source: TableSource, plan: _Plan, *, with_user: bool = False
-           ) -> tuple[ir.Table, list[str]]:
-    """One row per unit: ``_level`` (0..N), ``_dur{k}`` (seconds, fastest chain), ``_val{k}``
-    (order mode), ``_byv``, ``_first`` (first step-1 time), ``user_id``.
+# --------------------------------------------------------------------------------------
+# The planner: which strategy computes the unit table
+# --------------------------------------------------------------------------------------
+# A funnel is computed in stages, and the options decide once, in :func:`_choose`, which
+# function runs each stage:
+#
+# 1. rows: the funnel's events ready for the window passes (:class:`_Rows`).
+#    :func:`_rows_start_join` when the step-1 events can stay out of the sorts, else
+#    :func:`_rows_sorted`.
+# 2. chain: per event row, the highest step it completes. :func:`_chain_sequential` (the
+#    forward programme; order mode cuts journeys at last-step events by a boundary column)
+#    or :func:`_chain_any` (latest time of each step; order mode partitions by journey).
+# 3. one row per unit (:func:`_per_unit`), then, with the start join, the units whose
+#    step-1 events never met the window passes: :func:`_add_start_levels` (user mode) or
+#    :func:`_add_start_journeys` (order mode).
+# 4. finishing steps, each for one option: :func:`_best_product` (same product, user
+#    mode), :func:`_text_ids` (sorted rows number the visitors), :func:`_customer_breakdown`.
+#
+# The generated SQL of every strategy is kept in tests/snapshots/funnels/ (its shape is
+# what the funnels' speed depends on).
 
-    Journeys of the sequential order are found without partitioning by journey: with
-    ``_b`` the time of the last last-step row before row ``r``, a chain start lies in
-    ``r``'s journey iff its time is after ``_b`` (at one timestamp a step-1 event sorts
-    before any other event, so a start at ``_b`` itself belongs to the earlier journey).
-    The running ``max`` of the starts picks a start in the same journey whenever there is
-    one, so only the final check changes and the journey number is a column of the first
-    pass instead of a pass of its own.
+
+@dataclass(frozen=True)
+class _Rows:
+    """The funnel's events as the window passes read them.
+
+    ``t`` holds the unit keys, ``event_at``, step flags ``_m1…_mN`` and ``_key`` (the tie
+    key, :func:`_keyed`); ``unit`` names the unit's key columns, ``keys`` the total order's
+    sort columns. ``starts``: the step-1 events kept apart by the start join (``_t1``, in
+    order mode ``_val1``). ``ids``: the visitor numbers used in place of ``_v`` (``_id``,
+    ``_v``) when the rows are sorted.
     """
-    n = plan.n
-    customer_by = plan.by is not None and plan.by.startswith(_CUSTOMER)
 
-    def step_events(steps: Sequence[Step] | None = None) -> ir.Table:
-        x = _step_events(source, plan, with_user or customer_by, steps)
-        return _by_product(source, x, plan) if plan.same_product else x
+    t: ir.Table
+    unit: list[str]
+    keys: list[str]
+    starts: ir.Table | None = None
+    ids: ir.Table | None = None
 
+
+@dataclass(frozen=True)
+class _Run:
+    """What the steps after the chain may need: the chain's row table ``t`` among them."""
+
+    source: TableSource
+    plan: _Plan
+    rows: _Rows
+    t: ir.Table
+    with_user: bool
+
+
+Finish = Callable[[ir.Table, _Run], ir.Table]
+
+
+@dataclass(frozen=True)
+class _Strategy:
+    """The functions that compute one funnel's unit table (see :func:`_choose`)."""
+
+    rows: Callable[[TableSource, _Plan, bool], _Rows]
+    chain: Callable[[_Rows, _Plan], tuple[ir.Table, list[str]]]
+    complete: Finish | None
+    finish: tuple[Finish, ...]
+
+    def names(self) -> tuple[str, ...]:
+        """The chosen functions' names in the order they run (for tests and debugging)."""
+        steps = [self.rows, self.chain, *([self.complete] if self.complete else []),
+                 *self.finish]
+        return tuple(f.__name__ for f in steps)
+
+
+def _customer_column(plan: _Plan) -> str | None:
+    """The customers column of a ``customer.<column>`` breakdown, else None."""
+    if plan.by is not None and plan.by.startswith(_CUSTOMER):
+        return plan.by[len(_CUSTOMER):]
+    return None
+
+
+def _choose(plan: _Plan) -> _Strategy:
+    """Pick the strategy for ``plan``: the only place that reads the options' flags."""
     # exact when no event matches both step 1 and step 2; worth it when step-1 events
-    # (usually views) then drop out of the window passes altogether
-    fast = (plan.order == "sequential" and plan.by is None
-            and plan.steps[0].event_type not in {s.event_type for s in plan.steps[1:]})
-    first_rows = None
-    if fast:
-        # step-1 rows stay apart from the start: they only meet the others in hash joins
-        # (_start_join), and both halves remain plain scans that the engine need not store
-        # (each scan reads only its own event types)
-        step1 = step_events(plan.steps[:1])
-        first_rows = step1_rows = step1.filter(step1._m1)
-        t = step_events(plan.steps[1:])  # no step-1 event: other event types
-    else:
-        t = step_events()
+    # (usually views) then drop out of the window passes altogether. A breakdown needs the
+    # first step-1 event of each unit, which only the sorted rows tell.
+    start_join = (plan.order == "sequential" and plan.by is None
+                  and plan.steps[0].event_type not in {s.event_type for s in plan.steps[1:]})
+    complete: Finish | None = None
+    if start_join:
+        complete = _add_start_journeys if plan.mode == "order" else _add_start_levels
+    finish: list[Finish] = []
+    if plan.same_product and plan.mode == "user":
+        finish.append(_best_product)
+    if not start_join:
+        finish.append(_text_ids)
+    if _customer_column(plan) is not None:
+        finish.append(_customer_breakdown)
+    return _Strategy(rows=_rows_start_join if start_join else _rows_sorted,
+                     chain=_chain_sequential if plan.order == "sequential" else _chain_any,
+                     complete=complete, finish=tuple(finish))
 
-    def lean(x: ir.Table, *more: str) -> ir.Table:
-        return x.select(*[c for c in x.columns if c in _KEEP or c in more or c.startswith("_m")])
 
-    if plan.mode == "order" and not fast:
-        t = _with_values(source, t, plan)
-    if "properties" in t.columns and not (fast and plan.mode == "order"):
-        t = lean(t)
-    if first_rows is not None and "properties" in first_rows.columns:
-        first_rows = lean(first_rows)
-    unit = ["_v"] + (["product_id"] if plan.same_product else [])
+def _units(source: TableSource, plan: _Plan, *, with_user: bool = False) -> ir.Table:
+    """One row per unit: ``_level`` (0..N), ``_dur{k}`` (seconds, fastest chain), ``_val{k}``
+    (order mode), ``_byv``, ``_first`` (first step-1 time), ``user_id`` (``with_user``)."""
+    strategy = _choose(plan)
+    rows = strategy.rows(source, plan, with_user or _customer_column(plan) is not None)
+    t, group = strategy.chain(rows, plan)
+    units = _per_unit(t, group, plan, with_user)
+    run = _Run(source, plan, rows, t, with_user)
+    if strategy.complete is not None:
+        units = strategy.complete(units, run)
+    units = units.filter(units._level >= 1)
+    for step in strategy.finish:
+        units = step(units, run)
+    return units
 
-    t = _keyed(t, n)
-    starts = None
-    if fast:
-        # the window passes now run over the events of steps 2..N only; they hold every
-        # last-step event, so journey numbers and _b come out the same
-        t, starts = _start_join(t, _keyed(first_rows, n), plan, unit, with_user)
-        if plan.mode == "order":
-            # values after the join, which then reads no properties
-            t = lean(_with_values(source, t, plan), "_key", "_s2")
-            # a step-1 event needs its value only when first in its journey
-            # (_with_start_journeys); looked up there, not in the step-1 join
-            valued = _with_values(source, step1_rows, plan, last_step=False)
-            starts = valued.select(*unit, *(["user_id"] if with_user else []),
-                                   _t1=valued.event_at, _val1=valued._val)
-    ids = None
-    if not fast:
-        # every window pass sorts all the funnel's events: partition by a number, not the
-        # visitor's text id (cheaper to sort and to carry); mapped back on the unit rows
-        ids = t.select("_v").distinct()
-        ids = ids.mutate(_id=ibis.row_number())
-        t = t.join(ids, "_v")
-        t = t.select(*[t[c] if c != "_v" else t._id.name("_v") for c in t.columns
-                       if c != "_id"])
-    keys = [t.event_at, t._key]
+
+# -- stage 1: rows ------------------------------------------------------------------------
+def _events(source: TableSource, plan: _Plan, with_user: bool,
+            steps: Sequence[Step] | None = None) -> ir.Table:
+    """:func:`_step_events`, per product of the order with ``same_product``."""
+    t = _step_events(source, plan, with_user, steps)
+    return _by_product(source, t, plan) if plan.same_product else t
+
+
+def _lean(t: ir.Table, *more: str) -> ir.Table:
+    """Only the columns later stages read: every column goes through the window sorts."""
+    return t.select(*[c for c in t.columns if c in _KEEP or c in more or c.startswith("_m")])
+
+
+def _unit_keys(plan: _Plan) -> list[str]:
+    return ["_v"] + (["product_id"] if plan.same_product else [])
+
+
+def _sort_keys(t: ir.Table, plan: _Plan) -> list[str]:
+    """The total order after the unit: time, tie key, then columns that make rows tied on
+    all of those alike (breakdown value, order-mode value)."""
+    keys = ["event_at", "_key"]
     if "_by" in t.columns:
-        keys.append(t._by)
+        keys.append("_by")
     if plan.mode == "order":
-        keys.append(t._val)  # rows tied on all keys so far then have the same value
-    last_step = t[f"_m{n}"]
-    # journey number: how many last-step events come strictly before the row
-    seg = ibis.coalesce(last_step.cast("int64").sum().over(
-        ibis.window(group_by=[t[c] for c in unit], order_by=keys, rows=(None, -1))), 0)
-    # the sequential order needs no separate pass for journeys (see _units' docstring)
-    by_journey = plan.mode == "order" and plan.order == "sequential"
-    if plan.mode == "order" and plan.order == "any":
-        t = t.mutate(_seg=seg)
-        unit = [*unit, "_seg"]
-        keys = [t[k.get_name()] for k in keys]
+        keys.append("_val")
+    return keys
 
-    def win(tbl: ir.Table, rows: tuple[int | None, int]):  # noqa: ANN202
-        return ibis.window(group_by=[tbl[c] for c in unit],
-                           order_by=[tbl[k.get_name()] for k in keys], rows=rows)
 
-    before = win(t, (None, -1))
-    upto = win(t, (None, 0))
-    ranked = plan.mode == "order" or plan.by is not None
-    first = {"_rn": ibis.row_number().over(upto)} if ranked else {}
+def _rows_start_join(source: TableSource, plan: _Plan, with_user: bool) -> _Rows:
+    """Rows of steps 2..N with ``_s2`` from a hash join on the step-1 events
+    (:func:`_start_join`); the step-1 events are ``starts``. Sequential order, no
+    breakdown, and step 1 of an event type no later step has."""
+    n = plan.n
+    # step-1 rows stay apart from the start: they only meet the others in hash joins, and
+    # both halves remain plain scans that the engine need not store (each scan reads only
+    # its own event types)
+    step1 = _events(source, plan, with_user, plan.steps[:1])
+    step1_rows = step1.filter(step1._m1)
+    t = _events(source, plan, with_user, plan.steps[1:])  # no step-1 event: other types
+    if "properties" in t.columns and plan.mode != "order":
+        t = _lean(t)
+    first_rows = _lean(step1_rows) if "properties" in step1_rows.columns else step1_rows
+    unit = _unit_keys(plan)
+    # the window passes now run over the events of steps 2..N only; they hold every
+    # last-step event, so journey numbers and _b come out the same
+    t, starts = _start_join(_keyed(t, n), _keyed(first_rows, n), plan, unit, with_user)
+    if plan.mode == "order":
+        # values after the join, which then reads no properties
+        t = _lean(_with_values(source, t, plan), "_key", "_s2")
+        # a step-1 event needs its value only when first in its journey
+        # (_with_start_journeys); looked up there, not in the step-1 join
+        valued = _with_values(source, step1_rows, plan, last_step=False)
+        starts = valued.select(*unit, *(["user_id"] if with_user else []),
+                               _t1=valued.event_at, _val1=valued._val)
+    return _Rows(t, unit, _sort_keys(t, plan), starts=starts)
+
+
+def _rows_sorted(source: TableSource, plan: _Plan, with_user: bool) -> _Rows:
+    """All the funnel's events, visitors numbered: every window pass sorts them all."""
+    t = _events(source, plan, with_user)
+    if plan.mode == "order":
+        t = _with_values(source, t, plan)
+    if "properties" in t.columns:
+        t = _lean(t)
+    t = _keyed(t, plan.n)
+    # partition by a number, not the visitor's text id (cheaper to sort and to carry);
+    # mapped back on the unit rows (_text_ids)
+    ids = t.select("_v").distinct()
+    ids = ids.mutate(_id=ibis.row_number())
+    t = t.join(ids, "_v")
+    t = t.select(*[t[c] if c != "_v" else t._id.name("_v") for c in t.columns if c != "_id"])
+    return _Rows(t, _unit_keys(plan), _sort_keys(t, plan), ids=ids)
+
+
+# -- stage 2: chains ----------------------------------------------------------------------
+def _win(t: ir.Table, unit: Sequence[str], keys: Sequence[str],
+         rows: tuple[int | None, int]):
+    return ibis.window(group_by=[t[c] for c in unit], order_by=[t[k] for k in keys], rows=rows)
+
+
+def _window_interval(plan: _Plan) -> ir.IntervalValue:
     window = ibis.interval(seconds=int(plan.window.total_seconds()))
     micro = plan.window - dt.timedelta(seconds=int(plan.window.total_seconds()))
     if micro:
         window = window + ibis.interval(microseconds=micro // dt.timedelta(microseconds=1))
-    secs = t.event_at.epoch_seconds().floor()
+    return window
 
+
+def _journey_number(t: ir.Table, unit: Sequence[str], keys: Sequence[str],
+                    n: int) -> ir.IntegerValue:
+    """How many last-step events come strictly before the row in its unit."""
+    last_step = t[f"_m{n}"].cast("int64")
+    return ibis.coalesce(last_step.sum().over(_win(t, unit, keys, (None, -1))), 0)
+
+
+def _first_rank(t: ir.Table, plan: _Plan, upto: Any) -> dict[str, ir.Value]:
+    """``_rn``, the row's rank in its unit, when a per-unit "first row" is looked up
+    (order-mode values, a breakdown)."""
+    if plan.mode == "order" or plan.by is not None:
+        return {"_rn": ibis.row_number().over(upto)}
+    return {}
+
+
+def _row_levels(t: ir.Table, plan: _Plan, valid: dict[int, ir.BooleanValue],
+                dur: dict[int, ir.Value], values: dict[int, ir.Value]) -> ir.Table:
+    """Per row: ``_lev`` (highest step completed there), ``_ok{k}``, ``_d{k}`` (seconds from
+    the chain's start, if valid) and ``_rv{k}`` (order mode: the value at step k)."""
+    level = ibis.literal(0, "int64")
+    for k in range(1, plan.n + 1):
+        level = ibis.ifelse(valid[k], k, level)
+    cols: dict[str, ir.Value] = {"_lev": level}
+    for k in range(1, plan.n + 1):
+        cols[f"_ok{k}"] = valid[k]
+        cols[f"_d{k}"] = ibis.ifelse(valid[k], dur[k], ibis.null("int64"))
+        if values:
+            cols[f"_rv{k}"] = values[k]
+    return t.mutate(**cols)
+
+
+def _chain_sequential(rows: _Rows, plan: _Plan) -> tuple[ir.Table, list[str]]:
+    """Steps in the given order: the forward programme (module docstring).
+
+    ``_s{k}`` is the latest start of a chain of steps 1..k-1 before the row; a step-k row
+    completes step k iff it lies within the window of that start. Starts ``_s2`` come from
+    the rows (start join) or from the first pass here.
+
+    Order mode finds journeys without partitioning by journey: with ``_b`` the time of the
+    last last-step row before row ``r``, a chain start lies in ``r``'s journey iff its time
+    is after ``_b`` (at one timestamp a step-1 event sorts before any other event, so a
+    start at ``_b`` itself belongs to the earlier journey). The running ``max`` of the
+    starts picks a start in the same journey whenever there is one, so only the final
+    check changes and the journey number ``_seg`` is a column of the first pass instead of
+    a pass of its own. Returns the rows and the unit's keys (with ``_seg``).
+    """
+    t, unit, keys, n = rows.t, rows.unit, rows.keys, plan.n
+    before = _win(t, unit, keys, (None, -1))
+    first = _first_rank(t, plan, _win(t, unit, keys, (None, 0)))
+    journeys = plan.mode == "order"
+    if journeys:
+        first |= {"_seg": _journey_number(t, unit, keys, n),
+                  "_b": t.event_at.max(where=t[f"_m{n}"]).over(before)}
+    # the first start not given by the rows shares the first pass
+    k0 = 3 if "_s2" in t.columns else 2
+    if k0 <= n:
+        prev = t.event_at if k0 == 2 else t[f"_s{k0 - 1}"]
+        first[f"_s{k0}"] = prev.max(where=t[f"_m{k0 - 1}"]).over(before)
+    if first:
+        t = t.mutate(**first)
+    for k in range(k0 + 1, n + 1):
+        t = t.mutate(**{f"_s{k}": t[f"_s{k - 1}"].max(where=t[f"_m{k - 1}"]).over(
+            _win(t, unit, keys, (None, -1)))})
+    window = _window_interval(plan)
+    secs = t.event_at.epoch_seconds().floor()
+    valid: dict[int, ir.BooleanValue] = {1: t._m1}
+    dur: dict[int, ir.Value] = {1: ibis.literal(0, "int64")}
+    for k in range(2, n + 1):
+        s = t[f"_s{k}"]
+        valid[k] = t[f"_m{k}"] & s.notnull() & (t.event_at <= s + window)
+        if journeys:
+            valid[k] = valid[k] & (t._b.isnull() | (s > t._b))
+        dur[k] = (secs - s.epoch_seconds().floor()).cast("int64")
+    values = {k: t._val for k in range(1, n + 1)} if plan.mode == "order" else {}
+    t = _row_levels(t, plan, valid, dur, values)
+    return t, [*unit, "_seg"] if journeys else list(unit)
+
+
+def _chain_any(rows: _Rows, plan: _Plan) -> tuple[ir.Table, list[str]]:
+    """Steps in any order: per row the latest time ``_l{k}`` of each step up to it; the row
+    completes step k when steps 1..k all have a time and the earliest of those is within
+    the window. Order mode partitions by journey (``_seg``, a pass of its own)."""
+    t, unit, keys, n = rows.t, list(rows.unit), rows.keys, plan.n
+    if plan.mode == "order":
+        t = t.mutate(_seg=_journey_number(t, unit, keys, n))
+        unit = [*unit, "_seg"]
+    upto = _win(t, unit, keys, (None, 0))
+    last = {f"_l{k}": t.event_at.max(where=t[f"_m{k}"]).over(upto) for k in range(1, n + 1)}
+    if plan.mode == "order":
+        last |= {f"_lv{k}": t._val.max(where=t[f"_m{k}"]).over(upto) for k in range(1, n + 1)}
+    t = t.mutate(**_first_rank(t, plan, upto), **last)
+    window = _window_interval(plan)
+    secs = t.event_at.epoch_seconds().floor()
     valid: dict[int, ir.BooleanValue] = {}
     dur: dict[int, ir.Value] = {}
-    if plan.order == "sequential":
-        if by_journey:
-            first |= {"_seg": seg, "_b": t.event_at.max(where=last_step).over(before)}
-        if not fast:
-            t = t.mutate(**first, _s2=t.event_at.max(where=t._m1).over(before))
-            later_starts = range(3, n + 1)
-        else:
-            # _s2 is a column already (the step-1 join), so _s3 shares the first pass
-            if n >= 3:
-                first["_s3"] = t._s2.max(where=t._m2).over(before)
-            if first:
-                t = t.mutate(**first)
-            later_starts = range(4, n + 1)
-        for k in later_starts:
-            t = t.mutate(**{f"_s{k}": t[f"_s{k - 1}"].max(where=t[f"_m{k - 1}"]).over(
-                win(t, (None, -1)))})
-        secs = t.event_at.epoch_seconds().floor()
-        valid[1] = t._m1
-        dur[1] = ibis.literal(0, "int64")
-        for k in range(2, n + 1):
-            s = t[f"_s{k}"]
-            valid[k] = t[f"_m{k}"] & s.notnull() & (t.event_at <= s + window)
-            if by_journey:
-                valid[k] = valid[k] & (t._b.isnull() | (s > t._b))
-            dur[k] = (secs - s.epoch_seconds().floor()).cast("int64")
-    else:
-        last = {f"_l{k}": t.event_at.max(where=t[f"_m{k}"]).over(upto) for k in range(1, n + 1)}
-        if plan.mode == "order":
-            last |= {f"_lv{k}": t._val.max(where=t[f"_m{k}"]).over(upto)
-                     for k in range(1, n + 1)}
-        t = t.mutate(**first, **last)
-        secs = t.event_at.epoch_seconds().floor()
-        for k in range(1, n + 1):
-            lows = [t[f"_l{j}"] for j in range(1, k + 1)]
-            low = lows[0] if k == 1 else ibis.least(*lows)
-            present = lows[0].notnull()
-            for x in lows[1:]:
-                present = present & x.notnull()
-            valid[k] = present & (low + window >= t.event_at)
-            dur[k] = (secs - low.epoch_seconds().floor()).cast("int64")
-
-    level = ibis.literal(0, "int64")
     for k in range(1, n + 1):
-        level = ibis.ifelse(valid[k], k, level)
-    row_vals: dict[str, ir.Value] = {"_lev": level}
-    for k in range(1, n + 1):
-        row_vals[f"_ok{k}"] = valid[k]
-        row_vals[f"_d{k}"] = ibis.ifelse(valid[k], dur[k], ibis.null("int64"))
-        if plan.mode == "order":
-            own = t._val if plan.order == "sequential" else t[f"_lv{k}"]
-            row_vals[f"_rv{k}"] = own
-    t = t.mutate(**row_vals)
+        lows = [t[f"_l{j}"] for j in range(1, k + 1)]
+        low = lows[0] if k == 1 else ibis.least(*lows)
+        present = lows[0].notnull()
+        for x in lows[1:]:
+            present = present & x.notnull()
+        valid[k] = present & (low + window >= t.event_at)
+        dur[k] = (secs - low.epoch_seconds().floor()).cast("int64")
+    values = {k: t[f"_lv{k}"] for k in range(1, n + 1)} if plan.mode == "order" else {}
+    return _row_levels(t, plan, valid, dur, values), unit
 
+
+# -- stage 3: units -----------------------------------------------------------------------
+def _per_unit(t: ir.Table, group: list[str], plan: _Plan, with_user: bool) -> ir.Table:
+    """One row per unit of the chain's rows: the best level, the fastest time per step,
+    the values of the first row completing each step, the first step-1 event's breakdown."""
     aggs: dict[str, ir.Value] = {"_level": t._lev.max(),
                                  "_first": t.event_at.min(where=t._m1)}
     if with_user:
         aggs["user_id"] = t.user_id.max()
-    for k in range(1, n + 1):
+    for k in range(1, plan.n + 1):
         aggs[f"_dur{k}"] = t[f"_d{k}"].min()
         if plan.mode == "order":
             aggs[f"_val{k}"] = t[f"_rv{k}"].argmin(t._rn, where=t[f"_ok{k}"])
     if "_by" in t.columns:
         aggs["_byv"] = t._by.argmin(t._rn, where=t._m1)
-    if customer_by:
+    if _customer_column(plan) is not None:
         aggs["_uid1"] = t.user_id.argmin(t._rn, where=t._m1)
-    if by_journey:
-        unit = [*unit, "_seg"]
-    units = t.group_by(unit).aggregate(**aggs)
-    if starts is not None and by_journey:
-        units = _with_start_journeys(units, t, starts, plan,
-                                     unit[:-1], with_user)
-    elif starts is not None:
-        # visitors whose step-1 events never reach the window pass are at level 1
-        ones: dict[str, ir.Value] = {
-            "_level": ibis.literal(1, "int64"), "_first": starts._t1.min(),
-            **({"user_id": starts.user_id.max()} if with_user else {}),
-            "_dur1": ibis.literal(0, "int64"),
-            **{f"_dur{k}": ibis.null("int64") for k in range(2, n + 1)}}
-        ones_t = starts.group_by(unit).aggregate(**ones)
-        types = units.schema()
-        both = units.select(*ones_t.columns).union(
-            ones_t.select(**{c: ones_t[c].cast(types[c]) for c in ones_t.columns}))
-        units = both.group_by(unit).aggregate(
-            _level=both._level.max(), _first=both._first.min(),
-            **({"user_id": both.user_id.max()} if with_user else {}),
-            **{f"_dur{k}": both[f"_dur{k}"].min() for k in range(1, n + 1)})
-    units = units.filter(units._level >= 1)
-    if plan.same_product and plan.mode == "user":
-        # user mode counts visitors: the best of the visitor's products, and the breakdown
-        # of the product chain that started first
-        again: dict[str, ir.Value] = {
-            "_level": units._level.max(), "_first": units._first.min(),
-            **{f"_dur{k}": units[f"_dur{k}"].min() for k in range(1, n + 1)}}
-        for name in ("user_id", "_byv", "_uid1"):
-            if name in units.columns:
-                again[name] = units[name].argmin(units._first)
-        units = units.group_by("_v").aggregate(**again)
-        unit = ["_v"]
-    if ids is not None:
-        back = ids.select(_vid="_id", _vtext="_v")
-        units = units.join(back, units._v == back._vid)
-        units = units.select(*[units[c] if c != "_v" else units._vtext.name("_v")
-                               for c in units.columns if c not in ("_vid", "_vtext")])
-    if customer_by:
-        customers = source.table("customers")
-        column = plan.by[len(_CUSTOMER):]
-        cust = customers.select(_cid=customers.customer_id,
-                                _cval=customers[column].cast("string"))
-        units = units.left_join(cust, units._uid1 == cust._cid)
-        units = units.select(*[c for c in units.columns if c not in ("_cid", "_cval")],
-                             _byv=units._cval)
-    return units, unit
+    return t.group_by(group).aggregate(**aggs)
+
+
+def _add_start_levels(units: ir.Table, run: _Run) -> ir.Table:
+    """Start join, user mode: units whose step-1 events never reach the window passes
+    (no later step at all) are at level 1; merged with the window pass's units."""
+    starts, unit, n, with_user = run.rows.starts, run.rows.unit, run.plan.n, run.with_user
+    ones: dict[str, ir.Value] = {
+        "_level": ibis.literal(1, "int64"), "_first": starts._t1.min(),
+        **({"user_id": starts.user_id.max()} if with_user else {}),
+        "_dur1": ibis.literal(0, "int64"),
+        **{f"_dur{k}": ibis.null("int64") for k in range(2, n + 1)}}
+    ones_t = starts.group_by(unit).aggregate(**ones)
+    types = units.schema()
+    both = units.select(*ones_t.columns).union(
+        ones_t.select(**{c: ones_t[c].cast(types[c]) for c in ones_t.columns}))
+    return both.group_by(unit).aggregate(
+        _level=both._level.max(), _first=both._first.min(),
+        **({"user_id": both.user_id.max()} if with_user else {}),
+        **{f"_dur{k}": both[f"_dur{k}"].min() for k in range(1, n + 1)})
+
+
+def _add_start_journeys(units: ir.Table, run: _Run) -> ir.Table:
+    """Start join, order mode: the step-1 events join their journeys
+    (:func:`_with_start_journeys`)."""
+    return _with_start_journeys(units, run.t, run.rows.starts, run.plan, run.rows.unit,
+                                run.with_user)
+
+
+# -- stage 4: finishing steps -------------------------------------------------------------
+def _best_product(units: ir.Table, run: _Run) -> ir.Table:
+    """Same product, user mode counts visitors: the best of the visitor's products, and the
+    breakdown of the product chain that started first."""
+    n = run.plan.n
+    again: dict[str, ir.Value] = {
+        "_level": units._level.max(), "_first": units._first.min(),
+        **{f"_dur{k}": units[f"_dur{k}"].min() for k in range(1, n + 1)}}
+    for name in ("user_id", "_byv", "_uid1"):
+        if name in units.columns:
+            again[name] = units[name].argmin(units._first)
+    return units.group_by("_v").aggregate(**again)
+
+
+def _text_ids(units: ir.Table, run: _Run) -> ir.Table:
+    """Sorted rows: the visitor numbers back to the visitors' ids."""
+    back = run.rows.ids.select(_vid="_id", _vtext="_v")
+    units = units.join(back, units._v == back._vid)
+    return units.select(*[units[c] if c != "_v" else units._vtext.name("_v")
+                          for c in units.columns if c not in ("_vid", "_vtext")])
+
+
+def _customer_breakdown(units: ir.Table, run: _Run) -> ir.Table:
+    """``by="customer.<column>"``: ``_byv`` is that column of the customer of the unit's
+    first step-1 event (null when not a known customer)."""
+    customers = run.source.table("customers")
+    column = _customer_column(run.plan)
+    cust = customers.select(_cid=customers.customer_id, _cval=customers[column].cast("string"))
+    units = units.left_join(cust, units._uid1 == cust._cid)
+    return units.select(*[c for c in units.columns if c not in ("_cid", "_cval")],
+                        _byv=units._cval)
 
 
 def _keyed(t: ir.Table, n: int) -> ir.Table:
@@ -673,7 +875,7 @@ def funnel_expr(source: TableSource, steps: Sequence[Step | str], *,
 
 def _aggregate(source: TableSource, plan: _Plan, *, quantiles: bool = True,
                keys: Sequence[str] = ()) -> ir.Table:
-    units, _ = _units(source, plan)
+    units = _units(source, plan)
     n = plan.n
     group = list(keys)
     if plan.by is not None:
@@ -825,8 +1027,10 @@ def funnel(source: TableSource, steps: Sequence[Step | str], *,
 
     Raises
     ------
-    OptionError
-        Fewer than two steps, an unknown event type, order, mode, window or breakdown.
+    FunnelOptionError
+        Fewer than two steps, an unknown event type, order, mode, window or breakdown, or
+        a date that is not one. It is an :class:`~shopscope.errors.OptionError` and a
+        ``ValueError``, as are all bad funnel options.
 
     Examples
     --------
@@ -878,15 +1082,16 @@ def funnel_trend(source: TableSource, steps: Sequence[Step | str], *, grain: str
 
     Raises
     ------
-    OptionError
+    FunnelOptionError
         As for :func:`funnel`, or an unknown grain.
     """
     plan = _plan(steps, options.pop("window", "1d"), options.pop("order", "sequential"),
                  options.pop("same_product", False), options.pop("mode", "user"),
                  options.pop("start", None), options.pop("end", None), options.pop("by", None))
     if options:
-        raise OptionError(f"unknown funnel option(s): {', '.join(sorted(options))}")
-    period(ibis.literal(dt.datetime(2024, 1, 1)), grain)  # validates the grain
+        raise FunnelOptionError(f"unknown funnel option(s): {', '.join(sorted(options))}")
+    with _as_funnel_option():
+        period(ibis.literal(dt.datetime(2024, 1, 1)), grain)  # validates the grain
     frame = execute(_aggregate_trend(source, plan, grain), written_join_sides=True)
     keys = ["period"] + (["by"] if plan.by is not None else [])
     frame["period"] = pd.to_datetime(frame["period"]).astype("datetime64[ns]")
@@ -895,7 +1100,7 @@ def funnel_trend(source: TableSource, steps: Sequence[Step | str], *, grain: str
 
 
 def _aggregate_trend(source: TableSource, plan: _Plan, grain: str) -> ir.Table:
-    units, _ = _units(source, plan)
+    units = _units(source, plan)
     units = units.mutate(period=period(units._first, grain))
     group = ["period"]
     if plan.by is not None:
@@ -933,17 +1138,18 @@ def funnel_dropped(source: TableSource, steps: Sequence[Step | str], at_step: in
 
     Raises
     ------
-    OptionError
+    FunnelOptionError
         As for :func:`funnel`, or ``at_step`` outside 2..N.
     """
     plan = _plan(steps, options.pop("window", "1d"), options.pop("order", "sequential"),
                  options.pop("same_product", False), options.pop("mode", "user"),
                  options.pop("start", None), options.pop("end", None), options.pop("by", None))
     if options:
-        raise OptionError(f"unknown funnel option(s): {', '.join(sorted(options))}")
+        raise FunnelOptionError(f"unknown funnel option(s): {', '.join(sorted(options))}")
     if isinstance(at_step, bool) or not isinstance(at_step, int) or not 2 <= at_step <= plan.n:
-        raise OptionError(f"at_step must be a step number from 2 to {plan.n}, not {at_step!r}",
-                          hint="the step the audience did not reach")
-    units, _ = _units(source, plan, with_user=True)
+        raise FunnelOptionError(
+            f"at_step must be a step number from 2 to {plan.n}, not {at_step!r}",
+            hint="the step the audience did not reach")
+    units = _units(source, plan, with_user=True)
     stopped = units.filter(units._level == at_step - 1)
     return stopped.group_by(visitor=stopped._v).aggregate(user_id=stopped.user_id.max())
