@@ -60,6 +60,8 @@ KNOWN: dict[tuple[str, str, str], str] = {
      "shopscope.customers.pages"): "service layer",
     ("adapter-adapter", "shopscope.experiments.pages",
      "shopscope.experiments.http"): "service layer",
+    ("adapter-adapter", "shopscope.data.pages",
+     "shopscope.data.http"): "service layer",
     ("cross-area", "shopscope.behaviour.pages",
      "shopscope.customers.pages"): "service layer",
     ("cross-area", "shopscope.behaviour.pages",
