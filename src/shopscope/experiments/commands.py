@@ -1,5 +1,5 @@
 """``shopscope experiment …``: plan, define, list, analyse experiments, and uplift targeting
-(thin wrappers over :mod:`shopscope.experiments`)."""
+(thin wrappers: options become the parameters of :mod:`shopscope.experiments.service`)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from typing import Annotated
 import typer
 
 from shopscope.cli import DEFAULT_WS, WorkspaceOpt, _emit, _open_workspace, console
+from shopscope.core.service import LocalContext
+from shopscope.experiments import service
 from shopscope.ui.clifmt import escape, plural
 
 experiment_app = typer.Typer(
@@ -100,6 +102,11 @@ def print_comparisons(frame, title: str) -> None:  # noqa: ANN001
     console.print(table)
 
 
+def _option(field: str) -> str:
+    """A parameter as its command-line option is spelled: ``--daily-traffic``."""
+    return "--" + field.replace("_", "-")
+
+
 @experiment_app.command("plan")
 def plan_command(  # noqa: PLR0913
     metric: Annotated[str, typer.Option(help="proportion (a rate) or mean")] = "proportion",
@@ -121,12 +128,12 @@ def plan_command(  # noqa: PLR0913
     fmt: Fmt = "table",
 ) -> None:
     """Units per variant (and days) to detect an effect with the given power."""
-    from shopscope.experiments.http import make_plan
-
-    result = make_plan(metric=metric, baseline=baseline, sd=sd, mde=mde,
-                       relative=not absolute, alpha=alpha, power=power, variants=variants,
-                       alternative="one-sided" if one_sided else "two-sided",
-                       daily_traffic=daily_traffic, share=share)
+    params = service.parse_params(
+        service.PlanParams, _option, metric=metric, baseline=baseline, sd=sd, mde=mde,
+        relative=not absolute, alpha=alpha, power=power, variants=variants,
+        alternative="one-sided" if one_sided else "two-sided", daily_traffic=daily_traffic,
+        share=share)
+    result = service.plan(None, params).to_dict()  # a plan needs no workspace
     if fmt == "json":
         typer.echo(json.dumps(result, ensure_ascii=False, indent=1))
         return
@@ -158,14 +165,13 @@ def save_command(
 ) -> None:
     """Save (or replace) an experiment definition in the workspace."""
     from shopscope.errors import InputError
-    from shopscope.experiments.registry import ExperimentStore, parse_definition
 
     if not definition.exists():
         raise InputError(f"{definition}: no such file")
-    parsed = parse_definition(definition.read_text(encoding="utf-8"))
+    params = service.CreateParams(definition=definition.read_text(encoding="utf-8"))
     ws = _open_workspace(workspace)
     try:
-        ExperimentStore(ws.path).save(parsed)
+        parsed = service.create(LocalContext(ws), params)
     finally:
         ws.close()
     console.print(f"saved experiment {escape(repr(parsed.experiment_id))}")
@@ -174,18 +180,16 @@ def save_command(
 @experiment_app.command("list")
 def list_command(workspace: WorkspaceOpt = DEFAULT_WS) -> None:
     """Saved experiments."""
-    from shopscope.experiments.registry import ExperimentStore
-
-    for experiment_id in ExperimentStore(workspace).list():
+    ws = _open_workspace(workspace)  # only reads the definitions: the store stays closed
+    for experiment_id in service.saved_ids(LocalContext(ws)):
         typer.echo(experiment_id)
 
 
 @experiment_app.command("delete")
 def delete_command(experiment_id: str, workspace: WorkspaceOpt = DEFAULT_WS) -> None:
     """Delete a saved experiment definition (the data stays)."""
-    from shopscope.experiments.registry import ExperimentStore
-
-    ExperimentStore(workspace).delete(experiment_id)
+    ws = _open_workspace(workspace)  # only removes the file: the store stays closed
+    service.delete(LocalContext(ws), service.ExperimentRef(experiment_id=experiment_id))
     console.print(f"deleted experiment {escape(repr(experiment_id))}")
 
 
@@ -202,25 +206,13 @@ def analyze_command(
     """SRM check, lift with intervals and adjusted p-values, CUPED, chance to win,
     sequential results and segments (exploratory). Repeated assignments count once (the
     earliest exposure); units in more than one arm are reported and, by default, left out."""
-    import warnings
-
     import pandas as pd
 
-    from shopscope.experiments.analysis import SampleRatioMismatchWarning, analyze
-    from shopscope.experiments.registry import ExperimentStore
-
-    from shopscope.errors import OptionError
-
-    if multi_arm not in (None, "exclude", "first"):
-        raise OptionError(f"unknown --multi-arm {multi_arm!r}", hint="exclude or first")
+    params = service.parse_params(service.AnalyzeParams, _option,
+                                  experiment_id=experiment_id, multi_arm=multi_arm)
     ws = _open_workspace(workspace)
     try:
-        definition = ExperimentStore(ws.path).load(experiment_id)
-        if multi_arm is not None:
-            definition = definition.model_copy(update={"multi_arm": multi_arm})
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", SampleRatioMismatchWarning)
-            result = analyze(ws.store, definition)
+        result = service.analyze(LocalContext(ws), params)
     finally:
         ws.close()
     if fmt == "json":
@@ -354,20 +346,14 @@ def summary_command(
     output: Out = None,
 ) -> None:
     """Analyse a test run elsewhere from its summary table (SRM, lift, p, chance to win)."""
-    import pandas as pd
-
-    from shopscope.errors import InputError
-    from shopscope.experiments.summary import analyze_summary
-
-    if not table.exists():
-        raise InputError(f"{table}: no such file")
-    srm, frame = analyze_summary(pd.read_csv(table), control=control, alpha=alpha,
-                                 correction=correction)
+    params = service.parse_params(service.SummaryParams, _option, table=table,
+                                  control=control, correction=correction, alpha=alpha)
+    found = service.summary(None, params)  # a file outside any workspace
+    srm, frame = found.srm, found.frame
     if fmt == "table":
         console.print(f"[{'bold red' if srm.mismatch else 'green'}]{escape(srm.message)}[/]")
         print_comparisons(readable(frame.rename(columns={"control_value": "control",
                                                          "variant_value": "value"}),
-                                   [k == "rate" for k in frame["kind"]]),
-                          f"{table.name}: against {control or 'the first variant'}")
+                                   [k == "rate" for k in frame["kind"]]), found.title)
         return
-    _emit(frame, fmt, output, title=f"{table.name}: against {control or 'the first variant'}")
+    _emit(frame, fmt, output, title=found.title)
