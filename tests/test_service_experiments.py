@@ -218,11 +218,17 @@ def test_the_analysis_key_follows_the_policy_and_the_saved_definition(exp):
 
 # -- input errors ---------------------------------------------------------------------------------
 def test_bad_cli_options_name_the_option():
-    with pytest.raises(OptionError, match=r"^--multi-arm: .*'exclude' or 'first' \(got 'both'\)"):
+    with pytest.raises(OptionError, match=r"^unknown --multi-arm 'both'$") as caught:
         service.parse_params(service.AnalyzeParams, lambda f: "--" + f.replace("_", "-"),
                              experiment_id="x", multi_arm="both")
+    assert caught.value.hint == "exclude or first"
+    code, _, exc = cli("experiment", "plan", "--baseline", "0.1", "--variants", "1")
+    assert code != 0 and isinstance(exc, OptionError)
+    assert exc.message == "--variants: Input should be greater than or equal to 2 (got 1)"
+    # before, an unknown metric was planned as a mean
     code, _, exc = cli("experiment", "plan", "--baseline", "0.1", "--metric", "rate")
-    assert code != 0 and isinstance(exc, OptionError) and exc.message.startswith("--metric:")
+    assert isinstance(exc, OptionError) and exc.message == "unknown --metric 'rate'"
+    assert exc.hint == "proportion or mean"
 
 
 def test_plan_extremes_keep_their_422(exp):

@@ -59,6 +59,9 @@ def parse_params(cls: type[P], label: Callable[[str], str] = str, **values: Any)
         first = exc.errors()[0]
         where = ".".join(label(str(p)) for p in first["loc"])
         got = first.get("input")
+        if first["type"] == "literal_error":  # an unknown choice: the choices as the hint
+            raise OptionError(f"unknown {where} {got!r}",
+                              hint=first["ctx"]["expected"].replace("'", "")) from None
         raise OptionError(f"{where}: {first['msg'].removeprefix('Value error, ')}"
                           + ("" if isinstance(got, dict) else f" (got {got!r})")) from None
 
