@@ -265,3 +265,39 @@ def test_adapters_do_not_import_each_other_or_other_areas_adapters(adapter):
         parts = name.split(".")
         assert not (len(parts) >= 3 and parts[0] == "shopscope" and parts[2] in ADAPTERS), (
             f"experiments/{adapter}.py imports the adapter {name}")
+
+
+# -- typed responses -------------------------------------------------------------------------------
+def test_responses_match_their_declared_schema(exp):
+    """Every experiments endpoint declares its response; real answers (a sequential
+    experiment's results, both policies, plans with a trade-off) conform to it."""
+    import schemathesis
+    from schemathesis.checks import not_a_server_error, response_schema_conformance
+
+    ws, api, _ = exp
+    token, _ = UserStore(ws.path).create_token("ann", "schema-check")
+    schema = schemathesis.openapi.from_asgi("/openapi.json", api.app)
+    spec = api.get("/openapi.json").json()["paths"]
+    for path, methods in spec.items():
+        if path.startswith("/api/experiments"):
+            for method, op in methods.items():
+                ok = op["responses"].get("200") or op["responses"].get("201")
+                assert ok or "204" in op["responses"], (method, path)
+                if ok:  # a named model (or a list of one), not a free-form object
+                    body = ok["content"]["application/json"]["schema"]
+                    assert "$ref" in body or "$ref" in body.get("items", {}), (method, path)
+    ref = {"experiment_id": "coupon_test"}
+    cases = [("/api/experiments/{experiment_id}/results", {"path_parameters": ref}),
+             ("/api/experiments/{experiment_id}/results",
+              {"path_parameters": ref, "query": {"multi_arm": "first"}}),
+             ("/api/experiments/{experiment_id}", {"path_parameters": ref}),
+             ("/api/experiments", {}),
+             ("/api/experiments/plan", {"query": {"baseline": 0.1, "daily_traffic": 2000}}),
+             ("/api/experiments/plan", {"query": {"metric": "mean", "sd": 2, "mde": 1,
+                                                  "relative": "false", "daily_traffic": 300}})]
+    for path, kwargs in cases:
+        case = schema[path]["GET"].Case(**kwargs)
+        response = case.call(headers={"authorization": f"Bearer {token}"})
+        assert response.status_code == 200, (path, response.text)
+        case.validate_response(response, checks=[not_a_server_error,
+                                                 response_schema_conformance])
