@@ -104,7 +104,7 @@ def print_comparisons(frame, title: str) -> None:  # noqa: ANN001
 
 def _option(field: str) -> str:
     """A parameter as its command-line option is spelled: ``--daily-traffic``."""
-    return "--" + field.replace("_", "-")
+    return "--" + {"unit": "id"}.get(field, field).replace("_", "-")
 
 
 @experiment_app.command("plan")
@@ -280,57 +280,19 @@ def uplift_command(  # noqa: PLR0913
 ) -> None:
     """Train an uplift model, check on a held-out split that it beats random targeting
     (Qini against shuffled labels), and write the audience worth targeting."""
-    import ibis
-    import numpy as np
-    import pandas as pd
-
-    from shopscope.errors import InputError, OptionError
-    from shopscope.experiments import uplift as U
-
-    if not data.exists():
-        raise InputError(f"{data}: no such file")
-    if not 0 < holdout < 1 or not 0 < top_share <= 1:
-        raise OptionError("--holdout must be in (0, 1) and --top-share in (0, 1]")
-    con = ibis.duckdb.connect()
-    table = (con.read_parquet(str(data)) if data.suffix == ".parquet"
-             else con.read_csv(str(data)))
-    cols = [c.strip() for c in features.split(",") if c.strip()]
-    frame = U.training_frame(table, treatment=treatment, treated=treated, control=control,
-                             outcome=outcome, features=cols, unit=unit)
-    X = pd.get_dummies(frame.X, dtype=float)  # categorical features one-hot
-    binary = set(np.unique(frame.y)) <= {0.0, 1.0}
-    if base == "linear":
-        from sklearn.linear_model import LogisticRegression, Ridge
-
-        est = LogisticRegression(max_iter=500) if binary else Ridge()
-    elif base == "gbm":
-        est = None  # the learners' defaults: small gradient boosting models
-    else:
-        raise OptionError(f"unknown --base {base!r}", hint="gbm or linear")
-    models = {"two_model": lambda: U.TwoModelUplift(estimator=est),
-              "x": lambda: U.XLearnerUplift(outcome_estimator=est),
-              "transformed": lambda: U.TransformedOutcomeUplift(
-                  estimator=None if binary or base == "gbm" else est)}
-    if learner not in models:
-        raise OptionError(f"unknown --learner {learner!r}", hint=", ".join(models))
-    rng = np.random.default_rng(seed)
-    test = rng.random(len(X)) < holdout
-    model = models[learner]().fit(X[~test], frame.treatment[~test], frame.y[~test])
-    score = model.predict_uplift(X[test])
-    qini = U.qini_coefficient(frame.y[test], frame.treatment[test], score)
-    shuffled = [U.qini_coefficient(frame.y[test], rng.permutation(frame.treatment[test]),
-                                   score) for _ in range(100)]
-    bar = float(np.quantile(shuffled, 0.95))
-    verdict = "[green]beats random targeting[/]" if qini > bar else \
+    params = service.parse_params(
+        service.UpliftParams, _option, data=data, treatment=treatment, treated=treated,
+        control=control, outcome=outcome,
+        features=tuple(c.strip() for c in features.split(",") if c.strip()), unit=unit,
+        learner=learner, base=base, holdout=holdout, top_share=top_share, seed=seed)
+    found = service.uplift(None, params)  # a file outside any workspace
+    verdict = "[green]beats random targeting[/]" if found.beats_random else \
         "[yellow]not distinguishable from random targeting[/]"
-    console.print(f"held-out Qini coefficient {qini:.5f} (95th percentile with shuffled "
-                  f"arms {bar:.5f}): {verdict}")
-    model = models[learner]().fit(X, frame.treatment, frame.y)  # all data for the audience
-    ids = frame.ids if frame.ids is not None else np.arange(len(X))
-    audience = U.uplift_audience(model, X, ids, top_share=top_share,
-                                 id_column=unit or "row")
-    console.print(f"audience: top {top_share:.0%} = {len(audience):,} of {len(X):,} units, "
-                  f"mean predicted uplift {audience.uplift.mean():.4g}")
+    console.print(f"held-out Qini coefficient {found.qini:.5f} (95th percentile with shuffled "
+                  f"arms {found.random_bar:.5f}): {verdict}")
+    audience = found.audience
+    console.print(f"audience: top {top_share:.0%} = {len(audience):,} of {found.units:,} "
+                  f"units, mean predicted uplift {audience.uplift.mean():.4g}")
     _emit(audience, "parquet" if output and output.suffix == ".parquet" else "csv", output)
 
 
