@@ -206,8 +206,6 @@ def analyze_command(
     """SRM check, lift with intervals and adjusted p-values, CUPED, chance to win,
     sequential results and segments (exploratory). Repeated assignments count once (the
     earliest exposure); units in more than one arm are reported and, by default, left out."""
-    import pandas as pd
-
     params = service.parse_params(service.AnalyzeParams, _option,
                                   experiment_id=experiment_id, multi_arm=multi_arm)
     ws = _open_workspace(workspace)
@@ -222,24 +220,7 @@ def analyze_command(
         else:
             typer.echo(text)
         return
-    bayes = {(b.metric, b.variant): b.result for b in result.bayes}
-    cuped = {(c.metric, c.variant): c for c in result.cuped}
-    rows = []
-    for c in result.comparisons:
-        b, cu = bayes.get((c.metric, c.variant)), cuped.get((c.metric, c.variant))
-        rows.append({
-            "metric": c.metric, "variant": c.variant, "control": c.control_value,
-            "value": c.variant_value, "abs_lift": c.abs_lift, "abs_low": c.abs_ci[0],
-            "abs_high": c.abs_ci[1], "rel_lift": c.rel_lift,
-            "p_value": c.p_value, "adjusted_p": c.adjusted_p_value,
-            "chance_to_win": b.chance_to_win if b else None,
-            "cuped_abs_lift": cu.abs_lift if cu else None,
-            "variance_reduction": cu.extra.get("variance_reduction") if cu else None,
-            "error": c.error})
-    frame = pd.DataFrame(rows, columns=["metric", "variant", "control", "value", "abs_lift",
-                                        "abs_low", "abs_high", "rel_lift", "p_value",
-                                        "adjusted_p", "chance_to_win", "cuped_abs_lift",
-                                        "variance_reduction", "error"])
+    frame = service.comparison_frame(result)
     # the split check and the warnings (repeated or multi-arm units, …) always reach the
     # reader: on stderr when stdout carries CSV
 

@@ -35,8 +35,8 @@ if TYPE_CHECKING:
 __all__ = [
     "AnalyzeParams", "CreateParams", "ExperimentRef", "Listed", "PlanParams", "PlanResult",
     "SummaryParams", "SummaryResult", "TradeoffPoint", "UpliftParams", "UpliftResult",
-    "analyze", "create", "delete", "list_definitions", "overview", "parse_params", "plan",
-    "saved_ids", "show", "summary", "uplift",
+    "analyze", "comparison_frame", "create", "delete", "list_definitions", "overview",
+    "parse_params", "plan", "saved_ids", "show", "summary", "uplift",
 ]
 
 P = TypeVar("P", bound=Params)
@@ -234,6 +234,31 @@ def _analyze(ctx: WorkspaceContext, params: AnalyzeParams,
     # new load does (the cache keys by data version itself)
     key = ("experiments.analyze", params.cache_key(), definition.model_dump_json())
     return ctx.cached(key, compute)
+
+
+def comparison_frame(result: ExperimentResult) -> pd.DataFrame:
+    """One row per metric × variant: values, lift with its interval, p and adjusted p,
+    chance to win, the CUPED lift and its variance cut (the CLI's table and exports)."""
+    import pandas as pd
+
+    bayes = {(b.metric, b.variant): b.result for b in result.bayes}
+    cuped = {(c.metric, c.variant): c for c in result.cuped}
+    rows = []
+    for c in result.comparisons:
+        b, cu = bayes.get((c.metric, c.variant)), cuped.get((c.metric, c.variant))
+        rows.append({
+            "metric": c.metric, "variant": c.variant, "control": c.control_value,
+            "value": c.variant_value, "abs_lift": c.abs_lift, "abs_low": c.abs_ci[0],
+            "abs_high": c.abs_ci[1], "rel_lift": c.rel_lift,
+            "p_value": c.p_value, "adjusted_p": c.adjusted_p_value,
+            "chance_to_win": b.chance_to_win if b else None,
+            "cuped_abs_lift": cu.abs_lift if cu else None,
+            "variance_reduction": cu.extra.get("variance_reduction") if cu else None,
+            "error": c.error})
+    return pd.DataFrame(rows, columns=["metric", "variant", "control", "value", "abs_lift",
+                                       "abs_low", "abs_high", "rel_lift", "p_value",
+                                       "adjusted_p", "chance_to_win", "cuped_abs_lift",
+                                       "variance_reduction", "error"])
 
 
 @dataclass(frozen=True)
