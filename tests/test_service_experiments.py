@@ -273,7 +273,7 @@ def test_plan_extremes_keep_their_422(exp):
     assert r.json()["error"]["message"] == "query.alpha: Input should be greater than 0"
 
 
-# -- layers -----------------------------------------------------------------------------------------
+# -- layers ------------------------------------------------------------------------------------
 ADAPTERS = ("http", "pages", "commands")
 
 
@@ -299,7 +299,7 @@ def test_adapters_do_not_import_each_other_or_other_areas_adapters(adapter):
             f"experiments/{adapter}.py imports the adapter {name}")
 
 
-# -- typed responses -------------------------------------------------------------------------------
+# -- typed responses ---------------------------------------------------------------------------
 def test_responses_match_their_declared_schema(exp):
     """Every experiments endpoint declares its response; real answers (a sequential
     experiment's results, both policies, plans with a trade-off) conform to it."""
