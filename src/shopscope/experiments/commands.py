@@ -1,5 +1,5 @@
 """``shopscope experiment …``: plan, define, list, analyse experiments, and uplift targeting
-(thin wrappers over :mod:`shopscope.experiments`)."""
+(thin wrappers: options become the parameters of :mod:`shopscope.experiments.service`)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from typing import Annotated
 import typer
 
 from shopscope.cli import DEFAULT_WS, WorkspaceOpt, _emit, _open_workspace, console
+from shopscope.core.service import LocalContext
+from shopscope.experiments import service
 from shopscope.ui.clifmt import escape, plural
 
 experiment_app = typer.Typer(
@@ -100,6 +102,11 @@ def print_comparisons(frame, title: str) -> None:  # noqa: ANN001
     console.print(table)
 
 
+def _option(field: str) -> str:
+    """A parameter as its command-line option is spelled: ``--daily-traffic``."""
+    return "--" + {"unit": "id"}.get(field, field).replace("_", "-")
+
+
 @experiment_app.command("plan")
 def plan_command(  # noqa: PLR0913
     metric: Annotated[str, typer.Option(help="proportion (a rate) or mean")] = "proportion",
@@ -121,12 +128,12 @@ def plan_command(  # noqa: PLR0913
     fmt: Fmt = "table",
 ) -> None:
     """Units per variant (and days) to detect an effect with the given power."""
-    from shopscope.experiments.http import make_plan
-
-    result = make_plan(metric=metric, baseline=baseline, sd=sd, mde=mde,
-                       relative=not absolute, alpha=alpha, power=power, variants=variants,
-                       alternative="one-sided" if one_sided else "two-sided",
-                       daily_traffic=daily_traffic, share=share)
+    params = service.parse_params(
+        service.PlanParams, _option, metric=metric, baseline=baseline, sd=sd, mde=mde,
+        relative=not absolute, alpha=alpha, power=power, variants=variants,
+        alternative="one-sided" if one_sided else "two-sided", daily_traffic=daily_traffic,
+        share=share)
+    result = service.plan(None, params).to_dict()  # a plan needs no workspace
     if fmt == "json":
         typer.echo(json.dumps(result, ensure_ascii=False, indent=1))
         return
@@ -158,14 +165,13 @@ def save_command(
 ) -> None:
     """Save (or replace) an experiment definition in the workspace."""
     from shopscope.errors import InputError
-    from shopscope.experiments.registry import ExperimentStore, parse_definition
 
     if not definition.exists():
         raise InputError(f"{definition}: no such file")
-    parsed = parse_definition(definition.read_text(encoding="utf-8"))
+    params = service.CreateParams(definition=definition.read_text(encoding="utf-8"))
     ws = _open_workspace(workspace)
     try:
-        ExperimentStore(ws.path).save(parsed)
+        parsed = service.create(LocalContext(ws), params)
     finally:
         ws.close()
     console.print(f"saved experiment {escape(repr(parsed.experiment_id))}")
@@ -174,18 +180,16 @@ def save_command(
 @experiment_app.command("list")
 def list_command(workspace: WorkspaceOpt = DEFAULT_WS) -> None:
     """Saved experiments."""
-    from shopscope.experiments.registry import ExperimentStore
-
-    for experiment_id in ExperimentStore(workspace).list():
+    ws = _open_workspace(workspace)  # only reads the definitions: the store stays closed
+    for experiment_id in service.saved_ids(LocalContext(ws)):
         typer.echo(experiment_id)
 
 
 @experiment_app.command("delete")
 def delete_command(experiment_id: str, workspace: WorkspaceOpt = DEFAULT_WS) -> None:
     """Delete a saved experiment definition (the data stays)."""
-    from shopscope.experiments.registry import ExperimentStore
-
-    ExperimentStore(workspace).delete(experiment_id)
+    ws = _open_workspace(workspace)  # only removes the file: the store stays closed
+    service.delete(LocalContext(ws), service.ExperimentRef(experiment_id=experiment_id))
     console.print(f"deleted experiment {escape(repr(experiment_id))}")
 
 
@@ -202,25 +206,11 @@ def analyze_command(
     """SRM check, lift with intervals and adjusted p-values, CUPED, chance to win,
     sequential results and segments (exploratory). Repeated assignments count once (the
     earliest exposure); units in more than one arm are reported and, by default, left out."""
-    import warnings
-
-    import pandas as pd
-
-    from shopscope.experiments.analysis import SampleRatioMismatchWarning, analyze
-    from shopscope.experiments.registry import ExperimentStore
-
-    from shopscope.errors import OptionError
-
-    if multi_arm not in (None, "exclude", "first"):
-        raise OptionError(f"unknown --multi-arm {multi_arm!r}", hint="exclude or first")
+    params = service.parse_params(service.AnalyzeParams, _option,
+                                  experiment_id=experiment_id, multi_arm=multi_arm)
     ws = _open_workspace(workspace)
     try:
-        definition = ExperimentStore(ws.path).load(experiment_id)
-        if multi_arm is not None:
-            definition = definition.model_copy(update={"multi_arm": multi_arm})
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", SampleRatioMismatchWarning)
-            result = analyze(ws.store, definition)
+        result = service.analyze(LocalContext(ws), params)
     finally:
         ws.close()
     if fmt == "json":
@@ -230,24 +220,7 @@ def analyze_command(
         else:
             typer.echo(text)
         return
-    bayes = {(b.metric, b.variant): b.result for b in result.bayes}
-    cuped = {(c.metric, c.variant): c for c in result.cuped}
-    rows = []
-    for c in result.comparisons:
-        b, cu = bayes.get((c.metric, c.variant)), cuped.get((c.metric, c.variant))
-        rows.append({
-            "metric": c.metric, "variant": c.variant, "control": c.control_value,
-            "value": c.variant_value, "abs_lift": c.abs_lift, "abs_low": c.abs_ci[0],
-            "abs_high": c.abs_ci[1], "rel_lift": c.rel_lift,
-            "p_value": c.p_value, "adjusted_p": c.adjusted_p_value,
-            "chance_to_win": b.chance_to_win if b else None,
-            "cuped_abs_lift": cu.abs_lift if cu else None,
-            "variance_reduction": cu.extra.get("variance_reduction") if cu else None,
-            "error": c.error})
-    frame = pd.DataFrame(rows, columns=["metric", "variant", "control", "value", "abs_lift",
-                                        "abs_low", "abs_high", "rel_lift", "p_value",
-                                        "adjusted_p", "chance_to_win", "cuped_abs_lift",
-                                        "variance_reduction", "error"])
+    frame = service.comparison_frame(result)
     # the split check and the warnings (repeated or multi-arm units, …) always reach the
     # reader: on stderr when stdout carries CSV
 
@@ -288,57 +261,19 @@ def uplift_command(  # noqa: PLR0913
 ) -> None:
     """Train an uplift model, check on a held-out split that it beats random targeting
     (Qini against shuffled labels), and write the audience worth targeting."""
-    import ibis
-    import numpy as np
-    import pandas as pd
-
-    from shopscope.errors import InputError, OptionError
-    from shopscope.experiments import uplift as U
-
-    if not data.exists():
-        raise InputError(f"{data}: no such file")
-    if not 0 < holdout < 1 or not 0 < top_share <= 1:
-        raise OptionError("--holdout must be in (0, 1) and --top-share in (0, 1]")
-    con = ibis.duckdb.connect()
-    table = (con.read_parquet(str(data)) if data.suffix == ".parquet"
-             else con.read_csv(str(data)))
-    cols = [c.strip() for c in features.split(",") if c.strip()]
-    frame = U.training_frame(table, treatment=treatment, treated=treated, control=control,
-                             outcome=outcome, features=cols, unit=unit)
-    X = pd.get_dummies(frame.X, dtype=float)  # categorical features one-hot
-    binary = set(np.unique(frame.y)) <= {0.0, 1.0}
-    if base == "linear":
-        from sklearn.linear_model import LogisticRegression, Ridge
-
-        est = LogisticRegression(max_iter=500) if binary else Ridge()
-    elif base == "gbm":
-        est = None  # the learners' defaults: small gradient boosting models
-    else:
-        raise OptionError(f"unknown --base {base!r}", hint="gbm or linear")
-    models = {"two_model": lambda: U.TwoModelUplift(estimator=est),
-              "x": lambda: U.XLearnerUplift(outcome_estimator=est),
-              "transformed": lambda: U.TransformedOutcomeUplift(
-                  estimator=None if binary or base == "gbm" else est)}
-    if learner not in models:
-        raise OptionError(f"unknown --learner {learner!r}", hint=", ".join(models))
-    rng = np.random.default_rng(seed)
-    test = rng.random(len(X)) < holdout
-    model = models[learner]().fit(X[~test], frame.treatment[~test], frame.y[~test])
-    score = model.predict_uplift(X[test])
-    qini = U.qini_coefficient(frame.y[test], frame.treatment[test], score)
-    shuffled = [U.qini_coefficient(frame.y[test], rng.permutation(frame.treatment[test]),
-                                   score) for _ in range(100)]
-    bar = float(np.quantile(shuffled, 0.95))
-    verdict = "[green]beats random targeting[/]" if qini > bar else \
+    params = service.parse_params(
+        service.UpliftParams, _option, data=data, treatment=treatment, treated=treated,
+        control=control, outcome=outcome,
+        features=tuple(c.strip() for c in features.split(",") if c.strip()), unit=unit,
+        learner=learner, base=base, holdout=holdout, top_share=top_share, seed=seed)
+    found = service.uplift(None, params)  # a file outside any workspace
+    verdict = "[green]beats random targeting[/]" if found.beats_random else \
         "[yellow]not distinguishable from random targeting[/]"
-    console.print(f"held-out Qini coefficient {qini:.5f} (95th percentile with shuffled "
-                  f"arms {bar:.5f}): {verdict}")
-    model = models[learner]().fit(X, frame.treatment, frame.y)  # all data for the audience
-    ids = frame.ids if frame.ids is not None else np.arange(len(X))
-    audience = U.uplift_audience(model, X, ids, top_share=top_share,
-                                 id_column=unit or "row")
-    console.print(f"audience: top {top_share:.0%} = {len(audience):,} of {len(X):,} units, "
-                  f"mean predicted uplift {audience.uplift.mean():.4g}")
+    console.print(f"held-out Qini coefficient {found.qini:.5f} (95th percentile with shuffled "
+                  f"arms {found.random_bar:.5f}): {verdict}")
+    audience = found.audience
+    console.print(f"audience: top {top_share:.0%} = {len(audience):,} of {found.units:,} "
+                  f"units, mean predicted uplift {audience.uplift.mean():.4g}")
     _emit(audience, "parquet" if output and output.suffix == ".parquet" else "csv", output)
 
 
@@ -354,20 +289,14 @@ def summary_command(
     output: Out = None,
 ) -> None:
     """Analyse a test run elsewhere from its summary table (SRM, lift, p, chance to win)."""
-    import pandas as pd
-
-    from shopscope.errors import InputError
-    from shopscope.experiments.summary import analyze_summary
-
-    if not table.exists():
-        raise InputError(f"{table}: no such file")
-    srm, frame = analyze_summary(pd.read_csv(table), control=control, alpha=alpha,
-                                 correction=correction)
+    params = service.parse_params(service.SummaryParams, _option, table=table,
+                                  control=control, correction=correction, alpha=alpha)
+    found = service.summary(None, params)  # a file outside any workspace
+    srm, frame = found.srm, found.frame
     if fmt == "table":
         console.print(f"[{'bold red' if srm.mismatch else 'green'}]{escape(srm.message)}[/]")
         print_comparisons(readable(frame.rename(columns={"control_value": "control",
                                                          "variant_value": "value"}),
-                                   [k == "rate" for k in frame["kind"]]),
-                          f"{table.name}: against {control or 'the first variant'}")
+                                   [k == "rate" for k in frame["kind"]]), found.title)
         return
-    _emit(frame, fmt, output, title=f"{table.name}: against {control or 'the first variant'}")
+    _emit(frame, fmt, output, title=found.title)

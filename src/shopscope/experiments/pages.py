@@ -1,7 +1,8 @@
 """The experiments pages: the list of saved experiments (``/experiments``), one
 experiment's results (``/experiments/{id}``: lift with intervals, SRM status, cumulative lift
 over time, the sequential boundary, segments), and the sample-size calculator
-(``/experiments/plan``)."""
+(``/experiments/plan``). Everything shown comes from :mod:`shopscope.experiments.service`;
+this module parses the forms and draws."""
 
 from __future__ import annotations
 
@@ -12,17 +13,18 @@ import pandas as pd
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from shopscope.ui.deps import State
-from shopscope.experiments.http import cached_result, make_plan, with_policy
 from shopscope.errors import ShopscopeError
+from shopscope.experiments import service
 from shopscope.experiments.analysis import EmptyExperiment, assignment_notes
-from shopscope.experiments.registry import ExperimentNotFound, ExperimentStore
+from shopscope.experiments.registry import ExperimentNotFound
 from shopscope.ui.charts import COLORS, Chart, json_safe, layout
-from shopscope.customers.pages import PLOT_CONFIG
-from shopscope.ui.pagedeps import PageSession, render, translator_for
+from shopscope.ui.deps import State
 from shopscope.ui.i18n import Translator
+from shopscope.ui.pagedeps import PageSession, render, translator_for
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
+
+PLOT_CONFIG = {"displaylogo": False, "responsive": True}  # as on the other areas' pages
 
 PLAN_DEFAULTS = {"metric": "proportion", "baseline": "0.05", "sd": "", "mde": "10",
                  "mde_kind": "relative", "alpha": "0.05", "power": "0.8", "variants": "2",
@@ -50,34 +52,37 @@ def plan_view(t: Translator, params: Mapping[str, str]) -> tuple[dict, list[Char
            ("baseline", "sd", "mde", "alpha", "power", "variants", "daily_traffic", "share")}
     if problems:
         return {"values": values}, [], problems
+    # the form asks for percentages: the MDE (unless an absolute mean) and the share
     mde = (num["mde"] or 0) / 100 if relative or metric == "proportion" else num["mde"] or 0
     try:
-        result = make_plan(
-            metric=metric, baseline=num["baseline"], sd=num["sd"], mde=mde,
-            relative=relative, alpha=num["alpha"] or 0.05, power=num["power"] or 0.8,
-            variants=int(num["variants"] or 2), alternative="two-sided",
-            daily_traffic=num["daily_traffic"], share=(num["share"] or 100) / 100)
+        params = service.parse_params(
+            service.PlanParams, metric=metric, baseline=num["baseline"], sd=num["sd"],
+            mde=mde, relative=relative, alpha=num["alpha"] or 0.05,
+            power=num["power"] or 0.8, variants=int(num["variants"] or 2),
+            alternative="two-sided", daily_traffic=num["daily_traffic"],
+            share=(num["share"] or 100) / 100)
+        result = service.plan(None, params)
     except ShopscopeError as exc:
         return {"values": values}, [], [exc.message + (f" ({exc.hint})" if exc.hint else "")]
-    p = result["plan"]
-    view = {"values": values, "n": t.count(p["n_per_variant"]), "total": t.count(p["total"]),
-            "days": t.count(result["days"]) if result["days"] is not None else None,
-            "alpha_each": t.number(p["alpha_per_comparison"], 4),
-            "variants": p["variants"]}
+    p = result.plan
+    view = {"values": values, "n": t.count(p.n_per_variant), "total": t.count(p.total),
+            "days": t.count(result.days) if result.days is not None else None,
+            "alpha_each": t.number(p.alpha_per_comparison, 4),
+            "variants": p.variants}
     charts = []
-    if result["tradeoff"]:
-        rows = result["tradeoff"]
-        rel = [r["mde_rel"] for r in rows]
+    if result.tradeoff:
+        rows = result.tradeoff
+        rel = [r.mde_rel for r in rows]
         use_rel = all(v is not None for v in rel)
-        y = rel if use_rel else [r["mde_abs"] for r in rows]
+        y = rel if use_rel else [r.mde_abs for r in rows]
         lay = layout(t("exp.tradeoff_title"), t("exp.days"),
                      t("exp.detectable_rel") if use_rel else t("exp.detectable_abs"),
                      y_format=".1%" if use_rel else ",.2f")
-        lay["xaxis"]["tickvals"] = [r["days"] for r in rows]
+        lay["xaxis"]["tickvals"] = [r.days for r in rows]
         charts.append(Chart("chart-tradeoff", {"data": [{
-            "type": "scatter", "mode": "lines+markers", "x": [r["days"] for r in rows],
+            "type": "scatter", "mode": "lines+markers", "x": [r.days for r in rows],
             "y": y, "name": t("exp.detectable_rel"), "marker": {"color": COLORS[0]},
-            "customdata": [t.count(r["n_per_variant"]) for r in rows],
+            "customdata": [t.count(r.n_per_variant) for r in rows],
             "hovertemplate": "%{x} " + t("exp.days") + ": %{y:.2%} (n = %{customdata})"
                              "<extra></extra>"}], "layout": lay}))
     return view, charts, []
@@ -118,19 +123,15 @@ def _lift(t: Translator, c: Any) -> str:  # noqa: ANN401
 def experiments_page(request: Request, state: State, session: PageSession) -> HTMLResponse:
     """Saved experiments with their headline result and split check."""
     t = translator_for(request, session)
-    store = ExperimentStore(state.workspace.path)
     rows = []
-    for experiment_id in store.list():
-        d = store.load(experiment_id)
+    for item in service.overview(state):
+        d, r = item.definition, item.result
         row = {"id": d.experiment_id, "name": d.name or d.experiment_id,
                "window": f"{t.date(d.start)} – {t.date(d.end)}",
-               "variants": ", ".join(d.variants), "error": None}
-        try:
-            r = cached_result(state, d)
+               "variants": ", ".join(d.variants), "error": item.error}
+        if r is not None:
             row.update(srm=r.srm.mismatch, units=t.count(sum(r.counts.values())),
                        **_headline(t, r))
-        except ShopscopeError as exc:
-            row["error"] = exc.message
         rows.append(row)
     return render(request, "experiments.html", t, session=session, rows=rows)
 
@@ -249,16 +250,17 @@ def experiment_page(experiment_id: str, request: Request, state: State,
     """One experiment: SRM status, lift with intervals, Bayesian chance to win, CUPED,
     cumulative lift and the sequential boundary over time, exploratory segments."""
     t = translator_for(request, session)
+    policy = request.query_params.get("multi_arm")  # another value: the definition's own
+    params = service.AnalyzeParams(
+        experiment_id=experiment_id, multi_arm=policy if policy in ("exclude", "first") else None)
     try:
-        d = ExperimentStore(state.workspace.path).load(experiment_id)
+        d = service.show(state, service.ExperimentRef(experiment_id=experiment_id))
     except ExperimentNotFound:
         return render(request, "error.html", t, session=session, status_code=404,
                       title=t("exp.not_found_title"),
                       message=t("exp.not_found", id=experiment_id))
-    d = with_policy(d, request.query_params.get("multi_arm")
-                    if request.query_params.get("multi_arm") in ("exclude", "first") else None)
     try:
-        r = cached_result(state, d)
+        r = service.analyze(state, params)
     except ShopscopeError as exc:
         error = exc.message + (f" ({exc.hint})" if exc.hint else "")
         if isinstance(exc, EmptyExperiment):
@@ -266,6 +268,7 @@ def experiment_page(experiment_id: str, request: Request, state: State,
         return render(request, "experiment.html", t, session=session, d=d, error=error,
                       view={}, charts=[], plot_config=PLOT_CONFIG,
                       status_code=422 if isinstance(exc, EmptyExperiment) else 200)
+    d = r.definition  # with the policy asked for
     bayes = {(b.metric, b.variant): b.result for b in r.bayes}
     cuped = {(c.metric, c.variant): c for c in r.cuped}
     rates = {m.name for m in d.metrics if m.kind == "binary"}
