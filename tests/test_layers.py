@@ -54,20 +54,12 @@ KNOWN: dict[tuple[str, str, str], str] = {
      "shopscope.customers.http_audiences"): "service layer",
     ("adapter-adapter", "shopscope.customers.pages_audiences",
      "shopscope.customers.pages"): "service layer",
-    ("adapter-adapter", "shopscope.experiments.commands",
-     "shopscope.experiments.http"): "service layer",
-    ("adapter-adapter", "shopscope.experiments.pages",
-     "shopscope.customers.pages"): "service layer",
-    ("adapter-adapter", "shopscope.experiments.pages",
-     "shopscope.experiments.http"): "service layer",
     ("adapter-adapter", "shopscope.data.pages",
      "shopscope.data.http"): "service layer",
     ("cross-area", "shopscope.behaviour.pages",
      "shopscope.customers.pages"): "service layer",
     ("cross-area", "shopscope.behaviour.pages",
      "shopscope.kpis.pages"): "service layer",
-    ("cross-area", "shopscope.experiments.pages",
-     "shopscope.customers.pages"): "service layer",
 }
 
 
