@@ -17,7 +17,6 @@ the HTTP-like ``status`` the API answers with (422 bad option, 403 not allowed, 
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -46,6 +45,7 @@ from shopscope.customers.clv import (
     dropout_check,
     fit_clv,
 )
+from shopscope.customers.clv_report import ClvReport, build_report, finite
 from shopscope.customers.lifecycle import (
     STAGES,
     DerivedWindows,
@@ -86,7 +86,6 @@ SEGMENTS = {
     "classic": {s.key: s for s in CLASSIC_SEGMENTS.values()},
     "eleven": {s.key: s for s in ELEVEN.values()},
 }
-HISTOGRAM_BINS = 20
 HISTORY_ORDERS = 50
 TRANSITION_MONTHS = 6
 CUSTOMER_FIELDS = ("first_seen_at", "signup_channel", "region", "country", "member_tier",
@@ -121,17 +120,6 @@ OPERATOR = Viewer(admin=True)
 def label(obj: Any, lang: str) -> str:
     """The ``label_zh`` or ``label_en`` of a Segment, Stage or Tag."""
     return obj.label_zh if lang == "zh" else obj.label_en
-
-
-def finite(v: object) -> float | None:
-    """``v`` as a float, None when missing, NaN or infinite."""
-    if v is None:
-        return None
-    try:
-        f = float(v)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return None if math.isnan(f) or math.isinf(f) else f
 
 
 def _json(v: object) -> object:
@@ -474,112 +462,13 @@ def clv_analysis(ctx: Context, params: ClvParams) -> ClvAnalysis:
         return _cached(ctx, "clv_analysis", p, compute)
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-
-class HistogramBin(BaseModel):
-    lo: float
-    hi: float
-    customers: int
-    open_ended: bool = False
-
-
-class HoldoutRow(_Frozen):
-    frequency: int
-    label: str
-    customers: int
-    actual: float | None
-    predicted: float | None
-
-
-class HoldoutOut(_Frozen):
-    observation_end: dt.date
-    actual_total: float
-    predicted_total: float
-    total_error_pct: float | None
-    mae: float
-    rows: list[HoldoutRow]
-
-
-class ClvReport(_Frozen):
-    """The CLV report of the API and the dashboard: parameters, totals, a histogram of
-    the customers' CLV, the holdout fit and the dropout check."""
-
-    calibration_end: dt.date
-    horizon_months: int
-    margin: float
-    discount_rate: float
-    spend: str
-    spend_excluded: int
-    params: dict[str, dict[str, float]]
-    log_likelihood: dict[str, float]
-    converged: dict[str, bool]
-    totals: dict[str, float]
-    histogram: list[HistogramBin]
-    holdout: HoldoutOut | None
-    dropout: DropoutCheck
-
-
-def _histogram(values: np.ndarray) -> list[HistogramBin]:
-    """Equal-width bins from 0 to the 99th percentile; the last bin is open-ended."""
-    values = values[np.isfinite(values)]
-    if values.size == 0:
-        return []
-    lo = float(min(0.0, values.min()))
-    hi = float(np.quantile(values, 0.99))
-    if hi <= lo:
-        hi = float(values.max()) if values.max() > lo else lo + 1.0
-    edges = np.linspace(lo, hi, HISTOGRAM_BINS + 1)
-    counts, _ = np.histogram(np.clip(values, lo, hi), bins=edges)
-    out = [HistogramBin(lo=float(a), hi=float(b), customers=int(n))
-           for a, b, n in zip(edges[:-1], edges[1:], counts, strict=True)]
-    if (values > hi).any():
-        out[-1].open_ended = True
-    return out
-
-
-def _report(a: ClvAnalysis, p: _ValueParams) -> ClvReport:
-    fit, data = a.fit, a.value.data
-    purchases, spend = fit.purchases, fit.spend
-    values = data.clv.to_numpy(dtype=float)
-    totals = {
-        "customers": float(len(data)),
-        "repeat_customers": float(fit.repeat_customers),
-        "total_clv": a.value.total,
-        "mean_clv": float(np.mean(values)),
-        "median_clv": float(np.median(values)),
-        "expected_purchases": float(data.expected_purchases.sum()),
-        "expected_alive": float(data.probability_alive.sum()),
-    }
-    holdout = None
-    h = a.holdout
-    if h is not None:
-        holdout = HoldoutOut(
-            observation_end=fit.observation_end, actual_total=h.actual_total,
-            predicted_total=h.predicted_total, total_error_pct=finite(h.total_error_pct),
-            mae=h.mae,
-            rows=[HoldoutRow(frequency=int(r["frequency"]), label=str(r["label"]),
-                             customers=int(r["customers"]), actual=finite(r["actual"]),
-                             predicted=finite(r["predicted"]))
-                  for r in h.table.to_dict("records")])
-    return ClvReport(
-        calibration_end=fit.calibration_end, horizon_months=p.horizon_months,
-        margin=p.margin, discount_rate=p.discount_rate, spend=fit.spend_measure,
-        spend_excluded=fit.spend_excluded,
-        params={"bgnbd": dict(purchases.params_), "gamma_gamma": dict(spend.params_)},
-        log_likelihood={"bgnbd": purchases.log_likelihood_,
-                        "gamma_gamma": spend.log_likelihood_},
-        converged={"bgnbd": bool(purchases.converged_), "gamma_gamma": bool(spend.converged_)},
-        totals=totals, histogram=_histogram(values), holdout=holdout, dropout=a.check,
-    )
-
-
 def clv_report(ctx: Context, params: ClvParams) -> ClvReport:
     """The CLV report (see :class:`ClvReport`)."""
     a = clv_analysis(ctx, params)
     p = _value_params(ctx, params)
-    return _cached(ctx, "clv_report", p, lambda: _report(a, p))
+    return _cached(ctx, "clv_report", p, lambda: build_report(
+        a.fit, a.value, a.holdout, a.check, horizon_months=p.horizon_months, margin=p.margin,
+        discount_rate=p.discount_rate))
 
 
 # -- one customer ---------------------------------------------------------------------------
@@ -588,7 +477,9 @@ class ProfileParams(Params):
     as_of: dt.date | None = None
 
 
-class Order(_Frozen):
+class Order(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
     order_id: str
     ordered_at: str | None
     channel: str | None
