@@ -112,6 +112,7 @@ def build_report(fit: ClvFit, value: ClvResult, holdout: HoldoutResult | None,
     out = None
     h = holdout
     if h is not None:
+        assert fit.observation_end is not None  # a holdout has an end
         out = HoldoutOut(
             observation_end=fit.observation_end, actual_total=h.actual_total,
             predicted_total=h.predicted_total, total_error_pct=finite(h.total_error_pct),

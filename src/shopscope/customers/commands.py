@@ -186,8 +186,9 @@ def audience_run(
         result = svc.audience(ctx, svc.AudienceParams(definition=definition, as_of=day))
         typer.echo(json.dumps(dict(result.stats.__dict__), ensure_ascii=False, default=str))
         if export is not None:
-            path = svc.export_members(ctx, svc.ExportParams(
-                definition=definition, as_of=result.as_of, pii=pii), export, svc.OPERATOR)
+            params = svc.make_params(svc.ExportParams, definition=definition,
+                                     as_of=result.as_of, pii=pii)
+            path = svc.export_members(ctx, params, export, svc.OPERATOR)
             console.print(f"wrote {result.stats.size:,} members to {escape(path)} (PII: {pii})")
 
 

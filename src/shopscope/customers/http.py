@@ -132,7 +132,8 @@ def profile_out(p: svc.Profile, lang: str) -> ProfileOut:
 
     return ProfileOut(
         customer_id=p.customer_id, as_of=p.as_of, pii=p.pii, customer=p.customer,
-        stage=p.stage, stage_label=label(STAGES[p.stage], lang) if p.stage in STAGES else None,
+        stage=p.stage,
+        stage_label=label(STAGES[p.stage], lang) if p.stage and p.stage in STAGES else None,
         rfm=p.rfm, segments={"classic": seg("classic"), "eleven": seg("eleven")},
         tags=p.tags, clv=p.clv, orders=p.orders, orders_total=p.orders_total)
 

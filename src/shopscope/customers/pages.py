@@ -383,7 +383,8 @@ def customer_page(request: Request, state: State, session: PageSession,
     segment = {scheme: none if key is None else label(SEGMENTS[scheme][key], t.lang)
                for scheme, key in p.segments.items()}
     facts = [
-        (t("cust.stage"), label(STAGES[p.stage], t.lang) if p.stage in STAGES else none),
+        (t("cust.stage"), label(STAGES[p.stage], t.lang) if p.stage and p.stage in STAGES
+         else none),
         (t("cust.segment_classic"), segment["classic"]),
         (t("cust.segment_eleven"), segment["eleven"]),
         (t("cust.recency"), none if rfm["recency_days"] is None

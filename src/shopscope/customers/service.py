@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol, TypeVar
 
 import ibis
 import numpy as np
@@ -224,6 +224,7 @@ class RfmResult:
 
 
 def _segmented(ctx: Context, p: RfmParams) -> Any:
+    assert p.as_of is not None  # resolved by the caller
     scored = rfm_scores(rfm_table(ctx.store, p.as_of, frequency=p.frequency))
     return classic_segment(scored) if p.scheme == "classic" else eleven_segment(scored)
 
@@ -248,9 +249,9 @@ def rfm_customers(ctx: Context, params: RfmParams) -> RfmResult:
 class WindowParams(Params):
     """Lifecycle windows in days: all three, or none to derive them from the data."""
 
-    new_days: int | None = Field(None, ge=1)
-    active_days: int | None = Field(None, ge=1)
-    churn_days: int | None = Field(None, ge=1)
+    new_days: Annotated[int | None, Field(ge=1)] = None
+    active_days: Annotated[int | None, Field(ge=1)] = None
+    churn_days: Annotated[int | None, Field(ge=1)] = None
 
     def windows(self) -> LifecycleWindows | None:
         given = [v is not None for v in (self.new_days, self.active_days, self.churn_days)]
@@ -298,15 +299,15 @@ class LifecycleResult:
 def lifecycle(ctx: Context, params: LifecycleParams) -> LifecycleResult:
     """Customers per lifecycle stage as of ``as_of``."""
     given = params.windows()
-    p = params.model_copy(update={"as_of": _as_of(ctx, params.as_of)})
+    day = _as_of(ctx, params.as_of)
+    p = params.model_copy(update={"as_of": day})
 
     def compute() -> LifecycleResult:
-        used = _windows(ctx, given, p.as_of)  # type: ignore[arg-type]
-        st = stages_as_of(ctx.store, p.as_of, used.windows)
+        used = _windows(ctx, given, day)
+        st = stages_as_of(ctx.store, day, used.windows)
         counts = st.group_by("stage").aggregate(customers=st.count()).execute()
         by_stage = dict(zip(counts.stage, counts.customers.astype(int), strict=True))
-        return LifecycleResult(p.as_of, used,  # type: ignore[arg-type]
-                               {k: int(by_stage.get(k, 0)) for k in STAGES})
+        return LifecycleResult(day, used, {k: int(by_stage.get(k, 0)) for k in STAGES})
 
     return _cached(ctx, "lifecycle", p, compute)
 
@@ -382,9 +383,9 @@ class ClvParams(Params):
     holdout_end: dt.date | Literal["last_order", "none"] = "last_order"
     model: PurchaseModel = "bgnbd"
     spend: SpendMeasure = "net"
-    horizon_months: int = Field(12, ge=1, le=120)
-    margin: float = Field(1.0, ge=0, le=1)
-    discount_rate: float = Field(0.10, ge=0, le=1)
+    horizon_months: Annotated[int, Field(ge=1, le=120)] = 12
+    margin: Annotated[float, Field(ge=0, le=1)] = 1.0
+    discount_rate: Annotated[float, Field(ge=0, le=1)] = 0.10
 
 
 class _FitParams(Params):
@@ -414,11 +415,13 @@ def _clv_errors() -> Iterator[None]:
 def _fit_params(ctx: Context, params: ClvParams) -> _FitParams:
     last = data_dates(ctx).last
     end = params.calibration_end or last
-    hold = params.holdout_end
-    if hold == "last_order":
+    hold: dt.date | None
+    if params.holdout_end == "last_order":
         hold = last if last > end else None
-    elif hold == "none":
+    elif params.holdout_end == "none":
         hold = None
+    else:
+        hold = params.holdout_end
     return _FitParams(calibration_end=end, holdout_end=hold, model=params.model,
                       spend=params.spend)
 
@@ -473,7 +476,7 @@ def clv_report(ctx: Context, params: ClvParams) -> ClvReport:
 
 # -- one customer ---------------------------------------------------------------------------
 class ProfileParams(Params):
-    customer_id: str = Field(min_length=1)
+    customer_id: Annotated[str, Field(min_length=1)]
     as_of: dt.date | None = None
 
 
@@ -517,7 +520,7 @@ def _profile_data(store: Any, customer_id: str, as_of: dt.date,
     known = int(customers.filter(customers.customer_id == customer_id).count().execute())
     if not n_orders and not known:
         return None
-    mode = "raw" if admin else "mask"
+    mode: Literal["raw", "mask"] = "raw" if admin else "mask"
     profile = build_profile(store, as_of)
     rows = protect(profile.filter(profile.customer_id == customer_id), mode).execute()
     row = rows.iloc[0].to_dict() if len(rows) else {"customer_id": customer_id}
