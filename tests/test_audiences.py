@@ -17,15 +17,14 @@ from shopscope.customers.audiences import (
     AudienceDefinition,
     AudienceError,
     AudienceNotFound,
-    AudienceStore,
     Filter,
     audience_expr,
     audience_stats,
     build_profile,
-    export_audience,
     parse_definition,
 )
 from shopscope.customers.lifecycle import LifecycleWindows
+from shopscope.customers.storage import AudienceStore, export_audience
 from shopscope.schema import get_table
 from shopscope.store import connect
 from tests.kpi_shop import load

@@ -7,13 +7,11 @@ The CLV and churn models fitted on the summaries live in :mod:`shopscope.custome
 
 from shopscope.customers.audiences import (
     AudienceDefinition,
-    AudienceStore,
     audience_expr,
     audience_stats,
     build_profile,
-    clv_columns,
-    export_audience,
 )
+from shopscope.customers.clv import clv_columns
 from shopscope.customers.lifecycle import (
     STAGES,
     LifecycleWindows,
@@ -31,6 +29,7 @@ from shopscope.customers.rfm import (
     segment_movement,
     segment_summary,
 )
+from shopscope.customers.storage import AudienceStore, export_audience
 from shopscope.customers.summary import (
     HOLDOUT_COLUMNS,
     SUMMARY_COLUMNS,

@@ -4,11 +4,12 @@ An audience is a typed :class:`AudienceDefinition` (a name, a description, filte
 *all* hold, and the columns to export). It runs against a *profile* built in the engine by
 :func:`build_profile`: one row per known customer with their lifecycle stage, RFM values,
 scores and segments, tags, customer attributes, and the columns of any extra tables the
-caller passes (a CLV table with ``clv`` and ``p_alive``, a churn score, …). Definitions are
-saved as JSON in ``<workspace>/audiences/`` (:class:`AudienceStore`), so the same audience
-can be re-run on new data. Nothing row-level reaches Python: the filter, the statistics
-(:func:`audience_stats`) and the export (:func:`export_audience`, written by the engine with
-PII masked unless asked otherwise) are all engine-side.
+caller passes (a CLV table from :func:`~shopscope.customers.clv.clv_columns`, a churn
+score, …). This module holds the queries only: the members (:func:`audience_expr`) and
+their statistics (:func:`audience_stats`) are engine expressions and nothing row-level
+reaches Python. Saving definitions as JSON and writing exports are in
+:mod:`shopscope.customers.storage`; adapters reach all of it through
+:mod:`shopscope.customers.service`.
 
 Filter semantics
 ----------------
@@ -38,13 +39,10 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
-import os
 import re
 import unicodedata
-import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
 import ibis
@@ -69,9 +67,6 @@ from shopscope.customers.rfm import (
 )
 from shopscope.customers.tags import customer_tags
 from shopscope.errors import ShopscopeError
-from shopscope.privacy import Mode, protect
-from shopscope.safety import neutralise_formulas
-from shopscope.store.definitions import DefinitionStore
 
 __all__ = [
     "OPS",
@@ -79,14 +74,11 @@ __all__ = [
     "AudienceError",
     "AudienceNotFound",
     "AudienceStats",
-    "AudienceStore",
     "Filter",
     "FilterOp",
     "audience_expr",
     "audience_stats",
     "build_profile",
-    "clv_columns",
-    "export_audience",
     "parse_definition",
 ]
 
@@ -98,7 +90,6 @@ _NAME = re.compile(r"\w[\w.-]{0,99}")
 #: Names Windows keeps for devices: a file ``CON.json`` cannot be created there.
 _DEVICE_NAMES = frozenset({"con", "prn", "aux", "nul", *(f"com{i}" for i in range(1, 10)),
                            *(f"lpt{i}" for i in range(1, 10))})
-ExportFormat = Literal["csv", "parquet"]
 
 Scalar = bool | int | float | str | dt.datetime | dt.date
 # Bounds on a definition (it arrives from the network): a real audience is a handful of
@@ -484,113 +475,3 @@ def audience_stats(definition: AudienceDefinition, profile: ir.Table) -> Audienc
         clv_sum=(num("clv_sum") or 0.0) if has_clv else None,
         code="ok" if size else "empty",
     )
-
-
-def clv_columns(tables: TableSource, as_of: dt.date | str,
-                horizon_months: int = 12) -> pd.DataFrame | None:
-    """Per-customer ``clv`` (revenue over ``horizon_months``, 10 %/yr discount), ``p_alive``
-    and ``expected_purchases`` from BG/NBD + Gamma-Gamma fitted on orders before ``as_of``,
-    for :func:`build_profile`'s ``extra``; None when there is too little history to fit.
-
-    The fit runs on the engine-computed summary (one row per buyer), so this is a small
-    pandas frame even for large shops.
-    """
-    from shopscope.customers.clv import fit_clv
-    from shopscope.customers.models import clv
-    from shopscope.customers.models.clv_common import ClvError
-
-    end = pd.Timestamp(str(as_of)).date() - dt.timedelta(days=1)
-    try:
-        fit = fit_clv(tables, end)
-    except ClvError:
-        return None
-    data = clv(fit.purchases, fit.spend, fit.summary, horizon=horizon_months, time_unit="D").data
-    return data[["customer_id", "clv", "probability_alive", "expected_purchases"]].rename(
-        columns={"probability_alive": "p_alive"})
-
-
-def export_audience(
-    expr: ir.Table,
-    path: str | Path,
-    format: ExportFormat | None = None,
-    pii: Mode = "mask",
-    key: str | None = None,
-) -> Path:
-    """Write an audience to CSV or Parquet, PII masked unless ``pii="raw"``.
-
-    Parameters
-    ----------
-    expr
-        The audience (:func:`audience_expr`), or any table of customers.
-    path
-        The file to write; replaced atomically (a failed export leaves no partial file).
-    format
-        ``"csv"`` or ``"parquet"``; from the file's suffix when None (``.parquet`` →
-        Parquet, anything else CSV).
-    pii
-        ``"mask"`` (default: ``j***@shop.cn``, ``***8000``, ``J***``), ``"hash"`` (stable
-        pseudonyms) or ``"raw"`` (only when explicitly asked), applied by
-        :func:`~shopscope.privacy.protect` to the ``email``, ``phone`` and ``name``
-        columns in the engine.
-    key
-        The workspace's pseudonym secret: with it, ``mask`` and ``hash`` also replace
-        customer ids that look like e-mail addresses or phone numbers by pseudonyms.
-
-    Returns
-    -------
-    pathlib.Path
-        The file written.
-
-    Raises
-    ------
-    AudienceError
-        Unknown format or PII mode, or a folder that does not exist.
-    """
-    target = Path(path)
-    fmt = format or ("parquet" if target.suffix.lower() == ".parquet" else "csv")
-    if fmt not in ("csv", "parquet"):
-        raise AudienceError(f"unknown export format {fmt!r}", hint="use csv or parquet")
-    if pii not in ("mask", "hash", "raw"):
-        raise AudienceError(f"unknown PII mode {pii!r}", hint="use mask, hash or raw")
-    if not target.parent.is_dir():
-        raise AudienceError(f"folder {target.parent} does not exist",
-                            hint="create it first or choose another path")
-    safe = protect(expr, pii, None if pii == "raw" else key)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        if fmt == "csv":
-            neutralise_formulas(safe).to_csv(tmp)
-        else:
-            safe.to_parquet(tmp)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return target
-
-
-# --------------------------------------------------------------------------------------
-# Saved definitions
-# --------------------------------------------------------------------------------------
-class AudienceStore(DefinitionStore[AudienceDefinition]):
-    """Saved audience definitions, one JSON file each in ``<workspace>/audiences/``
-    (:class:`~shopscope.store.definitions.DefinitionStore`).
-
-    Examples
-    --------
-    >>> import tempfile
-    >>> store = AudienceStore(tempfile.mkdtemp())
-    >>> _ = store.save(AudienceDefinition(name="vip", filters=[
-    ...     Filter(field="m_score", op="eq", value=5)]))
-    >>> store.list(), store.load("vip").filters[0].value
-    (['vip'], 5)
-    >>> store.delete("vip"); store.list()
-    []
-    """
-
-    folder_name = "audiences"
-    kind = "audience"
-    id_label = "name"
-    id_field = "name"
-    error = AudienceError
-    not_found = AudienceNotFound
-    parse = staticmethod(lambda text: parse_definition(text))

@@ -44,7 +44,6 @@ import pandas as pd
 
 from shopscope.core.tables import TableSource
 from shopscope.customers.lifecycle import derive_windows, stages_as_of
-from shopscope.customers.summary import MonetarySource, customer_summary
 from shopscope.customers.models import (
     BetaGeoModel,
     ClvError,
@@ -52,8 +51,10 @@ from shopscope.customers.models import (
     GammaGammaModel,
     HoldoutResult,
     ParetoNBDModel,
+    clv,
     holdout_table,
 )
+from shopscope.customers.summary import MonetarySource, customer_summary
 
 __all__ = [
     "ALIVE_SHARE_LIMIT",
@@ -63,6 +64,7 @@ __all__ = [
     "ClvFit",
     "DropoutCheck",
     "PurchaseModel",
+    "clv_columns",
     "default_calibration_end",
     "dropout_check",
     "fit_clv",
@@ -286,3 +288,23 @@ def dropout_check(tables: TableSource, fit: ClvFit, result: ClvResult,
         holdout_error_pct=error if error is not None and math.isfinite(error) else None,
         holdout_calibration_end=split[1], holdout_observation_end=split[2],
     )
+
+
+def clv_columns(tables: TableSource, as_of: dt.date | str,
+                horizon_months: int = 12) -> pd.DataFrame | None:
+    """Per-customer ``clv`` (revenue over ``horizon_months``, 10 %/yr discount), ``p_alive``
+    and ``expected_purchases`` from BG/NBD + Gamma-Gamma fitted on orders before ``as_of``,
+    for :func:`~shopscope.customers.audiences.build_profile`'s ``extra``; None when there
+    is too little history to fit.
+
+    The fit runs on the engine-computed summary (one row per buyer), so this is a small
+    pandas frame even for large shops.
+    """
+    end = pd.Timestamp(str(as_of)).date() - dt.timedelta(days=1)
+    try:
+        fit = fit_clv(tables, end)
+    except ClvError:
+        return None
+    data = clv(fit.purchases, fit.spend, fit.summary, horizon=horizon_months, time_unit="D").data
+    return data[["customer_id", "clv", "probability_alive", "expected_purchases"]].rename(
+        columns={"probability_alive": "p_alive"})

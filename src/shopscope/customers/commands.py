@@ -1,12 +1,15 @@
-"""``shopscope customers …`` and ``shopscope audience …``: thin wrappers over
-:mod:`shopscope.customers`."""
+"""``shopscope customers …`` and ``shopscope audience …``: parse the options, ask
+:mod:`shopscope.customers.service` (in a :class:`~shopscope.core.service.LocalContext`),
+print the answer."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,8 +21,13 @@ from shopscope.cli import (
     check_range,
     console,
 )
-from shopscope.ui.clifmt import escape, plural
+from shopscope.core.service import LocalContext
 from shopscope.errors import ShopscopeError
+from shopscope.ui.clifmt import escape, plural
+
+if TYPE_CHECKING:
+    from shopscope.customers.audiences import AudienceDefinition
+    from shopscope.customers.clv import DropoutCheck
 
 customers_app = typer.Typer(help="Customer layering: RFM segments and lifecycle stages.",
                             no_args_is_help=True)
@@ -32,16 +40,22 @@ Fmt = Annotated[str, typer.Option("--format", help="table | csv | json | parquet
 Out = Annotated[Path | None, typer.Option(help="Write to this file.")]
 
 
-def _as_of(ws, as_of: str | None) -> dt.date:  # noqa: ANN001
-    if as_of:
-        try:
-            return dt.date.fromisoformat(as_of)
-        except ValueError:
-            raise ShopscopeError(f"--as-of {as_of!r} is not a date", hint="use YYYY-MM-DD") from None
-    last = ws.store.table("orders").ordered_at.max().execute()
-    if last is None or last != last:
-        raise ShopscopeError("no orders loaded", hint="ingest orders first")
-    return last.date() + dt.timedelta(days=1)
+def _day_option(value: str | None, name: str) -> dt.date | None:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ShopscopeError(f"{name} {value!r} is not a date", hint="use YYYY-MM-DD") from None
+
+
+@contextmanager
+def _context(workspace: Path) -> Iterator[LocalContext]:
+    ws = _open_workspace(workspace)
+    try:
+        yield LocalContext(ws)
+    finally:
+        ws.close()
 
 
 @customers_app.command("rfm")
@@ -56,35 +70,22 @@ def rfm(
     output: Out = None,
 ) -> None:
     """RFM segments: size, share and net sales per segment (or per customer)."""
-    from shopscope.customers.rfm import (
-        CLASSIC_SEGMENTS,
-        ELEVEN,
-        classic_segment,
-        eleven_segment,
-        rfm_scores,
-        rfm_table,
-        segment_summary,
-    )
+    from shopscope.customers import service as svc
 
-    if scheme not in ("classic", "eleven"):
+    if scheme not in svc.SCHEMES:
         raise ShopscopeError(f"unknown scheme {scheme!r}", hint="use classic or eleven")
-    ws = _open_workspace(workspace)
-    try:
-        day = _as_of(ws, as_of)
-        scored = rfm_scores(rfm_table(ws.store, day, frequency=frequency))  # type: ignore[arg-type]
-        seg = classic_segment(scored) if scheme == "classic" else eleven_segment(scored)
-        if customers:
-            frame = seg.order_by("customer_id").execute()
-        else:
-            frame = segment_summary(seg, scheme).data  # type: ignore[arg-type]
-            labels = {s.key: f"{s.label_en} {s.label_zh}"
-                      for s in (*CLASSIC_SEGMENTS.values(), *ELEVEN.values())}
-            frame.insert(1, "label", frame.segment.map(labels))
-            if fmt == "table":  # the label says it all on a narrow terminal
-                frame = frame.drop(columns="segment")
-    finally:
-        ws.close()
-    _emit(frame, fmt, output, title=f"RFM segments as of {day}")
+    params = svc.make_params(svc.RfmParams, as_of=_day_option(as_of, "--as-of"),
+                             scheme=scheme, frequency=frequency)
+    with _context(workspace) as ctx:
+        result = (svc.rfm_customers if customers else svc.rfm_segments)(ctx, params)
+    frame = result.segments
+    if not customers:
+        labels = {key: f"{s.label_en} {s.label_zh}" for key, s in svc.SEGMENTS[scheme].items()}
+        frame = frame.copy()
+        frame.insert(1, "label", frame.segment.map(labels))
+        if fmt == "table":  # the label says it all on a narrow terminal
+            frame = frame.drop(columns="segment")
+    _emit(frame, fmt, output, title=f"RFM segments as of {result.as_of}")
 
 
 @customers_app.command("lifecycle")
@@ -99,73 +100,68 @@ def lifecycle(
     output: Out = None,
 ) -> None:
     """Customers per lifecycle stage (windows given, or derived from purchase gaps)."""
-    from shopscope.customers.lifecycle import (
-        STAGES,
-        LifecycleWindows,
-        derive_windows,
-        stages_as_of,
-    )
+    import pandas as pd
 
-    ws = _open_workspace(workspace)
-    try:
-        day = _as_of(ws, as_of)
-        given = (new_days, active_days, churn_days)
-        if all(v is not None for v in given):
-            windows = LifecycleWindows(*given)  # type: ignore[arg-type]
-            how = "given"
-        elif any(v is not None for v in given):
+    from shopscope.customers import service as svc
+    from shopscope.customers.lifecycle import STAGES
+
+    params = svc.make_params(svc.LifecycleParams, as_of=_day_option(as_of, "--as-of"),
+                             new_days=new_days, active_days=active_days,
+                             churn_days=churn_days)
+    with _context(workspace) as ctx:
+        try:
+            result = svc.lifecycle(ctx, params)
+        except svc.CustomersError as exc:
+            if exc.code != "invalid_windows":
+                raise
+            # the service's rule, in the names of this command's options
             raise ShopscopeError("give all three windows or none",
-                                 hint="--new-days, --active-days and --churn-days")
-        else:
-            windows = derive_windows(ws.store, day).windows
-            how = "derived from the shop's inter-purchase gaps"
-        stages = stages_as_of(ws.store, day, windows)
-        counts = stages.group_by("stage").aggregate(customers=stages.count()).execute()
-    finally:
-        ws.close()
-    counts["label"] = counts.stage.map({k: f"{s.label_en} {s.label_zh}"
-                                        for k, s in STAGES.items()})
-    order = {k: i for i, k in enumerate(STAGES)}
-    counts = counts.sort_values("stage", key=lambda s: s.map(order))[
-        ["stage", "label", "customers"]]
+                                 hint="--new-days, --active-days and --churn-days") from None
+    windows = result.windows.windows
+    how = "given" if result.windows.derived is None else \
+        "derived from the shop's inter-purchase gaps"
+    counts = pd.DataFrame(
+        [{"stage": k, "label": f"{s.label_en} {s.label_zh}", "customers": result.counts[k]}
+         for k, s in STAGES.items() if result.counts[k]])
     if fmt == "table":
         console.print(f"windows ({how}): new ≤ {plural(windows.new_days, 'day')}, active ≤ "
                       f"{plural(windows.active_days, 'day')}, churned ≥ "
                       f"{plural(windows.churn_days, 'day')}")
-    _emit(counts, fmt, output, title=f"Lifecycle stages as of {day}")
+    _emit(counts, fmt, output, title=f"Lifecycle stages as of {result.as_of}")
 
 
-def _definition(name_or_file: str, ws):  # noqa: ANN001, ANN202
-    from shopscope.customers.audiences import AudienceStore, parse_definition
+def _definition(name_or_file: str, ctx: LocalContext) -> AudienceDefinition:
+    from shopscope.customers import service as svc
+    from shopscope.customers.audiences import parse_definition
 
     path = Path(name_or_file)
     if path.suffix == ".json" and path.exists():
         return parse_definition(path.read_text(encoding="utf-8"))
-    return AudienceStore(ws.path).load(name_or_file)
+    return svc.load_audience(ctx, name_or_file)
 
 
 @audience_app.command("save")
 def audience_save(file: Path, workspace: WorkspaceOpt = DEFAULT_WS) -> None:
     """Save an audience definition (JSON) in the workspace, to re-run on new data."""
-    from shopscope.customers.audiences import AudienceStore, parse_definition
+    from shopscope.customers import service as svc
+    from shopscope.customers.audiences import parse_definition
 
     if not file.exists():
         raise ShopscopeError(f"{file}: no such file", hint="write the definition as JSON")
     definition = parse_definition(file.read_text(encoding="utf-8"))
-    ws = _open_workspace(workspace)
-    try:
-        AudienceStore(ws.path).save(definition)
-    finally:
-        ws.close()
+    with _context(workspace) as ctx:
+        svc.save_audience(ctx, definition, svc.OPERATOR)
     console.print(f"saved audience {escape(repr(definition.name))}")
 
 
 @audience_app.command("list")
 def audience_list(workspace: WorkspaceOpt = DEFAULT_WS) -> None:
     """Saved audience definitions."""
-    from shopscope.customers.audiences import AudienceStore
+    from shopscope.customers import service as svc
 
-    for name in AudienceStore(workspace).list():
+    with _context(workspace) as ctx:
+        names = svc.list_audiences(ctx)
+    for name in names:
         typer.echo(name)
 
 
@@ -178,30 +174,22 @@ def audience_run(
     pii: Annotated[str, typer.Option(help="mask (default), hash or raw")] = "mask",
 ) -> None:
     """Size and value of an audience; with --export, its members (PII masked)."""
-    from shopscope.customers.audiences import (
-        audience_expr,
-        audience_stats,
-        build_profile,
-        clv_columns,
-        export_audience,
-    )
+    from shopscope.customers import service as svc
 
     if pii not in ("mask", "hash", "raw"):
         raise ShopscopeError(f"unknown pii mode {pii!r}", hint="use mask, hash or raw")
-    ws = _open_workspace(workspace)
-    try:
-        definition = _definition(name, ws)
-        day = _as_of(ws, as_of)
-        # CLV columns (clv, p_alive, expected_purchases) when the history allows a fit
-        profile = build_profile(ws.store, day, extra=clv_columns(ws.store, day))
-        stats = audience_stats(definition, profile)
-        typer.echo(json.dumps({k: v for k, v in stats.__dict__.items()}, ensure_ascii=False,
-                              default=str))
+    day = _day_option(as_of, "--as-of")
+    with _context(workspace) as ctx:
+        definition = _definition(name, ctx)
+        # CLV columns (clv, p_alive, expected_purchases) join the profile when the
+        # history allows a fit
+        result = svc.audience(ctx, svc.AudienceParams(definition=definition, as_of=day))
+        typer.echo(json.dumps(dict(result.stats.__dict__), ensure_ascii=False, default=str))
         if export is not None:
-            path = export_audience(audience_expr(definition, profile), export, pii=pii)  # type: ignore[arg-type]
-            console.print(f"wrote {stats.size:,} members to {escape(path)} (PII: {pii})")
-    finally:
-        ws.close()
+            params = svc.make_params(svc.ExportParams, definition=definition,
+                                     as_of=result.as_of, pii=pii)
+            path = svc.export_members(ctx, params, export, svc.OPERATOR)
+            console.print(f"wrote {result.stats.size:,} members to {escape(path)} (PII: {pii})")
 
 
 _SPEND_HELP = ("Spend measure the CLV uses: net (net_amount, after discounts) or gross "
@@ -230,14 +218,9 @@ def clv_command(
     no dropout while many buyers have churned gets a warning with its holdout error."""
     import pandas as pd
 
-    from shopscope.customers.clv import (
-        PURCHASE_MODELS,
-        SPEND_MEASURES,
-        dropout_check,
-        fit_clv,
-    )
     from shopscope.cli import err_console
-    from shopscope.customers.models import clv
+    from shopscope.customers import service as svc
+    from shopscope.customers.clv import PURCHASE_MODELS, SPEND_MEASURES
 
     if model not in PURCHASE_MODELS:
         raise ShopscopeError(f"unknown model {model!r}", hint="use bgnbd or pareto")
@@ -246,32 +229,27 @@ def clv_command(
                              hint="use one of: " + ", ".join(
                                  f"{k} ({v})" for k, v in SPEND_MEASURES.items()))
     check_range(calibration_end, holdout_end, names=("--calibration-end", "--holdout-end"))
-    ws = _open_workspace(workspace)
-    try:
-        end = _day_option(calibration_end, "--calibration-end") if calibration_end \
-            else _as_of(ws, None) - dt.timedelta(days=1)
-        hold = _day_option(holdout_end, "--holdout-end") if holdout_end else None
-        fit = fit_clv(ws.store, end, hold, model=model, spend=spend)  # type: ignore[arg-type]
-        value = clv(fit.purchases, fit.spend, fit.summary, horizon=horizon, margin=margin,
-                    discount_rate=discount_rate, time_unit="D")
-        holdout = fit.holdout()
-        check = dropout_check(ws.store, fit, value, holdout)
-    finally:
-        ws.close()
+    params = svc.make_params(
+        svc.ClvParams, calibration_end=_day_option(calibration_end, "--calibration-end"),
+        holdout_end=_day_option(holdout_end, "--holdout-end") or "none", model=model,
+        spend=spend, horizon_months=horizon, margin=margin, discount_rate=discount_rate)
+    with _context(workspace) as ctx:
+        a = svc.clv_analysis(ctx, params)
+    fit, value, holdout, check = a.fit, a.value, a.holdout, a.check
     purchases, summary = fit.purchases, fit.summary
     # Notes go with the table on stdout, or to stderr so csv/json stay parseable.
     note = console.print if fmt == "table" else err_console.print
-    params = pd.DataFrame(
+    params_frame = pd.DataFrame(
         [{"model": type(m).__name__, "parameter": k, "value": v,
           "std_error": m.standard_errors_.get(k) if hasattr(m.standard_errors_, "get") else None}
          for m in (purchases, fit.spend) for k, v in m.params_.items()])
     if fmt == "table":
-        console.print(f"calibration ends {end}: {len(summary):,} customers, "
+        console.print(f"calibration ends {fit.calibration_end}: {len(summary):,} customers, "
                       f"{fit.repeat_customers:,} repeat buyers; "
                       f"log-likelihood {purchases.log_likelihood_:,.2f}")
     note(f"spend: {spend}; Gamma-Gamma fitted on {fit.repeat_customers - fit.spend_excluded:,} "
          f"repeat buyers, {fit.spend_excluded:,} excluded (mean repeat {spend} spend <= 0)")
-    _emit(params, fmt if fmt != "parquet" else "table", None, title="fitted parameters")
+    _emit(params_frame, fmt if fmt != "parquet" else "table", None, title="fitted parameters")
     data = value.data
     if fmt == "table":
         console.print(f"CLV over {horizon} months (margin {margin:.0%}, discount "
@@ -282,20 +260,13 @@ def clv_command(
         note(_dropout_warning(check))
     if holdout is not None:
         _emit(holdout.table, fmt if fmt != "parquet" else "table", None,
-              title=f"holdout to {hold}: actual {holdout.actual_total:,.0f}, "
+              title=f"holdout to {fit.observation_end}: actual {holdout.actual_total:,.0f}, "
                     f"predicted {holdout.predicted_total:,.0f} ({holdout.total_error_pct:+.1f}%)")
     if output is not None:
         _emit(data, "parquet" if output.suffix == ".parquet" else "csv", output)
 
 
-def _day_option(value: str, name: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise ShopscopeError(f"{name} {value!r} is not a date", hint="use YYYY-MM-DD") from None
-
-
-def _dropout_warning(check) -> str:  # noqa: ANN001
+def _dropout_warning(check: DropoutCheck) -> str:
     """The too-little-dropout warning, with the holdout error or how to get one."""
     text = (f"warning: the model found too little dropout to judge who has left: mean "
             f"P(alive) {check.mean_probability_alive:.1%} ({check.expected_alive:,.0f} of "

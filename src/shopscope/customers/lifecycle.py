@@ -90,6 +90,7 @@ __all__ = [
     "monthly_stages",
     "purchase_days",
     "reactivation_and_churn_rates",
+    "stage_flows",
     "stages_as_of",
     "transition_matrix",
 ]
@@ -489,6 +490,29 @@ def _moves(tables: TableSource, start: dt.date | str, end: dt.date | str,
     pairs = snaps.mutate(to_stage=nxt).filter(ibis._.to_stage.notnull())
     return pairs.group_by("month", from_stage=pairs.stage, to_stage=pairs.to_stage).aggregate(
         customers=pairs.count())
+
+
+def stage_flows(
+    tables: TableSource,
+    start: dt.date | str,
+    end: dt.date | str,
+    windows: LifecycleWindows | None = None,
+) -> pd.DataFrame:
+    """Customers moving between stages from each month start to the next, month by month.
+
+    The per-month form of :func:`transition_matrix` (summing ``customers`` over ``month``
+    by pair gives the matrix's counts); only pairs with customers are listed.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``month, from_stage, to_stage, customers`` (``month`` a date: the start of the
+        month moved from), sorted by month, then stage keys.
+    """
+    out = _moves(tables, start, end, windows).execute()
+    out["month"] = pd.to_datetime(out["month"]).dt.date
+    out["customers"] = out["customers"].astype("int64")
+    return out.sort_values(["month", "from_stage", "to_stage"]).reset_index(drop=True)
 
 
 def transition_matrix(

@@ -1,10 +1,10 @@
 """The customers pages: RFM segment map, lifecycle flow, CLV distribution and holdout fit
 (``/customers``), and one customer's profile (``/customers/{id}``).
 
-The numbers come from the compute functions of :mod:`shopscope.customers.http`
-through the app's cache under the JSON API's keys, so pages and API share results. The
-filters (``as_of``, ``scheme``, ``calibration_end``) live in the query string; a bad value
-is reported and ignored.
+The numbers come from :mod:`shopscope.customers.service`, as the JSON API's do, so a
+page and the API show the same numbers from one cached result (the lifecycle flow chart is
+``/api/customers/lifecycle/flows``). The filters (``as_of``, ``scheme``,
+``calibration_end``) live in the query string; a bad value is reported and ignored.
 """
 
 from __future__ import annotations
@@ -12,30 +12,21 @@ from __future__ import annotations
 import datetime as dt
 from html import escape
 
-import ibis
 import pandas as pd
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from shopscope.customers import STAGES, TAGS, derive_windows, monthly_stages
-from shopscope.customers.clv import default_calibration_end
-from shopscope.ui.deps import ApiError, AppState, State
-from shopscope.customers.http import (
-    SEGMENTS,
-    ClvOut,
-    cached_clv,
-    cached_profile,
-    data_last_day,
-    first_order_day,
-    label,
-    segment_frame,
-    transition_window,
-)
+from shopscope.customers import service as svc
+from shopscope.customers.lifecycle import STAGES
+from shopscope.customers.routing import ServiceErrors, viewer
+from shopscope.customers.service import SEGMENTS, ClvReport, CustomersError, label
+from shopscope.customers.tags import TAGS
 from shopscope.ui.charts import COLORS, Chart, layout
-from shopscope.ui.pagedeps import PageSession, render, translator_for
+from shopscope.ui.deps import AppState, State
 from shopscope.ui.i18n import Translator
+from shopscope.ui.pagedeps import PageSession, render, translator_for
 
-router = APIRouter(tags=["pages"], include_in_schema=False)
+router = APIRouter(tags=["pages"], include_in_schema=False, route_class=ServiceErrors)
 
 STAGE_COLORS = {"prospect": "#9ca3af", "new": "#2563eb", "active": "#16a34a",
                 "dormant": "#f97316", "churned": "#dc2626"}
@@ -43,7 +34,7 @@ PLOT_CONFIG = {"displaylogo": False, "responsive": True}
 
 
 # -- filters --------------------------------------------------------------------------------
-def _date_param(t: Translator, params, name: str, field: str,  # noqa: ANN001
+def _date_param(t: Translator, params, name: str, field: str,
                 problems: list[str]) -> dt.date | None:
     raw = params.get(name)
     if not raw:
@@ -96,19 +87,6 @@ def treemap_chart(t: Translator, rows: list[dict], currency: str, as_of: dt.date
                                 "tickformat": ",.0f"}},
     }]
     return Chart("chart-segments", {"data": data, "layout": lay})
-
-
-def stage_flows(store, start: dt.date, end: dt.date) -> pd.DataFrame:  # noqa: ANN001
-    """``month, from_stage, to_stage, customers``: moves from each month start to the next
-    (windows derived as of the last month start, as in ``transition_matrix``)."""
-    windows = derive_windows(store, end.replace(day=1)).windows
-    snaps = monthly_stages(store, start, end, windows)
-    nxt = snaps.stage.lead().over(ibis.window(group_by="customer_id", order_by="month"))
-    pairs = snaps.mutate(to_stage=nxt).filter(ibis._.to_stage.notnull())
-    out = pairs.group_by("month", from_stage=pairs.stage, to_stage=pairs.to_stage).aggregate(
-        customers=pairs.count()).execute()
-    out["month"] = pd.to_datetime(out["month"]).dt.date
-    return out.sort_values(["month", "from_stage", "to_stage"]).reset_index(drop=True)
 
 
 def _next_month(m: dt.date) -> dt.date:
@@ -210,7 +188,7 @@ def sankey_chart(t: Translator, flows: pd.DataFrame, start: dt.date, end: dt.dat
     return Chart("chart-flow", {"data": data, "layout": lay})
 
 
-def clv_histogram_chart(t: Translator, report: ClvOut, currency: str) -> Chart:
+def clv_histogram_chart(t: Translator, report: ClvReport, currency: str) -> Chart:
     bins = report.histogram
     x = [(b.lo + b.hi) / 2 for b in bins]
     hover = [f"{t.currency(b.lo, currency)} – "
@@ -229,7 +207,7 @@ def clv_histogram_chart(t: Translator, report: ClvOut, currency: str) -> Chart:
     return Chart("chart-clv", {"data": data, "layout": lay})
 
 
-def holdout_chart(t: Translator, report: ClvOut) -> Chart | None:
+def holdout_chart(t: Translator, report: ClvReport) -> Chart | None:
     h = report.holdout
     if h is None:
         return None
@@ -258,7 +236,7 @@ def holdout_chart(t: Translator, report: ClvOut) -> Chart | None:
     return Chart("chart-holdout", {"data": data, "layout": lay})
 
 
-def dropout_note(t: Translator, report: ClvOut) -> dict | None:
+def dropout_note(t: Translator, report: ClvReport) -> dict | None:
     """The too-little-dropout warning with the holdout error beside it (None when the
     model's dropout is plausible)."""
     d = report.dropout
@@ -280,24 +258,20 @@ def dropout_note(t: Translator, report: ClvOut) -> dict | None:
 def build_customers_page(state: AppState, t: Translator, as_of: dt.date, scheme: str,
                          calibration_end: dt.date) -> dict:
     """Everything the customers page shows, formatted for ``t``'s language."""
-    store = state.workspace.store
     currency = state.workspace.settings.currency
-    frame = state.cached(("customers-rfm", as_of, scheme),
-                         lambda: segment_frame(store, as_of, scheme))
-    rows = segment_rows(t, frame, scheme, currency)
+    rfm = svc.rfm_segments(state, svc.RfmParams(as_of=as_of, scheme=scheme))  # type: ignore[arg-type]
+    rows = segment_rows(t, rfm.segments, scheme, currency)
     charts: list[Chart] = []
     if rows:
         charts.append(treemap_chart(t, rows, currency, as_of))
-    start, end = transition_window(state, None, as_of)
-    flows = state.cached(("web-customers-flows", start, end),
-                         lambda: stage_flows(store, start, end))
-    if len(flows):
-        charts.append(sankey_chart(t, flows, start, end))
+    moves = svc.flows(state, svc.MovesParams(end=as_of))
+    if len(moves.frame):
+        charts.append(sankey_chart(t, moves.frame, moves.start, moves.end))
     clv_error = None
     report = None
     try:
-        report = cached_clv(state, calibration_end)
-    except ApiError as exc:
+        report = svc.clv_report(state, svc.ClvParams(calibration_end=calibration_end))
+    except CustomersError as exc:
         clv_error = f"{exc.message} ({exc.hint})" if exc.hint else exc.message
     if report is not None:
         charts.append(clv_histogram_chart(t, report, currency))
@@ -338,14 +312,12 @@ def customers_page(request: Request, state: State, session: PageSession) -> HTML
     params = request.query_params
     problems: list[str] = []
     try:
-        last = data_last_day(state)
-    except ApiError:
+        dates = svc.data_dates(state)
+    except CustomersError:
         return render(request, "customers.html", t, session=session, view={"empty": True},
                       filters={}, messages=[], plot_config=PLOT_CONFIG)
-    first = state.cached(("customers-first-day",),
-                         lambda: first_order_day(state.workspace.store))
-    default_as_of = last + dt.timedelta(days=1)
-    default_cal = default_calibration_end(first, last)
+    default_as_of = dates.default_as_of
+    default_cal = dates.default_calibration_end
     as_of = _date_param(t, params, "as_of", "cust.as_of", problems) or default_as_of
     calibration_end = (_date_param(t, params, "calibration_end", "cust.calibration_end",
                                    problems) or default_cal)
@@ -353,8 +325,7 @@ def customers_page(request: Request, state: State, session: PageSession) -> HTML
     if scheme not in SEGMENTS:
         problems.append(t("filters.bad_choice", field=t("cust.scheme"), value=scheme))
         scheme = "classic"
-    view = state.cached(("web-customers", t.lang, as_of, scheme, calibration_end),
-                        lambda: build_customers_page(state, t, as_of, scheme, calibration_end))
+    view = build_customers_page(state, t, as_of, scheme, calibration_end)
     filters = {"as_of": as_of.isoformat(), "default_as_of": default_as_of.isoformat(),
                "calibration_end": calibration_end.isoformat(),
                "default_calibration_end": default_cal.isoformat(), "scheme": scheme,
@@ -398,8 +369,9 @@ def customer_page(request: Request, state: State, session: PageSession,
     t = translator_for(request, session)
     admin = session.user.can("admin")
     try:
-        p = cached_profile(state, customer_id, None, admin, t.lang)
-    except ApiError as exc:
+        p = svc.profile(state, svc.ProfileParams(customer_id=customer_id),
+                        viewer(state, admin))
+    except CustomersError as exc:
         if exc.status != 404:
             raise
         return render(request, "error.html", t, session=session, status_code=404,
@@ -408,12 +380,13 @@ def customer_page(request: Request, state: State, session: PageSession,
     currency = state.workspace.settings.currency
     none = t("cust.none")
     rfm = p.rfm
+    segment = {scheme: none if key is None else label(SEGMENTS[scheme][key], t.lang)
+               for scheme, key in p.segments.items()}
     facts = [
-        (t("cust.stage"), p.stage_label or none),
-        (t("cust.segment_classic"), p.segments["classic"]["label"] if p.segments["classic"]
+        (t("cust.stage"), label(STAGES[p.stage], t.lang) if p.stage and p.stage in STAGES
          else none),
-        (t("cust.segment_eleven"), p.segments["eleven"]["label"] if p.segments["eleven"]
-         else none),
+        (t("cust.segment_classic"), segment["classic"]),
+        (t("cust.segment_eleven"), segment["eleven"]),
         (t("cust.recency"), none if rfm["recency_days"] is None
          else t.plural("cust.days", rfm["recency_days"], n=t.count(rfm["recency_days"]))),
         (t("cust.frequency"), none if rfm["frequency"] is None else t.count(rfm["frequency"])),

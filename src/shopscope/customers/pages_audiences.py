@@ -1,37 +1,37 @@
 """The audiences page (``/audiences``): saved definitions with their size and value, a
 chart comparing them, masked exports, and a builder that previews an unsaved definition.
 
-The numbers come from the JSON API's functions through the app cache, so the page and
-``/api/audiences/…`` agree. The builder and the delete buttons call the JSON API from the
+The numbers come from :mod:`shopscope.customers.service`, as the JSON API's do, so the
+page and ``/api/audiences/…`` agree. The builder and the delete buttons call the JSON API from the
 browser with the session's CSRF token; analysts and admins see them, viewers do not.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from shopscope.customers import STAGES, TAGS, AudienceStore
+from shopscope.customers import service as svc
 from shopscope.customers.audiences import OPS
-from shopscope.ui.deps import State
-from shopscope.customers.http_audiences import definition_stats, profile
-from shopscope.customers.http import SEGMENTS, data_last_day, label
-from shopscope.errors import ShopscopeError
-from shopscope.ui.charts import COLORS, Chart, layout
+from shopscope.customers.lifecycle import STAGES
 from shopscope.customers.pages import PLOT_CONFIG
-from shopscope.ui.pagedeps import PageSession, render, translator_for
+from shopscope.customers.routing import ServiceErrors
+from shopscope.customers.service import SEGMENTS, CustomersError, label
+from shopscope.customers.tags import TAGS
+from shopscope.ui.charts import COLORS, Chart, layout
+from shopscope.ui.deps import State
 from shopscope.ui.i18n import Translator
+from shopscope.ui.pagedeps import PageSession, render, translator_for
 
-router = APIRouter(tags=["pages"], include_in_schema=False)
+router = APIRouter(tags=["pages"], include_in_schema=False, route_class=ServiceErrors)
 
 #: Profile columns never offered as filters (identifiers and free text).
 HIDDEN_FIELDS = {"customer_id", "email", "phone", "name"}
 
 
-def field_choices(t: Translator, schema: Any) -> list[dict]:  # noqa: ANN401
+def field_choices(t: Translator, schema: Any) -> list[dict]:
     """The profile's columns for the builder: name, label, kind (number, date, text) and,
     for columns with a fixed set of values, those values with their labels."""
     fixed: dict[str, list[tuple[str, str]]] = {
@@ -56,11 +56,11 @@ def field_choices(t: Translator, schema: Any) -> list[dict]:  # noqa: ANN401
     return out
 
 
-def _filter_text(t: Translator, f: Any, fields: dict[str, dict]) -> str:  # noqa: ANN401
+def _filter_text(t: Translator, f: Any, fields: dict[str, dict]) -> str:
     field = fields.get(f.field, {"label": f.field, "values": []})
     names = {v["value"]: v["label"] for v in field["values"]}
 
-    def show(v: Any) -> str:  # noqa: ANN401
+    def show(v: Any) -> str:
         return names.get(v, str(v))
 
     if f.op in ("is_null", "not_null"):
@@ -79,29 +79,24 @@ def audiences_page(request: Request, state: State, session: PageSession) -> HTML
     builder."""
     t = translator_for(request, session)
     currency = state.workspace.settings.currency
-    store = AudienceStore(state.workspace.path)
     try:
-        day = data_last_day(state)
-    except ShopscopeError:
-        day = None
-    if day is None or not state.workspace.store.row_count("orders"):
+        as_of = svc.data_dates(state).default_as_of
+    except CustomersError:
         return render(request, "audiences.html", t, session=session,
                       view={"empty": True}, plot_config=PLOT_CONFIG)
-    as_of = day + dt.timedelta(days=1)
-    fields = field_choices(t, profile(state, as_of).schema())
+    fields = field_choices(t, svc.audience_profile(state, as_of).schema())
     by_name = {f["name"]: f for f in fields}
     rows = []
-    for name in store.list():
-        definition = store.load(name)
-        row = {"name": name, "description": definition.description or "",
+    for saved in svc.saved_audiences(state, as_of):
+        definition = saved.definition
+        row = {"name": definition.name, "description": definition.description or "",
                "filters": [_filter_text(t, f, by_name) for f in definition.filters],
                "error": None}
-        try:
-            s = definition_stats(state, definition, as_of)
-        except ShopscopeError as exc:
-            row["error"] = t.error(exc.message)
+        if saved.result is None:
+            row["error"] = t.error(saved.error.message)  # type: ignore[union-attr]
             rows.append(row)
             continue
+        s = saved.result.as_dict()
         row.update(
             size=s["size"], size_text=t.count(s["size"]),
             share_text=t.percent(s["share"]) if s["share"] is not None else t("cust.none"),
