@@ -175,6 +175,26 @@ def next_period(day: dt.date, grain: str) -> dt.date:
     return day + dt.timedelta(days=1)
 
 
+def partial_periods(periods: Sequence[dt.date], grain: str, last: dt.date | None,
+                    start: dt.date | None = None, end: dt.date | None = None) -> set[dt.date]:
+    """The periods that the data or the range cover only in part: the data's last day
+    (``last``) or the range's inclusive ``end`` comes before the period's last day, or the
+    range's ``start`` after its first day.
+
+    >>> months = [dt.date(2011, 11, 1), dt.date(2011, 12, 1)]
+    >>> partial_periods(months, "month", dt.date(2011, 12, 9))
+    {datetime.date(2011, 12, 1)}
+    >>> sorted(partial_periods(months, "month", dt.date(2011, 12, 31), dt.date(2011, 11, 2)))
+    [datetime.date(2011, 11, 1)]
+    >>> partial_periods(months, "month", None, end=dt.date(2011, 12, 30))
+    {datetime.date(2011, 12, 1)}
+    """
+    cuts = [d for d in (last, end) if d is not None]
+    return {p for p in periods
+            if any(d + dt.timedelta(days=1) < next_period(p, grain) for d in cuts)
+            or (start is not None and start > p)}
+
+
 # --------------------------------------------------------------------------------------
 # Result
 # --------------------------------------------------------------------------------------
