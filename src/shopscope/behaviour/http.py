@@ -49,7 +49,7 @@ def _explained(answer: service.Explained, body: dict[str, Any]) -> dict[str, Any
             "empty_reason": None if reason is None else reason.to_dict()}
 
 
-def _records(frame) -> list[dict[str, Any]]:  # noqa: ANN001
+def _records(frame) -> list[dict[str, Any]]:
     clean = frame.astype(object).where(frame.notna(), None)
     out = []
     for row in clean.to_dict(orient="records"):
@@ -79,7 +79,7 @@ class FunnelQuery:
                        "same_product": same_product, "mode": mode, "start": start,
                        "end": end, "by": by, "source": source}
 
-    def params(self, cls: type[P] = service.FunnelParams, **extra: Any) -> P:  # noqa: ANN401
+    def params(self, cls: type[P] = service.FunnelParams, **extra: Any) -> P:
         """The service's parameters (checked in the handler: after the sign-in checks)."""
         steps = self.values["steps"]
         if steps is not None and len(steps) < 2:
@@ -89,7 +89,7 @@ class FunnelQuery:
 
 
 @router.get("/api/behaviour/trends", response_model=TrendsOut)
-def get_trends(  # noqa: PLR0913
+def get_trends(
     state: State, user: CurrentUser,
     metric: Annotated[list[str] | None, Query(description=", ".join(TREND_METRICS))] = None,
     grain: Grain = "day", start: dt.date | None = None, end: dt.date | None = None,
@@ -127,10 +127,9 @@ def get_funnel_trend(state: State, user: CurrentUser, q: Annotated[FunnelQuery, 
 @router.get("/api/behaviour/funnel/dropped", response_class=Response,
             responses={200: {"content": {"text/csv": {}, "application/vnd.apache.parquet": {}},
                              "description": "one row per visitor: visitor, user_id"}})
-def get_dropped(state: State, q: Annotated[FunnelQuery, Depends()],
-                at_step: Annotated[int, Query(ge=2)],
-                format: Literal["csv", "parquet"] = "csv",  # noqa: A002
-                user: User = Depends(require("analyst"))) -> Response:
+def get_dropped(state: State, user: Annotated[User, Depends(require("analyst"))],
+                q: Annotated[FunnelQuery, Depends()], at_step: Annotated[int, Query(ge=2)],
+                format: Literal["csv", "parquet"] = "csv") -> Response:
     """The visitors who reached step ``at_step - 1`` but not ``at_step``: an audience to
     win back (visitor ids and customer ids, no other personal data)."""
     params = q.params(service.DroppedParams, at_step=at_step)
@@ -143,7 +142,7 @@ def get_dropped(state: State, q: Annotated[FunnelQuery, Depends()],
 
 
 @router.get("/api/behaviour/retention", response_model=RetentionOut)
-def get_retention(  # noqa: PLR0913
+def get_retention(
     state: State, user: CurrentUser,
     start_event: str | None = None, return_event: str | None = None,
     grain: Grain = "day", periods: Annotated[int, Query(ge=1, le=400)] = 30,
@@ -170,7 +169,7 @@ def get_cohorts(state: State, user: CurrentUser, grain: Grain = "month",
 
 
 @router.get("/api/behaviour/paths", response_model=PathsOut)
-def get_paths(  # noqa: PLR0913
+def get_paths(
     state: State, user: CurrentUser,
     start: str | None = None, end: str | None = None,
     length: Annotated[int, Query(ge=2, le=12)] = 5,

@@ -142,7 +142,7 @@ class Options:
         return lo, hi
 
 
-def _try(opts: Options, compute: Callable[[], Any]) -> Any:  # noqa: ANN401
+def _try(opts: Options, compute: Callable[[], Any]) -> Any:
     """Run an analysis; an option it rejects becomes a message on the page."""
     try:
         return compute()
@@ -172,7 +172,7 @@ def _empty(t: Translator, answer: service.Explained | None) -> str | None:
     return text
 
 
-def _page(request: Request, session, t: Translator, tab: str, opts: Options | None,  # noqa: ANN001
+def _page(request: Request, session, t: Translator, tab: str, opts: Options | None,
           view: dict, charts: list[Chart]) -> HTMLResponse:
     return render(request, "behaviour.html", t, session=session, tab=tab, tabs=TABS,
                   view=view, messages=opts.messages if opts else [],
@@ -470,7 +470,7 @@ def _node_color(name: str) -> str:
     return COLORS[i % len(COLORS)] if base in EVENT_TYPES else "#9ca3af"
 
 
-def sankey(t: Translator, result: Any) -> Chart:  # noqa: ANN401
+def sankey(t: Translator, result: Any) -> Chart:
     nodes, links = result.sankey.nodes, result.sankey.links
     index = {n: i for i, n in enumerate(nodes["id"])}
     fig = {"data": [{

@@ -57,7 +57,7 @@ Kind = Literal["events", "orders"]
 # --------------------------------------------------------------------------------------
 # Parameters
 # --------------------------------------------------------------------------------------
-def _choices(annotation: Any) -> tuple[str, ...]:  # noqa: ANN401
+def _choices(annotation: Any) -> tuple[str, ...]:
     """The values of a ``Literal`` annotation (also inside ``X | None``)."""
     if get_origin(annotation) is Literal:
         return tuple(str(a) for a in get_args(annotation))
@@ -72,7 +72,7 @@ class BehaviourParams(Params):
     the analyses use).
     """
 
-    def __init__(self, **data: Any) -> None:  # noqa: ANN401
+    def __init__(self, **data: Any) -> None:
         try:
             super().__init__(**data)
         except ValidationError as exc:
@@ -104,12 +104,12 @@ class Sourced(BehaviourParams):
 
     @field_validator("source", mode="before")
     @classmethod
-    def _source(cls, value: Any) -> Any:  # noqa: ANN401
+    def _source(cls, value: Any) -> Any:
         check_source(value)
         return value
 
 
-def _checked_grain(value: Any) -> Any:  # noqa: ANN401
+def _checked_grain(value: Any) -> Any:
     check_grain(value)  # its message and hint, as trends() and retention() give them
     return value
 
@@ -128,7 +128,7 @@ class TrendParams(Sourced):
 
     @field_validator("grain", mode="before")
     @classmethod
-    def _grain(cls, value: Any) -> Any:  # noqa: ANN401
+    def _grain(cls, value: Any) -> Any:
         return _checked_grain(value)
 
     @model_validator(mode="after")
@@ -185,12 +185,12 @@ class RetentionParams(Sourced):
 
     @field_validator("grain", mode="before")
     @classmethod
-    def _grain(cls, value: Any) -> Any:  # noqa: ANN401
+    def _grain(cls, value: Any) -> Any:
         return _checked_grain(value)
 
     @field_validator("mode", mode="before")
     @classmethod
-    def _mode(cls, value: Any) -> Any:  # noqa: ANN401
+    def _mode(cls, value: Any) -> Any:
         check_mode(value)
         return value
 
@@ -206,7 +206,7 @@ class CohortParams(BehaviourParams):
 
     @field_validator("grain", mode="before")
     @classmethod
-    def _grain(cls, value: Any) -> Any:  # noqa: ANN401
+    def _grain(cls, value: Any) -> Any:
         return _checked_grain(value)
 
 
@@ -360,7 +360,7 @@ def funnel_setup(ctx: Context, params: FunnelParams) -> FunnelSetup:
                        params.window or window)
 
 
-def _spec(setup: FunnelSetup, params: FunnelParams, **extra: Any) -> _FunnelSpec:  # noqa: ANN401
+def _spec(setup: FunnelSetup, params: FunnelParams, **extra: Any) -> _FunnelSpec:
     return _FunnelSpec(kind=setup.choice.kind, steps=setup.steps, window=setup.window,
                        order=params.order, same_product=params.same_product,
                        mode=params.mode, start=params.start, end=params.end, **extra)
@@ -395,7 +395,8 @@ def funnel_dropped(ctx: Context, params: DroppedParams) -> DroppedAnswer:
     spec = _spec(setup, params, at_step=params.at_step)
     frame = ctx.cached(_key("funnel_dropped", spec), lambda: execute(
         dropped_query(setup.choice.source, list(spec.steps), params.at_step,
-                                **spec.options()), written_join_sides=True))
+                                **spec.options()), written_join_sides=True
+    ).sort_values("visitor", ignore_index=True))  # the same file for the same question
     return DroppedAnswer(frame, params.at_step, setup.steps, setup.choice)
 
 

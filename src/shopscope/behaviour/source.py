@@ -18,8 +18,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from shopscope.core.tables import TableSource
 from shopscope.behaviour.common import OrderEvents, in_range, parse_date
+from shopscope.core.tables import TableSource
 from shopscope.errors import OptionError
 
 SOURCES = ("auto", "events", "orders")
@@ -160,7 +160,7 @@ def empty_reason(choice: SourceChoice, what: str = "rows") -> EmptyReason:
     return EmptyReason("no_match", f"no {what} among the {choice.kind} {where}{only}")
 
 
-def why_empty(choice: SourceChoice, analysis: str, result: Any,  # noqa: ANN401
+def why_empty(choice: SourceChoice, analysis: str, result: Any,
               first_step: str | None = None) -> EmptyReason | None:
     """None when ``result`` (of ``analysis``: trends, funnel, funnel_trend, retention or
     paths) has something to show, else the reason it is empty. ``first_step`` names the
