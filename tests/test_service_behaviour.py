@@ -311,3 +311,26 @@ def test_every_endpoint_declares_its_response(shop):
             continue
         schema = content["application/json"]["schema"]
         assert schema.get("$ref", "").startswith("#/components/schemas/"), path
+
+
+# -- frames the pages draw --------------------------------------------------------------------
+def test_compare_totals_and_conversion_by_from_hand_made_results():
+    from shopscope.behaviour.funnels import FunnelResult
+    from shopscope.behaviour.trends import TrendResult
+
+    data = pd.DataFrame({"metric": ["pv", "uv", "pv", "uv", "dau"],
+                         "value": [10.0, 4.0, 20.0, 6.0, 1.0],
+                         "compare_value": [5.0, 0.0, 10.0, 0.0, 9.0]})
+    trend = TrendResult(("pv", "uv", "dau"), "day", None, None, None, None, None, data)
+    totals = service.compare_totals(trend).set_index("metric")
+    assert totals.loc["pv"].tolist() == [30.0, 15.0, 1.0]  # 30 / 15 - 1
+    assert totals.loc["uv", "other"] == 0 and pd.isna(totals.loc["uv", "change"])
+    assert "dau" not in totals.index
+
+    steps = pd.DataFrame({"by": ["a", "a", "b", "b", "c", "c"], "step": [1, 2] * 3,
+                          "count": [5, 1, 9, 3, 2, 2],
+                          "conversion_overall": [1.0, 0.2, 1.0, 1 / 3, 1.0, 1.0]})
+    split = FunnelResult(steps, pd.DataFrame(), None)  # type: ignore[arg-type]
+    table = service.conversion_by(split, top=2)
+    assert table["by"].tolist() == ["b", "a"]  # most entrants first, top 2
+    assert table["entered"].tolist() == [9, 5] and table["count"].tolist() == [3, 1]

@@ -272,12 +272,10 @@ def trends_view(state: AppState, t: Translator, opts: Options) -> tuple[dict, li
                 for p, r in zip(periods, wide.to_dict("records"), strict=True)]
     compared = None
     if compare:
-        c = result.data[result.data.metric.isin(["pv", "uv"])]
-        compared = [{"metric": t("beh.m." + m), "value": t.count(g.value.sum()),
-                     "other": t.count(g.compare_value.sum()),
-                     "delta": t.percent(g.value.sum() / g.compare_value.sum() - 1)
-                     if g.compare_value.sum() else "–"}
-                    for m, g in c.groupby("metric") if not by]
+        compared = [] if by else [
+            {"metric": t("beh.m." + r.metric), "value": t.count(r.value),
+             "other": t.count(r.other), "delta": t.percent(r.change) if r.other else "–"}
+            for r in service.compare_totals(result).itertuples()]
     return {"rows": rows[-60:], "metrics": metrics, "compared": compared}, charts
 
 
@@ -358,10 +356,7 @@ def funnel_view(state: AppState, t: Translator, opts: Options) -> tuple[dict, li
             **question, by=by)))
         split = answer.result if answer else None
         if split is not None and not split.steps.empty:
-            last = split.steps[split.steps.step == split.steps.step.max()]
-            first = split.steps[split.steps.step == 1].set_index("by")["count"]
-            last = last.assign(entered=last["by"].map(first)).sort_values(
-                "entered", ascending=False).head(12)
+            last = service.conversion_by(split, 12)
             lay = layout(t("beh.conversion_by", by=by_label(t, by)), "", t("beh.conversion"),
                          y_format=".1%")
             lay["xaxis"]["type"] = "category"

@@ -429,6 +429,29 @@ def paths(ctx: Context, params: PathParams) -> Explained[PathResult]:
     return Explained(result, choice, why_empty(choice, "paths", result, params.start))
 
 
+def conversion_by(result: FunnelResult, top: int = 12) -> pd.DataFrame:
+    """A funnel broken down, one row per breakdown value: its last step's row (``by``,
+    ``count``, ``conversion_overall`` …) and ``entered`` (its step-1 count); the ``top``
+    values with the most entrants."""
+    steps = result.steps
+    last = steps[steps.step == steps.step.max()]
+    first = steps[steps.step == 1].set_index("by")["count"]
+    return last.assign(entered=last["by"].map(first)).sort_values(
+        "entered", ascending=False).head(top)
+
+
+def compare_totals(result: TrendResult, metrics: tuple[str, ...] = ("pv", "uv")
+                   ) -> pd.DataFrame:
+    """Totals of a compared trend: ``metric``, ``value`` (the range), ``other`` (the
+    compared range) and ``change`` (value / other - 1; NaN when other is 0)."""
+    data = result.data[result.data.metric.isin(metrics)]
+    frame = pd.DataFrame([(m, g.value.sum(), g.compare_value.sum())
+                          for m, g in data.groupby("metric")],
+                         columns=["metric", "value", "other"])
+    frame["change"] = frame.value / frame.other.where(frame.other != 0) - 1
+    return frame
+
+
 def partial_periods(ctx: Context, choice: SourceChoice, periods: list[dt.date], grain: str,
                     start: dt.date | None, end: dt.date | None) -> set[dt.date]:
     """The periods that the data (their last day) or the inclusive range cover in part."""
@@ -439,7 +462,8 @@ def partial_periods(ctx: Context, choice: SourceChoice, periods: list[dt.date], 
 __all__ = [
     "BehaviourParams", "CohortParams", "DataPresent", "DroppedAnswer", "DroppedParams",
     "Explained", "FunnelAnswer", "FunnelParams", "FunnelSetup", "FunnelTrendAnswer",
-    "FunnelTrendParams", "PathParams", "RetentionParams", "Sourced", "TrendParams",
-    "choose", "cohorts", "data_present", "funnel", "funnel_dropped", "funnel_setup",
-    "funnel_trend", "last_event_day", "partial_periods", "paths", "retention", "trends",
+    "FunnelTrendParams", "PathParams", "RetentionParams", "Sourced", "TrendParams", "choose",
+    "cohorts", "compare_totals", "conversion_by", "data_present", "funnel", "funnel_dropped",
+    "funnel_setup", "funnel_trend", "last_event_day", "partial_periods", "paths", "retention",
+    "trends",
 ]
