@@ -8,7 +8,7 @@ Steps are written ``view`` or ``add_to_cart:category=toys,channel=web|app``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -137,9 +137,10 @@ def funnel_command(
     from shopscope.behaviour import service
 
     check_range(start, end, end_inclusive=True)
-    question = {"steps": tuple(steps) if steps else None, "window": window, "order": order,
-                "same_product": same_product, "mode": mode, "start": start, "end": end,
-                "by": by, "source": source}
+    question: dict[str, Any] = {
+        "steps": tuple(steps) if steps else None, "window": window, "order": order,
+        "same_product": same_product, "mode": mode, "start": start, "end": end, "by": by,
+        "source": source}
     params = (service.DroppedParams(**question, at_step=dropped_at)
               if dropped_at is not None
               else service.FunnelTrendParams(**question, grain=trend) if trend

@@ -75,11 +75,11 @@ class FunnelQuery:
             "an events column, a properties key, or customer.<column>"))] = None,
         source: Source = "auto",
     ) -> None:
-        self.values = {"steps": step, "window": window, "order": order,
+        self.values: dict[str, Any] = {"steps": step, "window": window, "order": order,
                        "same_product": same_product, "mode": mode, "start": start,
                        "end": end, "by": by, "source": source}
 
-    def params(self, cls: type[P] = service.FunnelParams, **extra: Any) -> P:
+    def params(self, cls: type[P], **extra: Any) -> P:
         """The service's parameters (checked in the handler: after the sign-in checks)."""
         steps = self.values["steps"]
         if steps is not None and len(steps) < 2:
@@ -112,7 +112,7 @@ def get_funnel(state: State, user: CurrentUser,
                q: Annotated[FunnelQuery, Depends()]) -> dict[str, Any]:
     """Per-step counts, conversion, drop-off, time to convert (and values in order mode),
     optionally broken down; the time-to-convert histogram."""
-    answer = service.funnel(state, q.params())
+    answer = service.funnel(state, q.params(service.FunnelParams))
     return _explained(answer, answer.result.to_dict())
 
 

@@ -318,9 +318,9 @@ def funnel_view(state: AppState, t: Translator, opts: Options) -> tuple[dict, li
     same_product = opts.choice("same_product", ("no", "yes"), "no") == "yes"
     by = opts.choice("by", BREAKDOWNS, "") or None
     grain = opts.choice("grain", GRAINS, "day")
-    question = {"steps": steps, "window": window, "order": order,
-                "same_product": same_product, "mode": mode, "start": start, "end": end,
-                "source": opts.source}
+    question: dict[str, Any] = {
+        "steps": steps, "window": window, "order": order, "same_product": same_product,
+        "mode": mode, "start": start, "end": end, "source": opts.source}
     answer = _try(opts, lambda: service.funnel(state, service.FunnelParams(**question)))
     if answer is None:
         return {"empty_result": True}, []

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, TypeVar, get_args, get_origin
+from typing import Any, Generic, Literal, TypeVar, cast, get_args, get_origin
 
 import pandas as pd
 from pydantic import ValidationError, field_validator, model_validator
@@ -346,7 +346,7 @@ def trends(ctx: Context, params: TrendParams) -> Explained[TrendResult]:
     choice = choose(ctx, params.source, params.start, params.end)
     key = _key("trends", params.model_copy(update={"source": choice.kind}))
     result = ctx.cached(key, lambda: trends_query(
-        choice.source, metrics=params.metrics, grain=params.grain, start=params.start,
+        choice.source, metrics=cast(Any, params.metrics), grain=params.grain, start=params.start,
         end=params.end, event=params.event, by=params.by, compare=params.compare))
     return Explained(result, choice, why_empty(choice, "trends", result, params.event))
 
@@ -361,7 +361,7 @@ def funnel_setup(ctx: Context, params: FunnelParams) -> FunnelSetup:
 
 
 def _spec(setup: FunnelSetup, params: FunnelParams, **extra: Any) -> _FunnelSpec:
-    return _FunnelSpec(kind=setup.choice.kind, steps=setup.steps, window=setup.window,
+    return _FunnelSpec(kind=cast(Kind, setup.choice.kind), steps=setup.steps, window=setup.window,
                        order=params.order, same_product=params.same_product,
                        mode=params.mode, start=params.start, end=params.end, **extra)
 
