@@ -293,7 +293,7 @@ def test_adapters_import_no_other_adapter(adapter):
         parts = module.split(".")
         if parts[0] != "shopscope" or len(parts) < 3:
             continue
-        name = parts[2].split("_")[0]  # http_models is the API's own
+        name = parts[2].split("_")[0]
         assert not (name in adapters and name != mine), module
         if parts[1] != "behaviour":  # other areas: their facade or service only
             assert parts[1] in {"core", "ui", "errors", "schema", "store", "auth",

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from shopscope.auth import User
 from shopscope.behaviour import service
-from shopscope.behaviour.http_models import (
+from shopscope.behaviour.responses import (
     CohortsOut,
     FunnelOut,
     FunnelTrendOut,
