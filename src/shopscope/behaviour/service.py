@@ -274,6 +274,9 @@ class FunnelSetup:
 
 @dataclass(frozen=True, eq=False)
 class FunnelAnswer(Explained[FunnelResult]):
+    """A funnel with the ``steps`` and ``window`` used (the source's defaults when not
+    given)."""
+
     steps: tuple[str, ...] = ()
     window: str = ""
 
