@@ -334,3 +334,17 @@ def test_compare_totals_and_conversion_by_from_hand_made_results():
     table = service.conversion_by(split, top=2)
     assert table["by"].tolist() == ["b", "a"]  # most entrants first, top 2
     assert table["entered"].tolist() == [9, 5] and table["count"].tolist() == [3, 1]
+
+
+def test_a_closed_range_without_events_gives_zero_actives_not_a_500(shop):
+    api = shop[1]
+    # no event in 2015; both ends given, so the range is known: every day is there, at 0
+    body = api.get("/api/behaviour/trends", params={
+        "start": "2015-01-01", "end": "2015-01-10", "metric": ["dau", "stickiness", "pv"]})
+    assert body.status_code == 200, body.text
+    rows = pd.DataFrame(body.json()["rows"])
+    assert len(rows[rows.metric == "dau"]) == 10
+    assert (rows[rows.metric.isin(["dau", "pv"])].value == 0).all()
+    assert rows[rows.metric == "stickiness"].value.isna().all()  # 0 / 0 is no rate
+    page = api.get("/behaviour/trends", params={"start": "2015-01-01", "end": "2015-01-10"})
+    assert page.status_code == 200

@@ -328,14 +328,15 @@ def _frame(source: TableSource, metrics: Sequence[str], grain: str, lo: dt.date 
         grid = grid.merge(_key_frame(per), how="cross")
     out = grid.merge(per.rename(columns={"p": "period"}), on=["period", *keys], how="left")
     out[["pv", "uv"]] = out[["pv", "actives"]].fillna(0).astype("float64").to_numpy()
-    if "day" in by_level:
+    # per-day metrics asked for: also over a range without a single event (then all 0)
+    if any(m in metrics for m in (*_ACTIVES, "stickiness")):
         days = pd.DataFrame({"day": pd.date_range(first, last, freq="D").date})
         days["period"] = [period_start(d, grain) for d in days["day"]]
         if by:
             days = days.merge(_key_frame(per), how="cross")
         for metric, g in _ACTIVES.items():
             days["p"] = [period_start(d, g) for d in days["day"]]
-            level = by_level[g][["p", *keys, "actives"]]
+            level = by_level.get(g, agg.iloc[:0])[["p", *keys, "actives"]]
             days[metric] = days.merge(level, on=["p", *keys], how="left")["actives"].fillna(0)
         means = days.groupby(["period", *keys], as_index=False)[list(_ACTIVES)].mean()
         out = out.merge(means, on=["period", *keys], how="left")
