@@ -1,5 +1,6 @@
 """``shopscope behaviour …``: trends, funnels, retention, repurchase cohorts and paths over
-the workspace's events (thin wrappers over :mod:`shopscope.behaviour`).
+the workspace's events (thin wrappers over :mod:`shopscope.behaviour.service`, the answers
+the API and the dashboard give).
 
 Steps are written ``view`` or ``add_to_cart:category=toys,channel=web|app``.
 """
@@ -7,7 +8,7 @@ Steps are written ``view`` or ``add_to_cart:category=toys,channel=web|app``.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -37,27 +38,26 @@ Source = Annotated[str, typer.Option(
     "orders: every placed order as a purchase event (no tracking data).")]
 
 
-def _source(ws, kind: str, start=None, end=None):  # noqa: ANN001, ANN202
-    """The source (the same choice as the dashboard's), said on stderr."""
-    from shopscope.behaviour.source import choose_source
+def _context(ws, source: str, start=None, end=None):
+    """The workspace as a service context; the source it reads (the same choice as the
+    dashboard's) is said on stderr before the analysis runs."""
+    from shopscope.behaviour.service import choose
+    from shopscope.core.service import LocalContext
 
-    choice = choose_source(ws.store, kind, start, end)
-    err_console.print(choice.note, highlight=False, markup=False)
-    return choice
+    ctx = LocalContext(ws)
+    err_console.print(choose(ctx, source, start, end).note, highlight=False, markup=False)
+    return ctx
 
 
-def _say_empty(choice, analysis: str, result,  # noqa: ANN001
-               first_step: str | None = None) -> None:
+def _say_empty(answer) -> None:
     """An empty answer says why on stderr (the exit code stays 0: nothing went wrong)."""
-    from shopscope.behaviour.source import why_empty
-
-    reason = why_empty(choice, analysis, result, first_step)
+    reason = answer.empty_reason
     if reason is not None:
         err_console.print(f"nothing to show: {reason.text()}", style="yellow",
                           highlight=False, markup=False)
 
 
-def _grid(wide, matrix):  # noqa: ANN001, ANN202
+def _grid(wide, matrix):
     """A cohort × period grid with the cohort (as a date) and its size as first columns."""
     if matrix.empty:  # no cohorts: no grid, and no dates to convert
         return wide.reset_index()
@@ -70,7 +70,7 @@ def _grid(wide, matrix):  # noqa: ANN001, ANN202
 
 
 @behaviour_app.command("trends")
-def trends_command(  # noqa: PLR0913
+def trends_command(
     workspace: WorkspaceOpt = DEFAULT_WS,
     metric: Annotated[list[str] | None, typer.Option(
         "--metric", "-m", help="pv, uv, dau, wau, mau, stickiness, events_per_visitor "
@@ -84,7 +84,7 @@ def trends_command(  # noqa: PLR0913
     fmt: Fmt = "table", output: Out = None,
 ) -> None:
     """PV, UV, active visitors and stickiness per period."""
-    from shopscope.behaviour.trends import trends
+    from shopscope.behaviour.service import TrendParams, trends
     from shopscope.errors import OptionError
 
     other = None
@@ -97,20 +97,22 @@ def trends_command(  # noqa: PLR0913
     check_range(start, end, end_inclusive=True)
     if other:
         check_range(*other, end_inclusive=True, names=("--compare start", "--compare end"))
+    params = TrendParams(metrics=tuple(metric or ("pv", "uv")), grain=grain, start=start,
+                         end=end, event=event, by=by, compare_start=other[0] if other else None,
+                         compare_end=other[1] if other else None, source=source)
     ws = _open_workspace(workspace)
     try:
-        choice = _source(ws, source, start, end)
-        result = trends(choice.source, metrics=tuple(metric or ("pv", "uv")), grain=grain,
-                        start=start, end=end, event=event, by=by, compare=other)
+        answer = trends(_context(ws, source, params.start, params.end), params)
     finally:
         ws.close()
-    _say_empty(choice, "trends", result, event)
+    _say_empty(answer)
+    result = answer.result
     frame = result.data if compare else result.wide()
     _emit(frame, fmt, output, title=f"trends by {grain}", grain=grain)
 
 
 @behaviour_app.command("funnel")
-def funnel_command(  # noqa: PLR0913
+def funnel_command(
     steps: Annotated[list[str] | None, typer.Argument(
         help="Two or more steps, in order (default: view add_to_cart checkout purchase on "
         "events; purchase purchase purchase, the repeat-purchase funnel, on orders).")] = None,
@@ -132,30 +134,33 @@ def funnel_command(  # noqa: PLR0913
 ) -> None:
     """Conversion through ordered steps within a window: per-step counts, conversion,
     drop-off and time to convert."""
-    from shopscope.behaviour.funnels import funnel, funnel_dropped, funnel_trend
-    from shopscope.behaviour.source import DEFAULT_FUNNEL
+    from shopscope.behaviour import service
 
     check_range(start, end, end_inclusive=True)
+    question: dict[str, Any] = {
+        "steps": tuple(steps) if steps else None, "window": window, "order": order,
+        "same_product": same_product, "mode": mode, "start": start, "end": end, "by": by,
+        "source": source}
+    params = (service.DroppedParams(**question, at_step=dropped_at)
+              if dropped_at is not None
+              else service.FunnelTrendParams(**question, grain=trend) if trend
+              else service.FunnelParams(**question))
     ws = _open_workspace(workspace)
     try:
-        choice = _source(ws, source, start, end)
-        default_steps, default_window = DEFAULT_FUNNEL[choice.kind]
-        steps = list(steps or default_steps)
-        window = window or default_window
-        options = {"window": window, "order": order, "same_product": same_product,
-                   "mode": mode, "start": start, "end": end}
-        if dropped_at is not None:
-            frame = funnel_dropped(choice.source, steps, dropped_at, **options).execute()
+        ctx = _context(ws, source, params.start, params.end)
+        if isinstance(params, service.DroppedParams):
+            frame = service.funnel_dropped(ctx, params).frame
             title = f"dropped before step {dropped_at}"
-        elif trend:
-            frame = funnel_trend(choice.source, steps, grain=trend, **options)
-            _say_empty(choice, "funnel_trend", frame, steps[0])
+        elif isinstance(params, service.FunnelTrendParams):
+            trended = service.funnel_trend(ctx, params)
+            _say_empty(trended)
+            frame = trended.result
             title = f"funnel by {trend}"
         else:
-            result = funnel(choice.source, steps, by=by, **options)
-            _say_empty(choice, "funnel", result, steps[0])
-            frame = result.steps
-            title = f"funnel ({mode} mode, window {window})"
+            answer = service.funnel(ctx, params)
+            _say_empty(answer)
+            frame = answer.result.steps
+            title = f"funnel ({mode} mode, window {answer.window})"
             if fmt == "table":  # the quartiles are in csv/json; a terminal is narrow
                 keep = [c for c in ("by", "step", "name", "count", "conversion_from_previous",
                                     "conversion_overall", "dropped", "median_seconds",
@@ -172,7 +177,7 @@ def funnel_command(  # noqa: PLR0913
 
 
 @behaviour_app.command("retention")
-def retention_command(  # noqa: PLR0913
+def retention_command(
     workspace: WorkspaceOpt = DEFAULT_WS,
     start_event: Annotated[str | None, typer.Option(
         help="Cohort by the first of these events (default: any event).")] = None,
@@ -189,18 +194,19 @@ def retention_command(  # noqa: PLR0913
     fmt: Fmt = "table", output: Out = None,
 ) -> None:
     """Cohort retention: share of each cohort back in period N."""
-    from shopscope.behaviour.retention import retention
+    from shopscope.behaviour.service import RetentionParams, retention
 
     check_range(start, end, end_inclusive=True)
+    params = RetentionParams(start_event=start_event, return_event=return_event, grain=grain,
+                             periods=periods, mode=mode, start=start, end=end, by=by,
+                             source=source)
     ws = _open_workspace(workspace)
     try:
-        choice = _source(ws, source, start, end)
-        result = retention(choice.source, start_event=start_event, return_event=return_event,
-                           grain=grain, periods=periods, mode=mode, start=start, end=end,  # type: ignore[arg-type]
-                           by=by)
+        answer = retention(_context(ws, source, params.start, params.end), params)
     finally:
         ws.close()
-    _say_empty(choice, "retention", result, start_event)
+    _say_empty(answer)
+    result = answer.result
     frame = result.matrix if long or by else _grid(result.wide(), result.matrix)
     _emit(frame, fmt, output, title=f"{grain} retention ({mode})", grain=grain,
           kinds={c: "rate" for c in frame.columns if str(c).isdigit()})
@@ -218,13 +224,14 @@ def cohorts_command(
 ) -> None:
     """Repurchase cohorts on orders: share buying again N periods after the first order,
     or cumulative revenue per customer (--value ltv)."""
-    from shopscope.behaviour.retention import repurchase_cohorts
+    from shopscope.behaviour.service import CohortParams, cohorts
+    from shopscope.core.service import LocalContext
 
     check_range(start, end, end_inclusive=True)
+    params = CohortParams(grain=grain, periods=periods, start=start, end=end)
     ws = _open_workspace(workspace)
     try:
-        result = repurchase_cohorts(ws.store, grain=grain, periods=periods, start=start,  # type: ignore[arg-type]
-                                    end=end)
+        result = cohorts(LocalContext(ws), params)
     finally:
         ws.close()
     frame = _grid(result.wide(value), result.matrix)
@@ -235,7 +242,7 @@ def cohorts_command(
 
 
 @behaviour_app.command("paths")
-def paths_command(  # noqa: PLR0913
+def paths_command(
     workspace: WorkspaceOpt = DEFAULT_WS,
     start: Annotated[str | None, typer.Option("--from", help="Paths starting at this step.")
                      ] = None,
@@ -253,18 +260,19 @@ def paths_command(  # noqa: PLR0913
     fmt: Fmt = "table", output: Out = None,
 ) -> None:
     """The most common paths through sessions, with the next (or previous) step."""
-    from shopscope.behaviour.paths import paths
+    from shopscope.behaviour.service import PathParams, paths
 
     check_range(start_date, end_date, end_inclusive=True, names=("--start-date", "--end-date"))
+    params = PathParams(start=start, end=end, length=length, top=top,
+                        exclude=tuple(exclude or ()), collapse_repeats=collapse_repeats,
+                        gap=gap, start_date=start_date, end_date=end_date, source=source)
     ws = _open_workspace(workspace)
     try:
-        choice = _source(ws, source, start_date, end_date)
-        result = paths(choice.source, start=start, end=end, length=length, top=top,
-                       exclude=tuple(exclude or ()), collapse_repeats=collapse_repeats,
-                       gap=gap, start_date=start_date, end_date=end_date)
+        answer = paths(_context(ws, source, params.start_date, params.end_date), params)
     finally:
         ws.close()
-    _say_empty(choice, "paths", result, start)
+    _say_empty(answer)
+    result = answer.result
     frame = result.paths.drop(columns=["path"])
     _emit(frame, fmt, output, title=f"top paths of {result.sessions:,} sessions")
     if fmt == "table":

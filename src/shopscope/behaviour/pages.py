@@ -3,8 +3,8 @@ retention and repurchase cohorts (``/behaviour/retention``) and paths
 (``/behaviour/paths``).
 
 Each page reads its options from the query string (a bad value is reported and the default
-used), computes through the JSON API's cached functions, and draws Plotly charts from the
-small results. Steps are typed as in the CLI, joined with ``>`` for a funnel:
+used), asks :mod:`shopscope.behaviour.service` (the API's answers, from the same cache), and
+draws Plotly charts from the small results. Steps are typed as in the CLI, joined with ``>`` for a funnel:
 ``view > add_to_cart:category=toys > purchase``.
 """
 
@@ -19,19 +19,24 @@ import pandas as pd
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from shopscope.behaviour.paths import ARROW, paths
-from shopscope.behaviour.retention import repurchase_cohorts, retention
-from shopscope.behaviour.trends import trends
-from shopscope.ui.deps import AppState, State
-from shopscope.behaviour.source import DEFAULT_FUNNEL, SourceChoice, why_empty
-from shopscope.behaviour.http import cached_funnel, choice_of
+from shopscope.behaviour import service
+from shopscope.behaviour.paths import ARROW
+from shopscope.behaviour.source import DEFAULT_FUNNEL, EmptyReason, SourceChoice
 from shopscope.errors import ShopscopeError
 from shopscope.schema.tables import EVENT_TYPES
-from shopscope.ui.charts import COLORS, Chart, json_safe, layout, mark_partial, time_axis, trace
-from shopscope.customers.pages import PLOT_CONFIG
-from shopscope.ui.pagedeps import PageSession, render, translator_for
+from shopscope.ui.charts import (
+    COLORS,
+    PLOT_CONFIG,
+    Chart,
+    json_safe,
+    layout,
+    mark_partial,
+    time_axis,
+    trace,
+)
+from shopscope.ui.deps import AppState, State
 from shopscope.ui.i18n import CATALOGUE, Translator
-from shopscope.kpis.pages import partial_periods
+from shopscope.ui.pagedeps import PageSession, render, translator_for
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -80,7 +85,7 @@ class Options:
 
     def resolve(self, state: AppState, start: dt.date | None, end: dt.date | None) -> str:
         """The source read for this range: events or orders."""
-        self.choice_made = choice_of(state, self.source, start, end)
+        self.choice_made = service.choose(state, self.source, start, end)
         return self.choice_made.kind
 
     def text(self, name: str, default: str = "") -> str:
@@ -137,7 +142,7 @@ class Options:
         return lo, hi
 
 
-def _try(opts: Options, compute: Callable[[], Any]) -> Any:  # noqa: ANN401
+def _try(opts: Options, compute: Callable[[], Any]) -> Any:
     """Run an analysis; an option it rejects becomes a message on the page."""
     try:
         return compute()
@@ -148,20 +153,13 @@ def _try(opts: Options, compute: Callable[[], Any]) -> Any:  # noqa: ANN401
         return None
 
 
-def _has_events(state: AppState) -> bool:
-    store = state.workspace.store
-    return state.cached(("has-events",), lambda: store.row_count("events") > 0)
-
-
-def _empty(t: Translator, opts: Options, analysis: str, result: Any,  # noqa: ANN401
-           first_step: str | None = None) -> str | None:
-    """Why the analysis shows nothing, in the page's language (None when it shows data)."""
-    choice = opts.choice_made
-    if choice is None or result is None:
+def _empty(t: Translator, answer: service.Explained | None) -> str | None:
+    """Why the analysis shows nothing, in the page's language (None when it shows data or
+    failed: the failure is a message)."""
+    reason: EmptyReason | None = None if answer is None else answer.empty_reason
+    if answer is None or reason is None:
         return None
-    reason = why_empty(choice, analysis, result, first_step)
-    if reason is None:
-        return None
+    choice = answer.choice
     start, end = choice.start, choice.end
     where = (t("beh.range.between", start=t.date(start), end=t.date(end)) if start and end
              else t("beh.range.from", start=t.date(start)) if start
@@ -174,7 +172,7 @@ def _empty(t: Translator, opts: Options, analysis: str, result: Any,  # noqa: AN
     return text
 
 
-def _page(request: Request, session, t: Translator, tab: str, opts: Options | None,  # noqa: ANN001
+def _page(request: Request, session, t: Translator, tab: str, opts: Options | None,
           view: dict, charts: list[Chart]) -> HTMLResponse:
     return render(request, "behaviour.html", t, session=session, tab=tab, tabs=TABS,
                   view=view, messages=opts.messages if opts else [],
@@ -192,16 +190,8 @@ def _dates(periods: pd.Series) -> list[dt.date]:
 def _partial(state: AppState, opts: Options, periods: list[dt.date], grain: str,
              start: dt.date | None, end: dt.date | None) -> set[dt.date]:
     """The periods the data (its last event day) or the inclusive range cover in part."""
-    choice = opts.choice_made
-    assert choice is not None  # the view resolved its source first
-
-    def last_day() -> dt.date | None:
-        value = choice.source.table("events").event_at.max().execute()
-        return None if pd.isna(value) else pd.Timestamp(value).date()
-
-    last = state.cached(("web-last-event-day", choice.kind), last_day)
-    return partial_periods(periods, grain, last, start,
-                           end + dt.timedelta(days=1) if end else None)
+    assert opts.choice_made is not None  # the view resolved its source first
+    return service.partial_periods(state, opts.choice_made, periods, grain, start, end)
 
 
 # -- trends ---------------------------------------------------------------------------------
@@ -213,14 +203,15 @@ def trends_view(state: AppState, t: Translator, opts: Options) -> tuple[dict, li
     cmp_start, cmp_end = opts.date_range("compare_start", "compare_end")
     compare = (cmp_start, cmp_end) if cmp_start and cmp_end else None
     metrics = ("pv", "uv", "dau", "mau", "stickiness", "events_per_visitor")
-    kind = opts.resolve(state, start, end)
-    store = opts.choice_made.source
-    result = _try(opts, lambda: state.cached(
-        ("trends", kind, metrics, grain, start, end, event, by, compare),
-        lambda: trends(store, metrics=metrics, grain=grain, start=start, end=end,
-                       event=event, by=by, compare=compare)))
+    opts.resolve(state, start, end)
+    answer = _try(opts, lambda: service.trends(state, service.TrendParams(
+        metrics=metrics, grain=grain, start=start, end=end, event=event, by=by,
+        compare_start=cmp_start if compare else None,
+        compare_end=cmp_end if compare else None,
+        source=opts.source)))
+    result = answer.result if answer else None
     if result is None or result.data.empty:
-        return {"empty_result": True, "empty_reason": _empty(t, opts, "trends", result, event)}, []
+        return {"empty_result": True, "empty_reason": _empty(t, answer)}, []
     charts = []
     noun = t.grain_noun(grain)
     if by:
@@ -281,12 +272,10 @@ def trends_view(state: AppState, t: Translator, opts: Options) -> tuple[dict, li
                 for p, r in zip(periods, wide.to_dict("records"), strict=True)]
     compared = None
     if compare:
-        c = result.data[result.data.metric.isin(["pv", "uv"])]
-        compared = [{"metric": t("beh.m." + m), "value": t.count(g.value.sum()),
-                     "other": t.count(g.compare_value.sum()),
-                     "delta": t.percent(g.value.sum() / g.compare_value.sum() - 1)
-                     if g.compare_value.sum() else "–"}
-                    for m, g in c.groupby("metric") if not by]
+        compared = [] if by else [
+            {"metric": t("beh.m." + r.metric), "value": t.count(r.value),
+             "other": t.count(r.other), "delta": t.percent(r.change) if r.other else "–"}
+            for r in service.compare_totals(result).itertuples()]
     return {"rows": rows[-60:], "metrics": metrics, "compared": compared}, charts
 
 
@@ -329,12 +318,14 @@ def funnel_view(state: AppState, t: Translator, opts: Options) -> tuple[dict, li
     same_product = opts.choice("same_product", ("no", "yes"), "no") == "yes"
     by = opts.choice("by", BREAKDOWNS, "") or None
     grain = opts.choice("grain", GRAINS, "day")
-    options = {"window": window, "order": order, "same_product": same_product, "mode": mode,
-               "start": start, "end": end, "by": None}
-    result = _try(opts, lambda: cached_funnel(state, steps, options, kind))
-    if result is None:
+    question: dict[str, Any] = {
+        "steps": steps, "window": window, "order": order, "same_product": same_product,
+        "mode": mode, "start": start, "end": end, "source": opts.source}
+    answer = _try(opts, lambda: service.funnel(state, service.FunnelParams(**question)))
+    if answer is None:
         return {"empty_result": True}, []
-    reason = _empty(t, opts, "funnel", result, steps[0] if steps else None)
+    result = answer.result
+    reason = _empty(t, answer)
     if reason:
         return {"empty_result": True, "empty_reason": reason,
                 "steps_text": " > ".join(steps)}, []
@@ -361,13 +352,11 @@ def funnel_view(state: AppState, t: Translator, opts: Options) -> tuple[dict, li
             "marker": {"color": COLORS[2]}, "name": t("beh.count")}], "layout": lay}))
     breakdown = []
     if by:
-        split = _try(opts, lambda: cached_funnel(state, steps, {**options, "by": by},
-                                                 kind))
+        answer = _try(opts, lambda: service.funnel(state, service.FunnelParams(
+            **question, by=by)))
+        split = answer.result if answer else None
         if split is not None and not split.steps.empty:
-            last = split.steps[split.steps.step == split.steps.step.max()]
-            first = split.steps[split.steps.step == 1].set_index("by")["count"]
-            last = last.assign(entered=last["by"].map(first)).sort_values(
-                "entered", ascending=False).head(12)
+            last = service.conversion_by(split, 12)
             lay = layout(t("beh.conversion_by", by=by_label(t, by)), "", t("beh.conversion"),
                          y_format=".1%")
             lay["xaxis"]["type"] = "category"
@@ -379,14 +368,9 @@ def funnel_view(state: AppState, t: Translator, opts: Options) -> tuple[dict, li
                           "converted": t.count(r["count"]),
                           "rate": t.percent(r["conversion_overall"])}
                          for r in last.to_dict("records")]
-    from shopscope.behaviour.funnels import funnel_trend
-
-    trend_opts = {k: v for k, v in options.items() if k != "by"}
-    key = ("funnel-trend", kind, tuple(steps), grain, tuple(sorted((k, str(v))
-                                                     for k, v in trend_opts.items())))
-    source = opts.choice_made.source
-    trend = _try(opts, lambda: state.cached(key, lambda: funnel_trend(
-        source, steps, grain=grain, **trend_opts)))
+    answer = _try(opts, lambda: service.funnel_trend(state, service.FunnelTrendParams(
+        **question, grain=grain)))
+    trend = answer.result if answer else None
     if trend is not None and len(trend):
         last_step = trend[trend.step == trend.step.max()].sort_values("period")
         periods = _dates(last_step.period)
@@ -434,16 +418,13 @@ def retention_view(state: AppState, t: Translator, opts: Options) -> tuple[dict,
     periods = opts.integer("periods", {"day": 30, "week": 12, "month": 12}[grain], 1, 120)
     mode = opts.choice("mode", ("exact", "unbounded"), "exact")
     start, end = opts.date_range()
-    store = state.workspace.store
     charts: list[Chart] = []
-    kind = opts.resolve(state, start, end)
-    source = opts.choice_made.source
-    result = _try(opts, lambda: state.cached(
-        ("retention", kind, start_event, return_event, grain, periods, mode, start,
-         end, None),
-        lambda: retention(source, start_event=start_event, return_event=return_event,
-                          grain=grain, periods=periods, mode=mode, start=start, end=end)))
-    reason = _empty(t, opts, "retention", result, start_event)
+    opts.resolve(state, start, end)
+    answer = _try(opts, lambda: service.retention(state, service.RetentionParams(
+        start_event=start_event, return_event=return_event, grain=grain, periods=periods,
+        mode=mode, start=start, end=end, source=opts.source)))
+    result = answer.result if answer else None
+    reason = _empty(t, answer)
     if result is not None and not result.matrix.empty:
         wide = keep_cohorts(result.wide(), 40)
         charts.append(heatmap(t, "chart-retention", t("beh.retention_title"), wide, grain,
@@ -456,9 +437,8 @@ def retention_view(state: AppState, t: Translator, opts: Options) -> tuple[dict,
             [f"+{n}: {t.percent(v)}" for n, v in zip(curve.period_number, curve.rate,
                                                        strict=True)], COLORS[0])],
             "layout": lay}))
-    cohorts = _try(opts, lambda: state.cached(
-        ("cohorts", "month", 12, start, end, None),
-        lambda: repurchase_cohorts(store, grain="month", periods=12, start=start, end=end)))
+    cohorts = _try(opts, lambda: service.cohorts(state, service.CohortParams(
+        grain="month", periods=12, start=start, end=end)))
     if cohorts is not None and not cohorts.matrix.empty:
         charts.append(heatmap(t, "chart-repurchase", t("beh.repurchase_title"),
                               keep_cohorts(cohorts.wide("rate_exact"), 24), "month",
@@ -485,7 +465,7 @@ def _node_color(name: str) -> str:
     return COLORS[i % len(COLORS)] if base in EVENT_TYPES else "#9ca3af"
 
 
-def sankey(t: Translator, result: Any) -> Chart:  # noqa: ANN401
+def sankey(t: Translator, result: Any) -> Chart:
     nodes, links = result.sankey.nodes, result.sankey.links
     index = {n: i for i, n in enumerate(nodes["id"])}
     fig = {"data": [{
@@ -514,14 +494,13 @@ def paths_view(state: AppState, t: Translator, opts: Options) -> tuple[dict, lis
     top = opts.integer("top", 20, 1, 100)
     exclude = tuple(s for s in opts.text("exclude").replace(",", " ").split() if s)
     collapse = opts.choice("collapse", ("yes", "no"), "yes") == "yes"
-    key = ("paths", kind, start, end, length, top, exclude, collapse, "30m",
-           start_date, end_date)
-    source = opts.choice_made.source
-    result = _try(opts, lambda: state.cached(key, lambda: paths(
-        source, start=start, end=end, length=length, top=top, exclude=exclude,
-        collapse_repeats=collapse, start_date=start_date, end_date=end_date)))
+    answer = _try(opts, lambda: service.paths(state, service.PathParams(
+        start=start, end=end, length=length, top=top, exclude=exclude,
+        collapse_repeats=collapse, start_date=start_date, end_date=end_date,
+        source=opts.source)))
+    result = answer.result if answer else None
     if result is None or result.error or not result.sessions:
-        return {"empty_result": True, "empty_reason": _empty(t, opts, "paths", result, start)}, []
+        return {"empty_result": True, "empty_reason": _empty(t, answer)}, []
     charts = [sankey(t, result)] if len(result.sankey.links) else []
     rows = [{"text": ARROW.join(t.step(s) for s in r["path"]),
              "sessions": t.count(r["sessions"]),
@@ -550,8 +529,9 @@ def behaviour_page(tab: str, request: Request, state: State,
     if tab not in VIEWS:
         return render(request, "error.html", t, session=session, status_code=404,
                       title=t("beh.not_found_title"), message=t("beh.not_found", tab=tab))
-    has_events = _has_events(state)
-    if not has_events and not state.workspace.store.row_count("orders"):
+    present = service.data_present(state)
+    has_events = present.events
+    if not has_events and not present.orders:
         return _page(request, session, t, tab, None, {"no_events": True}, [])
     opts = Options(t, request.query_params)
     view, charts = VIEWS[tab](state, t, opts)

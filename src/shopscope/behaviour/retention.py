@@ -122,6 +122,13 @@ def _start_of(index: int, grain: str) -> dt.date:
     return _EPOCH + dt.timedelta(days=index)
 
 
+def check_mode(mode: str) -> None:
+    """Raise OptionError unless ``mode`` is one of :data:`MODES`."""
+    if mode not in MODES:
+        raise OptionError(f"mode must be one of {', '.join(MODES)}, not {mode!r}",
+                          hint='"exact": returned in period N; "unbounded": in N or later')
+
+
 def _check(grain: str, periods: int) -> None:
     check_grain(grain)
     if isinstance(periods, bool) or not isinstance(periods, int) or periods < 0:
@@ -324,9 +331,7 @@ def retention_expr(
     ('kind', 'c', 'n', 'k')
     """
     _check(grain, periods)
-    if mode not in MODES:
-        raise OptionError(f"mode must be one of {', '.join(MODES)}, not {mode!r}",
-                          hint='"exact": returned in period N; "unbounded": in N or later')
+    check_mode(mode)
     check_by(by)
     lo, hi = check_range(start, end)
     s = None if start_event is None else as_step(start_event)

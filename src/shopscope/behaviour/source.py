@@ -18,8 +18,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from shopscope.core.tables import TableSource
 from shopscope.behaviour.common import OrderEvents, in_range, parse_date
+from shopscope.core.tables import TableSource
 from shopscope.errors import OptionError
 
 SOURCES = ("auto", "events", "orders")
@@ -83,6 +83,13 @@ class SourceChoice:
         return {"kind": self.kind, "requested": self.requested, "note": self.note}
 
 
+def check_source(requested: str) -> None:
+    """Raise OptionError unless ``requested`` is ``auto``, ``events`` or ``orders``."""
+    if requested not in SOURCES:
+        raise OptionError(f"source {requested!r} is not one of {', '.join(SOURCES)}",
+                          hint="auto: events when there are events in the range, else orders")
+
+
 def choose_source(store: TableSource, requested: str = "auto", start: Any = None,
                   end: Any = None, found: tuple[bool, bool] | None = None) -> SourceChoice:
     """The source for ``requested`` (``auto``, ``events`` or ``orders``) over start..end.
@@ -95,9 +102,7 @@ def choose_source(store: TableSource, requested: str = "auto", start: Any = None
     OptionError
         An unknown source, or bad dates.
     """
-    if requested not in SOURCES:
-        raise OptionError(f"source {requested!r} is not one of {', '.join(SOURCES)}",
-                          hint="auto: events when there are events in the range, else orders")
+    check_source(requested)
     start = None if start is None else parse_date(start, "start")
     end = None if end is None else parse_date(end, "end")
     events, orders = found if found is not None else (
@@ -155,7 +160,7 @@ def empty_reason(choice: SourceChoice, what: str = "rows") -> EmptyReason:
     return EmptyReason("no_match", f"no {what} among the {choice.kind} {where}{only}")
 
 
-def why_empty(choice: SourceChoice, analysis: str, result: Any,  # noqa: ANN401
+def why_empty(choice: SourceChoice, analysis: str, result: Any,
               first_step: str | None = None) -> EmptyReason | None:
     """None when ``result`` (of ``analysis``: trends, funnel, funnel_trend, retention or
     paths) has something to show, else the reason it is empty. ``first_step`` names the

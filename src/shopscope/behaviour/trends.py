@@ -175,6 +175,26 @@ def next_period(day: dt.date, grain: str) -> dt.date:
     return day + dt.timedelta(days=1)
 
 
+def partial_periods(periods: Sequence[dt.date], grain: str, last: dt.date | None,
+                    start: dt.date | None = None, end: dt.date | None = None) -> set[dt.date]:
+    """The periods that the data or the range cover only in part: the data's last day
+    (``last``) or the range's inclusive ``end`` comes before the period's last day, or the
+    range's ``start`` after its first day.
+
+    >>> months = [dt.date(2011, 11, 1), dt.date(2011, 12, 1)]
+    >>> partial_periods(months, "month", dt.date(2011, 12, 9))
+    {datetime.date(2011, 12, 1)}
+    >>> sorted(partial_periods(months, "month", dt.date(2011, 12, 31), dt.date(2011, 11, 2)))
+    [datetime.date(2011, 11, 1)]
+    >>> partial_periods(months, "month", None, end=dt.date(2011, 12, 30))
+    {datetime.date(2011, 12, 1)}
+    """
+    cuts = [d for d in (last, end) if d is not None]
+    return {p for p in periods
+            if any(d + dt.timedelta(days=1) < next_period(p, grain) for d in cuts)
+            or (start is not None and start > p)}
+
+
 # --------------------------------------------------------------------------------------
 # Result
 # --------------------------------------------------------------------------------------
@@ -308,14 +328,15 @@ def _frame(source: TableSource, metrics: Sequence[str], grain: str, lo: dt.date 
         grid = grid.merge(_key_frame(per), how="cross")
     out = grid.merge(per.rename(columns={"p": "period"}), on=["period", *keys], how="left")
     out[["pv", "uv"]] = out[["pv", "actives"]].fillna(0).astype("float64").to_numpy()
-    if "day" in by_level:
+    # per-day metrics asked for: also over a range without a single event (then all 0)
+    if any(m in metrics for m in (*_ACTIVES, "stickiness")):
         days = pd.DataFrame({"day": pd.date_range(first, last, freq="D").date})
         days["period"] = [period_start(d, grain) for d in days["day"]]
         if by:
             days = days.merge(_key_frame(per), how="cross")
         for metric, g in _ACTIVES.items():
             days["p"] = [period_start(d, g) for d in days["day"]]
-            level = by_level[g][["p", *keys, "actives"]]
+            level = by_level.get(g, agg.iloc[:0])[["p", *keys, "actives"]]
             days[metric] = days.merge(level, on=["p", *keys], how="left")["actives"].fillna(0)
         means = days.groupby(["period", *keys], as_index=False)[list(_ACTIVES)].mean()
         out = out.merge(means, on=["period", *keys], how="left")

@@ -24,6 +24,8 @@ COLORS = ("#2563eb", "#f97316", "#16a34a", "#9333ea", "#dc2626", "#0891b2")
 HIGHLIGHT = "#f97316"
 NEGATIVE = "#dc2626"
 MAX_TICKS = 12
+#: Plotly options of every dashboard chart (the page adds its locale).
+PLOT_CONFIG = {"displaylogo": False, "responsive": True}
 
 
 @dataclass(frozen=True)
