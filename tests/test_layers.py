@@ -38,20 +38,10 @@ KNOWN: dict[tuple[str, str, str], str] = {
     ("cross-area", "shopscope.experiments.analysis", "shopscope.customers.rfm"):
         "RFM segment covariate; to go through the customers facade",
     # adapters that still reach into other adapters (the service layer replaces them)
-    ("adapter-adapter", "shopscope.behaviour.pages",
-     "shopscope.behaviour.http"): "service layer",
-    ("adapter-adapter", "shopscope.behaviour.pages",
-     "shopscope.customers.pages"): "service layer",
-    ("adapter-adapter", "shopscope.behaviour.pages",
-     "shopscope.kpis.pages"): "service layer",
     ("adapter-adapter", "shopscope.customers.pages_audiences",
      "shopscope.customers.pages"): "service layer",
     ("adapter-adapter", "shopscope.data.pages",
      "shopscope.data.http"): "service layer",
-    ("cross-area", "shopscope.behaviour.pages",
-     "shopscope.customers.pages"): "service layer",
-    ("cross-area", "shopscope.behaviour.pages",
-     "shopscope.kpis.pages"): "service layer",
 }
 
 
