@@ -70,10 +70,12 @@ from shopscope.analytics.behaviour.common import (
     Step,
     as_step,
     in_range,
+    parse_date,
     period,
     property_value,
     visitor,
 )
+from shopscope.analytics.periods import bound, data_span
 from shopscope.errors import OptionError
 from shopscope.schema.tables import get_table
 from shopscope.store.execute import execute, stored
@@ -887,6 +889,9 @@ def funnel_trend(source: TableSource, steps: Sequence[Step | str], *, grain: str
     if options:
         raise OptionError(f"unknown funnel option(s): {', '.join(sorted(options))}")
     period(ibis.literal(dt.datetime(2024, 1, 1)), grain)  # validates the grain
+    bound(grain, None if plan.start is None else parse_date(plan.start, "start"),
+          None if plan.end is None else parse_date(plan.end, "end"),
+          data_span(source, [("events", "event_at")]), clamp=False)
     frame = execute(_aggregate_trend(source, plan, grain), written_join_sides=True)
     keys = ["period"] + (["by"] if plan.by is not None else [])
     frame["period"] = pd.to_datetime(frame["period"]).astype("datetime64[ns]")

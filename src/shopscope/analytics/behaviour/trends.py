@@ -70,6 +70,7 @@ from shopscope.analytics.behaviour.common import (
     visitor,
 )
 from shopscope.analytics.kpis import UNKNOWN
+from shopscope.analytics.periods import bound, data_span
 from shopscope.errors import OptionError
 from shopscope.privacy import PII_COLUMNS
 from shopscope.schema import get_table
@@ -404,6 +405,9 @@ def trends(
     check_grain(grain)
     check_by(by)
     lo, hi = check_range(start, end)
+    # A range far beyond the data would build a spine of empty periods: clamp, then cap.
+    span = data_span(source, [("events", "event_at")])
+    lo, hi = bound(grain, lo, hi, span)
     step = None if event is None else as_step(event)
     keys = [by] if by else []
     wide, first, last = _frame(source, metrics, grain, lo, hi, step, by)
@@ -416,6 +420,8 @@ def trends(
                               hint='e.g. compare=("2024-01-01", "2024-01-31")')
         c_lo, c_hi = check_range(*compare)
         assert c_lo is not None and c_hi is not None
+        # Offsets align the two ranges from their starts: check only, never move them.
+        bound(grain, c_lo, c_hi, span, clamp=False)
         window2 = (c_lo, c_hi)
         other, _, _ = _frame(source, metrics, grain, c_lo, c_hi, step, by)
         other = _long(other.rename(columns={"key": by}) if by else other, keys, metrics)
