@@ -146,7 +146,7 @@ def test_cli_refuses_with_the_same_message(tmp_path):
     ws.close()  # the CLI opens the store itself
     for args in (["behaviour", "trends", "--grain", "day"], ["kpi", "--grain", "day"]):
         r = subprocess.run([sys.executable, "-m", "shopscope.cli", *args, "-w", str(ws.path)],
-                           capture_output=True, text=True, timeout=300)
+                           capture_output=True, text=True, timeout=300, check=False)
         out = r.stdout + r.stderr
         assert r.returncode == 2, out
         assert "grain=day" in out and "7,305" in out and "3,660" in out, out

@@ -20,6 +20,7 @@ from shopscope.cli import (
     console,
     err_console,
 )
+from shopscope.errors import ShopscopeError
 
 behaviour_app = typer.Typer(
     help="Behaviour analytics on events: trends, funnels, retention, cohorts, paths.",
@@ -127,6 +128,9 @@ def funnel_command(  # noqa: PLR0913
         help="Instead: conversion per day | week | month of the first step.")] = None,
     dropped_at: Annotated[int | None, typer.Option(
         help="Instead: the visitors who reached the step before this one but not it.")] = None,
+    pii: Annotated[str, typer.Option(
+        help="With --dropped-at: mask (default: ids that are e-mails or phone numbers become "
+        "pseudonyms c_…) or raw.")] = "mask",
     source: Source = "auto",
     fmt: Fmt = "table", output: Out = None,
 ) -> None:
@@ -136,6 +140,8 @@ def funnel_command(  # noqa: PLR0913
     from shopscope.analytics.behaviour.source import DEFAULT_FUNNEL
 
     check_range(start, end, end_inclusive=True)
+    if pii not in ("mask", "raw"):
+        raise ShopscopeError(f"unknown pii mode {pii!r}", hint="use mask or raw")
     ws = _open_workspace(workspace)
     try:
         choice = _source(ws, source, start, end)
@@ -145,7 +151,13 @@ def funnel_command(  # noqa: PLR0913
         options = {"window": window, "order": order, "same_product": same_product,
                    "mode": mode, "start": start, "end": end}
         if dropped_at is not None:
-            frame = funnel_dropped(choice.source, steps, dropped_at, **options).execute()
+            from shopscope.auth import UserStore
+            from shopscope.privacy import protect_ids
+
+            # The API's rule for exports: ids that are personal data leave as pseudonyms.
+            key = UserStore(ws.path).secret("pseudonym").hex()
+            frame = protect_ids(funnel_dropped(choice.source, steps, dropped_at, **options),
+                                ("visitor", "user_id"), pii, key).execute()  # type: ignore[arg-type]
             title = f"dropped before step {dropped_at}"
         elif trend:
             frame = funnel_trend(choice.source, steps, grain=trend, **options)

@@ -198,7 +198,12 @@ def audience_run(
         typer.echo(json.dumps({k: v for k, v in stats.__dict__.items()}, ensure_ascii=False,
                               default=str))
         if export is not None:
-            path = export_audience(audience_expr(definition, profile), export, pii=pii)  # type: ignore[arg-type]
+            from shopscope.auth import UserStore
+
+            # ids that are e-mails or phone numbers leave as pseudonyms, as from the API
+            key = None if pii == "raw" else UserStore(ws.path).secret("pseudonym").hex()
+            path = export_audience(audience_expr(definition, profile), export, pii=pii,  # type: ignore[arg-type]
+                                   key=key)
             console.print(f"wrote {stats.size:,} members to {escape(path)} (PII: {pii})")
     finally:
         ws.close()

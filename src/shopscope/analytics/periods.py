@@ -1,7 +1,8 @@
 """How many periods a grain may cut a date range into: one rule for API, pages and CLI.
 
 A range reaching far beyond the data (``start=1900-01-01&end=2199-12-31``) is first
-clamped to the data's own first and last day: the periods outside hold nothing. What is
+clamped to the data's own first and last day, widened to whole periods of the grain (the
+periods outside hold nothing; the edge periods keep all their days). What is
 left may still be cut into at most :data:`MAX_PERIODS` periods (ten years of days); more is
 refused with an :class:`~shopscope.errors.OptionError` naming the grain, the count and the
 limit, so one request cannot make the server build a spine of 100,000 days.
@@ -12,6 +13,9 @@ limit, so one request cannot make the server build a spine of 100,000 days.
 >>> bound("day", dt.date(1900, 1, 1), dt.date(2199, 12, 31),
 ...       (dt.date(2011, 1, 3), dt.date(2011, 2, 1)))
 (datetime.date(2011, 1, 3), datetime.date(2011, 2, 1))
+>>> bound("month", dt.date(1900, 1, 1), dt.date(2199, 12, 31),
+...       (dt.date(2011, 1, 3), dt.date(2011, 2, 1)))
+(datetime.date(2011, 1, 1), datetime.date(2011, 2, 28))
 >>> bound("day", dt.date(2000, 1, 1), dt.date(2019, 12, 31), None)
 Traceback (most recent call last):
 ...
@@ -53,6 +57,20 @@ def count_periods(first: dt.date, last: dt.date, grain: str) -> int:
     return b // step - a // step + 1
 
 
+def _whole_periods(first: dt.date, last: dt.date, grain: str) -> tuple[dt.date, dt.date]:
+    """``first``/``last`` widened to the start and end of their periods: clamping keeps whole
+    periods, so a period's averages over its days in range are those of the full range."""
+    if grain == "week":
+        lo = first - dt.timedelta(days=first.weekday())
+        return lo, last + dt.timedelta(days=6 - last.weekday())
+    step = _MONTHS.get(grain)
+    if step is None:
+        return first, last
+    lo = dt.date(first.year, (first.month - 1) // step * step + 1, 1)
+    n = last.year * 12 + (last.month - 1) // step * step + step  # months to the next start
+    return lo, dt.date(n // 12, n % 12 + 1, 1) - dt.timedelta(days=1)
+
+
 def data_span(source: TableSource,
               columns: Iterable[tuple[str, str]]) -> tuple[dt.date, dt.date] | None:
     """The first and last day with data over ``(table, time column)`` pairs, or None."""
@@ -84,7 +102,7 @@ def bound(grain: str, start: dt.date | None, end: dt.date | None,
     last_in = None if end is None else end - dt.timedelta(days=1) if end_exclusive else end
     lo, hi = start, last_in
     if span is not None:
-        first, last = span
+        first, last = _whole_periods(*span, grain)
         overlaps = (lo is None or lo <= last) and (hi is None or hi >= first)
         if overlaps and clamp:
             lo = first if lo is None or lo < first else lo

@@ -30,6 +30,7 @@ from shopscope.analytics.behaviour.retention import repurchase_cohorts, retentio
 from shopscope.analytics.behaviour.trends import TREND_METRICS, trends
 from shopscope.api.deps import ApiError, AppState, CurrentUser, State, download, require
 from shopscope.auth import User
+from shopscope.privacy import protect_ids
 
 router = APIRouter(tags=["behaviour"])
 
@@ -177,16 +178,23 @@ def get_funnel_trend(state: State, user: CurrentUser, q: Annotated[FunnelQuery, 
 def get_dropped(state: State, q: Annotated[FunnelQuery, Depends()],
                 at_step: Annotated[int, Query(ge=2)],
                 format: Literal["csv", "parquet"] = "csv",  # noqa: A002
+                pii: Literal["mask", "hash", "raw"] = "mask",
                 user: User = Depends(require("analyst"))):  # noqa: ANN201
     """The visitors who reached step ``at_step - 1`` but not ``at_step``: an audience to
-    win back (visitor ids and customer ids, no other personal data)."""
+    win back (visitor ids and customer ids, no other personal data). As in the customer
+    export, ids that are e-mail addresses or phone numbers become pseudonyms (``c_…``)
+    unless an admin asks for ``pii=raw``."""
+    if pii == "raw" and not user.can("admin"):
+        raise ApiError(403, "forbidden", "raw PII exports need the admin role",
+                       "use pii=mask or pii=hash")
     choice = q.resolve(state)
     if at_step > len(q.steps):
         raise ApiError(422, "invalid", f"at_step {at_step} is past the last step "
                        f"({len(q.steps)})", "use 2..number of steps")
     opts = {k: v for k, v in q.options.items() if k != "by"}
     with state.lock:
-        frame = funnel_dropped(choice.source, q.steps, at_step, **opts).execute()
+        dropped = funnel_dropped(choice.source, q.steps, at_step, **opts)
+        frame = protect_ids(dropped, ("visitor", "user_id"), pii, state.pseudonym_key).execute()
     return download(frame, format, f"dropped_at_step_{at_step}")
 
 
