@@ -106,7 +106,8 @@ def trends_command(  # noqa: PLR0913
     finally:
         ws.close()
     _say_empty(choice, "trends", result, event)
-    frame = result.data if compare else result.wide()
+    # partial periods are labelled in tables and a column in exports, as for `kpi`
+    frame = result.mark_partial(result.data if compare else result.wide())
     _emit(frame, fmt, output, title=f"trends by {grain}", grain=grain)
 
 

@@ -69,7 +69,7 @@ from shopscope.analytics.behaviour.common import (
     property_value,
     visitor,
 )
-from shopscope.analytics.kpis import UNKNOWN
+from shopscope.analytics.kpis import UNKNOWN, is_partial
 from shopscope.analytics.periods import bound, data_span
 from shopscope.errors import OptionError
 from shopscope.privacy import PII_COLUMNS
@@ -205,6 +205,9 @@ class TrendResult:
     end: dt.date | None
     compare: tuple[dt.date, dt.date] | None
     data: pd.DataFrame
+    #: Period starts the data (their last day) or the range cover only in part, as the KPIs
+    #: mark them (:func:`shopscope.analytics.kpis.is_partial`).
+    partial: tuple[dt.date, ...] = ()
 
     @property
     def keys(self) -> list[str]:
@@ -224,7 +227,8 @@ class TrendResult:
         return wide
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form for the API."""
+        """JSON-ready form for the API; each row says whether its period is partial."""
+        marked = {p.isoformat() for p in self.partial}
         return {
             "metrics": list(self.metrics),
             "grain": self.grain,
@@ -233,8 +237,16 @@ class TrendResult:
             "start": self.start.isoformat() if self.start else None,
             "end": self.end.isoformat() if self.end else None,
             "compare": [d.isoformat() for d in self.compare] if self.compare else None,
-            "rows": to_records(self.data),
+            "rows": [{**row, "partial": row["period"] in marked}
+                     for row in to_records(self.data)],
         }
+
+    def mark_partial(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` (with a ``period`` column) with a boolean ``partial`` column last."""
+        out = frame.copy()
+        out["partial"] = pd.array([pd.Timestamp(p).date() in self.partial
+                                   for p in out["period"]], dtype=bool)
+        return out
 
 
 # --------------------------------------------------------------------------------------
@@ -443,6 +455,12 @@ def trends(
     data = data.sort_values(
         ["period", *keys, "metric"], key=lambda s: s.map(order) if s.name == "metric" else s
     ).reset_index(drop=True)
+    # The range as given (clamped): a period is partial when the data end or the range cuts
+    # it, the same rule for a plain trend and a breakdown.
+    last_day = span[1] if span else None
+    partial = tuple(sorted(
+        p for p in {pd.Timestamp(v).date() for v in data["period"]}
+        if is_partial(p, grain, last_day, lo, hi + dt.timedelta(days=1) if hi else None)))
     return TrendResult(metrics=metrics, grain=grain, by=by,
                        event=None if step is None else step.name,
-                       start=first, end=last, compare=window2, data=data)
+                       start=first, end=last, compare=window2, data=data, partial=partial)
