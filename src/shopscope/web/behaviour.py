@@ -237,8 +237,8 @@ def trends_view(state: AppState, t: Translator, opts: Options) -> tuple[dict, li
             part = part.set_index("period").reindex(pd.to_datetime(periods))
             name = t.breakdown(by, value)
             hover = [f"<b>{t.period(p, grain)}{t('cards.partial') if p in partial else ''}"
-                     f"</b><br>{name}: {t.count(v) if pd.notna(v) else '–'}" for p, v in zip(periods, part.value,
-                                                                       strict=True)]
+                     f"</b><br>{name}: {t.count(v) if pd.notna(v) else '–'}"
+                     for p, v in zip(periods, part.value, strict=True)]
             traces.append(trace("line", [p.isoformat() for p in periods], part.value.tolist(),
                                 name, hover, COLORS[i % len(COLORS)]))
         traces, notes = mark_partial(t, traces, periods, partial)
