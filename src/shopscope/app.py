@@ -8,7 +8,7 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shopscope import __version__
@@ -63,21 +63,38 @@ def create_app(workspace: str | Path | Workspace, *, cookie_secure: bool = True,
     app.state.shopscope = AppState(workspace=ws, users=UserStore(ws.path),
                                    cookie_secure=cookie_secure)
 
+    def _page_error(request: Request, status: int, message: str, hint: str | None = None,
+                    key: str | None = None) -> Response | None:
+        # The dashboard installs ``page_error``: its pages answer with an HTML error page.
+        hook = getattr(request.app.state, "page_url_error", None)
+        if hook is None or not hook.serves(request.url.path):
+            return None
+        return request.app.state.page_error(request, status, message, hint, key)
+
     @app.exception_handler(ShopscopeError)
-    async def _project_error(request: Request, exc: ShopscopeError) -> JSONResponse:
+    async def _project_error(request: Request, exc: ShopscopeError) -> Response:
         status, code = _status_of(exc)
+        page = _page_error(request, status, exc.message, exc.hint, f"error.code.{code}")
+        if page is not None:
+            return page
         return JSONResponse(error_body(code, exc.message, exc.hint), status_code=status)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         code = {404: "not_found", 405: "method_not_allowed", 413: "body_too_large",
                 422: "invalid_request"}.get(exc.status_code, "http_error")
+        page = _page_error(request, exc.status_code, str(exc.detail))
+        if page is not None:
+            return page
         return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {}
         where = ".".join(str(p) for p in first.get("loc", ()))
+        page = _page_error(request, 422, f"{where}: {first.get('msg', 'invalid')}")
+        if page is not None:
+            return page
         return JSONResponse(
             error_body("invalid_request", f"{where}: {first.get('msg', 'invalid')}",
                        "see /docs for the parameters"),

@@ -92,6 +92,8 @@ def protect(table: ir.Table, mode: Mode = "mask", key: str | None = None) -> ir.
     ...                    "name": ["Jane"]})
     >>> protect(t).execute().iloc[0].tolist()
     ['j***@shop.cn', '***8000', 'J***']
+
+    ``attributes`` (the source's free-form JSON) is emptied unless ``mode`` is raw.
     """
     if mode == "raw":
         return table
@@ -104,7 +106,28 @@ def protect(table: ir.Table, mode: Mode = "mask", key: str | None = None) -> ir.
             replace[col] = hash_text(value, key) if mode == "hash" else mask(value)
     if key and "customer_id" in table.columns:
         replace["customer_id"] = public_id(table.customer_id.cast("string"), key)
+    if "attributes" in table.columns:
+        # Free-form JSON from the source (names, e-mails, phones …): no masking can know
+        # which keys are personal, so only raw exports carry it.
+        replace["attributes"] = ibis.null("string")
     return table.mutate(**replace) if replace else table
+
+
+def protect_ids(table: ir.Table, columns: tuple[str, ...], mode: Mode,
+                key: str) -> ir.Table:
+    """``columns`` of visitor or customer ids as :func:`public_id` unless ``mode`` is raw:
+    exports of visitors (a funnel's drop-outs) follow the rule of customer exports.
+
+    >>> t = ibis.memtable({"visitor": ["jane@shop.cn", "v-17"], "user_id": ["jane@shop.cn",
+    ...                                                                    None]})
+    >>> out = protect_ids(t, ("visitor", "user_id"), "mask", "k").execute()
+    >>> [v[:2] for v in out["visitor"]], out["user_id"].isna().tolist()
+    (['c_', 'v-'], [False, True])
+    """
+    if mode == "raw":
+        return table
+    present = [c for c in columns if c in table.columns]
+    return table.mutate(**{c: public_id(table[c].cast("string"), key) for c in present})
 
 
 MASK = "***"

@@ -21,6 +21,7 @@ from shopscope.cli import (
     console,
     err_console,
 )
+from shopscope.errors import OptionError
 
 behaviour_app = typer.Typer(
     help="Behaviour analytics on events: trends, funnels, retention, cohorts, paths.",
@@ -107,7 +108,8 @@ def trends_command(
         ws.close()
     _say_empty(answer)
     result = answer.result
-    frame = result.data if compare else result.wide()
+    # partial periods are labelled in tables and a column in exports, as for `kpi`
+    frame = result.mark_partial(result.data if compare else result.wide())
     _emit(frame, fmt, output, title=f"trends by {grain}", grain=grain)
 
 
@@ -129,6 +131,9 @@ def funnel_command(
         help="Instead: conversion per day | week | month of the first step.")] = None,
     dropped_at: Annotated[int | None, typer.Option(
         help="Instead: the visitors who reached the step before this one but not it.")] = None,
+    pii: Annotated[str, typer.Option(
+        help="With --dropped-at: mask (default: ids that are e-mails or phone numbers become "
+        "pseudonyms c_…) or raw.")] = "mask",
     source: Source = "auto",
     fmt: Fmt = "table", output: Out = None,
 ) -> None:
@@ -145,11 +150,18 @@ def funnel_command(
               if dropped_at is not None
               else service.FunnelTrendParams(**question, grain=trend) if trend
               else service.FunnelParams(**question))
+    if pii not in ("mask", "raw"):
+        raise OptionError(f"unknown --pii {pii!r}", hint="use mask or raw")
     ws = _open_workspace(workspace)
     try:
         ctx = _context(ws, source, params.start, params.end)
         if isinstance(params, service.DroppedParams):
-            frame = service.funnel_dropped(ctx, params).frame
+            from shopscope.auth import UserStore
+
+            # The API's rule for exports: ids that are personal data leave as pseudonyms.
+            key = UserStore(ws.path).secret("pseudonym").hex()
+            frame = service.funnel_dropped(ctx, params, pii=pii,  # type: ignore[arg-type]
+                                           pseudonym_key=key).frame
             title = f"dropped before step {dropped_at}"
         elif isinstance(params, service.FunnelTrendParams):
             trended = service.funnel_trend(ctx, params)

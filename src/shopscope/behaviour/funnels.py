@@ -76,6 +76,7 @@ from shopscope.behaviour.common import (
     property_value,
     visitor,
 )
+from shopscope.core.periods import bound, data_span
 from shopscope.core.tables import TableSource
 from shopscope.errors import FunnelOptionError, OptionError
 from shopscope.schema.tables import get_table
@@ -1092,6 +1093,9 @@ def funnel_trend(source: TableSource, steps: Sequence[Step | str], *, grain: str
         raise FunnelOptionError(f"unknown funnel option(s): {', '.join(sorted(options))}")
     with _as_funnel_option():
         period(ibis.literal(dt.datetime(2024, 1, 1)), grain)  # validates the grain
+        bound(grain, None if plan.start is None else parse_date(plan.start, "start"),
+              None if plan.end is None else parse_date(plan.end, "end"),
+              data_span(source, [("events", "event_at")]), clamp=False)
     frame = execute(_aggregate_trend(source, plan, grain), written_join_sides=True)
     keys = ["period"] + (["by"] if plan.by is not None else [])
     frame["period"] = pd.to_datetime(frame["period"]).astype("datetime64[ns]")

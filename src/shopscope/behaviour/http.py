@@ -129,15 +129,21 @@ def get_funnel_trend(state: State, user: CurrentUser, q: Annotated[FunnelQuery, 
                              "description": "one row per visitor: visitor, user_id"}})
 def get_dropped(state: State, user: Annotated[User, Depends(require("analyst"))],
                 q: Annotated[FunnelQuery, Depends()], at_step: Annotated[int, Query(ge=2)],
-                format: Literal["csv", "parquet"] = "csv") -> Response:
+                format: Literal["csv", "parquet"] = "csv",  # noqa: A002
+                pii: Literal["mask", "hash", "raw"] = "mask") -> Response:
     """The visitors who reached step ``at_step - 1`` but not ``at_step``: an audience to
-    win back (visitor ids and customer ids, no other personal data)."""
+    win back (visitor ids and customer ids, no other personal data). As in the customer
+    export, ids that are e-mail addresses or phone numbers become pseudonyms (``c_…``)
+    unless an admin asks for ``pii=raw``."""
+    if pii == "raw" and not user.can("admin"):
+        raise ApiError(403, "forbidden", "raw PII exports need the admin role",
+                       "use pii=mask or pii=hash")
     params = q.params(service.DroppedParams, at_step=at_step)
     steps = service.funnel_setup(state, params).steps
     if at_step > len(steps):
         raise ApiError(422, "invalid", f"at_step {at_step} is past the last step "
                        f"({len(steps)})", "use 2..number of steps")
-    answer = service.funnel_dropped(state, params)
+    answer = service.funnel_dropped(state, params, pii=pii, pseudonym_key=state.pseudonym_key)
     return download(answer.frame, format, f"dropped_at_step_{at_step}")
 
 

@@ -217,17 +217,25 @@ def trends_view(state: AppState, t: Translator, opts: Options) -> tuple[dict, li
     if by:
         data = result.data[result.data.metric == "uv"]
         lay = layout(t("beh.uv_by", by=by_label(t, by), grain=noun), "", t("beh.visitors"))
+        # Every value has every period of the range (the trend fills quiet ones with 0), so
+        # the partial ones are marked on one shared axis, as in the plain trend.
+        periods = sorted(set(_dates(data.period)))
+        partial = _partial(state, opts, periods, grain, start, end)
         traces = []
         for i, (value, part) in enumerate(data.groupby(by, sort=True)):
             if i >= len(COLORS) * 2:
                 break
-            periods = _dates(part.period)
+            part = part.set_index("period").reindex(pd.to_datetime(periods))
             name = t.breakdown(by, value)
+            hover = [f"<b>{t.period(p, grain)}{t('cards.partial') if p in partial else ''}"
+                     f"</b><br>{name}: {t.count(v) if pd.notna(v) else '–'}"
+                     for p, v in zip(periods, part.value, strict=True)]
             traces.append(trace("line", [p.isoformat() for p in periods], part.value.tolist(),
-                                name, [f"{name}: {t.count(v)}" for v in part.value],
-                                COLORS[i % len(COLORS)]))
-        lay["xaxis"] = time_axis(t, sorted({p for tr in traces for p in
-                                            map(dt.date.fromisoformat, tr["x"])}), grain)
+                                name, hover, COLORS[i % len(COLORS)]))
+        traces, notes = mark_partial(t, traces, periods, partial)
+        lay["xaxis"] = time_axis(t, periods, grain)
+        if notes:
+            lay["annotations"] = notes
         charts.append(Chart("chart-trend-by", {"data": traces, "layout": lay}))
         rows = []
     else:

@@ -84,6 +84,7 @@ from shopscope.behaviour.trends import (
     label,
     to_records,
 )
+from shopscope.core.periods import MAX_PERIODS, bound, data_span
 from shopscope.errors import OptionError
 
 __all__ = ["CohortResult", "RetentionMode", "RetentionResult", "cohort_expr",
@@ -134,6 +135,9 @@ def _check(grain: str, periods: int) -> None:
     if isinstance(periods, bool) or not isinstance(periods, int) or periods < 0:
         raise OptionError(f"periods must be a whole number ≥ 0, got {periods!r}",
                           hint="e.g. periods=30 for day 0 to day 30")
+    if periods > MAX_PERIODS:
+        raise OptionError(f"periods={periods:,} is more than the limit of {MAX_PERIODS:,}",
+                          hint="ask for fewer periods or use a coarser grain")
 
 
 # --------------------------------------------------------------------------------------
@@ -334,6 +338,7 @@ def retention_expr(
     check_mode(mode)
     check_by(by)
     lo, hi = check_range(start, end)
+    bound(grain, lo, hi, data_span(source, [("events", "event_at")]), clamp=False)
     s = None if start_event is None else as_step(start_event)
     r = None if return_event is None else as_step(return_event)
     events = in_range(source.table("events"), lo, hi)
@@ -546,6 +551,8 @@ def cohort_expr(
     """
     _check(grain, periods)
     lo, hi = check_range(start, end)
+    bound(grain, lo, hi, data_span(source, [("orders", "ordered_at"),
+                                            ("returns", "returned_at")]), clamp=False)
     orders = in_range(source.table("orders"), lo, hi, column="ordered_at")
     returns = in_range(source.table("returns"), lo, hi, column="returned_at")
     # Per order, as in kpis net sales: gross − discount, less the gross of cancelled and

@@ -47,6 +47,8 @@ from shopscope.core.service import Context, Params
 from shopscope.errors import OptionError, ShopscopeError
 from shopscope.store.execute import execute
 
+PiiMode = Literal["mask", "hash", "raw"]
+
 T = TypeVar("T")
 
 Grain = Literal["day", "week", "month"]
@@ -391,15 +393,30 @@ def funnel_trend(ctx: Context, params: FunnelTrendParams) -> FunnelTrendAnswer:
                              setup.steps, params.grain)
 
 
-def funnel_dropped(ctx: Context, params: DroppedParams) -> DroppedAnswer:
+def funnel_dropped(ctx: Context, params: DroppedParams, *, pii: PiiMode = "mask",
+                   pseudonym_key: str | None = None) -> DroppedAnswer:
     """The audience that stopped before ``at_step``: visitor and customer ids. Run through
-    the store's executor and the context (its lock and cache) like every other query."""
+    the store's executor and the context (its lock and cache) like every other query.
+
+    As in customer exports, ids that are e-mail addresses or phone numbers leave as
+    pseudonyms (``c_…``, keyed by the workspace's ``pseudonym_key``) unless ``pii="raw"``
+    (which the adapters allow admins and the local operator only)."""
+    from shopscope.privacy import protect_ids
+
+    if pii != "raw" and pseudonym_key is None:
+        raise OptionError("a pseudonym key is needed unless pii='raw'")
     setup = funnel_setup(ctx, params)
     spec = _spec(setup, params, at_step=params.at_step)
-    frame = ctx.cached(_key("funnel_dropped", spec), lambda: execute(
-        dropped_query(setup.choice.source, list(spec.steps), params.at_step,
-                                **spec.options()), written_join_sides=True
-    ).sort_values("visitor", ignore_index=True))  # the same file for the same question
+
+    def compute() -> pd.DataFrame:
+        expr = dropped_query(setup.choice.source, list(spec.steps), params.at_step,
+                             **spec.options())
+        if pii != "raw":
+            expr = protect_ids(expr, ("visitor", "user_id"), pii, str(pseudonym_key))
+        return execute(expr, written_join_sides=True).sort_values(
+            "visitor", ignore_index=True)  # the same file for the same question
+
+    frame = ctx.cached((_key("funnel_dropped", spec), pii), compute)
     return DroppedAnswer(frame, params.at_step, setup.steps, setup.choice)
 
 

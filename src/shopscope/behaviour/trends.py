@@ -69,7 +69,8 @@ from shopscope.behaviour.common import (
     property_value,
     visitor,
 )
-from shopscope.kpis.queries import UNKNOWN
+from shopscope.core.periods import bound, data_span
+from shopscope.kpis.queries import UNKNOWN, is_partial
 from shopscope.errors import OptionError
 from shopscope.privacy import PII_COLUMNS
 from shopscope.schema import get_table
@@ -224,6 +225,9 @@ class TrendResult:
     end: dt.date | None
     compare: tuple[dt.date, dt.date] | None
     data: pd.DataFrame
+    #: Period starts the data (their last day) or the range cover only in part, as the KPIs
+    #: mark them (:func:`shopscope.kpis.queries.is_partial`).
+    partial: tuple[dt.date, ...] = ()
 
     @property
     def keys(self) -> list[str]:
@@ -243,7 +247,8 @@ class TrendResult:
         return wide
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form for the API."""
+        """JSON-ready form for the API; each row says whether its period is partial."""
+        marked = {p.isoformat() for p in self.partial}
         return {
             "metrics": list(self.metrics),
             "grain": self.grain,
@@ -252,8 +257,16 @@ class TrendResult:
             "start": self.start.isoformat() if self.start else None,
             "end": self.end.isoformat() if self.end else None,
             "compare": [d.isoformat() for d in self.compare] if self.compare else None,
-            "rows": to_records(self.data),
+            "rows": [{**row, "partial": row["period"] in marked}
+                     for row in to_records(self.data)],
         }
+
+    def mark_partial(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` (with a ``period`` column) with a boolean ``partial`` column last."""
+        out = frame.copy()
+        out["partial"] = pd.array([pd.Timestamp(p).date() in self.partial
+                                   for p in out["period"]], dtype=bool)
+        return out
 
 
 # --------------------------------------------------------------------------------------
@@ -425,6 +438,9 @@ def trends(
     check_grain(grain)
     check_by(by)
     lo, hi = check_range(start, end)
+    # A range far beyond the data would build a spine of empty periods: clamp, then cap.
+    span = data_span(source, [("events", "event_at")])
+    lo, hi = bound(grain, lo, hi, span)
     step = None if event is None else as_step(event)
     keys = [by] if by else []
     wide, first, last = _frame(source, metrics, grain, lo, hi, step, by)
@@ -437,6 +453,8 @@ def trends(
                               hint='e.g. compare=("2024-01-01", "2024-01-31")')
         c_lo, c_hi = check_range(*compare)
         assert c_lo is not None and c_hi is not None
+        # Offsets align the two ranges from their starts: check only, never move them.
+        bound(grain, c_lo, c_hi, span, clamp=False)
         window2 = (c_lo, c_hi)
         other, _, _ = _frame(source, metrics, grain, c_lo, c_hi, step, by)
         other = _long(other.rename(columns={"key": by}) if by else other, keys, metrics)
@@ -458,6 +476,12 @@ def trends(
     data = data.sort_values(
         ["period", *keys, "metric"], key=lambda s: s.map(order) if s.name == "metric" else s
     ).reset_index(drop=True)
+    # The range as given (clamped): a period is partial when the data end or the range cuts
+    # it, the same rule for a plain trend and a breakdown.
+    last_day = span[1] if span else None
+    partial = tuple(sorted(
+        p for p in {pd.Timestamp(v).date() for v in data["period"]}
+        if is_partial(p, grain, last_day, lo, hi + dt.timedelta(days=1) if hi else None)))
     return TrendResult(metrics=metrics, grain=grain, by=by,
                        event=None if step is None else step.name,
-                       start=first, end=last, compare=window2, data=data)
+                       start=first, end=last, compare=window2, data=data, partial=partial)

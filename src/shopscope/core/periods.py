@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Literal, get_args
 
 from shopscope.errors import OptionError
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
+
+    from shopscope.core.tables import TableSource
 
 Grain = Literal["day", "week", "month", "quarter", "year"]
 #: Every grain, shortest first.
@@ -203,14 +206,16 @@ class DateRange:
         months = (last.year - first.year) * 12 + last.month - first.month
         return months // _MONTHS[grain] + 1
 
-    def check_span(self, grain: str, limit: int = MAX_PERIODS, name: str = "grain") -> None:
+    def check_span(self, grain: str, limit: int = MAX_PERIODS) -> None:
         """:class:`PeriodError` when the range holds more than ``limit`` periods."""
         n = self.count(grain)
         if n > limit:
+            assert self.start is not None and self.end is not None
+            days = (self.end - self.start).days + 1
             raise PeriodError(
-                f"{name}={grain} from {self.start} to {self.end} makes {n:,} periods, "
-                f"more than the {limit:,} one request may produce",
-                hint="choose a longer grain or a shorter range")
+                f"grain={grain} over {days:,} days gives {n:,} periods, "
+                f"more than the limit of {limit:,}",
+                hint="use a coarser grain (week or month) or a shorter range (start/end)")
 
 
 def is_partial(period: dt.date, grain: str, last: dt.date | dt.datetime | None,
@@ -239,3 +244,82 @@ def is_partial(period: dt.date, grain: str, last: dt.date | dt.datetime | None,
         if range_.start is not None and range_.start > period:
             return True
     return False
+
+
+def count_periods(first: dt.date, last: dt.date, grain: str) -> int:
+    """The periods of ``grain`` touched by the days ``first``..``last`` (both included; 0
+    when ``last`` is before ``first``)."""
+    return 0 if last < first else DateRange(first, last).count(grain)
+
+
+def whole_periods(first: dt.date, last: dt.date, grain: str) -> tuple[dt.date, dt.date]:
+    """``first``/``last`` widened to the first and last day of their periods.
+
+    >>> whole_periods(dt.date(2011, 1, 3), dt.date(2011, 2, 1), "month")
+    (datetime.date(2011, 1, 1), datetime.date(2011, 2, 28))
+    """
+    return (period_start(first, grain),
+            period_end(period_start(last, grain), grain) - dt.timedelta(days=1))
+
+
+def data_span(source: TableSource,
+              columns: Iterable[tuple[str, str]]) -> tuple[dt.date, dt.date] | None:
+    """The first and last day with data over ``(table, time column)`` pairs, or None."""
+    import pandas as pd
+
+    lows, highs = [], []
+    for name, col in columns:
+        t = source.table(name)
+        row = t.aggregate(lo=t[col].min(), hi=t[col].max()).execute().iloc[0]
+        if row["lo"] is not None and not pd.isna(row["lo"]):
+            lows.append(pd.Timestamp(row["lo"]).date())
+            highs.append(pd.Timestamp(row["hi"]).date())
+    return (min(lows), max(highs)) if lows else None
+
+
+def bound(grain: str, start: dt.date | None, end: dt.date | None,
+          span: tuple[dt.date, dt.date] | None, *, clamp: bool = True,
+          end_exclusive: bool = False) -> tuple[dt.date | None, dt.date | None]:
+    """``start``/``end`` clamped to ``span`` (the data's first and last day, widened to
+    whole periods of ``grain``: the periods outside hold nothing, the edge periods keep all
+    their days), then checked against :data:`MAX_PERIODS`, so one request cannot make the
+    server build a spine of 100,000 days.
+
+    ``end_exclusive`` says ``end`` is the first day after the range; the returned end keeps
+    that meaning. A range that misses the data entirely is left as it is (and counted as
+    given). ``clamp=False`` only checks (for a range whose first period must stay where the
+    user put it, such as a comparison range).
+
+    >>> bound("month", dt.date(1900, 1, 1), dt.date(2199, 12, 31),
+    ...       (dt.date(2011, 1, 3), dt.date(2011, 2, 1)))
+    (datetime.date(2011, 1, 1), datetime.date(2011, 2, 28))
+    >>> bound("day", dt.date(2000, 1, 1), dt.date(2019, 12, 31), None)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    shopscope.core.periods.PeriodError: grain=day over 7,305 days gives 7,305 periods, ...
+
+    Raises
+    ------
+    PeriodError
+        When the range holds more than :data:`MAX_PERIODS` periods of ``grain``.
+    """
+    check_grain(grain)
+    last_in = None if end is None else end - dt.timedelta(days=1) if end_exclusive else end
+    lo, hi = start, last_in
+    if span is not None:
+        first, last = whole_periods(*span, grain)
+        overlaps = (lo is None or lo <= last) and (hi is None or hi >= first)
+        if overlaps and clamp:
+            lo = first if lo is None or lo < first else lo
+            hi = last if hi is None or hi > last else hi
+        elif overlaps:
+            lo = first if lo is None else lo
+            hi = last if hi is None else hi
+    if lo is not None and hi is not None and lo <= hi:
+        DateRange(lo, hi).check_span(grain)
+    if not clamp:
+        return start, end
+    out_end = None if end is None else hi
+    if out_end is not None and end_exclusive:
+        out_end = out_end + dt.timedelta(days=1)
+    return (None if start is None else lo), out_end

@@ -186,9 +186,15 @@ def audience_run(
         result = svc.audience(ctx, svc.AudienceParams(definition=definition, as_of=day))
         typer.echo(json.dumps(dict(result.stats.__dict__), ensure_ascii=False, default=str))
         if export is not None:
+            from shopscope.auth import UserStore
+
             params = svc.make_params(svc.ExportParams, definition=definition,
                                      as_of=result.as_of, pii=pii)
-            path = svc.export_members(ctx, params, export, svc.OPERATOR)
+            # ids that are e-mails or phone numbers leave as pseudonyms, as from the API
+            key = None if pii == "raw" else UserStore(ctx.workspace.path).secret(
+                "pseudonym").hex()
+            path = svc.export_members(ctx, params, export, svc.Viewer(admin=True,
+                                                                      pseudonym_key=key))
             console.print(f"wrote {result.stats.size:,} members to {escape(path)} (PII: {pii})")
 
 

@@ -75,6 +75,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from shopscope.core.periods import bound, data_span
 from shopscope.core.tables import TableSource
 from shopscope.errors import ShopscopeError
 
@@ -447,6 +448,18 @@ def _month_starts(start: dt.date | str, end: dt.date | str) -> list[dt.date]:
     return months
 
 
+def _month_range(tables: TableSource, start: dt.date | str,
+                 end: dt.date | str) -> tuple[dt.date, dt.date]:
+    """``start``/``end`` as dates, clamped to the first and last order (the snapshots
+    outside hold no purchase to judge; 1900..2199 would be 3,600 snapshots of everyone)."""
+    lo, hi = _day(start, "start"), _day(end, "end")
+    if hi < lo:
+        raise LifecycleError(f"end {end!r} is before start {start!r}", hint="pass start ≤ end")
+    lo, hi = bound("month", lo, hi, data_span(tables, [("orders", "ordered_at")]))
+    assert lo is not None and hi is not None
+    return lo, hi
+
+
 def monthly_stages(
     tables: TableSource,
     start: dt.date | str,
@@ -473,7 +486,7 @@ def monthly_stages(
         after they are first seen (``first_seen_at``) or first buy, whichever is earlier,
         and in every later snapshot.
     """
-    months = _month_starts(start, end)
+    months = _month_starts(*_month_range(tables, start, end))
     w = windows or derive_windows(tables, months[-1]).windows
     spine = ibis.memtable({"as_of": months}).select(as_of=ibis._.as_of.cast("date"))
     snaps = _snapshots(tables, spine, w, months[-1])
@@ -575,6 +588,7 @@ def reactivation_and_churn_rates(
         ``month, active, lapsed, churn_rate, inactive, reactivated, reactivation_rate``,
         one row per month start with a following snapshot.
     """
+    start, end = _month_range(tables, start, end)
     moves = _moves(tables, start, end, windows)
     was_active = moves.from_stage == "active"
     was_inactive = moves.from_stage.isin(["dormant", "churned"])

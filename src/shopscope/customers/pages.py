@@ -213,8 +213,13 @@ def holdout_chart(t: Translator, report: ClvReport) -> Chart | None:
         return None
     labels = [r.label for r in h.rows]
 
+    def freq(r) -> str:  # noqa: ANN001
+        # the last bin ("7+") holds every customer with at least that many
+        key = "cust.freq_label_more" if r.label.endswith("+") else "cust.freq_label"
+        return t.plural(key, r.frequency, n=t.count(r.frequency))
+
     def hover(kind: str, values: list[float | None]) -> list[str]:
-        return [f"<b>{t('cust.freq_label', n=r.label)}</b> ({t.count(r.customers)} "
+        return [f"<b>{freq(r)}</b> ({t.count(r.customers)} "
                 f"{t('cust.customers_unit')})<br>{t(kind)}: {t.number(v)}"
                 for r, v in zip(h.rows, values, strict=True)]
 

@@ -27,10 +27,14 @@ import pandas as pd
 
 from shopscope.core.tables import TableSource
 
-__all__ = ["REPEATED_REASON", "all_exposures", "ingest_note", "repeated_assignment_check"]
+__all__ = ["REPEATED_REASON", "STORED_REASON", "all_exposures", "ingest_note",
+           "repeated_assignment_check", "stored_repeat_check", "stored_repeat_note"]
 
 #: The ``_rejects.reason`` of a repeated assignment row (its ``value`` is the row as JSON).
 REPEATED_REASON = "unit assigned more than once (quarantine keeps its earliest exposure)"
+#: The same for a unit an earlier load already assigned (another file of the same log).
+STORED_REASON = ("unit already assigned by an earlier load (the analysis keeps its earliest "
+                 "exposure)")
 _REJECTS = "_rejects"  # shopscope.store.engine.REJECTS, not imported to keep this light
 _ROW = "_row"  # shopscope.ingest.readers.ROW: the file row number, when the reader adds it
 _COLUMNS = ("experiment_id", "unit_id", "variant", "assigned_at")
@@ -68,6 +72,50 @@ def repeated_assignment_check(staged: ir.Table) -> Any:  # noqa: ANN401 - a vali
     rank = ibis.row_number().over(group_by=[staged.experiment_id, staged.unit_id],
                                   order_by=order)
     return Check("experiment_id+unit_id", REPEATED_REASON, rank > 0, _json_value(staged))
+
+
+def _key(t: ir.Table) -> ir.StringValue:
+    return t.experiment_id.cast("string") + "\x1f" + t.unit_id.cast("string")
+
+
+def _in_arm(t: ir.Table) -> ir.StringValue:
+    return _key(t) + "\x1f" + t.variant.cast("string").fill_null("")
+
+
+def stored_repeat_check(staged: ir.Table, store: TableSource) -> Any:  # noqa: ANN401
+    """The loader's check for a unit that an earlier load already assigned: its rows in this
+    load are flagged, with the whole row as the value, as a repeat within one file is, so
+    that two loads of a log count exactly what one load of it would. (The loader's "key
+    already stored" rule used to drop such a row without counting it.)"""
+    from shopscope.ingest.validate import Check
+
+    need = {"experiment_id", "unit_id", "variant"}
+    if not need <= set(staged.columns) or not _has_table(store, "experiments"):
+        return None
+    bad = _key(staged).isin(_key(store.table("experiments")))
+    return Check("experiment_id+unit_id", STORED_REASON, bad, _json_value(staged))
+
+
+def stored_repeat_note(staged: ir.Table, check: Any, store: TableSource,  # noqa: ANN401
+                       execute: Any) -> str | None:  # noqa: ANN401
+    """One line for the ingest report: per experiment, the units of this load that an
+    earlier load already assigned, and how many of them in another arm."""
+    if check is None:
+        return None
+    again = staged.filter(check.bad.fill_null(False))
+    other = ~_in_arm(again).isin(_in_arm(store.table("experiments")))
+    per_exp = again.group_by("experiment_id").aggregate(
+        units=again.unit_id.nunique(), rows=again.count(),
+        moved=again.unit_id.nunique(where=other))
+    frame = execute(per_exp.order_by("experiment_id"))
+    if frame.empty:
+        return None
+    parts = [f"{r.experiment_id!s}: {int(r.units):,} unit(s) in {int(r.rows):,} row(s), "
+             f"{int(r.moved):,} of them in another arm" for r in frame.itertuples()]
+    return ("experiments: units already assigned by an earlier load (" + "; ".join(parts)
+            + "); their rows here go to _rejects under quarantine, and `experiment analyze` "
+            "counts them with the repeated exposures (earliest exposure kept; units in more "
+            "than one arm follow the multi_arm policy)")
 
 
 def ingest_note(staged: ir.Table, execute: Any) -> str | None:  # noqa: ANN401
@@ -108,7 +156,8 @@ def set_aside(store: TableSource, experiment_id: str) -> pd.DataFrame:
         return empty
     r = store.table(_REJECTS)
     prefix = json.dumps({"experiment_id": experiment_id})[:-1]  # '{"experiment_id": "x"'
-    r = r.filter((r.table_name == "experiments") & (r.reason == REPEATED_REASON)
+    r = r.filter((r.table_name == "experiments")
+                 & r.reason.isin([REPEATED_REASON, STORED_REASON])
                  & r.value.startswith(prefix + ","))
     values = r.select("value").distinct().execute()["value"]
     rows = []

@@ -118,12 +118,23 @@ def validate_batches(
         checks = [] if batch.derived else schema_checks(batch.staged, spec)
         checks += batch.extra_checks
         if batch.table == "experiments":  # exposure logs repeat units: keep the earliest
-            from shopscope.experiments.exposures import ingest_note, repeated_assignment_check
+            from shopscope.experiments.exposures import (
+                ingest_note,
+                repeated_assignment_check,
+                stored_repeat_check,
+                stored_repeat_note,
+            )
 
             dup = repeated_assignment_check(batch.staged)
             note = ingest_note(batch.staged, execute)
             if note:
                 report.notes.append(note)
+            # a unit an earlier load assigned: flagged and counted, not silently skipped
+            again = stored_repeat_check(batch.staged, store)
+            note = stored_repeat_note(batch.staged, again, store, execute)
+            if note:
+                report.notes.append(note)
+                checks.append(again)
         else:
             dup = duplicate_key_check(batch.staged, spec.primary_key)
         if dup is not None:

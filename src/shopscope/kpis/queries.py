@@ -47,6 +47,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from shopscope.core.periods import bound, data_span
 from shopscope.core.tables import TableSource
 from shopscope.errors import OptionError
 
@@ -719,6 +720,14 @@ class KpiResult:
         return wide
 
 
+def _bound_periods(tables: TableSource, grain: str, window: _Window) -> None:
+    """Refuse a range the grain would cut into too many periods (see core.periods)."""
+    span = data_span(tables, [("orders", "ordered_at"), ("returns", "returned_at"),
+                              ("events", "event_at")])
+    bound(grain, window.start.date() if window.start else None,
+          window.end.date() if window.end else None, span, end_exclusive=True)
+
+
 def _relative_change(value: pd.Series, base: pd.Series) -> pd.Series:
     base = base.where(base != 0)
     return (value - base) / base.abs()
@@ -760,6 +769,7 @@ def kpis(
     True
     """
     window, first = _window(grain, by, start, end, history=True)
+    _bound_periods(tables, grain, window)
     frame = _kpi_table(tables, grain, by, window).execute()
     keys = ["period"] + ([by] if by else [])
     metrics = list(METRICS)

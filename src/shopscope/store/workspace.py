@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
+import threading
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -129,13 +131,25 @@ class Workspace:
 def serve_marker(path: str | Path, url: str) -> Iterator[None]:
     """While the block runs, ``path/serve.json`` says this process serves the workspace."""
     marker = Path(path) / SERVE_FILE
+    # uvicorn answers SIGTERM with a graceful shutdown, then restores the handler it found
+    # and raises the signal again: with the default handler the process would die there,
+    # before the ``finally`` below, leaving a stale marker. Ours unwinds as SystemExit.
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _exit_on_sigterm)
     marker.write_text(json.dumps({"pid": os.getpid(), "url": url}), encoding="utf-8")
     try:
         yield
     finally:
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, ValueError):
             if json.loads(marker.read_text(encoding="utf-8")).get("pid") == os.getpid():
                 marker.unlink()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def serving(path: str | Path) -> dict | None:

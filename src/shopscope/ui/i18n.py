@@ -82,6 +82,21 @@ CATALOGUE: dict[str, dict[str, str]] = {
                    "zh": "安全令牌缺失或错误。请返回并刷新页面后重试。"},
     "error.back": {"en": "Back to the overview", "zh": "返回经营概览"},
     "error.bad_lang": {"en": "Unknown language.", "zh": "不支持的语言。"},
+    # errors of page requests (shopscope.ui.errors): refused URLs, codes of API errors
+    "error.invalid_title": {"en": "Cannot show this page", "zh": "无法显示此页面"},
+    "error.url_date": {"en": "{name}: {value} is outside the dates shopscope handles "
+                             "(1900-01-01 to 2199-12-31). Pick a date in that range.",
+                       "zh": "{name}：{value} 超出 shopscope 可处理的日期范围"
+                             "（1900-01-01 至 2199-12-31），请选择此范围内的日期。"},
+    "error.url_nul": {"en": "{name}: the address contains a NUL character.",
+                      "zh": "{name}：地址中包含 NUL 字符。"},
+    "error.url_control": {"en": "The address contains a control character.",
+                          "zh": "地址中包含控制字符。"},
+    "error.code.pii_id": {"en": "This customer id is an e-mail address or a phone number: "
+                                "only admins may open it. Open the customer from the "
+                                "customer list (its link uses a pseudonymous id, c_…).",
+                          "zh": "该客户编号是电子邮箱或电话号码，仅管理员可以打开。"
+                                "请从客户列表打开该客户（链接使用匿名编号 c_…）。"},
     # -- filters --------------------------------------------------------------------------
     "filters.legend": {"en": "Filters", "zh": "筛选"},
     "filters.start": {"en": "From", "zh": "开始日期"},
@@ -535,7 +550,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
                        "zh": "拟合期内复购次数"},
     "cust.holdout_y": {"en": "Purchases per customer in the holdout (mean)",
                        "zh": "验证期内人均购买次数"},
-    "cust.freq_label": {"en": "{n} repeat purchases", "zh": "复购 {n} 次"},
+    "cust.freq_label": {"en": "{n} repeat purchases", "en_one": "{n} repeat purchase",
+                        "zh": "复购 {n} 次"},
+    "cust.freq_label_more": {"en": "{n} or more repeat purchases", "zh": "复购 {n} 次及以上"},
     "cust.actual": {"en": "Actual", "zh": "实际"},
     "cust.predicted": {"en": "Predicted (BG/NBD)", "zh": "预测（BG/NBD）"},
     "cust.clv_heading": {"en": "Customer lifetime value (BG/NBD + Gamma-Gamma, fitted to {date})",

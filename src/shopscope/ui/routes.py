@@ -14,6 +14,7 @@ from shopscope import __version__
 from shopscope.core.registry import areas, nav_items, resolve
 from shopscope.ui import pages_account
 from shopscope.ui.pagedeps import LoginRequired, login_required_redirect
+from shopscope.ui.errors import PageUrlError, error_page
 
 HERE = Path(__file__).parent
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
@@ -48,6 +49,9 @@ def mount(app: FastAPI) -> None:
     """Add the dashboard pages, static files and plotly.js to ``app``."""
     app.state.web_templates = templates()
     app.add_exception_handler(LoginRequired, login_required_redirect)  # type: ignore[arg-type]
+    # Errors on pages (not /api/…) become HTML error pages in the user's language.
+    app.state.page_error = error_page
+    app.state.page_url_error = PageUrlError()
     app.add_api_route(PLOTLY_URL, _plotly_js, methods=["GET"], include_in_schema=False)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.include_router(pages_account.router)

@@ -102,7 +102,14 @@ class BodyLimit:
 
         problem = _url_problem(scope)
         if problem:
-            await _send_error(send, 422, "invalid_request", problem,
+            # Pages answer with an HTML page in the user's language (the dashboard installs
+            # the hook); the API, and anything without the hook, with the JSON error.
+            app = scope.get("app")
+            hook = getattr(getattr(app, "state", None), "page_url_error", None)
+            if hook is not None and hook.serves(scope.get("path", "")):
+                await hook(scope, *problem)(scope, receive, send)
+                return
+            await _send_error(send, 422, "invalid_request", problem[0],
                               "remove control characters and keep dates in 1900..2199")
             return
         try:
@@ -132,21 +139,23 @@ _DATE = re.compile(r"^(\d{4})-\d{2}-\d{2}([T ].*)?$")
 MIN_YEAR, MAX_YEAR = 1900, 2199
 
 
-def _url_problem(scope: Scope) -> str | None:
-    """Why the path or query cannot be served (NUL/control characters, absurd dates)."""
+def _url_problem(scope: Scope) -> tuple[str, str, dict[str, str]] | None:
+    """Why the path or query cannot be served (NUL/control characters, absurd dates): the
+    English message, and a message key with its values for pages in the user's language."""
     path = scope.get("path", "")
     if any(ord(c) < 32 for c in path):
-        return "the URL path contains a control character"
+        return "the URL path contains a control character", "error.url_control", {}
     query = scope.get("query_string", b"")
     if not query:
         return None
     for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
         if "\x00" in value or "\x00" in name:
-            return f"{name}: contains a NUL character"
+            return f"{name}: contains a NUL character", "error.url_nul", {"name": name}
         m = _DATE.match(value)
         if m and not MIN_YEAR <= int(m.group(1)) <= MAX_YEAR:
             return (f"{name}: {value[:10]} is outside the dates shopscope handles "
-                    f"({MIN_YEAR}-01-01 .. {MAX_YEAR}-12-31)")
+                    f"({MIN_YEAR}-01-01 .. {MAX_YEAR}-12-31)", "error.url_date",
+                    {"name": name, "value": value[:10]})
     return None
 
 
