@@ -128,36 +128,38 @@ def duckdb_sql(expr: ir.Expr) -> str:
     return hint_ctes(str(ibis.to_sql(expr.as_table(), dialect="duckdb", pretty=True)))
 
 
-def _register_inputs(backend: Any, table: ir.Table) -> None:  # noqa: ANN401
+def _register_inputs(backend: Any, table: ir.Table) -> None:
     """Register the in-memory tables (``ibis.memtable``) that ``table`` reads with DuckDB.
 
     The one private Ibis call in shopscope, because Ibis has no public call that registers
     an expression's memtables without running it: ``execute``, ``to_pyarrow`` and
     ``create_table``/``create_view`` all call this hook first. Checked on ibis-framework
-    10.8, 11.0 and 12.0 (same name and signature since 9.0); tests/test_execute.py fails
-    if it goes away (``test_same_result_as_ibis_execute`` joins a memtable).
+    12.0.0 (the newest release); tests/test_execute.py fails if it goes away
+    (``test_same_result_as_ibis_execute`` joins a memtable).
     """
-    backend._run_pre_execute_hooks(table)  # noqa: SLF001 - see the docstring
+    backend._run_pre_execute_hooks(table)  # private: no public equivalent (see above)
 
 
-def _fetch_arrow(backend: Any, sql: str) -> pa.Table:  # noqa: ANN401
-    # DuckDB's own result API (to_arrow_table: DuckDB 1.4 and later; 2.0 dropped the older
-    # fetch_arrow_table).
+def _fetch_arrow(backend: Any, sql: str) -> pa.Table:
+    # DuckDB's own result API (to_arrow_table: DuckDB 1.4 and later; the older
+    # fetch_arrow_table is deprecated).
     return backend.raw_sql(sql).to_arrow_table()
 
 
-def _with_disabled(backend: Any, optimizer: str, run: Any) -> Any:  # noqa: ANN401
+def _with_disabled(backend: Any, optimizer: str, run: Any) -> Any:
     """Run ``run()`` with one more DuckDB optimizer disabled, then restore the setting."""
     before = backend.raw_sql("SELECT current_setting('disabled_optimizers')").fetchone()[0]
     names = [n for n in (before or "").split(",") if n.strip()]
-    backend.raw_sql("SET disabled_optimizers = ?", parameters=[",".join([*names, optimizer])])
+    # fetchall() finishes each SET's result: DuckDB 2 refuses new work until it is finished
+    backend.raw_sql("SET disabled_optimizers = ?",
+                    parameters=[",".join([*names, optimizer])]).fetchall()
     try:
         return run()
     finally:
-        backend.raw_sql("SET disabled_optimizers = ?", parameters=[before or ""])
+        backend.raw_sql("SET disabled_optimizers = ?", parameters=[before or ""]).fetchall()
 
 
-def _as_ibis_result(backend: Any, expr: ir.Expr, arrow: pa.Table) -> Any:  # noqa: ANN401
+def _as_ibis_result(backend: Any, expr: ir.Expr, arrow: pa.Table) -> Any:
     """``arrow`` (the rows of ``expr``) as ``expr.execute()`` returns them: a DataFrame,
     Series or scalar with Ibis' pandas types for ``expr``'s schema.
 
@@ -172,11 +174,11 @@ def _as_ibis_result(backend: Any, expr: ir.Expr, arrow: pa.Table) -> Any:  # noq
             return backend.execute(rows[expr.get_name()])
         df = backend.execute(rows)
     finally:
-        backend.raw_sql(f'DROP VIEW IF EXISTS "{rows.get_name()}"')
+        backend.raw_sql(f'DROP VIEW IF EXISTS "{rows.get_name()}"').fetchall()
     return df.iat[0, 0] if isinstance(expr, ir.Scalar) else df
 
 
-def execute(expr: ir.Expr, *, written_join_sides: bool = False) -> Any:  # noqa: ANN401
+def execute(expr: ir.Expr, *, written_join_sides: bool = False) -> Any:
     """``expr.execute()``, with scan-only CTEs inlined on DuckDB (see the module docstring).
 
     ``written_join_sides=True`` builds every hash join's table from its right-hand side, as
