@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import sqlglot
 
-from shopscope.store.execute import execute, inline_scans, stored
+from shopscope.store.execute import duckdb_sql, execute, hint_ctes, inline_scans, stored
 
 
 def _materialized(sql: str) -> dict[str, object]:
@@ -94,9 +94,35 @@ def test_stored_relations_are_materialized(con) -> None:
     ev = con.table("ev")
     buys = stored(ev.filter(ev.k == "buy"), "buys")
     expr = buys.join(buys.group_by("u").aggregate(n=buys.count()), "u").order_by("u")
-    tree = inline_scans(con.compiler.to_sqlglot(expr))
-    marks = {cte.alias: cte.args.get("materialized") for cte in tree.find_all(sqlglot.exp.CTE)}
-    assert marks.get("_stored_buys") is True
+    assert '"_stored_buys" AS MATERIALIZED (' in duckdb_sql(expr)
     got = execute(expr)
     assert got["u"].tolist() == ["a", "c"] and got["n"].tolist() == [1, 1]
     pd.testing.assert_frame_equal(got, expr.execute())
+
+
+def test_hints_change_nothing_else() -> None:
+    sql = ('WITH "a" AS (SELECT x FROM t WHERE y IS NOT NULL), "_stored_b" AS (SELECT x FROM t)'
+           " SELECT ', \"a\" AS (' AS s FROM a, _stored_b")
+    assert hint_ctes(sql) == (
+        'WITH "a" AS NOT MATERIALIZED (SELECT x FROM t WHERE y IS NOT NULL),'
+        ' "_stored_b" AS MATERIALIZED (SELECT x FROM t)'
+        " SELECT ', \"a\" AS (' AS s FROM a, _stored_b")
+    assert hint_ctes("SELECT 1 AS x") == "SELECT 1 AS x"
+
+
+def test_result_registrations_are_dropped(con) -> None:
+    # each result goes back through Ibis as a memtable: none may stay registered
+    ev = con.table("ev")
+    before = set(con.list_tables())
+    for _ in range(3):
+        execute(ev.filter(ev.k == "view").select("u", "v"))
+        execute(ev.v.max())
+    assert set(con.list_tables()) == before
+
+
+def test_memtable_only_expression_uses_default_backend() -> None:
+    spine = ibis.memtable({"d": ["2024-01-01", "2024-03-01"]}).select(
+        d=ibis._.d.cast("date"))
+    got = execute(spine.mutate(m=spine.d.month()))
+    assert got["m"].tolist() == [1, 3]
+    pd.testing.assert_frame_equal(got, spine.mutate(m=spine.d.month()).execute())

@@ -20,11 +20,10 @@ from pathlib import Path
 
 import ibis
 import pytest
-from ibis.backends.sql.compilers.duckdb import compiler
 
 from shopscope.behaviour.funnels import funnel_dropped, funnel_expr
 from shopscope.schema.tables import get_table
-from shopscope.store.execute import inline_scans
+from shopscope.store.execute import duckdb_sql
 
 SNAPSHOTS = Path(__file__).parent / "snapshots" / "funnels"
 UPDATE = os.environ.get("SHOPSCOPE_UPDATE_SNAPSHOTS") == "1"
@@ -40,8 +39,7 @@ class Unbound:
 
 def sql_of(expr: ibis.Expr) -> str:
     # as execute() compiles it on DuckDB: scan-only CTEs inlined, stored ones materialized
-    return inline_scans(compiler.to_sqlglot(expr.as_table())).sql(dialect="duckdb",
-                                                                  pretty=True) + "\n"
+    return duckdb_sql(expr) + "\n"
 
 
 # name -> (steps, options); the name says which strategy the planner picks

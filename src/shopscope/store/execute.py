@@ -19,10 +19,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
+import sqlglot
 import sqlglot.expressions as sge
+from sqlglot.tokens import TokenType
 
-__all__ = ["execute", "inline_scans", "stored"]
+__all__ = ["duckdb_sql", "execute", "hint_ctes", "inline_scans", "stored"]
 
 #: Name prefix of the relations made by :func:`stored`.
 STORED_PREFIX = "_stored_"
@@ -48,6 +52,15 @@ def stored(table: ir.Table, name: str) -> ir.Table:
     return table.alias(f"{STORED_PREFIX}{name}")
 
 
+def _choice(cte: sge.CTE) -> bool | None:
+    """``True`` to materialize ``cte``, ``False`` to inline it, ``None`` to leave it."""
+    if cte.args.get("materialized") is not None:
+        return None  # the author's explicit choice
+    if cte.alias.startswith(STORED_PREFIX):
+        return True
+    return False if _scan_only(cte.this) else None
+
+
 def inline_scans(tree: sge.Expression) -> sge.Expression:
     """Mark the scan-only CTEs of ``tree`` (a sqlglot expression) ``NOT MATERIALIZED``,
     and those made by :func:`stored` ``MATERIALIZED``.
@@ -66,28 +79,106 @@ def inline_scans(tree: sge.Expression) -> sge.Expression:
     )
     SELECT * FROM a JOIN b USING (x) JOIN b AS c USING (x)
     """
-    for cte in tree.find_all(sge.CTE):
-        if cte.args.get("materialized") is not None:
-            continue
-        if cte.alias.startswith(STORED_PREFIX):
-            cte.set("materialized", True)
-        elif _scan_only(cte.this):
-            cte.set("materialized", False)
+    for cte in list(tree.find_all(sge.CTE)):
+        choice = _choice(cte)
+        if choice is not None:
+            cte.set("materialized", choice)
     return tree
 
 
-def _with_disabled(con: Any, optimizer: str, run: Any) -> Any:  # noqa: ANN401
+def hint_ctes(sql: str) -> str:
+    """``sql`` (DuckDB) with the marks of :func:`inline_scans` written into its text.
+
+    Only the hints are inserted, so the rest of the text stays exactly as Ibis wrote it (a
+    round trip through sqlglot would rewrite some of it, e.g. ``x IS NOT NULL`` as ``NOT x IS
+    NULL``). The parsed tree decides; the tokens say where each CTE's ``(`` is, so text in
+    string literals is never touched.
+
+    >>> print(hint_ctes("WITH a AS (SELECT x FROM t), b AS (SELECT count(*) AS n FROM a) "
+    ...                 "SELECT ', a AS (' FROM a, b"))  # doctest: +NORMALIZE_WHITESPACE
+    WITH a AS NOT MATERIALIZED (SELECT x FROM t), b AS (SELECT count(*) AS n FROM a)
+    SELECT ', a AS (' FROM a, b
+    """
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    marks = {cte.alias: c for cte in tree.find_all(sge.CTE) if (c := _choice(cte)) is not None}
+    if not marks:
+        return sql
+    tokens = sqlglot.tokenize(sql, read="duckdb")
+    inserts: list[tuple[int, str]] = []
+    for i in range(1, len(tokens) - 2):
+        before, name, as_, paren = tokens[i - 1 : i + 3]
+        if (before.token_type in (TokenType.WITH, TokenType.COMMA)
+                and name.token_type in (TokenType.IDENTIFIER, TokenType.VAR)
+                and as_.token_type == TokenType.ALIAS and paren.token_type == TokenType.L_PAREN
+                and name.text in marks):
+            inserts.append((paren.start, "MATERIALIZED " if marks.pop(name.text)
+                            else "NOT MATERIALIZED "))
+    for at, text in reversed(inserts):
+        sql = sql[:at] + text + sql[at:]
+    return sql
+
+
+def duckdb_sql(expr: ir.Expr) -> str:
+    """The DuckDB SQL :func:`execute` sends for ``expr``: Ibis' own SQL, scan-only CTEs
+    ``NOT MATERIALIZED`` and :func:`stored` ones ``MATERIALIZED``.
+
+    Compiled with public Ibis API only (``ibis.to_sql``), so an expression over unbound
+    tables compiles too (the funnel SQL snapshots use that).
+    """
+    return hint_ctes(str(ibis.to_sql(expr.as_table(), dialect="duckdb", pretty=True)))
+
+
+def _register_inputs(backend: Any, table: ir.Table) -> None:
+    """Register the in-memory tables (``ibis.memtable``) that ``table`` reads with DuckDB.
+
+    The one private Ibis call in shopscope, because Ibis has no public call that registers
+    an expression's memtables without running it: ``execute``, ``to_pyarrow`` and
+    ``create_table``/``create_view`` all call this hook first. Checked on ibis-framework
+    12.0.0 (the newest release); tests/test_execute.py fails if it goes away
+    (``test_same_result_as_ibis_execute`` joins a memtable).
+    """
+    backend._run_pre_execute_hooks(table)  # private: no public equivalent (see above)
+
+
+def _fetch_arrow(backend: Any, sql: str) -> pa.Table:
+    # DuckDB's own result API (to_arrow_table: DuckDB 1.4 and later; the older
+    # fetch_arrow_table is deprecated).
+    return backend.raw_sql(sql).to_arrow_table()
+
+
+def _with_disabled(backend: Any, optimizer: str, run: Any) -> Any:
     """Run ``run()`` with one more DuckDB optimizer disabled, then restore the setting."""
-    before = con.execute("SELECT current_setting('disabled_optimizers')").fetchone()[0]
+    before = backend.raw_sql("SELECT current_setting('disabled_optimizers')").fetchone()[0]
     names = [n for n in (before or "").split(",") if n.strip()]
-    con.execute("SET disabled_optimizers = ?", [",".join([*names, optimizer])])
+    # fetchall() finishes each SET's result: DuckDB 2 refuses new work until it is finished
+    backend.raw_sql("SET disabled_optimizers = ?",
+                    parameters=[",".join([*names, optimizer])]).fetchall()
     try:
         return run()
     finally:
-        con.execute("SET disabled_optimizers = ?", [before or ""])
+        backend.raw_sql("SET disabled_optimizers = ?", parameters=[before or ""]).fetchall()
 
 
-def execute(expr: ir.Expr, *, written_join_sides: bool = False) -> Any:  # noqa: ANN401
+def _as_ibis_result(backend: Any, expr: ir.Expr, arrow: pa.Table) -> Any:
+    """``arrow`` (the rows of ``expr``) as ``expr.execute()`` returns them: a DataFrame,
+    Series or scalar with Ibis' pandas types for ``expr``'s schema.
+
+    Ibis converts its own results, so the rows go back through it as a memtable (a zero-copy
+    scan of the Arrow table); the registration is dropped afterwards, since Ibis keeps a
+    memtable registered until the process exits.
+    """
+    table = expr.as_table()
+    rows = ibis.memtable(arrow.rename_columns(table.columns), schema=table.schema())
+    try:
+        if isinstance(expr, ir.Column):
+            return backend.execute(rows[expr.get_name()])
+        df = backend.execute(rows)
+    finally:
+        backend.raw_sql(f'DROP VIEW IF EXISTS "{rows.get_name()}"').fetchall()
+    return df.iat[0, 0] if isinstance(expr, ir.Scalar) else df
+
+
+def execute(expr: ir.Expr, *, written_join_sides: bool = False) -> Any:
     """``expr.execute()``, with scan-only CTEs inlined on DuckDB (see the module docstring).
 
     ``written_join_sides=True`` builds every hash join's table from its right-hand side, as
@@ -96,27 +187,19 @@ def execute(expr: ir.Expr, *, written_join_sides: bool = False) -> Any:  # noqa:
     or tell that 4M carts are fewer than 90M views of the same table (both are "a filter of
     ``events``"), and building the hash table over the views made the 100M-event order-mode
     funnel spill and take 68-82 s instead of 53 s. Ignored on other engines.
+
+    Only public Ibis API runs the query (``ibis.get_backend``, ``Backend.compile``,
+    ``Backend.raw_sql``, ``ibis.memtable``), but for :func:`_register_inputs`.
     """
-    backend = expr._find_backend(use_default=True)  # noqa: SLF001 - as expr.execute() does
+    backend = ibis.get_backend(expr)
     if backend.name != "duckdb":
         return expr.execute()
-    import pandas as pd
-    import pyarrow.types as pat
-    from ibis.backends.duckdb.converter import DuckDBPandasData
-
     table = expr.as_table()
-    backend._run_pre_execute_hooks(table)  # noqa: SLF001 - registers in-memory tables
-    tree = inline_scans(backend.compiler.to_sqlglot(table))
-    sql = tree.sql(dialect=backend.dialect)
+    _register_inputs(backend, table)
+    sql = hint_ctes(backend.compile(table))
     if written_join_sides:
-        arrow = _with_disabled(backend.con, "build_side_probe_side",
-                               lambda: backend.con.sql(sql).to_arrow_table())
+        arrow = _with_disabled(backend, "build_side_probe_side",
+                               lambda: _fetch_arrow(backend, sql))
     else:
-        arrow = backend.con.sql(sql).to_arrow_table()
-    df = pd.DataFrame({
-        # as Ibis converts DuckDB's results: Python objects for nested types and nulls
-        name: col.to_pylist() if (pat.is_nested(col.type) or pat.is_dictionary(col.type)
-                                  or col.null_count) else col.to_pandas()
-        for name, col in zip(arrow.column_names, arrow.columns, strict=True)})
-    df = DuckDBPandasData.convert_table(df, table.schema())
-    return expr.__pandas_result__(df)
+        arrow = _fetch_arrow(backend, sql)
+    return _as_ibis_result(backend, expr, arrow)
