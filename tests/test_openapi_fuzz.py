@@ -45,7 +45,7 @@ REQUIRE_RESPONSE_SCHEMAS = False
 JSON = "application/json"
 
 
-def _validator(schema_: dict):  # noqa: ANN202
+def _validator(schema_: dict):
     """A JSON Schema 2020-12 validator whose ``#/components/...`` references resolve in
     the OpenAPI document (OpenAPI 3.1 schemas are JSON Schema 2020-12)."""
     root = {**schema_, "components": DOC.get("components", {})}
@@ -93,7 +93,7 @@ def untyped_endpoints() -> list[str]:
     return sorted(found)
 
 
-def check_response_schema(case, response) -> None:  # noqa: ANN001
+def check_response_schema(case, response) -> None:
     """A successful JSON body is valid against the declared schema (where one is)."""
     if not 200 <= response.status_code < 300:
         return

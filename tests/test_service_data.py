@@ -59,7 +59,7 @@ def app(ctx):
     return create_app(ctx.workspace)
 
 
-def login(app, user: str) -> TestClient:  # noqa: ANN001
+def login(app, user: str) -> TestClient:
     c = TestClient(app, base_url="https://testserver")
     assert c.post("/api/login", json={"username": user, "password": PASSWORD}).status_code == 200
     return c
@@ -131,7 +131,7 @@ def test_the_viewer_is_part_of_the_cached_answer(ctx):
     class Recorder:
         store = ctx.store
 
-        def cached(self, key, compute):  # noqa: ANN001, ANN201
+        def cached(self, key, compute):
             keys.append(key)
             return compute()
 
@@ -149,5 +149,5 @@ def test_row_models_have_the_tables_columns(ctx):
 
 
 def test_bad_page_parameters_are_refused_by_the_service():
-    with pytest.raises(ValueError, match=re.compile("page_size", re.I)):
+    with pytest.raises(ValueError, match=re.compile("page_size", re.IGNORECASE)):
         service.LoadsParams(page_size=0)

@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
@@ -85,7 +86,7 @@ def close(a: float | None, b: float | None, tol: float = 1e-9) -> bool:
 
 
 def num(v: object) -> float | None:
-    return None if v is None or v != v else float(v)  # type: ignore[arg-type]
+    return None if v is None or pd.isna(v) else float(v)  # type: ignore[arg-type]
 
 
 def test_kpi_table_is_what_the_api_and_the_cli_answer(local, client, cli_rows):
@@ -135,7 +136,7 @@ def test_summary_is_what_the_api_answers(local, client):
 def test_overview_page_plots_the_service_numbers(local, client):
     html = client.get("/", params={"grain": "month", "start": str(START),
                                    "end": str(END - dt.timedelta(days=1))}).text
-    charts = json.loads(re.search(r'id="charts-data">(.*?)</script>', html, re.S).group(1))
+    charts = json.loads(re.search(r'id="charts-data">(.*?)</script>', html, re.DOTALL).group(1))
     sales = next(c["figure"] for c in charts["charts"] if c["id"] == "chart-sales")
     gmv_bars = sales["data"][0]
     numbers = service.overview(local, service.OverviewParams(grain="month", start=START,
@@ -165,16 +166,17 @@ class Recorder:
     keys: list[Hashable] = field(default_factory=list)
 
     @property
-    def store(self):  # noqa: ANN201
+    def store(self):
         return self.inner.store
 
-    def cached(self, key: Hashable, compute: Callable):  # noqa: ANN201
+    def cached(self, key: Hashable, compute: Callable):
         self.keys.append(key)
         return compute()
 
 
 def test_cache_keys_follow_the_parameters():
-    base = dict(grain="month", by="country", start=START, end=END, metrics=("gmv",))
+    base = {"grain": "month", "by": "country", "start": START, "end": END,
+            "metrics": ("gmv",)}
     same = service.KpiParams(**base)
     assert service.KpiParams(**base).cache_key() == same.cache_key()
     for name, other in (("grain", "week"), ("by", "channel"), ("start", START.replace(day=1)),

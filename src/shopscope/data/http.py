@@ -87,13 +87,13 @@ SizeQuery = Query(100, ge=1, le=1000)
 
 
 @router.get("/api/data/tables", response_model=list[TableInfo])
-def tables(state: State, user: CurrentUser):  # noqa: ANN201
+def tables(state: State, user: CurrentUser):
     """Canonical tables with row counts and the range of their time column."""
     return list(service.tables(state))
 
 
 @router.get("/api/data/rejects", response_model=Page[RejectRow])  # type: ignore[valid-type]
-def rejects(state: State, user: CurrentUser, page: int = PageQuery,  # noqa: ANN201
+def rejects(state: State, user: CurrentUser, page: int = PageQuery,
             page_size: int = SizeQuery):
     """Rows refused under the quarantine policy, with file, row, column, value and reason.
     Values of PII columns are masked for non-admins."""
@@ -102,14 +102,14 @@ def rejects(state: State, user: CurrentUser, page: int = PageQuery,  # noqa: ANN
 
 
 @router.get("/api/data/loads", response_model=Page[LoadRow])  # type: ignore[valid-type]
-def loads(state: State, user: CurrentUser, page: int = PageQuery,  # noqa: ANN201
+def loads(state: State, user: CurrentUser, page: int = PageQuery,
           page_size: int = SizeQuery):
     """The ingest log: one row per table per load."""
     return _page(service.loads(state, service.LoadsParams(page=page, page_size=page_size)))
 
 
 @router.get("/api/customers", response_model=Page[CustomerRow])  # type: ignore[valid-type]
-def customers(state: State, user: CurrentUser, page: int = PageQuery,  # noqa: ANN201
+def customers(state: State, user: CurrentUser, page: int = PageQuery,
               page_size: int = SizeQuery):
     """Customers, PII masked unless you are an admin (customer ids that are e-mail
     addresses or phone numbers become pseudonyms, see docs/api.md)."""
@@ -123,7 +123,7 @@ def customers(state: State, user: CurrentUser, page: int = PageQuery,  # noqa: A
 def export_customers(
     state: State,
     user: User = Depends(require("analyst")),
-    format: Literal["csv", "parquet"] = "csv",  # noqa: A002
+    format: Literal["csv", "parquet"] = "csv",
     pii: Literal["mask", "hash", "raw"] = "mask",
 ) -> Response:
     """Customer list download (analyst or admin). PII is masked unless an admin asks for

@@ -73,7 +73,7 @@ def kpi(
         _emit(frame, fmt, output, title=title, grain=grain, currency=currency, footnote=footnote)
 
 
-def _emit_changes(frame: pd.DataFrame, fmt: str, output: Path | None, title: str, grain: str,  # noqa: PLR0913
+def _emit_changes(frame: pd.DataFrame, fmt: str, output: Path | None, title: str, grain: str,
                   by: str | None, currency: str, footnote: str) -> None:
     """The long KPI table with 环比/同比: each value in its metric's unit, changes of rates
     in percentage points and of amounts and counts in percent (see ``metric_change``)."""
@@ -85,7 +85,7 @@ def _emit_changes(frame: pd.DataFrame, fmt: str, output: Path | None, title: str
             out = frame.copy()
             for col in ("value", "previous", "yoy_value"):
                 out[col] = pd.Series(
-                    [int(round(v)) if METRICS[m].unit == "count" and v == v else
+                    [round(v) if METRICS[m].unit == "count" and not pd.isna(v) else
                      exact(v, _UNIT_KIND[METRICS[m].unit], digits, METRICS[m].ratio)
                      for v, m in zip(frame[col], frame["metric"], strict=True)], dtype=object)
             kinds.update(dict.fromkeys(("value", "previous", "yoy_value"), "text"))

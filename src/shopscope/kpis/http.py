@@ -55,7 +55,7 @@ def _clean(v: object) -> float | None:
     return None if v is None or pd.isna(v) else float(v)  # type: ignore[arg-type]
 
 
-def _service(call):  # noqa: ANN001, ANN202
+def _service(call):
     """Run a service call, answering an unknown metric with 422 ``unknown_metric``."""
     try:
         return call()
@@ -64,7 +64,7 @@ def _service(call):  # noqa: ANN001, ANN202
 
 
 @router.get("/api/metrics", response_model=list[MetricOut])
-def list_metrics(user: CurrentUser, lang: Literal["en", "zh"] | None = None):  # noqa: ANN201
+def list_metrics(user: CurrentUser, lang: Literal["en", "zh"] | None = None):
     """Every KPI with its label (in the user's language unless ``lang``), unit and formula."""
     language = lang or user.lang
     return [
@@ -77,7 +77,7 @@ def list_metrics(user: CurrentUser, lang: Literal["en", "zh"] | None = None):  #
 
 @router.get("/api/kpis", response_model=KpiPage,
             responses={200: {"content": {"text/csv": {}, "application/vnd.apache.parquet": {}}}})
-def get_kpis(  # noqa: ANN201, PLR0913
+def get_kpis(
     state: State,
     user: CurrentUser,
     grain: Grain = "month",
@@ -85,7 +85,7 @@ def get_kpis(  # noqa: ANN201, PLR0913
     start: dt.date | None = None,
     end: dt.date | None = None,
     metrics: str | None = Query(None, description="comma-separated metric names"),
-    format: Format = "json",  # noqa: A002
+    format: Format = "json",
     page: int = Query(1, ge=1, le=1_000_000),
     page_size: int = Query(500, ge=1, le=10_000),
 ):
@@ -112,7 +112,7 @@ def get_kpis(  # noqa: ANN201, PLR0913
 
 
 @router.get("/api/kpis/summary", response_model=service.KpiSummary)
-def get_summary(state: State, user: CurrentUser, start: dt.date | None = None,  # noqa: ANN201
+def get_summary(state: State, user: CurrentUser, start: dt.date | None = None,
                 end: dt.date | None = None):
     """Every metric over the whole range ``[start, end)``."""
     return service.summary(state, service.SummaryParams.of(start=start, end=end))

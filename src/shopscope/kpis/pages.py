@@ -15,8 +15,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from shopscope.kpis import service
-from shopscope.kpis.queries import BREAKDOWNS, GRAINS, METRICS
-from shopscope.kpis.queries import partial_periods  # noqa: F401 - behaviour pages import it here
+from shopscope.kpis.queries import (
+    BREAKDOWNS,
+    GRAINS,
+    METRICS,
+    partial_periods,  # noqa: F401 - behaviour pages import it here
+)
 from shopscope.kpis.service import TOP, Card, Overview, OverviewParams
 from shopscope.ui.charts import Chart, breakdown_chart, trend_charts
 from shopscope.ui.deps import State

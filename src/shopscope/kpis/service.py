@@ -194,7 +194,7 @@ def data_end(ctx: Context) -> dt.datetime | None:
     return ctx.cached(("kpis.data_end",), lambda: q.data_last_at(ctx.store))
 
 
-def _shop_options(store: Any) -> ShopOptions:  # noqa: ANN401 - a Store
+def _shop_options(store: Any) -> ShopOptions:
     orders = store.table("orders")
     channels = orders.filter(orders.channel.notnull()).select("channel").distinct()
     products = store.table("products")
