@@ -128,8 +128,11 @@ def overview(request: Request, state: State, session: PageSession) -> HTMLRespon
     """KPI cards, totals, trends and a breakdown for the filters in the query string."""
     t = translator_for(request, session)
     filters, problems = parse_filters(request.query_params, service.shop_options(state))
-    numbers = service.overview(state, params_for(filters))
-    view = build_overview(t, filters, numbers, state.workspace.settings.currency)
+    currency = state.workspace.settings.currency
+    # The formatted view is kept too (formatting the charts costs more than the numbers'
+    # lookup); the numbers themselves are cached by the service under their parameters.
+    view = state.cached(("kpis.overview_page", t.lang, filters), lambda: build_overview(
+        t, filters, service.overview(state, params_for(filters)), currency))
     messages = [t(key, **{k: t(v) if k == "field" else v for k, v in args.items()})
                 for key, args in problems]
     return render(request, "overview.html", t, session=session, view=view, filters=filters,
