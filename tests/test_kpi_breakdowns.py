@@ -204,7 +204,7 @@ def test_dashboard_breakdown_keeps_negative_values_and_adds_up(tmp_path):
     shown and the rest is one 'Other' bar, so the bars add up to the shop's net sales."""
     from shopscope.app import create_app
     from shopscope.auth import UserStore
-    from shopscope.kpis.pages import TOP
+    from shopscope.kpis.service import TOP
     from tests.test_web import PASSWORD, charts, signed_in
 
     header = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"

@@ -27,7 +27,7 @@ from shopscope.auth import UserStore
 from shopscope.behaviour.pages import keep_cohorts
 from shopscope.customers.pages import sankey_positions
 from shopscope.ui.i18n import CATALOGUE, Translator, country_name, format_change
-from shopscope.kpis.pages import partial_periods
+from shopscope.kpis import partial_periods
 from tests.test_web import PASSWORD, charts, client_for, demo_ws, login, synth_ws  # noqa: F401
 
 EN, ZH = Translator("en"), Translator("zh")

@@ -178,9 +178,6 @@ def _print_load(result) -> None:  # noqa: ANN001
         err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False)
 
 
-DEFAULT_KPIS = ("gmv", "net_sales", "orders", "buyers", "new_buyers", "aov", "units_per_order",
-                "repurchase_rate", "cancellation_rate", "return_rate")
-
 
 def _emit(frame, fmt: str, output: Path | None, title: str = "",  # noqa: ANN001
           grain: str = "day", *, kinds=None, currency: str | None = None,  # noqa: ANN001
@@ -249,52 +246,6 @@ def _period_label(value, grain: str) -> str:  # noqa: ANN001
     return f"{value:%Y-%m-%d}"
 
 
-@app.command()
-def kpi(
-    workspace: WorkspaceOpt = DEFAULT_WS,
-    grain: Annotated[str, typer.Option(help="day | week | month | quarter | year")] = "month",
-    by: Annotated[str | None, typer.Option(help="channel | country | region | category")] = None,
-    start: Annotated[str | None, typer.Option(help="First day (YYYY-MM-DD), inclusive.")] = None,
-    end: Annotated[str | None, typer.Option(help="Last day (YYYY-MM-DD), exclusive.")] = None,
-    metrics: Annotated[str | None, typer.Option(help="Comma-separated metric names.")] = None,
-    changes: Annotated[bool, typer.Option(help="Long form with 环比/同比 changes.")] = False,
-    fmt: Annotated[str, typer.Option("--format", help="table | csv | json | parquet")] = "table",
-    output: Annotated[Path | None, typer.Option(help="Write to this file.")] = None,
-) -> None:
-    """KPIs per period (GMV, net sales, orders, buyers, AOV 客单价, 复购率 …)."""
-    from shopscope.kpis import METRICS, kpis
-    from shopscope.kpis.queries import data_last_at, mark_partial
-    from shopscope.errors import ShopscopeError
-
-    if fmt not in ("table", "csv", "json", "parquet"):
-        raise ShopscopeError(f"unknown format {fmt!r}", hint="use table, csv, json or parquet")
-    names = [m.strip() for m in metrics.split(",")] if metrics else list(DEFAULT_KPIS)
-    unknown = [m for m in names if m not in METRICS]
-    if unknown:
-        raise ShopscopeError(f"unknown metric(s): {', '.join(unknown)}",
-                             hint=f"metrics are: {', '.join(METRICS)}")
-    check_range(start, end)
-    ws = _open_workspace(workspace)
-    try:
-        currency = ws.settings.currency
-        result = kpis(ws.store, grain=grain, by=by, start=start, end=end)  # type: ignore[arg-type]
-        last = data_last_at(ws.store)
-    finally:
-        ws.close()
-    title = f"KPIs by {grain}" + (f" and {by}" if by else "")
-    if changes:
-        frame = mark_partial(result.data[result.data.metric.isin(names)].reset_index(drop=True),
-                             grain, last, start, end)
-    else:
-        frame = mark_partial(result.wide()[[*result.keys, *names]], grain, last, start, end)
-    footnote = (f"(partial): the data end on {last:%Y-%m-%d}, before the period does"
-                if last is not None and frame["partial"].any() else "")
-    if changes:
-        _emit_changes(frame, fmt, output, title, grain, by, currency, footnote)
-    else:
-        _emit(frame, fmt, output, title=title, grain=grain, currency=currency, footnote=footnote)
-
-
 def check_range(start: str | None, end: str | None, *, end_inclusive: bool = False,
                 names: tuple[str, str] = ("--start", "--end")) -> None:
     """Refuse a range that ends before it starts (or is empty), before any work is done."""
@@ -318,81 +269,6 @@ def check_range(start: str | None, end: str | None, *, end_inclusive: bool = Fal
             if lo > hi else f"the range {lo} to {hi} is empty ({names[1]} is exclusive)",
             hint=f"give {names[0]} before {names[1]}, e.g. {names[0]} {hi} {names[1]} {lo}"
             if lo > hi else f"use {names[1]} {lo + dt.timedelta(days=1)} for that one day")
-
-
-_CHANGE_COLUMNS = {"value": "value", "previous": "previous", "pop_change": "vs previous",
-                   "yoy_value": "year ago", "yoy_change": "vs year ago"}
-
-
-def _emit_changes(frame, fmt: str, output: Path | None, title: str, grain: str,  # noqa: ANN001
-                  by: str | None, currency: str, footnote: str) -> None:
-    """The long KPI table with 环比/同比: each value in its metric's unit, changes of rates
-    in percentage points and of amounts and counts in percent (see ``metric_change``)."""
-    from shopscope.kpis import METRICS
-    from shopscope.kpis.queries import metric_change
-    from shopscope.ui.clifmt import exact, fmt_value, minor_digits, print_table
-
-    kinds = dict.fromkeys(_CHANGE_COLUMNS, "number")
-    digits = minor_digits(currency)
-    unit_kind = {"currency": "money", "ratio": "rate", "count": "count", "number": "number"}
-    if fmt != "table":
-        out = frame
-        if fmt in ("csv", "json"):  # counts written whole, in a column that mixes units
-            import pandas as pd
-
-            out = frame.copy()
-            for col in ("value", "previous", "yoy_value"):
-                out[col] = pd.Series(
-                    [int(round(v)) if METRICS[m].unit == "count" and v == v else
-                     exact(v, unit_kind[METRICS[m].unit], digits, METRICS[m].ratio)
-                     for v, m in zip(frame[col], frame["metric"], strict=True)], dtype=object)
-            kinds.update(dict.fromkeys(("value", "previous", "yoy_value"), "text"))
-        _emit(out, fmt, output, kinds=kinds, currency=currency)
-        return
-    rows = []
-    for r in frame.itertuples(index=False):
-        kind = unit_kind[METRICS[r.metric].unit]
-        row = {"period": _period_label(r.period, grain) + (" (partial)" if r.partial else "")}
-        if by:
-            row[by] = str(getattr(r, by))
-        row["metric"] = METRICS[r.metric].label_en
-        row["value"] = fmt_value(r.value, kind, digits)
-        for earlier, change in (("previous", "pop_change"), ("yoy_value", "yoy_change")):
-            row[earlier] = fmt_value(getattr(r, earlier), kind, digits)
-            moved = metric_change(r.metric, r.value, getattr(r, earlier))
-            row[change] = "–" if moved is None else moved.text()
-        rows.append(row)
-    import pandas as pd
-
-    cells = pd.DataFrame(rows, columns=["period", *([by] if by else []), "metric",
-                                        *_CHANGE_COLUMNS])
-    note = "changes of rates in percentage points (pp), of amounts and counts in percent"
-    print_table(cells, console, title=title, numeric=list(_CHANGE_COLUMNS),
-                keys=["period", *([by] if by else []), "metric"], headers=_CHANGE_COLUMNS,
-                footnote="; ".join(x for x in (f"amounts in {currency}", note, footnote) if x))
-
-
-@app.command()
-def report(
-    workspace: WorkspaceOpt = DEFAULT_WS,
-    output: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("report.html"),
-    lang: Annotated[str, typer.Option(help="en or zh")] = "en",
-    start: Annotated[str | None, typer.Option(help="First day (YYYY-MM-DD), inclusive.")] = None,
-    end: Annotated[str | None, typer.Option(help="Last day (YYYY-MM-DD), exclusive.")] = None,
-) -> None:
-    """Write the HTML KPI report (charts work offline)."""
-    from shopscope.kpis.report import write_kpi_report
-
-    language = _lang(lang)
-    check_range(start, end)
-    ws = _open_workspace(workspace)
-    try:
-        path = write_kpi_report(ws.store, output, lang=language,
-                                currency=ws.settings.currency, start=start, end=end,
-                                timezone=ws.settings.timezone)
-    finally:
-        ws.close()
-    console.print(f"report written to [bold]{escape(path)}[/]")
 
 
 def _lang(lang: str) -> Literal["en", "zh"]:
@@ -444,9 +320,11 @@ def demo(
 ) -> None:
     """Run the demo: ingest the bundled UCI Online Retail slice, print KPIs, write a report,
     then serve the dashboard on 127.0.0.1 with a demo login."""
-    from shopscope.kpis import METRICS, summary
-    from shopscope.kpis.report import write_kpi_report
-    from shopscope.kpis.report import format_value
+    from shopscope.core.service import LocalContext
+    from shopscope.kpis import METRICS
+    from shopscope.kpis import service as kpi_service
+    from shopscope.kpis.queries import mark_partial
+    from shopscope.kpis.report import format_value, write_kpi_report
     from shopscope.store import Workspace
 
     language = _lang(lang)
@@ -464,7 +342,8 @@ def demo(
         else:
             added = ", ".join(f"{t} +{n:,}" for t, n in result.rows_added.items())
             console.print(f"loaded: {added}", highlight=False)
-        totals = summary(ws.store)
+        ctx = LocalContext(ws)
+        totals = kpi_service.summary(ctx, kpi_service.SummaryParams())
         from rich.table import Table
 
         table = Table(title="KPI summary" if language == "en" else "经营指标汇总")
@@ -474,19 +353,15 @@ def demo(
                      "repurchase_rate", "cancellation_rate", "return_rate", "arpu"):
             meta = METRICS[name]
             table.add_row(meta.label_zh if language == "zh" else meta.label_en,
-                          format_value(totals[name], meta.unit, ws.settings.currency))
+                          format_value(totals.get(name), meta.unit, ws.settings.currency))
         console.print(table)
-        from shopscope.kpis import kpis
-
-        from shopscope.kpis.queries import data_last_at, mark_partial
-
-        monthly = kpis(ws.store, grain="month").wide()
-        last = data_last_at(ws.store)
-        _print_table(mark_partial(monthly[["period", "gmv", "net_sales", "orders", "buyers",
-                                           "aov", "repurchase_rate"]], "month", last),
+        monthly = kpi_service.kpi_table(ctx, kpi_service.KpiParams(grain="month", metrics=(
+            "gmv", "net_sales", "orders", "buyers", "aov", "repurchase_rate"))).wide()
+        last = kpi_service.data_end(ctx)
+        _print_table(mark_partial(monthly, "month", last),
                      "by month", "month", currency=ws.settings.currency,
                      footnote=f"(partial): the data end on {last:%Y-%m-%d}" if last else "")
-        path = write_kpi_report(ws.store, ws.path / "report.html", lang=language,
+        path = write_kpi_report(ctx, ws.path / "report.html", lang=language,
                                 currency=ws.settings.currency, timezone=ws.settings.timezone)
         console.print(f"report: [bold]{escape(path.resolve())}[/] "
                       "(open it in a browser; works offline)")
@@ -654,9 +529,19 @@ def _serve(workspace: Path, host: str, port: int, secure: bool,
 def _register_subcommands() -> None:
     from shopscope.core.registry import areas, resolve
 
+    known = {info.name for info in app.registered_commands}
+    added = []
     for area in areas():
+        for name, ref in area.top_commands:
+            if name not in known:  # registering twice (tests) keeps one command
+                app.command(name)(resolve(ref))
+                added.append(app.registered_commands.pop())
         for name, ref in area.commands:
             app.add_typer(resolve(ref), name=name)
+    # Areas' top-level commands follow `ingest` in --help: init, ingest, then the analyses.
+    at = next((i + 1 for i, info in enumerate(app.registered_commands)
+               if info.callback is ingest), len(app.registered_commands))
+    app.registered_commands[at:at] = added
 
 
 def _escape_help(command) -> None:  # noqa: ANN001

@@ -55,8 +55,10 @@ class Area:
     """A playbook area as the adapters see it.
 
     ``api`` and ``pages`` are FastAPI routers, ``commands`` maps a CLI group name to a Typer
-    app, each as a ``"module:attribute"`` reference. ``package`` is the area's package; its
-    ``templates/`` directory (if any) joins the page templates.
+    app (``shopscope <group> …``), ``top_commands`` a top-level command name to a function
+    (``shopscope <name>``, registered with ``app.command(name)`` and listed in ``--help``
+    after ``ingest``), each as a ``"module:attribute"`` reference. ``package`` is the area's
+    package; its ``templates/`` directory (if any) joins the page templates.
     """
 
     name: str
@@ -64,6 +66,7 @@ class Area:
     api: tuple[str, ...] = ()
     pages: tuple[str, ...] = ()
     commands: tuple[tuple[str, str], ...] = ()
+    top_commands: tuple[tuple[str, str], ...] = ()
     nav: tuple[NavItem, ...] = field(default=())
 
     @property

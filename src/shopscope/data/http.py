@@ -1,105 +1,121 @@
-"""What is loaded: tables, row counts and date ranges, rejected rows; customer lists."""
+"""What is loaded: tables, row counts and date ranges, rejected rows; customer lists.
+
+A thin adapter over :mod:`shopscope.data.service`: rows come back as pages of typed
+records (one response model per table, built from its schema).
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Generic, Literal, TypeVar
 
-import ibis
+import pandas as pd
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, create_model
 
-from shopscope.ui.deps import ApiError, CurrentUser, State, download, require
 from shopscope.auth import User
-from shopscope.privacy import mask_rejects, protect
+from shopscope.data import service
+from shopscope.data.service import TableInfo
 from shopscope.schema import TABLES
-from shopscope.store.engine import INGEST_LOG, REJECTS
+from shopscope.ui.deps import ApiError, CurrentUser, State, download, require
 
 router = APIRouter(tags=["data"])
+Row = TypeVar("Row", bound=BaseModel)
+# JSON types of the Ibis types; times (and anything else) are sent as text.
+_JSON_TYPES: dict[str, type] = {"string": str, "int64": int, "float64": float, "boolean": bool}
 
 
-class TableInfo(BaseModel):
-    name: str
-    rows: int
-    time_column: str | None
-    first: str | None
-    last: str | None
-    out_of_range: int = Field(0, description="rows dated outside 1900..2199, left out of "
-                                             "every analysis")
+def row_model(name: str, columns: dict[str, str]) -> type[BaseModel]:
+    """A response model for rows with ``columns`` (name → Ibis type), every value nullable."""
+    fields: dict[str, Any] = {c: (_JSON_TYPES.get(dtype.lstrip("!"), str) | None, ...)
+                              for c, dtype in columns.items()}
+    return create_model(name, **fields)
 
 
-class Page(BaseModel):
-    items: list[dict]
+class RejectRow(BaseModel):
+    """A rejected value: the file, its row and column, the value (masked for non-admins)."""
+
+    table_name: str | None
+    source: str | None
+    row: int | None
+    column: str | None
+    value: str | None
+    reason: str | None
+    loaded_at: str | None
+
+
+class LoadRow(BaseModel):
+    """One table of one load of the ingest log."""
+
+    fingerprint: str | None
+    source: str | None
+    preset: str | None
+    table_name: str | None
+    rows_read: int | None
+    rows_added: int | None
+    rows_rejected: int | None
+    loaded_at: str | None
+
+
+# Built from the canonical schema, so a new customers column is in the API at once.
+CustomerRow = row_model("CustomerRow", {c.name: c.dtype for c in TABLES["customers"].columns})
+
+
+class Page(BaseModel, Generic[Row]):
+    items: list[Row]
     page: int
     page_size: int
     total: int
 
 
-def table_overview(state) -> list[TableInfo]:  # noqa: ANN001
-    store = state.workspace.store
-    out = []
-    for spec in TABLES.values():
-        n = store.row_count(spec.name)
-        first = last = None
-        if n and spec.time_column:
-            t = store.table(spec.name)
-            col = t[spec.time_column]
-            row = t.aggregate(lo=col.min(), hi=col.max()).execute().iloc[0]
-            first, last = str(row["lo"]), str(row["hi"])
-        out.append(TableInfo(name=spec.name, rows=n, time_column=spec.time_column,
-                             first=first, last=last, out_of_range=store.out_of_range(spec.name)))
-    return out
-
-
-@router.get("/api/data/tables", response_model=list[TableInfo])
-def tables(state: State, user: CurrentUser):  # noqa: ANN201
-    """Canonical tables with row counts and the range of their time column."""
-    return state.cached(("tables",), lambda: table_overview(state))
-
-
-def _page(expr: ibis.Table, page: int, page_size: int) -> Page:
-    total = int(expr.count().execute())
-    frame = expr.limit(page_size, offset=(page - 1) * page_size).execute()
+def _items(frame: pd.DataFrame) -> list[dict]:
+    """Rows as JSON values: missing as null, times and other objects as text."""
     items = frame.astype(object).where(frame.notna(), None).to_dict("records")
     for item in items:
         for k, v in item.items():
             if v is not None and not isinstance(v, (int, float, str, bool)):
                 item[k] = str(v)
-    return Page(items=items, page=page, page_size=page_size, total=total)
+    return items
 
 
-@router.get("/api/data/rejects", response_model=Page)
-def rejects(state: State, user: CurrentUser, page: int = Query(1, ge=1, le=1_000_000),  # noqa: ANN201
-            page_size: int = Query(100, ge=1, le=1000)):
+def _page(rows: service.Rows) -> dict:
+    return {"items": _items(rows.frame), "page": rows.page, "page_size": rows.page_size,
+            "total": rows.total}
+
+
+PageQuery = Query(1, ge=1, le=1_000_000)
+SizeQuery = Query(100, ge=1, le=1000)
+
+
+@router.get("/api/data/tables", response_model=list[TableInfo])
+def tables(state: State, user: CurrentUser):
+    """Canonical tables with row counts and the range of their time column."""
+    return list(service.tables(state))
+
+
+@router.get("/api/data/rejects", response_model=Page[RejectRow])  # type: ignore[valid-type]
+def rejects(state: State, user: CurrentUser, page: int = PageQuery,
+            page_size: int = SizeQuery):
     """Rows refused under the quarantine policy, with file, row, column, value and reason.
     Values of PII columns are masked for non-admins."""
-    def compute() -> Page:
-        t = state.workspace.store.table(REJECTS)
-        if not user.can("admin"):
-            t = mask_rejects(t)
-        return _page(t.order_by(["loaded_at", "source", "row"]), page, page_size)
-    return state.cached(("rejects", page, page_size, user.can("admin")), compute)
+    return _page(service.rejects(state, service.RejectsParams(page=page, page_size=page_size),
+                                 masked=not user.can("admin")))
 
 
-@router.get("/api/data/loads", response_model=Page)
-def loads(state: State, user: CurrentUser, page: int = Query(1, ge=1, le=1_000_000),  # noqa: ANN201
-          page_size: int = Query(100, ge=1, le=1000)):
+@router.get("/api/data/loads", response_model=Page[LoadRow])  # type: ignore[valid-type]
+def loads(state: State, user: CurrentUser, page: int = PageQuery,
+          page_size: int = SizeQuery):
     """The ingest log: one row per table per load."""
-    def compute() -> Page:
-        t = state.workspace.store.table(INGEST_LOG)
-        return _page(t.order_by(ibis.desc("loaded_at")), page, page_size)
-    return state.cached(("loads", page, page_size), compute)
+    return _page(service.loads(state, service.LoadsParams(page=page, page_size=page_size)))
 
 
-@router.get("/api/customers", response_model=Page)
-def customers(state: State, user: CurrentUser, page: int = Query(1, ge=1, le=1_000_000),  # noqa: ANN201
-              page_size: int = Query(100, ge=1, le=1000)):
+@router.get("/api/customers", response_model=Page[CustomerRow])  # type: ignore[valid-type]
+def customers(state: State, user: CurrentUser, page: int = PageQuery,
+              page_size: int = SizeQuery):
     """Customers, PII masked unless you are an admin (customer ids that are e-mail
     addresses or phone numbers become pseudonyms, see docs/api.md)."""
-    def compute() -> Page:
-        t = state.workspace.store.table("customers")
-        t = protect(t, "raw" if user.can("admin") else "mask", state.protect_key(user))
-        return _page(t.order_by("customer_id"), page, page_size)
-    return state.cached(("customers", page, page_size, user.can("admin")), compute)
+    params = service.CustomersParams(page=page, page_size=page_size,
+                                     pii="raw" if user.can("admin") else "mask")
+    return _page(service.customers(state, params, key=state.protect_key(user)))
 
 
 @router.get("/api/customers/export",
@@ -107,7 +123,7 @@ def customers(state: State, user: CurrentUser, page: int = Query(1, ge=1, le=1_0
 def export_customers(
     state: State,
     user: User = Depends(require("analyst")),
-    format: Literal["csv", "parquet"] = "csv",  # noqa: A002
+    format: Literal["csv", "parquet"] = "csv",
     pii: Literal["mask", "hash", "raw"] = "mask",
 ) -> Response:
     """Customer list download (analyst or admin). PII is masked unless an admin asks for
@@ -116,8 +132,7 @@ def export_customers(
     if pii == "raw" and not user.can("admin"):
         raise ApiError(403, "forbidden", "raw PII exports need the admin role",
                        "use pii=mask or pii=hash")
-    with state.lock:
-        key = None if pii == "raw" else state.pseudonym_key
-        frame = protect(state.workspace.store.table("customers"), pii, key).order_by(
-            "customer_id").execute()
+    with state.lock:  # not cached: the store is used under the app's lock
+        frame = service.customer_export(state, pii,
+                                        key=None if pii == "raw" else state.pseudonym_key)
     return download(frame, format, "customers")

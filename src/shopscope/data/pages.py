@@ -1,7 +1,7 @@
 """The data page: tables with row counts and date ranges, the ingest log, rejected rows.
 
-Rejected values are masked for non-admins in the engine, before they reach Python
-(:func:`shopscope.privacy.mask_rejects`).
+A thin adapter over :mod:`shopscope.data.service`, which masks rejected values for
+non-admins in the engine, before they reach Python (:func:`shopscope.privacy.mask_rejects`).
 """
 
 from __future__ import annotations
@@ -9,22 +9,21 @@ from __future__ import annotations
 import datetime as dt
 import math
 
-import ibis
 import pandas as pd
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from shopscope.data import service
 from shopscope.ui.deps import AppState, State
-from shopscope.data.http import table_overview
-from shopscope.privacy import mask_rejects
-from shopscope.store.engine import INGEST_LOG, REJECTS
-from shopscope.ui.pagedeps import PageSession, render, translator_for
 from shopscope.ui.i18n import Translator
+from shopscope.ui.pagedeps import PageSession, render, translator_for
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 PAGE_SIZE = 50
 MAX_LOADS = 100
+
+
 def _timestamp(value: object) -> dt.datetime | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
@@ -41,26 +40,13 @@ def _when(t: Translator, value: object) -> str:
     return t.datetime(ts)
 
 
-def _loads(state: AppState) -> pd.DataFrame:
-    log = state.workspace.store.table(INGEST_LOG)
-    return log.order_by([ibis.desc("loaded_at"), "table_name"]).limit(MAX_LOADS).execute()
-
-
-def _rejects(state: AppState, page: int, admin: bool) -> tuple[int, pd.DataFrame]:
-    t = state.workspace.store.table(REJECTS)
-    if not admin:
-        t = mask_rejects(t)
-    total = int(t.count().execute())
-    ordered = t.order_by([ibis.desc("loaded_at"), "source", "row", "column"])
-    return total, ordered.limit(PAGE_SIZE, offset=(page - 1) * PAGE_SIZE).execute()
-
-
 def build_data_page(state: AppState, t: Translator, page: int, admin: bool) -> dict:
     """The data page's tables, formatted for ``t``'s language."""
-    tables = state.cached(("tables",), lambda: table_overview(state))
-    loads = state.cached(("web-loads",), lambda: _loads(state))
-    total, rejects = state.cached(("web-rejects", page, admin),
-                                  lambda: _rejects(state, page, admin))
+    tables = service.tables(state)
+    loads = service.loads(state, service.LoadsParams(page=1, page_size=MAX_LOADS)).frame
+    found = service.rejects(state, service.RejectsParams(page=page, page_size=PAGE_SIZE,
+                                                         newest_first=True), masked=not admin)
+    total, rejects = found.total, found.frame
     pages = max(1, math.ceil(total / PAGE_SIZE))
     return {
         "tables": [{"name": info.name, "label": t.table_name(info.name),

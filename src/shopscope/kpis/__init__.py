@@ -12,7 +12,8 @@ from shopscope.kpis.queries import (
     Metric,
     kpi_expr,
     kpis,
+    partial_periods,
     summary,
 )
 
-__all__ = ["METRICS", "KpiResult", "Metric", "kpi_expr", "kpis", "summary"]
+__all__ = ["METRICS", "KpiResult", "Metric", "kpi_expr", "kpis", "partial_periods", "summary"]

@@ -11,7 +11,10 @@ AREA = Area(
     pages=(
         'shopscope.kpis.pages:router',
     ),
-    commands=(),
+    top_commands=(
+        ('kpi', 'shopscope.kpis.commands:kpi'),
+        ('report', 'shopscope.kpis.commands:report'),
+    ),
     nav=(
         NavItem('/', 'nav.overview', order=10, exact=True),
     ),

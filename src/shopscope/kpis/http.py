@@ -1,4 +1,8 @@
-"""KPIs: definitions, per-period tables with 环比/同比, whole-range summary."""
+"""KPIs: definitions, per-period tables with 环比/同比, whole-range summary.
+
+A thin adapter over :mod:`shopscope.kpis.service`: parse the query, call the service,
+shape the JSON (or a CSV/Parquet download).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ import pandas as pd
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
-from shopscope.kpis import METRICS, kpis, summary
+from shopscope.kpis import METRICS, service
 from shopscope.ui.deps import ApiError, CurrentUser, State, download
 
 router = APIRouter(tags=["kpis"])
@@ -48,26 +52,19 @@ class KpiPage(BaseModel):
 
 
 def _clean(v: object) -> float | None:
-    return None if v is None or pd.isna(v) else float(v)
+    return None if v is None or pd.isna(v) else float(v)  # type: ignore[arg-type]
 
 
-def kpi_frame(state, grain: str, by: str | None, start: dt.date | None,  # noqa: ANN001
-              end: dt.date | None, metrics: list[str] | None) -> pd.DataFrame:
-    unknown = [m for m in metrics or [] if m not in METRICS]
-    if unknown:
-        raise ApiError(422, "unknown_metric", f"unknown metric(s): {', '.join(unknown)}",
-                       f"metrics are: {', '.join(METRICS)}")
-    result = state.cached(("kpis", grain, by, start, end),
-                          lambda: kpis(state.workspace.store, grain=grain, by=by,
-                                       start=start, end=end))
-    frame = result.data
-    if metrics:
-        frame = frame[frame.metric.isin(metrics)]
-    return frame
+def _service(call):
+    """Run a service call, answering an unknown metric with 422 ``unknown_metric``."""
+    try:
+        return call()
+    except service.UnknownMetricError as exc:
+        raise ApiError(422, exc.code, exc.message, exc.hint) from None
 
 
 @router.get("/api/metrics", response_model=list[MetricOut])
-def list_metrics(user: CurrentUser, lang: Literal["en", "zh"] | None = None):  # noqa: ANN201
+def list_metrics(user: CurrentUser, lang: Literal["en", "zh"] | None = None):
     """Every KPI with its label (in the user's language unless ``lang``), unit and formula."""
     language = lang or user.lang
     return [
@@ -80,7 +77,7 @@ def list_metrics(user: CurrentUser, lang: Literal["en", "zh"] | None = None):  #
 
 @router.get("/api/kpis", response_model=KpiPage,
             responses={200: {"content": {"text/csv": {}, "application/vnd.apache.parquet": {}}}})
-def get_kpis(  # noqa: ANN201, PLR0913
+def get_kpis(
     state: State,
     user: CurrentUser,
     grain: Grain = "month",
@@ -88,7 +85,7 @@ def get_kpis(  # noqa: ANN201, PLR0913
     start: dt.date | None = None,
     end: dt.date | None = None,
     metrics: str | None = Query(None, description="comma-separated metric names"),
-    format: Format = "json",  # noqa: A002
+    format: Format = "json",
     page: int = Query(1, ge=1, le=1_000_000),
     page_size: int = Query(500, ge=1, le=10_000),
 ):
@@ -97,7 +94,9 @@ def get_kpis(  # noqa: ANN201, PLR0913
     ``format=csv|parquet`` downloads the whole table; JSON is paginated.
     """
     names = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
-    frame = kpi_frame(state, grain, by, start, end, names)
+    table = _service(lambda: service.kpi_table(state, service.KpiParams.of(
+        grain=grain, by=by, start=start, end=end, metrics=names)))
+    frame = table.data
     if format != "json":
         return download(frame.rename(columns={by: "breakdown"}) if by else frame, format, "kpis")
     total = len(frame)
@@ -112,9 +111,8 @@ def get_kpis(  # noqa: ANN201, PLR0913
     return KpiPage(grain=grain, by=by, items=items, page=page, page_size=page_size, total=total)
 
 
-@router.get("/api/kpis/summary", response_model=dict[str, float | None])
-def get_summary(state: State, user: CurrentUser, start: dt.date | None = None,  # noqa: ANN201
+@router.get("/api/kpis/summary", response_model=service.KpiSummary)
+def get_summary(state: State, user: CurrentUser, start: dt.date | None = None,
                 end: dt.date | None = None):
     """Every metric over the whole range ``[start, end)``."""
-    return state.cached(("summary", start, end),
-                        lambda: summary(state.workspace.store, start=start, end=end))
+    return service.summary(state, service.SummaryParams.of(start=start, end=end))

@@ -652,6 +652,20 @@ def kpi_expr(
     return _kpi_table(tables, grain, by, window)
 
 
+def check_options(
+    grain: str | None, by: str | None, start: dt.date | str | None, end: dt.date | str | None
+) -> tuple[dt.date | None, dt.date | None]:
+    """Check a grain, a breakdown and a range ``[start, end)`` as :func:`kpis` does (same
+    errors, same messages) and return the range as dates.
+
+    >>> check_options("month", None, "2011-03-01", dt.date(2011, 6, 1))
+    (datetime.date(2011, 3, 1), datetime.date(2011, 6, 1))
+    """
+    window, _ = _window(grain, by, start, end, history=False)
+    return (window.start.date() if window.start else None,
+            window.end.date() if window.end else None)
+
+
 def _window(
     grain: str | None, by: str | None, start: object, end: object, *, history: bool
 ) -> tuple[_Window, dt.datetime | None]:
@@ -932,6 +946,46 @@ def is_partial(period: dt.date, grain: str, last: dt.date | dt.datetime | None,
     if end is not None and pd.Timestamp(end).date() < stop:
         return True
     return start is not None and pd.Timestamp(start).date() > first
+
+
+def partial_periods(periods: list[dt.date], grain: str, last_day: dt.date | None,
+                    start: dt.date | None = None, end: dt.date | None = None) -> set[dt.date]:
+    """The periods that the data or the range cover only in part: the data's last day
+    (``last_day``) or the range's exclusive ``end`` falls before the period's end, or the
+    range's ``start`` after its first day.
+
+    Examples
+    --------
+    >>> months = [dt.date(2011, 11, 1), dt.date(2011, 12, 1)]
+    >>> partial_periods(months, "month", dt.date(2011, 12, 9))
+    {datetime.date(2011, 12, 1)}
+    >>> partial_periods(months, "month", dt.date(2011, 12, 31))
+    set()
+    >>> sorted(partial_periods(months, "month", dt.date(2011, 12, 31), dt.date(2011, 11, 2),
+    ...                        dt.date(2011, 12, 31)))
+    [datetime.date(2011, 11, 1), datetime.date(2011, 12, 1)]
+    """
+    return {p for p in periods if is_partial(p, grain, last_day, start, end)}
+
+
+def latest_full_period(periods: list[dt.date], grain: str, last_day: dt.date | None,
+                       end: dt.date | None) -> dt.date:
+    """The last period that the data (and the range's end) cover to its last day.
+
+    Examples
+    --------
+    >>> days = [dt.date(2011, 11, 1), dt.date(2011, 12, 1)]
+    >>> latest_full_period(days, "month", dt.date(2011, 12, 9), None)
+    datetime.date(2011, 11, 1)
+    >>> latest_full_period(days, "month", dt.date(2011, 12, 31), None)
+    datetime.date(2011, 12, 1)
+    """
+    covered = [d for d in (last_day + dt.timedelta(days=1) if last_day else None, end) if d]
+    until = min(covered) if covered else None
+    for p in reversed(periods):
+        if until is None or until >= period_end(p, grain):
+            return p
+    return periods[-1]
 
 
 def data_last_at(tables: TableSource) -> dt.datetime | None:

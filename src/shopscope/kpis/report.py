@@ -1,5 +1,8 @@
 """The KPI report: summary cards, monthly trends and breakdowns in one HTML file.
 
+An adapter like the pages: the numbers come from :mod:`shopscope.kpis.service` (the same
+KPI table and summary as the overview and the API), this module only lays them out.
+
 plotly.js is embedded from the installed plotly package (about 4 MB), so the file works
 offline and can be mailed as it is.
 """
@@ -17,9 +20,9 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
-from shopscope.kpis import METRICS, kpis, summary
-from shopscope.core.tables import TableSource
-from shopscope.kpis.queries import Change, data_last_at, is_partial, metric_change
+from shopscope.core.service import Context
+from shopscope.kpis import METRICS, service
+from shopscope.kpis.queries import Change, is_partial, metric_change
 
 Lang = Literal["en", "zh"]
 CARD_METRICS = ("gmv", "net_sales", "orders", "buyers", "aov", "repurchase_rate",
@@ -193,11 +196,11 @@ def _cards(values: dict[str, float | None], changes: dict[str, Change | None], l
     return '<div class="cards">' + "".join(cells) + "</div>"
 
 
-def latest_full_month(tables: TableSource, periods: pd.Series,
+def latest_full_month(periods: pd.Series, last: dt.datetime | None,
                       end: dt.date | None = None) -> pd.Timestamp:
-    """The last month that the data (and the range's end) cover to its end: a month cut
-    short by the end of the data would show a misleading drop against the previous one."""
-    last = data_last_at(tables)
+    """The last month that the data (ending at ``last``) and the range's end cover to its
+    end: a month cut short by the end of the data would show a misleading drop against the
+    previous one."""
     for month in sorted(pd.Timestamp(p) for p in periods)[::-1]:
         if not is_partial(month.date(), "month", last, end=end):
             return month
@@ -221,27 +224,27 @@ def _mark_partial(fig: go.Figure, month: pd.Timestamp, lang: Lang) -> None:
                   annotation_text=_t("partial_short", lang), annotation_position="top left")
 
 
-def write_kpi_report(tables: TableSource, path: str | Path, *, lang: Lang = "en",
+def write_kpi_report(ctx: Context, path: str | Path, *, lang: Lang = "en",
                      currency: str = "", title: str | None = None,
                      start: dt.date | str | None = None, end: dt.date | str | None = None,
                      timezone: str | None = None) -> Path:
-    """Write the KPI report for ``tables`` (orders in ``[start, end)``, everything by
-    default) to ``path`` and return it. Dates are written for ``lang`` in the country of
-    the shop's ``timezone``; the month the data end in is marked partial."""
+    """Write the KPI report of the workspace behind ``ctx`` (orders in ``[start, end)``,
+    everything by default) to ``path`` and return it. Dates are written for ``lang`` in
+    the country of the shop's ``timezone``; the month the data end in is marked partial."""
     out = Path(path)
     locale = report_locale(lang, timezone)
-    result = kpis(tables, grain="month", start=start, end=end)
-    monthly = result.wide()
-    totals = summary(tables, start=start, end=end)
+    table = service.kpi_table(ctx, service.KpiParams.of(grain="month", start=start, end=end))
+    start_day, end_day = table.params.start, table.params.end
+    monthly = table.wide()
+    totals = service.summary(ctx, service.SummaryParams(start=start_day, end=end_day)).values()
     parts = [f"<h1>{html.escape(title or _t('title', lang))}</h1>"]
     if monthly.empty:
         parts.append(f"<p>{_t('no_data', lang)}</p>")
         body, js = "".join(parts), ""
     else:
-        end_day = pd.Timestamp(end).date() if end is not None else None
-        start_day = pd.Timestamp(start).date() if start is not None else None
-        month = latest_full_month(tables, monthly.period, end_day)
-        last = result.data[result.data.period == month]
+        data_end = service.data_end(ctx)
+        month = latest_full_month(monthly.period, data_end, end_day)
+        last = table.data[table.data.period == month]
         values = {r.metric: r.value for r in last.itertuples()}
         changes = {r.metric: metric_change(r.metric, r.value, r.previous)
                    for r in last.itertuples()}
@@ -249,7 +252,6 @@ def write_kpi_report(tables: TableSource, path: str | Path, *, lang: Lang = "en"
         span = _t("range", lang, start=month_label(first_m, locale),
                   end=month_label(last_m, locale))
         parts.append(f"<p class='sub'>{html.escape(span)}</p>")
-        data_end = data_last_at(tables)
         partial = [p for p in monthly.period
                    if is_partial(p.date(), "month", data_end, start_day, end_day)]
         if data_end is not None and pd.Timestamp(last_m) in partial:
@@ -264,7 +266,8 @@ def write_kpi_report(tables: TableSource, path: str | Path, *, lang: Lang = "en"
         parts.append(f"<p class='sub'>{_t('pp_note', lang)}</p>")
         parts.append(f"<h2>{_t('totals', lang)}</h2>")
         parts.append(_cards(totals, {}, lang, currency))
-        countries = kpis(tables, grain="year", by="country", start=start, end=end).wide()
+        countries = service.kpi_table(ctx, service.KpiParams(
+            grain="year", by="country", start=start_day, end=end_day)).result.wide()
         if not countries.empty:
             countries = countries.groupby("country", as_index=False)["net_sales"].sum()
         config = {"locale": "zh-CN"} if lang == "zh" else {}
