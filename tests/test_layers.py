@@ -40,8 +40,6 @@ KNOWN: dict[tuple[str, str, str], str] = {
     # adapters that still reach into other adapters (the service layer replaces them)
     ("adapter-adapter", "shopscope.customers.pages_audiences",
      "shopscope.customers.pages"): "service layer",
-    ("adapter-adapter", "shopscope.data.pages",
-     "shopscope.data.http"): "service layer",
 }
 
 
