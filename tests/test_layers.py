@@ -33,10 +33,6 @@ KNOWN: dict[tuple[str, str, str], str] = {
     ("ui-area", "shopscope.ui.i18n", "shopscope.kpis.queries"): "periods; core.periods",
     ("cross-area", "shopscope.behaviour.trends", "shopscope.kpis.queries"):
         "period helpers; core.periods",
-    ("cross-area", "shopscope.experiments.analysis", "shopscope.behaviour.common"):
-        "date parsing; core.periods",
-    ("cross-area", "shopscope.experiments.analysis", "shopscope.customers.rfm"):
-        "RFM segment covariate; to go through the customers facade",
     # adapters that still reach into other adapters (the service layer replaces them)
     ("adapter-adapter", "shopscope.customers.pages_audiences",
      "shopscope.customers.pages"): "service layer",

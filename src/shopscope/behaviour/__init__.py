@@ -11,6 +11,7 @@ from shopscope.behaviour.common import (
     parse_date,
     property_value,
     visitor,
+    where_clause,
 )
 from shopscope.behaviour.funnels import (
     FunnelOptions,
@@ -49,5 +50,5 @@ __all__ = [
     "PathOptions", "PathResult", "RetentionResult", "Sankey", "Step", "TrendResult",
     "funnel", "funnel_dropped", "funnel_trend", "orders_as_events", "parse_date",
     "parse_window", "path_counts", "paths", "property_value", "repurchase_cohorts",
-    "retention", "sessionize", "trends", "visitor",
+    "retention", "sessionize", "trends", "visitor", "where_clause",
 ]

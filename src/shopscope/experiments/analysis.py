@@ -83,7 +83,7 @@ import numpy as np
 import pandas as pd
 
 from shopscope.core.tables import TableSource
-from shopscope.behaviour.common import property_value, visitor, where_clause
+from shopscope.behaviour import property_value, visitor, where_clause
 from shopscope.errors import OptionError
 from shopscope.experiments.bayes import BayesResult, beta_binomial, normal_means
 from shopscope.experiments.exposures import all_exposures
@@ -434,7 +434,7 @@ def _segments(store: TableSource, definition: ExperimentDefinition, a: ir.Table)
                 value=ibis.ifelse(joined.first < joined.t0, "returning", "new"))
             fill = "new"
         else:
-            from shopscope.customers.rfm import classic_segment, rfm_scores, rfm_table
+            from shopscope.customers import classic_segment, rfm_scores, rfm_table
 
             scored = classic_segment(rfm_scores(rfm_table(store, definition.start)))
             seg = scored.select(unit=scored.customer_id.cast("string"),
