@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-import pytest
 
 from shopscope.schema.tables import get_table
-
-ENGINES = ["duckdb", pytest.param("pyspark", marks=pytest.mark.spark)]
+from tests.conftest import open_store
 
 
 def events_frame(rows: list[tuple]) -> pd.DataFrame:
@@ -59,10 +56,7 @@ def load_tables(store, folder: Path, **frames: pd.DataFrame) -> None:
 
 
 def make_store(engine: str, folder: Path, **frames: pd.DataFrame):
-    from shopscope.store import connect
-
-    if engine == "pyspark" and importlib.util.find_spec("pyspark") is None:
-        pytest.skip("pyspark is not installed")
-    store = connect("duckdb://" if engine == "duckdb" else "pyspark://local[2]")
+    """A new store on ``engine`` (see ``tests.conftest.open_store``) holding ``frames``."""
+    store = open_store(engine)
     load_tables(store, folder, **frames)
     return store

@@ -9,9 +9,7 @@ and recomputes the per-unit values with pandas.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import shutil
 import warnings
 
 import numpy as np
@@ -35,7 +33,7 @@ from shopscope.experiments.registry import (
     parse_definition,
 )
 from shopscope.synth.experiments import experiment_tables
-from tests.behaviour_shop import ENGINES, events_frame, make_store
+from tests.behaviour_shop import events_frame, make_store
 
 T = pd.Timestamp
 
@@ -139,20 +137,14 @@ def duck(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def spark(tmp_path_factory):
-    if importlib.util.find_spec("pyspark") is None or shutil.which("java") is None:
-        pytest.skip("pyspark or java is missing")
-    frames = _frames()
-    store = make_store("pyspark", tmp_path_factory.mktemp("exp_spark"), **frames)
-    yield store
-    for name in frames:  # the Spark session outlives this module; its views must not
-        store.backend._session.catalog.dropTempView(name)
+def spark(spark_session, tmp_path_factory):
+    return make_store("pyspark", tmp_path_factory.mktemp("exp_spark"), **_frames())
 
 
-@pytest.fixture(params=ENGINES, scope="module")
-def shop(request):
+@pytest.fixture(scope="module")
+def shop(engine, request):
     """(store, analyze result of the full definition), one analysis per engine."""
-    store = request.getfixturevalue("duck" if request.param == "duckdb" else "spark")
+    store = request.getfixturevalue("duck" if engine == "duckdb" else "spark")
     with warnings.catch_warnings():
         warnings.simplefilter("error", SampleRatioMismatchWarning)  # 4 vs 4: no SRM
         return store, analyze(store, _definition())

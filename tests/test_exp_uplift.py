@@ -9,8 +9,6 @@ of the 2008 MineThatData e-mail challenge.
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -36,8 +34,7 @@ from shopscope.experiments.uplift import (
     uplift_audience,
     uplift_curve,
 )
-from tests.behaviour_shop import ENGINES
-from tests.conftest import shared_file
+from tests.conftest import open_store, shared_file
 
 LEARNERS = [TwoModelUplift, TransformedOutcomeUplift, XLearnerUplift]
 
@@ -366,14 +363,9 @@ UNITS = pd.DataFrame({
 })
 
 
-@pytest.fixture(scope="module", params=ENGINES)
-def unit_table(request, tmp_path_factory):
-    from shopscope.store import connect
-
-    engine = request.param
-    if engine == "pyspark" and importlib.util.find_spec("pyspark") is None:
-        pytest.skip("pyspark is not installed")
-    store = connect("duckdb://" if engine == "duckdb" else "pyspark://local[2]")
+@pytest.fixture(scope="module")
+def unit_table(engine, tmp_path_factory):
+    store = open_store(engine)
     path = tmp_path_factory.mktemp(f"uplift_{engine}") / "units.parquet"
     pq.write_table(pa.Table.from_pandas(UNITS, preserve_index=False), path)
     return store.backend.read_parquet(str(path), table_name="uplift_units")

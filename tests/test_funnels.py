@@ -12,8 +12,6 @@ reasoned about on its own rows while one store per engine serves the whole modul
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
-import shutil
 
 import ibis
 import numpy as np
@@ -30,7 +28,7 @@ from shopscope.behaviour.funnels import (
 )
 from shopscope.errors import OptionError
 from shopscope.store import connect
-from tests.behaviour_shop import ENGINES, events_frame, make_store
+from tests.behaviour_shop import events_frame, make_store
 from tests.conftest import shared_file
 
 VCP = ["view", "add_to_cart", "purchase"]
@@ -205,21 +203,14 @@ def duck(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def spark(tmp_path_factory):
-    if importlib.util.find_spec("pyspark") is None or shutil.which("java") is None:
-        pytest.skip("pyspark or java is missing")
-    frames = _frames()
-    store = make_store("pyspark", tmp_path_factory.mktemp("funnel_spark"), **frames)
-    yield store
-    # the Spark session outlives this module; its temporary views must not
-    for name in frames:
-        store.backend._session.catalog.dropTempView(name)
+def spark(spark_session, tmp_path_factory):
+    return make_store("pyspark", tmp_path_factory.mktemp("funnel_spark"), **_frames())
 
 
-@pytest.fixture(params=ENGINES)
-def shop(request):
+@pytest.fixture
+def shop(engine, request):
     """The hand-written shop on each engine (the tests that run on both)."""
-    return request.getfixturevalue("duck" if request.param == "duckdb" else "spark")
+    return request.getfixturevalue("duck" if engine == "duckdb" else "spark")
 
 
 class Only:

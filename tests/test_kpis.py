@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import importlib.util
 import math
 import re
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -19,11 +17,10 @@ import pytest
 
 from shopscope.kpis import METRICS, KpiResult, kpi_expr, kpis, summary
 from shopscope.kpis.queries import BREAKDOWNS, GRAINS, UNKNOWN, KpiOptionError
-from shopscope.store import connect
-from tests.kpi_shop import arrow_tables, load
+from tests.conftest import open_store
+from tests.kpi_shop import load
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "metrics.md"
-ENGINES = ["duckdb", pytest.param("pyspark", marks=pytest.mark.spark)]
 NAN = float("nan")
 JAN, FEB, MAR, APR = (pd.Timestamp(f"2024-{m:02d}-01") for m in (1, 2, 3, 4))
 JAN25, FEB25 = pd.Timestamp("2025-01-01"), pd.Timestamp("2025-02-01")
@@ -32,30 +29,22 @@ JAN25, FEB25 = pd.Timestamp("2025-01-01"), pd.Timestamp("2025-02-01")
 # -- stores -------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def duckdb_shop(tmp_path_factory):
-    store = connect("duckdb://")
+    store = open_store("duckdb")
     load(store, tmp_path_factory.mktemp("kpi_shop_duckdb"))
     yield store
     store.close()
 
 
 @pytest.fixture(scope="module")
-def pyspark_shop(tmp_path_factory):
-    if importlib.util.find_spec("pyspark") is None:
-        pytest.skip("pyspark is not installed")
-    if shutil.which("java") is None:
-        pytest.skip("java is not on PATH")
-    store = connect("pyspark://local[2]")
+def pyspark_shop(spark_session, tmp_path_factory):
+    store = open_store("pyspark")
     load(store, tmp_path_factory.mktemp("kpi_shop_spark"))
-    yield store
-    # The session is shared by the whole test run, so it is not stopped; but the shop's
-    # temporary views would shadow other tests' tables of the same names, so they go.
-    for name in arrow_tables():
-        store.backend._session.catalog.dropTempView(name)
+    return store
 
 
-@pytest.fixture(params=ENGINES, scope="module")
-def shop(request):
-    return request.getfixturevalue(f"{request.param}_shop")
+@pytest.fixture(scope="module")
+def shop(engine, request):
+    return request.getfixturevalue(f"{engine}_shop")
 
 
 @functools.cache
@@ -483,7 +472,7 @@ def test_expression_columns_and_types(duckdb_shop):
 
 
 def test_empty_store_gives_empty_results():
-    store = connect("duckdb://")
+    store = open_store("duckdb")
     result = kpis(store, grain="week", by="category")
     assert result.data.empty
     assert list(result.wide().columns) == ["period", "category", *METRICS]

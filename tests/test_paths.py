@@ -7,15 +7,13 @@ working), or, on the Taobao sample, by an independent pandas computation (sort +
 from __future__ import annotations
 
 import functools
-import importlib.util
-import shutil
 
 import pandas as pd
 import pytest
 
 from shopscope.behaviour.paths import END, START, PathResult, paths, sessionize
 from shopscope.errors import OptionError
-from tests.behaviour_shop import ENGINES, events_frame, make_store
+from tests.behaviour_shop import events_frame, make_store
 from tests.conftest import shared_file
 
 D = "2024-03-01 "
@@ -85,19 +83,14 @@ def duckdb_store(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def pyspark_store(tmp_path_factory):
-    if importlib.util.find_spec("pyspark") is None or shutil.which("java") is None:
-        pytest.skip("pyspark or java missing")
-    s = make_store("pyspark", tmp_path_factory.mktemp("paths_pyspark"), events=EVENTS)
-    yield s
-    # The Spark session is shared by the test run: drop our view so it shadows nothing.
-    s.backend._session.catalog.dropTempView("events")
+def pyspark_store(spark_session, tmp_path_factory):
+    return make_store("pyspark", tmp_path_factory.mktemp("paths_pyspark"), events=EVENTS)
 
 
-@pytest.fixture(params=ENGINES, scope="module")
-def any_store(request):
+@pytest.fixture(scope="module")
+def any_store(engine, request):
     """Both engines: for the core cases only, since Spark takes seconds per query here."""
-    return request.getfixturevalue(f"{request.param}_store")
+    return request.getfixturevalue(f"{engine}_store")
 
 
 @pytest.fixture

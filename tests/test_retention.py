@@ -21,7 +21,7 @@ from shopscope.behaviour.retention import (
     retention_expr,
 )
 from shopscope.errors import OptionError
-from tests.behaviour_shop import ENGINES, events_frame, make_store
+from tests.behaviour_shop import events_frame, make_store
 from tests.conftest import shared_file
 
 WEB, APP = {"channel": "web"}, {"channel": "app"}
@@ -105,18 +105,14 @@ def duckdb_shop(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def pyspark_shop(tmp_path_factory):
-    store = _store("pyspark", tmp_path_factory)
-    yield store
-    # The Spark session outlives this module; its views would shadow other tests' tables.
-    for name in ("events", "customers", "orders", "returns"):
-        store.backend._session.catalog.dropTempView(name)
+def pyspark_shop(spark_session, tmp_path_factory):
+    return _store("pyspark", tmp_path_factory)
 
 
-@pytest.fixture(scope="module", params=ENGINES)
-def shop(request):
+@pytest.fixture(scope="module")
+def shop(engine, request):
     """The shop on each engine (Spark is slow here: only the core cases use this)."""
-    return request.getfixturevalue(f"{request.param}_shop")
+    return request.getfixturevalue(f"{engine}_shop")
 
 
 def grid(result, value="retained", by=None) -> dict[tuple, list]:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import importlib.util
-import shutil
 
 import pytest
 
@@ -26,9 +24,7 @@ def slice_file(tmp_path_factory):
     return path
 
 
-def test_online_retail_ingest_agrees_on_duckdb_and_spark(tmp_path, slice_file):
-    if importlib.util.find_spec("pyspark") is None or shutil.which("java") is None:
-        pytest.skip("pyspark or java not available")
+def test_online_retail_ingest_agrees_on_duckdb_and_spark(tmp_path, slice_file, spark_session):
     duck = Workspace.create(tmp_path / "duck")
     spark = Workspace.create(tmp_path / "spark", engine_url="pyspark://local[2]")
     try:
