@@ -13,6 +13,7 @@ from shopscope.auth import User
 from shopscope.privacy import mask_rejects, protect
 from shopscope.schema import TABLES
 from shopscope.store.engine import INGEST_LOG, REJECTS
+from shopscope.ui.warmup import WarmupStatus
 
 router = APIRouter(tags=["data"])
 
@@ -121,3 +122,11 @@ def export_customers(
         frame = protect(state.workspace.store.table("customers"), pii, key).order_by(
             "customer_id").execute()
     return download(frame, format, "customers")
+
+
+# -- warm-up after a load (shopscope.ui.warmup) ------------------------------------------
+@router.get("/api/data/warmup", response_model=WarmupStatus)
+def warmup(state: State, user: CurrentUser) -> WarmupStatus:
+    """Progress of the background recomputation of every page's default view that follows
+    a change of the data (and the server's start): step, area, errors, time taken."""
+    return state.warmup.status()

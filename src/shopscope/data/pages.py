@@ -20,6 +20,7 @@ from shopscope.privacy import mask_rejects
 from shopscope.store.engine import INGEST_LOG, REJECTS
 from shopscope.ui.pagedeps import PageSession, render, translator_for
 from shopscope.ui.i18n import Translator
+from shopscope.ui.warmup import page_view as warmup_view
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -100,4 +101,5 @@ def data_page(request: Request, state: State, session: PageSession) -> HTMLRespo
     except ValueError:
         page = 1
     view = build_data_page(state, t, page, session.user.can("admin"))
-    return render(request, "data.html", t, session=session, view=view)
+    return render(request, "data.html", t, session=session, view=view,
+                  warmup=warmup_view(t, state.warmup.status()))
