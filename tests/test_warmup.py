@@ -19,14 +19,14 @@ from typing import Any
 import pytest
 
 pytest.importorskip("httpx")
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
-from shopscope.app import create_app  # noqa: E402
-from shopscope.auth import UserStore  # noqa: E402
-from shopscope.core.registry import warmers  # noqa: E402
-from shopscope.store import Workspace  # noqa: E402
-from shopscope.ui.deps import AppState  # noqa: E402
-from shopscope.ui.warmup import WarmupStatus  # noqa: E402
+from shopscope.app import create_app
+from shopscope.auth import UserStore
+from shopscope.core.registry import warmers
+from shopscope.store import Workspace
+from shopscope.ui.deps import AppState
+from shopscope.ui.warmup import WarmupStatus
 
 PASSWORD = "warm-up-pass-123"
 DEFINITION = {
@@ -81,8 +81,8 @@ def spy_misses(monkeypatch: pytest.MonkeyPatch, state: AppState) -> list[Hashabl
     misses: list[Hashable] = []
     real = state.cached
 
-    def cached(key: Hashable, compute: Callable[[], Any]) -> Any:  # noqa: ANN401
-        def counted() -> Any:  # noqa: ANN401
+    def cached(key: Hashable, compute: Callable[[], Any]) -> Any:
+        def counted() -> Any:
             misses.append(key)
             return compute()
         return real(key, counted)
@@ -172,20 +172,20 @@ def _seen(name: str) -> None:
     RUNNING.append(sum(t.name == "shopscope-warmup" for t in threading.enumerate()))
 
 
-def first(ctx: Any) -> None:  # noqa: ANN401
+def first(ctx: Any) -> None:
     _seen("first")
 
 
-def broken(ctx: Any) -> None:  # noqa: ANN401
+def broken(ctx: Any) -> None:
     _seen("broken")
     raise RuntimeError("this warmer is broken on purpose")
 
 
-def last(ctx: Any) -> None:  # noqa: ANN401
+def last(ctx: Any) -> None:
     _seen("last")
 
 
-def gated(ctx: Any) -> None:  # noqa: ANN401
+def gated(ctx: Any) -> None:
     _seen("gated")
     assert GATE.wait(30)
 
@@ -254,7 +254,7 @@ RETAIL = ("InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,Custom
 
 
 def test_a_new_data_version_starts_the_warm_up_only_once_enabled(
-        workspace: Workspace, tmp_path) -> None:  # noqa: ANN001
+        workspace: Workspace, tmp_path) -> None:
     from shopscope.ingest import ingest_file
 
     retail = tmp_path / "retail.csv"

@@ -9,8 +9,8 @@ whenever the version changes, so those views are cached before anyone asks.
 
 - One thread at most. A newer version while it runs makes it start over once the current
   step is done; results of the steps already done are keyed by the old version anyway.
-- Each warmer computes through ``ctx.cached``, which takes the store lock per result:
-  visitors' requests run between (and inside) the steps.
+- Each step (one warmer) runs under the store lock and lets go of it before the next:
+  visitors' queries wait for one step at most, and cache hits never wait.
 - A failing warmer is logged and reported; the others still run.
 - Loads by another process are noticed by polling ``data_version()`` (cheap: it skips
   while a query holds the store) every :data:`WATCH_SECONDS`, once :meth:`Warmup.enable`
@@ -150,7 +150,7 @@ class Warmup:
         while not self._stop.wait(every):
             try:
                 self._state.data_version()  # a new version calls data_changed()
-            except Exception:  # noqa: BLE001 - a closed store at shutdown; keep polling
+            except Exception:  # a closed store at shutdown: keep polling until stopped
                 log.debug("warm-up: version check failed", exc_info=True)
 
     def _run(self) -> None:
@@ -175,8 +175,8 @@ class Warmup:
         self._status = status
         try:
             version = self._state.data_version()
-        except Exception as exc:  # noqa: BLE001 - reported, the next load retries
-            log.warning("warm-up: cannot read the data version: %s", exc)
+        except Exception as exc:  # reported; the next load tries again
+            log.warning("warm-up: cannot read the data version: %s", exc, exc_info=True)
             version = None
         status = status.model_copy(update={"data_version": version})
         for i, (area, ref) in enumerate(plan):
@@ -193,8 +193,12 @@ class Warmup:
             self._status = status
             t0 = time.monotonic()
             try:
-                resolve(ref)(self._state)
-            except Exception as exc:  # noqa: BLE001 - one broken view must not stop the rest
+                # one step under the store lock: warmers, like pages, touch the store outside
+                # ``cached`` too (source probes, expression building), and the engine's
+                # connection is not safe across threads. Cache hits never wait for it.
+                with self._state.lock:
+                    resolve(ref)(self._state)
+            except Exception as exc:  # one broken view must not stop the others
                 log.warning("warm-up: %s failed", ref, exc_info=True)
                 steps[i] = steps[i].model_copy(update={
                     "status": "failed", "seconds": time.monotonic() - t0,
