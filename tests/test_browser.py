@@ -69,6 +69,12 @@ def serve(app):  # noqa: ANN001, ANN201
         if not thread.is_alive() or time.monotonic() > deadline:
             pytest.fail("uvicorn did not start")
         time.sleep(0.05)
+    # The tests query the workspace's store from this thread, outside the app's store lock;
+    # let the start-up warm-up (shopscope.ui.warmup) finish first, as it uses the same
+    # connection.
+    state = getattr(getattr(app, "state", None), "shopscope", None)
+    if state is not None:
+        state.warmup.wait(120)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

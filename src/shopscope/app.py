@@ -49,7 +49,9 @@ def create_app(workspace: str | Path | Workspace, *, cookie_secure: bool = True,
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ws.store  # noqa: B018 - open the engine before the first request
+        state.warmup.enable()  # the pages' default views, now and after every load
         yield
+        state.warmup.stop()
         ws.close()
 
     app = FastAPI(
@@ -60,8 +62,8 @@ def create_app(workspace: str | Path | Workspace, *, cookie_secure: bool = True,
         docs_url=None,  # served by shopscope.ui.apidocs from local assets (no CDN)
         redoc_url=None,
     )
-    app.state.shopscope = AppState(workspace=ws, users=UserStore(ws.path),
-                                   cookie_secure=cookie_secure)
+    app.state.shopscope = state = AppState(workspace=ws, users=UserStore(ws.path),
+                                           cookie_secure=cookie_secure)
 
     def _page_error(request: Request, status: int, message: str, hint: str | None = None,
                     key: str | None = None) -> Response | None:

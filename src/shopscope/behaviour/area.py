@@ -17,4 +17,10 @@ AREA = Area(
     nav=(
         NavItem('/behaviour/funnel', 'nav.behaviour', order=30, match='/behaviour'),
     ),
+    warm=(
+        'shopscope.behaviour.warm:funnel_tab',
+        'shopscope.behaviour.warm:trends_tab',
+        'shopscope.behaviour.warm:retention_tab',
+        'shopscope.behaviour.warm:paths_tab',
+    ),
 )

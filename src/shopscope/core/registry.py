@@ -58,7 +58,10 @@ class Area:
     app (``shopscope <group> …``), ``top_commands`` a top-level command name to a function
     (``shopscope <name>``, registered with ``app.command(name)`` and listed in ``--help``
     after ``ingest``), each as a ``"module:attribute"`` reference. ``package`` is the area's
-    package; its ``templates/`` directory (if any) joins the page templates.
+    package; its ``templates/`` directory (if any) joins the page templates. ``warm`` names
+    functions ``f(ctx) -> None`` that compute the default views of the area's pages through
+    its service, so that after a load the served app has them cached before the first visit
+    (``shopscope.ui.warmup``).
     """
 
     name: str
@@ -68,6 +71,7 @@ class Area:
     commands: tuple[tuple[str, str], ...] = ()
     top_commands: tuple[tuple[str, str], ...] = ()
     nav: tuple[NavItem, ...] = field(default=())
+    warm: tuple[str, ...] = ()
 
     @property
     def templates(self) -> Path | None:
@@ -99,6 +103,11 @@ def areas() -> tuple[Area, ...]:
             raise ValueError(f"two areas are named {area.name!r} ({name})")
         found.append(area)
     return tuple(found)
+
+
+def warmers() -> tuple[tuple[str, str], ...]:
+    """Every area's warmers as ``(area name, "module:function")``, in registry order."""
+    return tuple((area.name, ref) for area in areas() for ref in area.warm)
 
 
 def nav_items() -> list[NavItem]:

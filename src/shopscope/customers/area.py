@@ -21,4 +21,8 @@ AREA = Area(
         NavItem('/customers', 'nav.customers', order=20),
         NavItem('/audiences', 'nav.audiences', order=50, exact=True),
     ),
+    warm=(
+        'shopscope.customers.warm:customers_page',
+        'shopscope.customers.warm:audiences_page',
+    ),
 )

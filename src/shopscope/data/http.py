@@ -17,6 +17,7 @@ from shopscope.data import service
 from shopscope.data.service import TableInfo
 from shopscope.schema import TABLES
 from shopscope.ui.deps import ApiError, CurrentUser, State, download, require
+from shopscope.ui.warmup import WarmupStatus
 
 router = APIRouter(tags=["data"])
 Row = TypeVar("Row", bound=BaseModel)
@@ -136,3 +137,11 @@ def export_customers(
         frame = service.customer_export(state, pii,
                                         key=None if pii == "raw" else state.pseudonym_key)
     return download(frame, format, "customers")
+
+
+# -- warm-up after a load (shopscope.ui.warmup) ------------------------------------------
+@router.get("/api/data/warmup", response_model=WarmupStatus)
+def warmup(state: State, user: CurrentUser) -> WarmupStatus:
+    """Progress of the background recomputation of every page's default view that follows
+    a change of the data (and the server's start): step, area, errors, time taken."""
+    return state.warmup.status()

@@ -17,6 +17,7 @@ from shopscope.data import service
 from shopscope.ui.deps import AppState, State
 from shopscope.ui.i18n import Translator
 from shopscope.ui.pagedeps import PageSession, render, translator_for
+from shopscope.ui.warmup import page_view as warmup_view
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -86,4 +87,5 @@ def data_page(request: Request, state: State, session: PageSession) -> HTMLRespo
     except ValueError:
         page = 1
     view = build_data_page(state, t, page, session.user.can("admin"))
-    return render(request, "data.html", t, session=session, view=view)
+    return render(request, "data.html", t, session=session, view=view,
+                  warmup=warmup_view(t, state.warmup.status()))

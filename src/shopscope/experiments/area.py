@@ -17,4 +17,7 @@ AREA = Area(
     nav=(
         NavItem('/experiments', 'nav.experiments', order=40),
     ),
+    warm=(
+        'shopscope.experiments.warm:experiments_page',
+    ),
 )

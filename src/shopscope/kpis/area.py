@@ -18,4 +18,7 @@ AREA = Area(
     nav=(
         NavItem('/', 'nav.overview', order=10, exact=True),
     ),
+    warm=(
+        'shopscope.kpis.warm:overview_page',
+    ),
 )

@@ -13,6 +13,7 @@ from fastapi import Depends, Request
 from shopscope.auth import Role, Session, User, UserStore
 from shopscope.errors import ShopscopeError
 from shopscope.store import Workspace
+from shopscope.ui.warmup import Warmup
 
 SESSION_COOKIE = "ss_session"
 CSRF_HEADER = "x-csrf-token"
@@ -98,6 +99,11 @@ class AppState:
     _sizes: dict = field(default_factory=dict)
     _version: tuple[float, str] = (0.0, "")
     _pseudonym_key: str | None = None
+    warmup: Warmup = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # recomputes the pages' default views after a load (started by the app's lifespan)
+        self.warmup = Warmup(self)
 
     @property
     def store(self):  # noqa: ANN201 - the service context's store (core.service.Context)
@@ -121,13 +127,25 @@ class AppState:
         # Asking the store is a query; once a second is plenty for a dashboard. While a
         # query holds the store, the last known version serves (a load through this app
         # takes the same lock, so it cannot be missed for longer than that query).
-        now = time.monotonic()
-        first = not self._version[1]
-        if now - self._version[0] > 1.0 and self.lock.acquire(blocking=first):
-            try:
-                self._version = (now, self.workspace.store.data_version())
-            finally:
-                self.lock.release()
+        if time.monotonic() - self._version[0] > 1.0:
+            return self.refresh_version(blocking=not self._version[1])
+        return self._version[1]
+
+    def refresh_version(self, blocking: bool = True) -> str:
+        """Read the data version now (a load through this app calls it, so that the
+        warm-up starts at once); a new version starts the warm-up (:mod:`.warmup`).
+        Without ``blocking``, the last known version serves while the store is busy."""
+        import time
+
+        if not self.lock.acquire(blocking=blocking):
+            return self._version[1]
+        old = self._version[1]
+        try:
+            self._version = (time.monotonic(), self.workspace.store.data_version())
+        finally:
+            self.lock.release()
+        if old and self._version[1] != old:  # a load, here or by another process
+            self.warmup.data_changed()
         return self._version[1]
 
     def cached(self, key: Hashable, compute: Callable[[], Any]) -> Any:
