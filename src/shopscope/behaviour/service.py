@@ -399,12 +399,12 @@ def funnel_dropped(ctx: Context, params: DroppedParams, *, pii: PiiMode = "mask"
     the store's executor and the context (its lock and cache) like every other query.
 
     As in customer exports, ids that are e-mail addresses or phone numbers leave as
-    pseudonyms (``c_…``, keyed by the workspace's ``pseudonym_key``) unless ``pii="raw"``
+    pseudonyms (``c_…``, keyed by ``pseudonym_key``, default the workspace's) unless ``pii="raw"``
     (which the adapters allow admins and the local operator only)."""
     from shopscope.privacy import protect_ids
 
     if pii != "raw" and pseudonym_key is None:
-        raise OptionError("a pseudonym key is needed unless pii='raw'")
+        pseudonym_key = ctx.pseudonym_key
     setup = funnel_setup(ctx, params)
     spec = _spec(setup, params, at_step=params.at_step)
 

@@ -41,6 +41,11 @@ class Context(Protocol):
     @property
     def store(self) -> Store: ...
 
+    @property
+    def pseudonym_key(self) -> str:
+        """The workspace's secret for pseudonyms of ids that are personal data."""
+        ...
+
     def cached(self, key: Hashable, compute: Callable[[], T]) -> T: ...
 
 
@@ -53,6 +58,12 @@ class LocalContext:
     @property
     def store(self) -> Store:
         return self.workspace.store
+
+    @property
+    def pseudonym_key(self) -> str:
+        from shopscope.auth import UserStore
+
+        return UserStore(self.workspace.path).secret("pseudonym").hex()
 
     def cached(self, key: Hashable, compute: Callable[[], T]) -> T:
         return compute()
