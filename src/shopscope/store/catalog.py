@@ -114,7 +114,7 @@ class ParquetCatalog:
         are written and read with them.
     """
 
-    def __init__(self, root: Path, session: Any, declared: dict[str, str]) -> None:  # noqa: ANN401
+    def __init__(self, root: Path, session: Any, declared: dict[str, str]) -> None:
         self.root = Path(root)
         self.session = session
         self.declared = declared
@@ -156,7 +156,7 @@ class ParquetCatalog:
     def _ddl(self, name: str) -> str | None:
         return self.declared.get(name)
 
-    def _frame(self, name: str, entry: dict[str, Any]) -> Any:  # noqa: ANN401 - a DataFrame
+    def _frame(self, name: str, entry: dict[str, Any]) -> Any:
         ddl = self._ddl(name)
         if ddl is None and entry.get("schema"):
             from pyspark.sql.types import StructType
@@ -192,7 +192,7 @@ class ParquetCatalog:
         rel = f"{name}/{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:12]}"
         return rel, self.root / rel
 
-    def _write(self, frame: Any, name: str) -> str | None:  # noqa: ANN401
+    def _write(self, frame: Any, name: str) -> str | None:
         """Write ``frame`` to a new folder of ``name``; None when it had no rows."""
         import pyarrow.parquet as pq
 
@@ -208,7 +208,7 @@ class ParquetCatalog:
             return None
         return rel
 
-    def append(self, name: str, frame: Any) -> None:  # noqa: ANN401
+    def append(self, name: str, frame: Any) -> None:
         with self.transaction():
             tables = self.manifest["tables"]
             entry = tables.setdefault(name, {"schema": self._ddl(name) or frame.schema.json(),
@@ -224,7 +224,7 @@ class ParquetCatalog:
                     entry["parts"].append(rel)
             self._register(name)
 
-    def overwrite(self, name: str, frame: Any) -> None:  # noqa: ANN401
+    def overwrite(self, name: str, frame: Any) -> None:
         with self.transaction():
             tables = self.manifest["tables"]
             rel = self._write(frame, name)
@@ -257,7 +257,7 @@ class ParquetCatalog:
                 self.session.catalog.dropTempView(name)
                 self._registered.pop(name, None)
 
-    def scratch(self, name: str, frame: Any) -> None:  # noqa: ANN401
+    def scratch(self, name: str, frame: Any) -> None:
         """Compute ``frame`` once into a staging folder, readable as ``name`` until
         :meth:`remove` (never listed in the manifest)."""
         self.remove(name)
@@ -295,10 +295,10 @@ class ParquetCatalog:
             self._depth = 1
             try:
                 yield
-            except BaseException:
+                self._commit()
+            except BaseException:  # Ctrl-C included; a failed commit too
                 self._rollback()
                 raise
-            self._commit()
         finally:
             self._depth = 0
             self._staged = None
@@ -313,6 +313,7 @@ class ParquetCatalog:
         staged["commit"] = uuid.uuid4().hex
         self._collect(staged)
         write_manifest(self.root, staged)
+        self._written = []  # named by the manifest now: a rollback must not delete them
         self._manifest = staged
         self._stamp = _stamp(self.root / MANIFEST)
 
@@ -391,9 +392,9 @@ class ParquetCatalog:
             self.remove(name)
 
 
-def _conform(frame: Any, ddl: str, session: Any) -> Any:  # noqa: ANN401
+def _conform(frame: Any, ddl: str, session: Any) -> Any:
     """``frame`` with exactly the columns and types of ``ddl`` (absent ones null)."""
-    from pyspark.sql import functions as F  # noqa: N812 - Spark's own convention
+    from pyspark.sql import functions as F
 
     schema = session.createDataFrame([], ddl).schema
     have = set(frame.columns)

@@ -97,8 +97,8 @@ def _spark_session(master: str, warehouse: str | None = None):  # noqa: ANN202
         raise UnsupportedOnEngine(
             "pyspark is not installed", hint='pip install "shopscope[spark]"'
         ) from exc
-    if master.startswith("sc://"):  # Spark Connect: the server owns its configuration
-        return SparkSession.builder.remote(master).getOrCreate()
+    if master.startswith("sc://"):  # Spark Connect: the server owns its configuration;
+        return SparkSession.builder.remote(master).create()  # a new session each time
     return (
         SparkSession.builder.master(master or "local[2]")
         .appName("shopscope")
@@ -124,7 +124,7 @@ class Store:
         The URL it was opened from, for messages.
     """
 
-    def __init__(self, backend: Any, url: str = "", catalog: Any = None) -> None:  # noqa: ANN401
+    def __init__(self, backend: Any, url: str = "", catalog: Any = None) -> None:
         self.backend = backend
         self.url = url
         #: a Spark workspace's persistent tables (:class:`~shopscope.store.catalog.ParquetCatalog`)
@@ -427,7 +427,8 @@ def connect(url: str = "duckdb://", *, warehouse: str | None = None,
 
         # A session of its own: its temporary views are this workspace's tables, apart from
         # those of any other workspace or test opened in the process.
-        own = session if url.removeprefix("pyspark://").startswith("sc://") else session.newSession()
+        remote = url.removeprefix("pyspark://").startswith("sc://")
+        own = session if remote else session.newSession()
         own.conf.set("spark.sql.session.timeZone", "UTC")
         own.conf.set("spark.sql.shuffle.partitions", "4")
         backend = ibis.pyspark.connect(own)
