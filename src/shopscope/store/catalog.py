@@ -214,7 +214,7 @@ class ParquetCatalog:
             entry = tables.setdefault(name, {"schema": self._ddl(name) or frame.schema.json(),
                                              "parts": []})
             if len(entry["parts"]) >= MAX_PARTS:  # fold the small parts into one
-                frame = self.session.table(name).unionByName(frame)
+                frame = self.session.table(name).unionByName(frame, allowMissingColumns=True)
                 rel = self._write(frame, name)
                 self._retire(entry["parts"])
                 entry["parts"] = [rel] if rel else []
