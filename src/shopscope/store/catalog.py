@@ -201,7 +201,7 @@ class ParquetCatalog:
             frame = _conform(frame, ddl, self.session)
         rel, folder = self._new_folder(name)
         self._written.append(folder)
-        frame.write.mode("errorifexists").parquet(str(folder))
+        frame.write.mode("error").parquet(str(folder))
         files = sorted(folder.glob("part-*.parquet"))
         if sum(pq.ParquetFile(f).metadata.num_rows for f in files) == 0:
             shutil.rmtree(folder, ignore_errors=True)
@@ -267,6 +267,11 @@ class ParquetCatalog:
         self._scratch[name] = folder
         # the schema of the written files, so no type is re-guessed on reading
         self.session.read.schema(frame.schema).parquet(str(folder)).createOrReplaceTempView(name)
+
+    def scratch_root(self) -> str:
+        """The folder for staging files of this workspace (made if missing)."""
+        (self.root / SCRATCH).mkdir(parents=True, exist_ok=True)
+        return str(self.root / SCRATCH)
 
     def _retire(self, parts: list[str]) -> None:
         now = time.time()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from typing import Any
@@ -276,7 +277,10 @@ class Store:
         import pyarrow.parquet as pq
 
         if self._scratch is None:
-            self._scratch = tempfile.mkdtemp(prefix="shopscope-arrow-")
+            # A workspace's staging folder, which a cluster's executors can read too
+            # (shared storage); else the machine's temporary folder.
+            where = None if self.catalog is None else self.catalog.scratch_root()
+            self._scratch = tempfile.mkdtemp(prefix="arrow-", dir=where)
         self._arrow_views += 1
         path = f"{self._scratch}/{self._arrow_views}.parquet"
         pq.write_table(data, path)
@@ -354,6 +358,9 @@ class Store:
     def close(self) -> None:
         if self.catalog is not None:
             self.catalog.close()
+            if self._scratch is not None:
+                shutil.rmtree(self._scratch, ignore_errors=True)
+                self._scratch = None
         if self.engine == "pyspark":
             return  # the Spark session is process-wide; other stores may still use it
         with contextlib.suppress(Exception):
