@@ -519,9 +519,10 @@ def _serve(workspace: Path, host: str, port: int, secure: bool,
     app_ = create_app(workspace, cookie_secure=secure)
     url = f"http://{host}:{port}/"
     console.print(f"serving [bold]{escape(url)}[/] (API docs at /docs); Ctrl-C stops")
-    console.print(f"the dashboard holds the workspace {escape(workspace)} while it serves: "
-                  "other shopscope commands on it must wait until Ctrl-C here, or use the API",
-                  highlight=False)
+    if not _open_workspace(workspace).is_spark:  # Spark: other commands run meanwhile
+        console.print(f"the dashboard holds the workspace {escape(workspace)} while it serves: "
+                      "other shopscope commands on it must wait until Ctrl-C here, or use "
+                      "the API", highlight=False)
     with serve_marker(workspace, url):
         uvicorn.run(app_, **uvicorn_options(host, port, forwarded_allow_ips))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from typing import Any
@@ -73,6 +74,23 @@ def _in_time_range(t: ibis.Table, name: str) -> Any:  # noqa: ANN401 - a boolean
     return col.isnull() | ((col >= lo) & (col < hi))
 
 
+def declared_ddl(name: str) -> str | None:
+    """Spark DDL of a canonical or bookkeeping table (None for other names)."""
+    types = _SQL_TYPES["pyspark"]
+    if name in TABLES:
+        cols = [(c.name, c.dtype) for c in get_table(name).columns]
+    elif name in _META_SCHEMAS:
+        cols = [(c, str(t).lstrip("!")) for c, t in _META_SCHEMAS[name].items()]
+    else:
+        return None
+    return ", ".join(f"`{c}` {types[t]}" for c, t in cols)
+
+
+def declared_tables() -> dict[str, str]:
+    """Spark DDL of every table a workspace starts with."""
+    return {n: ddl for n in (*TABLES, *_META_SCHEMAS) if (ddl := declared_ddl(n))}
+
+
 def _spark_session(master: str, warehouse: str | None = None):  # noqa: ANN202
     try:
         from pyspark.sql import SparkSession
@@ -80,6 +98,8 @@ def _spark_session(master: str, warehouse: str | None = None):  # noqa: ANN202
         raise UnsupportedOnEngine(
             "pyspark is not installed", hint='pip install "shopscope[spark]"'
         ) from exc
+    if master.startswith("sc://"):  # Spark Connect: the server owns its configuration;
+        return SparkSession.builder.remote(master).create()  # a new session each time
     return (
         SparkSession.builder.master(master or "local[2]")
         .appName("shopscope")
@@ -105,9 +125,13 @@ class Store:
         The URL it was opened from, for messages.
     """
 
-    def __init__(self, backend: Any, url: str = "") -> None:
+    def __init__(self, backend: Any, url: str = "", catalog: Any = None) -> None:
         self.backend = backend
         self.url = url
+        #: a Spark workspace's persistent tables (:class:`~shopscope.store.catalog.ParquetCatalog`)
+        self.catalog = catalog
+        self._version: tuple[str, str] | None = None
+        self._seen = ""  # the catalog commit this process last saw
         self._arrow_views = 0
         self._scratch: str | None = None
         # Tables known to hold rows outside TIME_RANGE (checked once; writes reset it).
@@ -119,13 +143,27 @@ class Store:
 
     # -- tables -------------------------------------------------------------------------
     def list_tables(self) -> list[str]:
+        if self.catalog is not None:
+            self._sync()
+            return self.catalog.names()
         return list(self.backend.list_tables())
+
+    def _sync(self) -> str:
+        """Follow commits of other processes (Spark workspace); returns the commit id."""
+        commit = self.catalog.commit_id()
+        if commit != self._seen:
+            self._out_of_range.clear()
+            self._seen = commit
+        return commit
 
     def has_table(self, name: str) -> bool:
         return name in self.list_tables()
 
     def ensure_tables(self, names: list[str] | None = None) -> None:
         """Create the canonical and bookkeeping tables that do not exist yet, empty."""
+        if self.catalog is not None:  # read with the declared schema: no columns to add
+            self.catalog.ensure([*(names or list(TABLES)), *_META_SCHEMAS])
+            return
         existing = set(self.list_tables())
         for name in names or list(TABLES):
             if name not in existing:
@@ -194,12 +232,32 @@ class Store:
 
     def insert(self, name: str, expr: ibis.Table) -> None:
         self._out_of_range.pop(name, None)
+        if self.catalog is not None:
+            with self._spark_frame(expr) as frame:
+                self.catalog.append(name, frame)
+            return
         self.backend.insert(name, expr)
 
     def replace(self, name: str, expr: ibis.Table) -> None:
         """Replace a whole table's rows (small derived tables such as products)."""
         self._out_of_range.pop(name, None)
+        if self.catalog is not None:
+            with self._spark_frame(expr) as frame:
+                self.catalog.overwrite(name, frame)
+            return
         self.backend.create_table(name, expr, overwrite=True)
+
+    @contextlib.contextmanager
+    def _spark_frame(self, expr: ibis.Table) -> Iterator[Any]:
+        """The Spark DataFrame of an Ibis expression, through a temporary view (public Ibis
+        API, which also registers the expression's in-memory tables)."""
+        self._arrow_views += 1
+        name = f"_frame_{id(self)}_{self._arrow_views}"
+        self.backend.create_view(name, expr, overwrite=True)
+        try:
+            yield self.catalog.session.table(name)
+        finally:
+            self.catalog.session.catalog.dropTempView(name)
 
     # -- reading files through the engine ------------------------------------------------
     def read_parquet(self, path: str) -> ibis.Table:
@@ -220,7 +278,10 @@ class Store:
         import pyarrow.parquet as pq
 
         if self._scratch is None:
-            self._scratch = tempfile.mkdtemp(prefix="shopscope-arrow-")
+            # A workspace's staging folder, which a cluster's executors can read too
+            # (shared storage); else the machine's temporary folder.
+            where = None if self.catalog is None else self.catalog.scratch_root()
+            self._scratch = tempfile.mkdtemp(prefix="arrow-", dir=where)
         self._arrow_views += 1
         path = f"{self._scratch}/{self._arrow_views}.parquet"
         pq.write_table(data, path)
@@ -230,9 +291,16 @@ class Store:
         """Compute an expression once into a temporary table (reused by several queries)."""
         if self.engine == "duckdb":
             return self.backend.create_table(name, expr, temp=True, overwrite=True)
+        if self.catalog is not None:
+            with self._spark_frame(expr) as frame:
+                self.catalog.scratch(name, frame)
+            return self.backend.table(name)
         return self.backend.create_table(name, expr, overwrite=True)
 
     def drop(self, name: str) -> None:
+        if self.catalog is not None:
+            self.catalog.remove(name)
+            return
         with contextlib.suppress(Exception):
             self.backend.drop_table(name, force=True)
 
@@ -241,10 +309,19 @@ class Store:
     def transaction(self) -> Iterator[None]:
         """All or nothing: on any exception (Ctrl-C included) the store is left as it was.
 
-        DuckDB runs the block in one transaction. Engines without multi-statement
-        transactions (Spark) run it as is; their loads are append-only and keyed, so a rerun
-        completes an interrupted load without duplicates.
+        DuckDB runs the block in one transaction. A Spark workspace writes new Parquet
+        folders and names them in its catalog at the end (see :mod:`shopscope.store.catalog`).
+        Other engines without multi-statement transactions run it as is; their loads are
+        append-only and keyed, so a rerun completes an interrupted load without duplicates.
         """
+        if self.catalog is not None:
+            self._out_of_range.clear()
+            try:
+                with self.catalog.transaction():
+                    yield
+            finally:
+                self._out_of_range.clear()
+            return
         if self.engine != "duckdb":
             yield
             return
@@ -262,6 +339,16 @@ class Store:
 
     def data_version(self) -> str:
         """Changes whenever an ingestion commits: the key for caches."""
+        if self.catalog is not None:
+            # Another process may have committed: the catalog's commit id says whether the
+            # log must be read again (a stat, not a Spark job, on every call).
+            commit = self._sync()
+            if self._version is None or self._version[0] != commit:
+                self._version = (commit, self._log_version())
+            return self._version[1]
+        return self._log_version()
+
+    def _log_version(self) -> str:
         if not self.has_table(INGEST_LOG):
             return "0"
         t = self.backend.table(INGEST_LOG)
@@ -270,6 +357,11 @@ class Store:
         return f"{n}:{last}"
 
     def close(self) -> None:
+        if self.catalog is not None:
+            self.catalog.close()
+            if self._scratch is not None:
+                shutil.rmtree(self._scratch, ignore_errors=True)
+                self._scratch = None
         if self.engine == "pyspark":
             return  # the Spark session is process-wide; other stores may still use it
         with contextlib.suppress(Exception):
@@ -322,8 +414,10 @@ def _lock_holder(message: str) -> int | None:
     return int(found.group(1)) if found else None
 
 
-def connect(url: str = "duckdb://", *, warehouse: str | None = None) -> Store:
-    """Open a store by URL; ``warehouse`` is where Spark keeps managed tables.
+def connect(url: str = "duckdb://", *, warehouse: str | None = None,
+            tables: str | None = None) -> Store:
+    """Open a store by URL; ``warehouse`` is where Spark keeps managed tables; ``tables``,
+    for Spark, is a catalog folder that keeps the tables across processes (a workspace's).
 
     Examples
     --------
@@ -333,7 +427,20 @@ def connect(url: str = "duckdb://", *, warehouse: str | None = None) -> Store:
     """
     if url.startswith("pyspark://"):
         session = _spark_session(url.removeprefix("pyspark://"), warehouse)
-        return Store(ibis.pyspark.connect(session), url)
+        if tables is None:
+            return Store(ibis.pyspark.connect(session), url)
+        from pathlib import Path
+
+        from shopscope.store.catalog import ParquetCatalog
+
+        # A session of its own: its temporary views are this workspace's tables, apart from
+        # those of any other workspace or test opened in the process.
+        remote = url.removeprefix("pyspark://").startswith("sc://")
+        own = session if remote else session.newSession()
+        own.conf.set("spark.sql.session.timeZone", "UTC")
+        own.conf.set("spark.sql.shuffle.partitions", "4")
+        backend = ibis.pyspark.connect(own)
+        return Store(backend, url, ParquetCatalog(Path(tables), own, declared_tables()))
     try:
         backend = ibis.connect(url)
         if backend.name == "duckdb" and "memory_limit" not in url:

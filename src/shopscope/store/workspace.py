@@ -1,4 +1,5 @@
-"""A workspace: a folder holding ``shopscope.toml`` (settings) and the DuckDB file."""
+"""A workspace: a folder holding ``shopscope.toml`` (settings) and the DuckDB file (or, for
+Spark, the ``tables/`` catalog of Parquet folders)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ from shopscope.store.engine import Store, StoreInUse, connect
 
 SETTINGS_FILE = "shopscope.toml"
 DB_FILE = "shop.duckdb"
+#: A Spark workspace's tables (see shopscope.store.catalog)
+TABLES_DIR = "tables"
 # Written by `shopscope serve` while it holds the workspace, so that other commands can say
 # who holds it and where its API is instead of showing DuckDB's lock error.
 SERVE_FILE = "serve.json"
@@ -73,7 +76,20 @@ class Workspace:
         ws_settings = WorkspaceSettings(**settings)
         (root / SETTINGS_FILE).write_text(ws_settings.to_toml(), encoding="utf-8")
         ws = cls(root, ws_settings)
-        ws.store.ensure_tables()
+        if ws.is_spark:  # the empty tables are declared in the catalog without starting Spark
+            import importlib.util
+
+            from shopscope.errors import UnsupportedOnEngine
+            from shopscope.store.catalog import declare_tables
+            from shopscope.store.engine import declared_tables
+
+            if importlib.util.find_spec("pyspark") is None:
+                (root / SETTINGS_FILE).unlink()
+                raise UnsupportedOnEngine("pyspark is not installed",
+                                          hint='pip install "shopscope[spark]" (and Java 17)')
+            declare_tables(root / TABLES_DIR, declared_tables())
+        else:
+            ws.store.ensure_tables()
         return ws
 
     @classmethod
@@ -97,11 +113,16 @@ class Workspace:
         return self.settings.engine_url or f"duckdb:///{(self.path / DB_FILE).resolve()}"
 
     @property
+    def is_spark(self) -> bool:
+        return self.engine_url.startswith("pyspark://")
+
+    @property
     def store(self) -> Store:
         if self._store is None:
             try:
-                self._store = connect(self.engine_url,
-                                      warehouse=str(self.path / "spark-warehouse"))
+                self._store = connect(
+                    self.engine_url, warehouse=str(self.path / "spark-warehouse"),
+                    tables=str(self.path.resolve() / TABLES_DIR) if self.is_spark else None)
             except StoreInUse as exc:
                 server = serving(self.path)
                 if server is None or (exc.pid is not None and server["pid"] != exc.pid):
