@@ -47,7 +47,9 @@ def read_catalog(lang: str) -> Catalog:
 
 def _load(lang: str) -> Translations:
     mo = po_path(lang).with_suffix(".mo")
-    if mo.exists() and mo.stat().st_mtime >= po_path(lang).stat().st_mtime:
+    # an installer writes both files within moments, in any order; a .po edited since an
+    # editable install (minutes later) makes the .mo stale
+    if mo.exists() and mo.stat().st_mtime > po_path(lang).stat().st_mtime - 2:
         with mo.open("rb") as fh:
             return Translations(fh, domain=DOMAIN)
     # no compiled catalogue (source tree, editable install) or a stale one: compile now
