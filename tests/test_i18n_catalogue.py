@@ -166,7 +166,8 @@ def test_a_coded_error_is_translated_with_its_arguments():
     err = info.value
     assert (err.code, err.code_args) == ("window_format", {"window": "'1 year'"})
     assert err.message == "window must look like 30m, 24h or 7d, not '1 year'"  # logs, CLI, API
-    assert Translator("zh").error(err) == "转化窗口应写作 30m、24h 或 7d 这样的形式，而不是 '1 year'"
+    assert Translator("zh").error(err) == ("转化窗口应写作 30m、24h 或 7d 这样的形式，"
+                                           "而不是 '1 year'")
     assert Translator("en").error(err) == err.message
 
 
@@ -193,7 +194,8 @@ def test_stored_reasons_are_translated_by_code():
     from shopscope.ui.i18n import Translator
 
     zh = Translator("zh")
-    assert zh.reason("cannot parse as a date (expected %d/%m/%Y)") == "无法解析为日期（应为 %d/%m/%Y）"
+    assert zh.reason("cannot parse as a date (expected %d/%m/%Y)") == ("无法解析为日期"
+                                                                       "（应为 %d/%m/%Y）")
     assert zh.reason("must be one of web, app") == "必须是以下之一：web, app"
     assert zh.reason("duplicate key (order_id, line_no)") == "重复的键（order_id, line_no）"
     assert zh.reason("a reason from elsewhere") == "a reason from elsewhere"

@@ -90,10 +90,10 @@ def entries() -> dict[str, dict[str, str]]:
         for m in read_catalog(lang):
             if not m.id:
                 continue
+            forms = [m.string] if isinstance(m.string, str) else list(m.string or [""])
             if isinstance(m.id, str):
-                out.setdefault(m.id, {})[lang] = m.string
+                out.setdefault(m.id, {})[lang] = forms[0]
                 continue
-            forms = m.string
             entry = out.setdefault(m.id[0], {})
             entry[lang] = forms[-1]
             if len(forms) > 1:
