@@ -26,11 +26,13 @@ from shopscope.app import create_app
 from shopscope.auth import UserStore
 from shopscope.behaviour.pages import keep_cohorts
 from shopscope.customers.pages import sankey_positions
-from shopscope.ui.i18n import CATALOGUE, Translator, country_name, format_change
+from shopscope.core.i18n import entries
 from shopscope.kpis import partial_periods
+from shopscope.ui.i18n import Translator, country_name, format_change
 from tests.test_web import PASSWORD, charts, client_for, demo_ws, login, synth_ws  # noqa: F401
 
 EN, ZH = Translator("en"), Translator("zh")
+CATALOGUE = entries()  # every message of the gettext catalogues, by key
 
 
 # -- pure functions ----------------------------------------------------------------------------

@@ -45,7 +45,7 @@ def property_value(t: ir.Table, name: str) -> ir.StringValue:
     if name in EVENT_COLUMNS:
         return t[name].cast("string")
     if not _KEY.match(name):
-        raise OptionError(f"not a property name: {name!r} (letters, digits, _ . - only)")
+        raise OptionError(code="property_name", args={"name": repr(name)})
     pattern = r'"' + re.escape(name) + r'"\s*:\s*"?([^",}]*)'
     # nullif: one regex evaluation per row (an ifelse on the value compiles to two)
     return t.properties.re_extract(pattern, 1).nullif("")
@@ -64,7 +64,7 @@ def where_clause(t: ir.Table, where: Where | None) -> ir.BooleanValue | None:
         else:
             values = [str(v) for v in value]
             if not values:
-                raise OptionError(f"filter on {name!r} lists no values")
+                raise OptionError(code="filter_no_values", args={"name": repr(name)})
             conds.append(col.isin(values))
     if not conds:
         return None
@@ -84,8 +84,8 @@ class Step:
 
     def __post_init__(self) -> None:
         if self.event_type not in EVENT_TYPES:
-            raise OptionError(
-                f"unknown event type {self.event_type!r}; known: {', '.join(EVENT_TYPES)}")
+            raise OptionError(code="event_type_unknown", args={
+                "event": repr(self.event_type), "known": ", ".join(EVENT_TYPES)})
 
     @property
     def name(self) -> str:
@@ -110,7 +110,8 @@ class Step:
         for part in filter(None, (p.strip() for p in rest.split(","))):
             key, eq, value = part.partition("=")
             if not eq or not key.strip():
-                raise OptionError(f"step filter {part!r} in {text!r} is not name=value")
+                raise OptionError(code="step_filter",
+                                  args={"part": repr(part), "step": repr(text)})
             vals = tuple(v.strip() for v in value.split("|"))
             where[key.strip()] = vals[0] if len(vals) == 1 else vals
         return cls(event_type.strip(), where)

@@ -148,10 +148,10 @@ def parse_window(text: str | dt.timedelta) -> dt.timedelta:
     elif isinstance(text, str) and (m := _WINDOW.match(text)):
         delta = dt.timedelta(seconds=float(m.group(1)) * _UNIT_SECONDS[m.group(2).lower()])
     else:
-        raise FunnelOptionError(f"window must look like 30m, 24h or 7d, not {text!r}",
+        raise FunnelOptionError(code="window_format", args={"window": repr(text)},
                                 hint="a number and a unit: s, m, h, d or w")
     if delta <= dt.timedelta(0):
-        raise FunnelOptionError(f"window must be positive, not {text!r}",
+        raise FunnelOptionError(code="window_positive", args={"window": repr(text)},
                                 hint="e.g. 30m or 1d")
     return delta
 
@@ -210,7 +210,8 @@ def _as_funnel_option() -> Iterator[None]:
     except FunnelOptionError:
         raise
     except OptionError as exc:
-        raise FunnelOptionError(exc.message, hint=exc.hint) from exc
+        raise FunnelOptionError(exc.message, hint=exc.hint, code=getattr(exc, "code", None),
+                                args=exc.code_args) from exc  # the code keeps it translated
 
 
 def _checked_plan(steps: Sequence[Step | str], window: str | dt.timedelta, order: str,
@@ -221,8 +222,8 @@ def _checked_plan(steps: Sequence[Step | str], window: str | dt.timedelta, order
                                 hint='e.g. ["view", "add_to_cart", "purchase"]')
     parsed = tuple(as_step(s) for s in steps)
     if len(parsed) < 2:
-        raise FunnelOptionError(f"a funnel needs at least 2 steps, got {len(parsed)}: "
-                                f"{[s.name for s in parsed]}", hint="add the step to convert to")
+        raise FunnelOptionError(code="funnel_few_steps", hint="add the step to convert to",
+                                args={"n": len(parsed), "steps": [s.name for s in parsed]})
     parsed = _numbered(parsed)
     if order not in get_args(Order):
         raise FunnelOptionError(
@@ -259,7 +260,7 @@ def _check_by(by: str) -> None:
         spec = get_table("customers")
         if name not in spec.names or name == "customer_id":
             raise FunnelOptionError(
-                f"unknown customer column in by={by!r}",
+                code="customer_column_unknown", args={"by": repr(by)},
                 hint="customers columns: " + ", ".join(f"customer.{c}" for c in spec.names
                                                         if c != "customer_id"))
     elif by not in EVENT_COLUMNS:

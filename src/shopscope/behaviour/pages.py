@@ -35,7 +35,7 @@ from shopscope.ui.charts import (
     trace,
 )
 from shopscope.ui.deps import AppState, State
-from shopscope.ui.i18n import CATALOGUE, Translator
+from shopscope.ui.i18n import Translator
 from shopscope.ui.pagedeps import PageSession, render, translator_for
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -68,7 +68,7 @@ def keep_cohorts(wide: pd.DataFrame, n: int) -> pd.DataFrame:
 
 def by_label(t: Translator, by: str) -> str:
     """A breakdown dimension's label ("customer.country" → "Customer country")."""
-    return t(f"beh.by.{by}") if f"beh.by.{by}" in CATALOGUE else by
+    return t(f"beh.by.{by}") if t.has(f"beh.by.{by}") else by
 
 
 # -- options ----------------------------------------------------------------------------------
@@ -148,8 +148,9 @@ def _try(opts: Options, compute: Callable[[], Any]) -> Any:
         return compute()
     except ShopscopeError as exc:
         text = exc.message + (f" ({exc.hint})" if exc.hint else "")
-        shown = opts.t.error(text)
-        opts.messages.append(shown if shown != text else opts.t("beh.error", message=text))
+        shown = opts.t.error(exc)  # translated by its code when it has one
+        opts.messages.append(shown if shown != exc.message
+                             else opts.t("beh.error", message=text))
         return None
 
 

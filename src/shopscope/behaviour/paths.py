@@ -350,19 +350,19 @@ def _options(start: Step | str | None, end: Step | str | None, length: int, top:
         exclude = (exclude,)
     unknown = [e for e in exclude if e not in EVENT_TYPES]
     if unknown:
-        raise OptionError(f"cannot exclude unknown event type(s) {', '.join(map(repr, unknown))}"
-                          f"; known: {', '.join(EVENT_TYPES)}")
+        raise OptionError(code="exclude_unknown", args={
+            "events": ", ".join(map(repr, unknown)), "known": ", ".join(EVENT_TYPES)})
     s = as_step(start) if start is not None else None
     e = as_step(end) if end is not None else None
     for name, step in (("start", s), ("end", e)):
         if step is not None and step.event_type in exclude:
-            raise OptionError(f"{name} step {step.name!r} is of an excluded event type",
+            raise OptionError(code=f"path_{name}_excluded", args={"step": repr(step.name)},
                               hint=f"remove {step.event_type!r} from exclude")
     if isinstance(length, bool) or not isinstance(length, int) or not 1 <= length <= _MAX_LENGTH:
         raise OptionError(f"length must be a whole number from 1 to {_MAX_LENGTH}, "
                           f"not {length!r}")
     if s is not None and e is not None and length < 2:
-        raise OptionError("a path from start to end needs length >= 2")
+        raise OptionError(code="path_too_short")
     if isinstance(top, bool) or not isinstance(top, int) or top < 1:
         raise OptionError(f"top must be a whole number >= 1, not {top!r}")
     d0 = parse_date(start_date, "start_date") if start_date is not None else None

@@ -303,11 +303,16 @@ def build_profile(
 # --------------------------------------------------------------------------------------
 # Running a definition
 # --------------------------------------------------------------------------------------
-def _unknown(kind: str, name: str, known: Sequence[str], where: str) -> AudienceError:
+def _unknown(kind: str, name: str, known: Sequence[str], where: str,
+             args: dict[str, object] | None = None) -> AudienceError:
+    """``args`` (the audience and the filter's number) give the error its code."""
     close = difflib.get_close_matches(name, known, n=1)
     maybe = f" (did you mean {close[0]!r}?)" if close else ""
-    return AudienceError(f"{where}: unknown {kind} {name!r}{maybe}",
-                         hint=f"accepted {kind}s: {', '.join(known)}")
+    hint = f"accepted {kind}s: {', '.join(known)}"
+    if args is not None:
+        return AudienceError(code=f"audience_{kind}_unknown", hint=hint,
+                             args={**args, "field": repr(name), "maybe": maybe})
+    return AudienceError(f"{where}: unknown {kind} {name!r}{maybe}", hint=hint)
 
 
 def _coerce(value: Any, dtype: Any, where: str) -> Any:
@@ -374,7 +379,8 @@ def _condition(definition: AudienceDefinition, profile: ir.Table) -> ir.BooleanV
     for i, f in enumerate(definition.filters):
         where = f"audience {definition.name!r}, filter {i + 1}"
         if f.field not in profile.columns:
-            raise _unknown("field", f.field, known, where)
+            raise _unknown("field", f.field, known, where,
+                           {"audience": repr(definition.name), "n": i + 1})
         cond &= _predicate(f, profile, where)
     return cond
 

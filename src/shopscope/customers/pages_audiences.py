@@ -93,7 +93,7 @@ def audiences_page(request: Request, state: State, session: PageSession) -> HTML
                "filters": [_filter_text(t, f, by_name) for f in definition.filters],
                "error": None}
         if saved.result is None:
-            row["error"] = t.error(saved.error.message)  # type: ignore[union-attr]
+            row["error"] = t.error(saved.error)
             rows.append(row)
             continue
         s = saved.result.as_dict()

@@ -64,6 +64,7 @@ from shopscope.ingest.validate import (
     raw_name,
     reference_check,
 )
+from shopscope.ingest.reasons import reason
 from shopscope.schema import TABLES, Column, get_table
 from shopscope.store import Store, Workspace
 
@@ -700,12 +701,11 @@ def _materialize(plan: _Plan, expr: ir.Table, suffix: str) -> ir.Table:
 
 def _parse_reason(col: Column, formats: list[str]) -> str:
     if col.dtype == "int64":
-        return "cannot parse as a whole number"
+        return reason("not_whole_number")
     if col.dtype == "float64":
-        return "cannot parse as a number"
-    what = "a date" if col.dtype == "date" else "a date and time"
+        return reason("not_number")
     shown = ", ".join(formats) if formats else "ISO 8601, e.g. 2024-03-05 14:22:10"
-    return f"cannot parse as {what} (expected {shown})"
+    return reason("not_date" if col.dtype == "date" else "not_datetime", formats=shown)
 
 
 def _column_checks(plan: _Plan, stage: ir.Table, relaxed: set[str]) -> list[Check]:
@@ -724,22 +724,24 @@ def _column_checks(plan: _Plan, stage: ir.Table, relaxed: set[str]) -> list[Chec
             checks.append(Check(label, _parse_reason(col, src.formats(c)),
                                 raw.notnull() & value.isnull(), raw))
         elif raw is not None and c in src.extract:
-            checks.append(Check(label, f"does not match the pattern {src.extract[c]!r}",
+            checks.append(Check(label, reason("pattern", pattern=repr(src.extract[c])),
                                 raw.notnull() & value.isnull(), raw))
         if not col.nullable and c not in relaxed:
             missing = value.isnull() if raw is None else raw.isnull() & value.isnull()
-            checks.append(Check(label, "missing value", missing, shown))
+            checks.append(Check(label, reason("missing"), missing, shown))
         if col.min_value is not None:
             bad = value < col.min_value if col.min_inclusive else value <= col.min_value
             op = ">=" if col.min_inclusive else ">"
-            checks.append(Check(label, f"must be {op} {col.min_value:g}", bad, shown))
+            checks.append(Check(label, reason("below_min", op=op, min=f"{col.min_value:g}"),
+                                bad, shown))
         if col.allowed is not None:
-            checks.append(Check(label, f"must be one of {', '.join(col.allowed)}",
+            checks.append(Check(label, reason("not_allowed", allowed=", ".join(col.allowed)),
                                 value.notnull() & ~value.isin(col.allowed), shown))
         if col.dtype in ("timestamp", "date"):
             ts = value.cast("timestamp") if col.dtype == "date" else value
             checks.append(Check(
-                label, f"date out of range ({MIN_DATE:%Y-%m-%d} .. {max_ts:%Y-%m-%d})",
+                label,
+                reason("date_range", range=f"{MIN_DATE:%Y-%m-%d} .. {max_ts:%Y-%m-%d}"),
                 (ts < MIN_DATE) | (ts > max_ts), shown))
     return checks
 
@@ -925,7 +927,7 @@ def _build_order_lines(plan: _Plan, stage: ir.Table) -> list[Batch]:
     in_bad_order = lines.order_id.isin(bad_orders["__bad_order"])
     if plan.policy == "quarantine":
         checks.append(Check(plan.label_of("order_id"),
-                            "another line of this order was rejected",
+                            reason("order_line_rejected"),
                             ~bad & in_bad_order, lines[raw_name("order_id")]
                             if raw_name("order_id") in lines.columns else lines.order_id))
     good = lines.filter(~bad & ~in_bad_order.fill_null(False))

@@ -19,6 +19,7 @@ import ibis
 import ibis.expr.types as ir
 
 from shopscope.ingest.readers import ROW
+from shopscope.ingest.reasons import reason
 from shopscope.schema import TableSpec
 
 Policy = Literal["reject", "quarantine"]
@@ -97,8 +98,8 @@ class ValidationReport:
     def summary_lines(self) -> list[str]:
         lines = []
         for t in self.tables.values():
-            for (column, reason), n in sorted(t.counts.items(), key=lambda kv: -kv[1]):
-                lines.append(f"{t.table}.{column}: {n:,} row(s): {reason}")
+            for (column, why), n in sorted(t.counts.items(), key=lambda kv: -kv[1]):
+                lines.append(f"{t.table}.{column}: {n:,} row(s): {why}")
         return lines
 
 
@@ -115,28 +116,29 @@ def schema_checks(staged: ir.Table, spec: TableSpec, today: date | None = None) 
         shown = raw if raw is not None else value
         if raw is not None:
             checks.append(
-                Check(col.name, f"cannot parse as {col.dtype}", raw.notnull() & value.isnull(),
-                      shown)
+                Check(col.name, reason("not_type", dtype=col.dtype),
+                      raw.notnull() & value.isnull(), shown)
             )
             missing = raw.isnull()
         else:
             missing = value.isnull()
         if not col.nullable:
-            checks.append(Check(col.name, "missing value", missing, shown))
+            checks.append(Check(col.name, reason("missing"), missing, shown))
         if col.min_value is not None:
             bad = value < col.min_value if col.min_inclusive else value <= col.min_value
             op = ">=" if col.min_inclusive else ">"
-            checks.append(Check(col.name, f"must be {op} {col.min_value:g}", bad, shown))
+            checks.append(Check(col.name, reason("below_min", op=op, min=f"{col.min_value:g}"),
+                                bad, shown))
         if col.allowed is not None:
             checks.append(
-                Check(col.name, f"must be one of {', '.join(col.allowed)}",
+                Check(col.name, reason("not_allowed", allowed=", ".join(col.allowed)),
                       value.notnull() & ~value.isin(col.allowed), shown)
             )
         if col.dtype in ("timestamp", "date"):
             ts = value.cast("timestamp") if col.dtype == "date" else value
             checks.append(
                 Check(col.name,
-                      f"date out of range ({MIN_DATE:%Y-%m-%d} .. {max_ts:%Y-%m-%d})",
+                      reason("date_range", range=f"{MIN_DATE:%Y-%m-%d} .. {max_ts:%Y-%m-%d}"),
                       (ts < MIN_DATE) | (ts > max_ts), shown)
             )
     return checks
@@ -151,7 +153,7 @@ def duplicate_key_check(staged: ir.Table, keys: Sequence[str]) -> Check | None:
     value = staged[keys[0]].cast("string")
     for k in keys[1:]:
         value = value.concat("|", staged[k].cast("string").fill_null(""))
-    return Check("+".join(keys), f"duplicate key ({', '.join(keys)})", rank > 0, value)
+    return Check("+".join(keys), reason("duplicate_key", keys=", ".join(keys)), rank > 0, value)
 
 
 def reference_check(
@@ -160,7 +162,8 @@ def reference_check(
     """Non-null values of ``column`` that are not in ``target[target_column]``."""
     known = target.select(target[target_column].name("__ref")).distinct()
     value = staged[column]
-    return Check(column, f"unknown {label}", value.notnull() & ~value.isin(known.__ref), value)
+    return Check(column, reason("unknown_reference", target=label),
+                 value.notnull() & ~value.isin(known.__ref), value)
 
 
 def run_checks(

@@ -20,6 +20,7 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
+from shopscope.core.i18n import translations
 from shopscope.core.service import Context
 from shopscope.kpis import METRICS, service
 from shopscope.kpis.queries import Change, is_partial, metric_change
@@ -27,33 +28,10 @@ from shopscope.kpis.queries import Change, is_partial, metric_change
 Lang = Literal["en", "zh"]
 CARD_METRICS = ("gmv", "net_sales", "orders", "buyers", "aov", "repurchase_rate",
                 "cancellation_rate", "return_rate")
-TEXT = {
-    "title": {"en": "shopscope KPI report", "zh": "shopscope 经营指标报告"},
-    "range": {"en": "Data from {start} to {end}", "zh": "数据范围 {start} 至 {end}"},
-    "sales": {"en": "Sales by month", "zh": "月度销售"},
-    "orders_buyers": {"en": "Orders and buyers by month", "zh": "月度订单与买家"},
-    "new_returning": {"en": "New and returning buyers", "zh": "新老买家"},
-    "rates": {"en": "Average order value and repurchase rate", "zh": "客单价与复购率"},
-    "credits": {"en": "Cancellation and return rates", "zh": "取消率与退货率"},
-    "by_country": {"en": "Net sales by country (top 10)", "zh": "各国家净销售额（前 10）"},
-    "month": {"en": "Month", "zh": "月份"},
-    "count": {"en": "Count", "zh": "数量"},
-    "share": {"en": "Share of GMV", "zh": "占 GMV 比例"},
-    "generated": {"en": "Generated {now} by shopscope", "zh": "由 shopscope 生成于 {now}"},
-    "no_data": {"en": "No orders loaded yet.", "zh": "尚未导入订单数据。"},
-    "vs_prev": {"en": "vs previous month", "zh": "环比上月"},
-    "latest": {"en": "Latest full month: {month}", "zh": "最近完整月份：{month}"},
-    "totals": {"en": "Whole range", "zh": "全部期间"},
-    "partial": {"en": "{month} is partial: the data end on {day}.",
-                "zh": "{month}数据不完整：数据截至{day}。"},
-    "partial_short": {"en": "partial", "zh": "不完整"},
-    "pp_note": {"en": "Changes of rates are in percentage points (pp).",
-                "zh": "比率的变化以百分点（pp）表示。"},
-}
-
-
 def _t(key: str, lang: Lang, **kw: object) -> str:
-    return TEXT[key][lang].format(**kw)
+    """The report's message ``key`` (``report.*`` in the gettext catalogue)."""
+    text = translations(lang).gettext(key)
+    return text.format(**kw) if kw else text
 
 
 def report_locale(lang: Lang, timezone: str | None = None) -> str:
@@ -131,7 +109,7 @@ def _layout(fig: go.Figure, title: str, lang: Lang, y_title: str) -> go.Figure:
         legend=dict(orientation="h", y=-0.2),
         font=dict(family="Noto Sans CJK SC, Microsoft YaHei, PingFang SC, Arial, sans-serif"),
     )
-    fig.update_xaxes(title_text=_t("month", lang))
+    fig.update_xaxes(title_text=_t("report.month", lang))
     fig.update_yaxes(title_text=y_title)
     return fig
 
@@ -144,32 +122,32 @@ def build_figures(monthly: pd.DataFrame, countries: pd.DataFrame, lang: Lang,
     f = go.Figure()
     f.add_bar(x=x, y=monthly["gmv"], name=_label("gmv", lang))
     f.add_scatter(x=x, y=monthly["net_sales"], name=_label("net_sales", lang), mode="lines+markers")
-    figs.append(_layout(f, _t("sales", lang), lang, f"{currency}"))
+    figs.append(_layout(f, _t("report.sales", lang), lang, f"{currency}"))
     f = go.Figure()
     for m in ("orders", "buyers"):
         f.add_scatter(x=x, y=monthly[m], name=_label(m, lang), mode="lines+markers")
-    figs.append(_layout(f, _t("orders_buyers", lang), lang, _t("count", lang)))
+    figs.append(_layout(f, _t("report.orders_buyers", lang), lang, _t("report.count", lang)))
     f = go.Figure()
     for m in ("new_buyers", "returning_buyers"):
         f.add_bar(x=x, y=monthly[m], name=_label(m, lang))
     f.update_layout(barmode="stack")
-    figs.append(_layout(f, _t("new_returning", lang), lang, _t("count", lang)))
+    figs.append(_layout(f, _t("report.new_returning", lang), lang, _t("report.count", lang)))
     f = make_subplots(specs=[[{"secondary_y": True}]])
     f.add_scatter(x=x, y=monthly["aov"], name=_label("aov", lang), mode="lines+markers")
     f.add_scatter(x=x, y=monthly["repurchase_rate"] * 100, name=_label("repurchase_rate", lang),
                   mode="lines+markers", secondary_y=True)
-    _layout(f, _t("rates", lang), lang, _axis_title("aov", lang, currency))
+    _layout(f, _t("report.rates", lang), lang, _axis_title("aov", lang, currency))
     f.update_yaxes(title_text=_axis_title("repurchase_rate", lang, currency), secondary_y=True)
     figs.append(f)
     f = go.Figure()
     for m in ("cancellation_rate", "return_rate"):
         f.add_scatter(x=x, y=monthly[m] * 100, name=_label(m, lang), mode="lines+markers")
-    figs.append(_layout(f, _t("credits", lang), lang, _t("share", lang) + " (%)"))
+    figs.append(_layout(f, _t("report.credits", lang), lang, _t("report.share", lang) + " (%)"))
     if not countries.empty:
         top = countries.sort_values("net_sales", ascending=False).head(10)
         f = go.Figure(go.Bar(x=top["net_sales"], y=top["country"], orientation="h",
                              name=_label("net_sales", lang)))
-        _layout(f, _t("by_country", lang), lang, "")
+        _layout(f, _t("report.by_country", lang), lang, "")
         f.update_xaxes(title_text=_axis_title("net_sales", lang, currency))
         f.update_yaxes(autorange="reversed")
         figs.append(f)
@@ -187,7 +165,7 @@ def _cards(values: dict[str, float | None], changes: dict[str, Change | None], l
             good = (change.value >= 0) == meta.higher_is_better
             cls = "flat" if change.value == 0 else "up" if good else "down"
             arrow = (f'<div class="chg {cls}">{change.text()} '
-                     f'{_t("vs_prev", lang)}</div>')
+                     f'{_t("report.vs_prev", lang)}</div>')
         cells.append(
             f'<div class="card"><div class="lbl">{html.escape(_label(m, lang))}</div>'
             f'<div class="val">{format_value(values.get(m), meta.unit, currency)}</div>{arrow}'
@@ -221,7 +199,7 @@ def _mark_partial(fig: go.Figure, month: pd.Timestamp, lang: Lang) -> None:
     """Shade the partial month and say so on the chart."""
     fig.add_vrect(x0=month - pd.Timedelta(days=15), x1=month + pd.Timedelta(days=15),
                   fillcolor="#999", opacity=0.12, line_width=0,
-                  annotation_text=_t("partial_short", lang), annotation_position="top left")
+                  annotation_text=_t("report.partial_short", lang), annotation_position="top left")
 
 
 def write_kpi_report(ctx: Context, path: str | Path, *, lang: Lang = "en",
@@ -237,9 +215,9 @@ def write_kpi_report(ctx: Context, path: str | Path, *, lang: Lang = "en",
     start_day, end_day = table.params.start, table.params.end
     monthly = table.wide()
     totals = service.summary(ctx, service.SummaryParams(start=start_day, end=end_day)).values()
-    parts = [f"<h1>{html.escape(title or _t('title', lang))}</h1>"]
+    parts = [f"<h1>{html.escape(title or _t('report.title', lang))}</h1>"]
     if monthly.empty:
-        parts.append(f"<p>{_t('no_data', lang)}</p>")
+        parts.append(f"<p>{_t('report.no_data', lang)}</p>")
         body, js = "".join(parts), ""
     else:
         data_end = service.data_end(ctx)
@@ -249,7 +227,7 @@ def write_kpi_report(ctx: Context, path: str | Path, *, lang: Lang = "en",
         changes = {r.metric: metric_change(r.metric, r.value, r.previous)
                    for r in last.itertuples()}
         first_m, last_m = monthly.period.min(), monthly.period.max()
-        span = _t("range", lang, start=month_label(first_m, locale),
+        span = _t("report.range", lang, start=month_label(first_m, locale),
                   end=month_label(last_m, locale))
         parts.append(f"<p class='sub'>{html.escape(span)}</p>")
         partial = [p for p in monthly.period
@@ -257,14 +235,14 @@ def write_kpi_report(ctx: Context, path: str | Path, *, lang: Lang = "en",
         if data_end is not None and pd.Timestamp(last_m) in partial:
             stop = min(pd.Timestamp(data_end).date(), end_day - dt.timedelta(days=1)
                        if end_day else pd.Timestamp(data_end).date())
-            note = _t("partial", lang, month=month_label(last_m, locale),
+            note = _t("report.partial", lang, month=month_label(last_m, locale),
                       day=day_label(stop, locale))
             parts.append(f"<p class='sub partial'>{html.escape(note)}</p>")
-        latest = _t("latest", lang, month=month_label(month, locale))
+        latest = _t("report.latest", lang, month=month_label(month, locale))
         parts.append(f"<h2>{html.escape(latest)}</h2>")
         parts.append(_cards(values, changes, lang, currency))
-        parts.append(f"<p class='sub'>{_t('pp_note', lang)}</p>")
-        parts.append(f"<h2>{_t('totals', lang)}</h2>")
+        parts.append(f"<p class='sub'>{_t('report.pp_note', lang)}</p>")
+        parts.append(f"<h2>{_t('report.totals', lang)}</h2>")
         parts.append(_cards(totals, {}, lang, currency))
         countries = service.kpi_table(ctx, service.KpiParams(
             grain="year", by="country", start=start_day, end=end_day)).result.wide()
@@ -272,7 +250,7 @@ def write_kpi_report(ctx: Context, path: str | Path, *, lang: Lang = "en",
             countries = countries.groupby("country", as_index=False)["net_sales"].sum()
         config = {"locale": "zh-CN"} if lang == "zh" else {}
         for fig in build_figures(monthly, countries, lang, currency):
-            if fig.layout.xaxis.title.text == _t("month", lang):
+            if fig.layout.xaxis.title.text == _t("report.month", lang):
                 fig.update_xaxes(tickformat="%Y年%-m月" if lang == "zh" else "%b %Y")
                 for p in partial:
                     _mark_partial(fig, pd.Timestamp(p), lang)
@@ -282,7 +260,7 @@ def write_kpi_report(ctx: Context, path: str | Path, *, lang: Lang = "en",
     now = dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     doc = f"""<!doctype html>
 <html lang="{'zh-CN' if lang == 'zh' else 'en'}"><head><meta charset="utf-8">
-<title>{html.escape(title or _t('title', lang))}</title>
+<title>{html.escape(title or _t('report.title', lang))}</title>
 <script>{js}</script>
 <style>
 body{{font-family:"Noto Sans CJK SC","Microsoft YaHei","PingFang SC",Arial,sans-serif;
@@ -293,7 +271,7 @@ margin:24px auto;max-width:1100px;color:#222}}
 .chg{{font-size:12px;margin-top:4px}} .up{{color:#1a7f37}} .down{{color:#c62828}}
 .sub,footer{{color:#666}} .chart{{margin:18px 0}} .partial{{color:#8a5a00}}
 </style></head><body>{body}
-<footer>{_t('generated', lang, now=now)}</footer></body></html>"""
+<footer>{_t('report.generated', lang, now=now)}</footer></body></html>"""
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(doc, encoding="utf-8")
     return out

@@ -13,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 from shopscope import __version__
 from shopscope.core.registry import areas, nav_items, resolve
 from shopscope.ui import pages_account
+from shopscope.ui.i18n import install_jinja
 from shopscope.ui.pagedeps import LoginRequired, login_required_redirect
 from shopscope.ui.errors import PageUrlError, error_page
 
@@ -37,6 +38,7 @@ def templates() -> Jinja2Templates:
     """The page templates, with the asset URLs as globals."""
     folders = [HERE / "templates", *(a.templates for a in areas() if a.templates)]
     tpl = Jinja2Templates(directory=folders)
+    install_jinja(tpl.env)  # _(), ngettext and {% trans %} beside t('key')
     tpl.env.globals.update(
         nav_items=nav_items(),
         plotly_url=PLOTLY_URL,

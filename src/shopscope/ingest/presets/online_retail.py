@@ -24,6 +24,7 @@ from shopscope.ingest.load import Batch
 from shopscope.ingest.parse import parse_float, parse_id, parse_int, parse_timestamp
 from shopscope.ingest.presets import Built, Context, pick_column
 from shopscope.ingest.readers import ROW, read_text
+from shopscope.ingest.reasons import reason
 from shopscope.ingest.validate import Check, raw_name
 
 SHIPPING_CODES = ("POST", "DOT", "C2")
@@ -88,27 +89,28 @@ class OnlineRetail:
         )
         lines = ctx.store.materialize(lines, "_stage_online_retail")
         line_checks = [
-            Check("InvoiceNo", "missing value", lines.invoice.isnull(), lines.invoice),
-            Check("StockCode", "missing value", lines.stock_code.isnull(), lines.stock_code),
-            Check("Quantity", "cannot parse as a whole number",
+            Check("InvoiceNo", reason("missing"), lines.invoice.isnull(), lines.invoice),
+            Check("StockCode", reason("missing"), lines.stock_code.isnull(), lines.stock_code),
+            Check("Quantity", reason("not_whole_number"),
                   lines[raw_name("quantity")].notnull() & lines.quantity.isnull(),
                   lines[raw_name("quantity")]),
-            Check("Quantity", "missing value", lines[raw_name("quantity")].isnull(),
+            Check("Quantity", reason("missing"), lines[raw_name("quantity")].isnull(),
                   lines[raw_name("quantity")]),
-            Check("InvoiceDate", "cannot parse as a date (expected e.g. 2010-12-01 08:26:00 "
-                  "or 12/1/2010 8:26)",
+            Check("InvoiceDate", reason("not_date",
+                                        formats="e.g. 2010-12-01 08:26:00 or 12/1/2010 8:26"),
                   lines[raw_name("ordered_at")].notnull() & lines.ordered_at.isnull(),
                   lines[raw_name("ordered_at")]),
-            Check("InvoiceDate", "missing value", lines[raw_name("ordered_at")].isnull(),
+            Check("InvoiceDate", reason("missing"), lines[raw_name("ordered_at")].isnull(),
                   lines[raw_name("ordered_at")]),
-            Check("UnitPrice", "cannot parse as a number",
+            Check("UnitPrice", reason("not_number"),
                   lines[raw_name("unit_price")].notnull() & lines.unit_price.isnull(),
                   lines[raw_name("unit_price")]),
-            Check("UnitPrice", "missing value", lines[raw_name("unit_price")].isnull(),
+            Check("UnitPrice", reason("missing"), lines[raw_name("unit_price")].isnull(),
                   lines[raw_name("unit_price")]),
-            Check("UnitPrice", "negative price on a merchandise line",
+            Check("UnitPrice", reason("negative_price"),
                   (lines.kind == "merch") & (lines.unit_price < 0), lines[raw_name("unit_price")]),
-            Check("Quantity", "zero quantity", lines.quantity == 0, lines[raw_name("quantity")]),
+            Check("Quantity", reason("zero_quantity"), lines.quantity == 0,
+                  lines[raw_name("quantity")]),
         ]
         # Lines breaking a rule never reach the derived tables; the line batch reports them.
         ok = ~ibis.or_(*[c.bad.fill_null(False) for c in line_checks])
