@@ -39,9 +39,9 @@ def _app():
 APP, TOKEN = _app()
 schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 DOC = APP.openapi()
-#: Fail when an endpoint's JSON success response declares no schema (every endpoint of
-#: the areas has a response model; other helpers' areas may still be catching up).
-REQUIRE_RESPONSE_SCHEMAS = False
+#: Fail when an endpoint's JSON success response declares no schema (every endpoint has a
+#: response model; downloads declare their media types instead).
+REQUIRE_RESPONSE_SCHEMAS = True
 JSON = "application/json"
 
 

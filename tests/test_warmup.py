@@ -156,7 +156,7 @@ def test_without_the_warm_up_a_first_visit_computes(
     client = signed_in(TestClient(app, base_url="https://testserver"))
     misses = spy_misses(monkeypatch, state)
     assert client.get("/").status_code == 200
-    assert ("web-options",) in misses and len(misses) >= 3
+    assert ("kpis.shop_options",) in misses and len(misses) >= 3
     assert client.get("/api/data/warmup").json()["state"] == "idle"
     assert 'data-testid="warmup"' not in client.get("/data").text
 

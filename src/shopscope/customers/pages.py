@@ -215,8 +215,9 @@ def holdout_chart(t: Translator, report: ClvReport) -> Chart | None:
 
     def freq(r) -> str:  # noqa: ANN001
         # the last bin ("7+") holds every customer with at least that many
-        key = "cust.freq_label_more" if r.label.endswith("+") else "cust.freq_label"
-        return t.plural(key, r.frequency, n=t.count(r.frequency))
+        if r.label.endswith("+"):  # "3 or more": always plural, one form
+            return t("cust.freq_label_more", n=t.count(r.frequency))
+        return t.plural("cust.freq_label", r.frequency, n=t.count(r.frequency))
 
     def hover(kind: str, values: list[float | None]) -> list[str]:
         return [f"<b>{freq(r)}</b> ({t.count(r.customers)} "

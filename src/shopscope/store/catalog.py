@@ -162,8 +162,8 @@ class ParquetCatalog:
             from pyspark.sql.types import StructType
 
             stored = entry["schema"]
-            ddl = (StructType.fromJson(json.loads(stored)) if stored.startswith("{")
-                   else stored)
+            ddl = (StructType.fromJson(json.loads(stored))  # type: ignore[assignment]
+                   if stored.startswith("{") else stored)
         paths = [str(self.root / p) for p in entry["parts"]]
         if not paths:
             return self.session.createDataFrame([], ddl)

@@ -1,13 +1,23 @@
+"""Liveness, the one endpoint without a login."""
+
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter
+from pydantic import BaseModel
 
 from shopscope import __version__
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/api/health")
-def health() -> dict:
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
+
+
+@router.get("/api/health", response_model=Health)
+def health() -> Health:
     """Liveness: no login needed, no data returned."""
-    return {"status": "ok", "version": __version__}
+    return Health(status="ok", version=__version__)
