@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from pathlib import Path
 
 import ibis
@@ -55,6 +56,13 @@ def _body(text: str) -> str:
     return "".join(lines)
 
 
+def _same_shape(sql: str) -> str:
+    """``sql`` with the names inside ``EXCLUDE (...)`` sorted: their order is not part of
+    the query's shape (sqlglot versions list them in different orders)."""
+    return re.sub(r"EXCLUDE \(([^)]*)\)",
+                  lambda m: "EXCLUDE (" + ", ".join(sorted(m.group(1).split(", "))) + ")", sql)
+
+
 def check_snapshot(path: Path, expr: ir.Expr, what: str) -> None:
     """Compare ``expr``'s SQL with the snapshot at ``path`` (``what`` says what it is);
     with ``SHOPSCOPE_UPDATE_SNAPSHOTS=1`` write it instead."""
@@ -68,7 +76,7 @@ def check_snapshot(path: Path, expr: ir.Expr, what: str) -> None:
                     pytrace=False)
     stored = path.read_text(encoding="utf-8")
     expected = _body(stored)
-    if expected == sql:
+    if _same_shape(expected) == _same_shape(sql):
         return
     diff = "".join(difflib.unified_diff(expected.splitlines(keepends=True),
                                         sql.splitlines(keepends=True),
