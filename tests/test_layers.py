@@ -34,8 +34,6 @@ KNOWN: dict[tuple[str, str, str], str] = {
     ("cross-area", "shopscope.behaviour.trends", "shopscope.kpis.queries"):
         "period helpers; core.periods",
     # adapters that still reach into other adapters (the service layer replaces them)
-    ("adapter-adapter", "shopscope.customers.pages_audiences",
-     "shopscope.customers.pages"): "service layer",
 }
 
 

@@ -21,7 +21,7 @@ from shopscope.customers.lifecycle import STAGES
 from shopscope.customers.routing import ServiceErrors, viewer
 from shopscope.customers.service import SEGMENTS, ClvReport, CustomersError, label
 from shopscope.customers.tags import TAGS
-from shopscope.ui.charts import COLORS, Chart, layout
+from shopscope.ui.charts import COLORS, PLOT_CONFIG, Chart, layout
 from shopscope.ui.deps import AppState, State
 from shopscope.ui.i18n import Translator
 from shopscope.ui.pagedeps import PageSession, render, translator_for
@@ -30,7 +30,6 @@ router = APIRouter(tags=["pages"], include_in_schema=False, route_class=ServiceE
 
 STAGE_COLORS = {"prospect": "#9ca3af", "new": "#2563eb", "active": "#16a34a",
                 "dormant": "#f97316", "churned": "#dc2626"}
-PLOT_CONFIG = {"displaylogo": False, "responsive": True}
 
 
 # -- filters --------------------------------------------------------------------------------

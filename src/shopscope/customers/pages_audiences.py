@@ -16,11 +16,10 @@ from fastapi.responses import HTMLResponse
 from shopscope.customers import service as svc
 from shopscope.customers.audiences import OPS
 from shopscope.customers.lifecycle import STAGES
-from shopscope.customers.pages import PLOT_CONFIG
 from shopscope.customers.routing import ServiceErrors
 from shopscope.customers.service import SEGMENTS, CustomersError, label
 from shopscope.customers.tags import TAGS
-from shopscope.ui.charts import COLORS, Chart, layout
+from shopscope.ui.charts import COLORS, PLOT_CONFIG, Chart, layout
 from shopscope.ui.deps import State
 from shopscope.ui.i18n import Translator
 from shopscope.ui.pagedeps import PageSession, render, translator_for

@@ -17,14 +17,13 @@ from shopscope.errors import ShopscopeError
 from shopscope.experiments import service
 from shopscope.experiments.analysis import EmptyExperiment, assignment_notes
 from shopscope.experiments.registry import ExperimentNotFound
-from shopscope.ui.charts import COLORS, Chart, json_safe, layout
+from shopscope.ui.charts import COLORS, PLOT_CONFIG, Chart, json_safe, layout
 from shopscope.ui.deps import State
 from shopscope.ui.i18n import Translator
 from shopscope.ui.pagedeps import PageSession, render, translator_for
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
-PLOT_CONFIG = {"displaylogo": False, "responsive": True}  # as on the other areas' pages
 
 PLAN_DEFAULTS = {"metric": "proportion", "baseline": "0.05", "sd": "", "mde": "10",
                  "mde_kind": "relative", "alpha": "0.05", "power": "0.8", "variants": "2",

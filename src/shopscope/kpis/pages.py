@@ -22,7 +22,7 @@ from shopscope.kpis.queries import (
     partial_periods,  # noqa: F401 - behaviour pages import it here
 )
 from shopscope.kpis.service import TOP, Card, Overview, OverviewParams
-from shopscope.ui.charts import Chart, breakdown_chart, trend_charts
+from shopscope.ui.charts import PLOT_CONFIG, Chart, breakdown_chart, trend_charts
 from shopscope.ui.deps import State
 from shopscope.ui.filters import Filters, ShopOptions, parse_filters
 from shopscope.ui.i18n import Translator, format_change
@@ -137,5 +137,4 @@ def overview(request: Request, state: State, session: PageSession) -> HTMLRespon
                 for key, args in problems]
     return render(request, "overview.html", t, session=session, view=view, filters=filters,
                   messages=messages,
-                  plot_config={"displaylogo": False, "responsive": True,
-                               "locale": t.html_lang})
+                  plot_config={**PLOT_CONFIG, "locale": t.html_lang})

@@ -47,6 +47,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from shopscope.core import periods as core_periods
 from shopscope.core.periods import bound, data_span
 from shopscope.core.tables import TableSource
 from shopscope.errors import OptionError
@@ -912,13 +913,7 @@ def period_end(start: dt.date, grain: str) -> dt.date:
     >>> period_end(dt.date(2011, 12, 1), "month"), period_end(dt.date(2011, 12, 5), "week")
     (datetime.date(2012, 1, 1), datetime.date(2011, 12, 12))
     """
-    day = pd.Timestamp(start).date()
-    if grain == "day":
-        return day + dt.timedelta(days=1)
-    if grain == "week":
-        return day + dt.timedelta(days=7)
-    months = {"month": 1, "quarter": 3, "year": 12}[grain]
-    return (pd.Timestamp(day) + pd.DateOffset(months=months)).date()
+    return core_periods.period_end(pd.Timestamp(start).date(), grain)
 
 
 def is_partial(period: dt.date, grain: str, last: dt.date | dt.datetime | None,
