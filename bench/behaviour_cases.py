@@ -57,7 +57,7 @@ def case(name: str) -> Callable:
     return register
 
 
-def _ws_store(p: Params):  # noqa: ANN202
+def _ws_store(p: Params):
     # Read-only, like the DuckDB SQL peer (the workspace's own store opens read-write and
     # would conflict with any other reader of the file).
     from shopscope.store import connect
@@ -68,7 +68,7 @@ def _ws_store(p: Params):  # noqa: ANN202
     return store
 
 
-def _duckdb(p: Params):  # noqa: ANN202
+def _duckdb(p: Params):
     import duckdb
 
     con = duckdb.connect(str(Path(p["events_ws"]) / "shop.duckdb"), read_only=True)
@@ -79,7 +79,7 @@ def _duckdb(p: Params):  # noqa: ANN202
 # --------------------------------------------------------------------------------------
 # Normalised outputs (what the harness compares)
 # --------------------------------------------------------------------------------------
-def funnel_frame(counts) -> "pd.DataFrame":  # noqa: ANN001, F821
+def funnel_frame(counts) -> pd.DataFrame:  # noqa: F821
     import pandas as pd
 
     counts = [int(c) for c in counts]
@@ -87,7 +87,7 @@ def funnel_frame(counts) -> "pd.DataFrame":  # noqa: ANN001, F821
                          "count": pd.Series(counts, dtype="int64")})
 
 
-def retention_frame(df) -> "pd.DataFrame":  # noqa: ANN001, F821
+def retention_frame(df) -> pd.DataFrame:  # noqa: F821
     import pandas as pd
 
     out = df[["cohort", "period_number", "cohort_size", "retained"]].copy()
@@ -98,7 +98,7 @@ def retention_frame(df) -> "pd.DataFrame":  # noqa: ANN001, F821
     return out.sort_values(["cohort", "period_number"]).reset_index(drop=True)
 
 
-def paths_frame(df) -> "pd.DataFrame":  # noqa: ANN001, F821
+def paths_frame(df) -> pd.DataFrame:  # noqa: F821
     import pandas as pd
 
     out = pd.DataFrame({"path": df["path"].astype(str).to_numpy(),
@@ -107,7 +107,7 @@ def paths_frame(df) -> "pd.DataFrame":  # noqa: ANN001, F821
     return out.reset_index(drop=True)
 
 
-def _check(p: Params, frame) -> None:  # noqa: ANN001
+def _check(p: Params, frame) -> None:
     _cases._save_check(p, frame)
 
 
@@ -421,7 +421,7 @@ def _polars_funnel(path: str, mode: str, engine: str) -> list[int]:
 
 
 def _polars_case(p: Params, mode: str, engine: str) -> dict:
-    import polars  # noqa: F401 - imported before the clock starts
+    import polars as pl  # noqa: F401 - imported before the clock starts
 
     seconds, counts = _cases._timed(lambda: _polars_funnel(p["events_parquet"], mode, engine))
     _check(p, funnel_frame(counts))
@@ -501,7 +501,7 @@ def _pandas_funnel(path: str, mode: str) -> list[int]:
 
 @case("funnel_user_pandas")
 def _funnel_user_pandas(p: Params) -> dict:
-    import pandas  # noqa: F401 - imported before the clock starts
+    import pandas as pd  # noqa: F401 - imported before the clock starts
 
     seconds, counts = _cases._timed(lambda: _pandas_funnel(p["events_parquet"], "user"))
     _check(p, funnel_frame(counts))
@@ -510,7 +510,7 @@ def _funnel_user_pandas(p: Params) -> dict:
 
 @case("funnel_order_pandas")
 def _funnel_order_pandas(p: Params) -> dict:
-    import pandas  # noqa: F401 - imported before the clock starts
+    import pandas as pd  # noqa: F401 - imported before the clock starts
 
     seconds, counts = _cases._timed(lambda: _pandas_funnel(p["events_parquet"], "order"))
     _check(p, funnel_frame(counts))
@@ -584,7 +584,7 @@ def _spark_funnel(p: Params, mode: str) -> dict:
     return {"seconds": seconds, "counts": counts, "jvm_peak_rss_mb": jvm_peak}
 
 
-def _stop_and_reap(spark) -> None:  # noqa: ANN001
+def _stop_and_reap(spark) -> None:
     """Stop Spark and wait for its JVM, so that the JVM's CPU time and peak RSS are part of
     this process's resource usage (``os.wait4`` in the harness counts waited-for children;
     an unreaped JVM's CPU would count as "other processes")."""
@@ -603,7 +603,7 @@ def _stop_and_reap(spark) -> None:  # noqa: ANN001
         proc.stdin.close()  # the JVM exits when its stdin closes
     try:
         proc.wait(timeout=60)
-    except Exception:  # noqa: BLE001
+    except Exception:
         proc.kill()
         proc.wait()
 
@@ -699,7 +699,7 @@ for _name, _sql in RETENTION_SQL_ALTERNATIVES.items():
     CASES[f"retention_duckdb_{_name}"] = (lambda sql: lambda p: _duckdb_retention(p, sql))(_sql)
 
 
-def _polars_retention(path: str, engine: str):  # noqa: ANN202
+def _polars_retention(path: str, engine: str):
     import polars as pl
 
     pairs = (
@@ -721,7 +721,7 @@ def _polars_retention(path: str, engine: str):  # noqa: ANN202
 
 @case("retention_polars")
 def _retention_polars(p: Params) -> dict:
-    import polars  # noqa: F401 - imported before the clock starts
+    import polars as pl  # noqa: F401 - imported before the clock starts
 
     seconds, frame = _cases._timed(lambda: _polars_retention(p["events_parquet"], "auto"))
     frame = retention_frame(frame.to_pandas())
@@ -838,7 +838,7 @@ def _paths_every_duckdb(p: Params) -> dict:
     return _duckdb_paths(p, PATHS_EVERY_SQL)
 
 
-def _polars_paths(path: str, first_only: bool, scoped: bool, engine: str):  # noqa: ANN202
+def _polars_paths(path: str, first_only: bool, scoped: bool, engine: str):
     import polars as pl
 
     ev = (
@@ -882,7 +882,7 @@ def _polars_paths(path: str, first_only: bool, scoped: bool, engine: str):  # no
 
 @case("paths_polars")
 def _paths_polars(p: Params) -> dict:
-    import polars  # noqa: F401 - imported before the clock starts
+    import polars as pl  # noqa: F401 - imported before the clock starts
 
     seconds, frame = _cases._timed(
         lambda: _polars_paths(p["events_parquet"], True, True, "auto"))
@@ -893,7 +893,7 @@ def _paths_polars(p: Params) -> dict:
 
 @case("paths_every_polars")
 def _paths_every_polars(p: Params) -> dict:
-    import polars  # noqa: F401 - imported before the clock starts
+    import polars as pl  # noqa: F401 - imported before the clock starts
 
     seconds, frame = _cases._timed(
         lambda: _polars_paths(p["events_parquet"], False, False, "auto"))

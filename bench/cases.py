@@ -75,7 +75,7 @@ def _repeat(fn: Callable[[], object], warm: int) -> dict:
     }
 
 
-def _save_check(p: Params, frame) -> None:  # noqa: ANN001 - a pandas DataFrame
+def _save_check(p: Params, frame) -> None:
     if p.get("check"):
         frame.to_parquet(p["check"], index=False)
 
@@ -127,6 +127,7 @@ def _retail_ingest_pandas(p: Params) -> dict:
 @case("retail_kpi_shopscope")
 def _retail_kpi_shopscope(p: Params) -> dict:
     import analyst_pandas
+
     from shopscope.kpis.queries import kpis
     from shopscope.store import Workspace
 
@@ -199,7 +200,7 @@ def _events_ingest_duckdb(p: Params) -> dict:
 # --------------------------------------------------------------------------------------
 # 4. Daily PV / UV / purchasing visitors over the stored events
 # --------------------------------------------------------------------------------------
-def _daily_frame(frame):  # noqa: ANN001, ANN202 - pandas in, pandas out
+def _daily_frame(frame):
     import pandas as pd
 
     out = frame[DAILY_COLUMNS].copy()
@@ -261,7 +262,7 @@ def _events_daily_duckdb(p: Params) -> dict:
     return {"seconds": seconds, "days": len(frame)}
 
 
-def _polars_daily(path: str, engine: str):  # noqa: ANN202
+def _polars_daily(path: str, engine: str):
     import polars as pl
 
     visitor = pl.coalesce("user_id", "anonymous_id")

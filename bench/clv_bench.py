@@ -514,7 +514,7 @@ def main() -> None:
                   f"{last['expected_total']:,.1f} vs {pm['expected_total']:,.1f}; mean "
                   f"P(alive) {last['palive_mean']:.6f} vs {pm['palive_mean']:.6f}")
         rows[f"pymc-marketing {priors}"] = pm["params"]
-        report[f"pymc_marketing_{priors}"] = {k: v for k, v in pm.items()}
+        report[f"pymc_marketing_{priors}"] = dict(pm.items())
 
     if len(rows) > 1:
         lls = {p: log_likelihoods(s, v) for p, v in rows.items()}

@@ -238,18 +238,19 @@ def render(rows: list[dict], args: argparse.Namespace, command: str) -> str:
     lines = [
         "## Serving under load (bench/load.py)", "",
         f"- Command: `{command}`",
-        f"- Date: {time.strftime('%Y-%m-%d %H:%M')}; {os.cpu_count()} cores; "
+        (f"- Date: {time.strftime('%Y-%m-%d %H:%M')}; {os.cpu_count()} cores; "
         f"Python {platform.python_version()}; load average at the end "
-        f"{' / '.join(f'{x:.2f}' for x in os.getloadavg())}",
-        f"- {args.rate:g} requests/s per endpoint for {args.duration:g} s, open loop, "
-        f"{args.connections} keep-alive connections; target p99 <= 50 ms", "",
+        f"{' / '.join(f'{x:.2f}' for x in os.getloadavg())}"),
+        (f"- {args.rate:g} requests/s per endpoint for {args.duration:g} s, open loop, "
+        f"{args.connections} keep-alive connections; target p99 <= 50 ms"), "",
         "| endpoint | heavy client | ok | errors | dropped | p50 ms | p99 ms | max ms | result |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         ok = r["p99"] <= 50 and not r["errors"] and not r["dropped"]
         lines.append(
-            f"| `{r['endpoint']}` | {'yes (' + str(r['heavy_queries']) + ' queries)' if r['heavy'] else 'no'}"
+            f"| `{r['endpoint']}` | "
+            f"{'yes (' + str(r['heavy_queries']) + ' queries)' if r['heavy'] else 'no'}"
             f" | {r['ok']:,} | {r['errors']} | {r['dropped']} | {r['p50']:.1f} | {r['p99']:.1f}"
             f" | {r['max']:.1f} | {'**PASS**' if ok else '**FAIL**'} |")
     return "\n".join(lines) + "\n"
@@ -287,7 +288,8 @@ def main() -> None:
         body = results.read_text(encoding="utf-8")
         block = f"<!-- bench:load -->\n{text.rstrip()}\n<!-- /bench:load -->"
         pattern = re.compile(r"<!-- bench:load -->.*?<!-- /bench:load -->", re.S)
-        body = pattern.sub(lambda _: block, body) if pattern.search(body) else body + "\n" + block + "\n"
+        body = (pattern.sub(lambda _: block, body) if pattern.search(body)
+                else body + "\n" + block + "\n")
         results.write_text(body, encoding="utf-8")
 
 

@@ -310,7 +310,7 @@ def _busy_seconds() -> float:
     return sum(t) - t.idle - getattr(t, "iowait", 0.0)
 
 
-def wait_for_quiet(args: argparse.Namespace, log) -> float:  # noqa: ANN001
+def wait_for_quiet(args: argparse.Namespace, log) -> float:
     """Wait until other processes use < ``--quiet-cores`` cores (we are idle meanwhile).
 
     First let the machine settle for up to ``--settle`` s (until < 0.1 cores): after a
@@ -325,7 +325,8 @@ def wait_for_quiet(args: argparse.Namespace, log) -> float:  # noqa: ANN001
         waited = time.monotonic() - start
         if busy < args.quiet_cores or waited >= args.max_wait:
             if waited >= args.max_wait and busy >= args.quiet_cores:
-                log(f"    machine still busy ({busy:.2f} cores) after {waited:.0f}s; running anyway")
+                log(f"    machine still busy ({busy:.2f} cores) after {waited:.0f}s; "
+                    "running anyway")
             return waited
         log(f"    waiting: other processes use {busy:.2f} cores")
         time.sleep(5)
@@ -352,7 +353,7 @@ def prewarm(paths: list[Path]) -> None:
                     pass
 
 
-def run_case(case: str, run: int, params: dict, args: argparse.Namespace, log) -> Run:  # noqa: ANN001
+def run_case(case: str, run: int, params: dict, args: argparse.Namespace, log) -> Run:
     prewarm(inputs(case, params))
     waited = wait_for_quiet(args, log)
     load_before = os.getloadavg()[0]
@@ -404,7 +405,7 @@ def synth_dir(args: argparse.Namespace) -> Path:
     return Path(args.out) / "synth" / tag
 
 
-def ensure_synth(args: argparse.Namespace, log) -> Path:  # noqa: ANN001
+def ensure_synth(args: argparse.Namespace, log) -> Path:
     folder = synth_dir(args)
     if (folder / "events.parquet").exists():
         log(f"reusing synthetic shop {folder}")
@@ -424,7 +425,7 @@ def ensure_synth(args: argparse.Namespace, log) -> Path:  # noqa: ANN001
     return folder
 
 
-def ingest_workspace(kind: str, dest: Path, source: Path, log) -> None:  # noqa: ANN001
+def ingest_workspace(kind: str, dest: Path, source: Path, log) -> None:
     """Build a prepared workspace (untimed) for the query benchmarks."""
     log(f"preparing {dest} (untimed ingestion) …")
     if dest.exists():
@@ -451,7 +452,7 @@ def ingest_workspace(kind: str, dest: Path, source: Path, log) -> None:  # noqa:
 # --------------------------------------------------------------------------------------
 # Checks: do the peers compute the same thing?
 # --------------------------------------------------------------------------------------
-def _read_checks(paths: dict[str, Path]):  # noqa: ANN202
+def _read_checks(paths: dict[str, Path]):
     import pandas as pd
 
     return {case: pd.read_parquet(p) for case, p in paths.items() if p.exists()}
@@ -619,7 +620,8 @@ def _faster(peer: str, s: float | None, other: float | None,
     return name, measured, None if not (s and other) else s < other
 
 
-def targets(key: str, stats: dict[str, dict], checks: list[str]) -> list[tuple[str, str, bool | None]]:
+def targets(key: str, stats: dict[str, dict],
+            checks: list[str]) -> list[tuple[str, str, bool | None]]:
     """(target, measured, pass?) for one benchmark."""
     def med(case: str) -> float | None:
         return stats.get(case, {}).get("median")
@@ -709,21 +711,23 @@ def machine_section(args: argparse.Namespace, started: dict, ended: dict) -> str
         f"- Command (latest invocation): `{command}`",
         f"- Date: {started['time']} → {ended['time']} (local time)",
         f"- shopscope: commit {commit}{' + uncommitted changes in src/' if dirty else ''}",
-        f"- Machine: {os.cpu_count()} cores ({cpu}), "
-        f"{psutil.virtual_memory().total / GiB:.1f} GiB RAM, {platform.platform()}",
-        f"- Python {platform.python_version()}; duckdb {ver('duckdb')}, ibis-framework "
+        (f"- Machine: {os.cpu_count()} cores ({cpu}), "
+        f"{psutil.virtual_memory().total / GiB:.1f} GiB RAM, {platform.platform()}"),
+        (f"- Python {platform.python_version()}; duckdb {ver('duckdb')}, ibis-framework "
         f"{ver('ibis-framework')}, polars {ver('polars')}, pandas {ver('pandas')}, "
-        f"pyarrow {ver('pyarrow')}",
-        f"- Machine load: load average {started['load']} at the start, {ended['load']} at the "
+        f"pyarrow {ver('pyarrow')}"),
+        (f"- Machine load: load average {started['load']} at the start, {ended['load']} at the "
         "end. Before each run the harness waited until other processes used < "
         f"{args.quiet_cores} cores; the column *other CPU* is the most CPU (in cores) that "
-        "other processes used during a kept run of the case (2 cores = the whole machine).",
-        "- Each case runs in a fresh subprocess per run (the number of runs is in each "
-        "section), interleaved across peers (in a seeded random order after the first run); the median "
+        "other processes used during a kept run of the case (2 cores = the whole machine)."),
+        ("- Each case runs in a fresh subprocess per run (the number of runs is in each "
+        "section), interleaved across peers (in a seeded random order after the first run); "
+        "the median "
         "is reported. A run during which "
         f"other processes used more than {args.busy_cores} cores is measured again (up to "
-        f"{args.retries} times). The input files are read once before each run, so they are in the OS page cache "
-        "(this VM reclaims idle page cache quickly, and the memory-hungry peers evict it).",
+        f"{args.retries} times). The input files are read once before each run, so they are in "
+        "the OS page cache "
+        "(this VM reclaims idle page cache quickly, and the memory-hungry peers evict it)."),
         "",
     ])
 

@@ -121,7 +121,7 @@ def workspace(tmp_path):
     ws.close()
 
 
-def api_client(app, user: str | None = None, password: str | None = None):  # noqa: ANN001, ANN201
+def api_client(app, user: str | None = None, password: str | None = None):
     """A TestClient over HTTPS (the session cookie is Secure), signed in as ``user`` when
     given, with the session's CSRF token set for requests that change something."""
     from fastapi.testclient import TestClient

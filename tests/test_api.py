@@ -8,11 +8,11 @@ import ibis
 import pytest
 from fastapi.testclient import TestClient
 
-from shopscope.kpis import kpis, summary
 from shopscope.app import create_app
 from shopscope.auth import UserStore
 from shopscope.cli import demo_data_path
 from shopscope.ingest import ingest_file
+from shopscope.kpis import kpis, summary
 from shopscope.schema import get_table
 from shopscope.store import Workspace
 

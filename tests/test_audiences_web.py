@@ -83,6 +83,6 @@ def test_page_in_chinese(app, saved):  # noqa: F811
     assert "人群圈选" in html and "已保存的人群" in html and "M 分 ≥ 4" in html
 
 
-def _csrf(c) -> str:  # noqa: ANN001
+def _csrf(c) -> str:
     html = c.get("/audiences").text
     return re.search(r'name="csrf" value="([^"]+)"', html).group(1)

@@ -52,11 +52,11 @@ def app(ws):
     return create_app(ws)
 
 
-def client(app, user: str | None = None):  # noqa: ANN001, ANN201
+def client(app, user: str | None = None):
     return api_client(app, user, PASSWORDS.get(user or ""))
 
 
-def visitors_with(ws, event_type: str | None = None) -> int:  # noqa: ANN001
+def visitors_with(ws, event_type: str | None = None) -> int:
     e = ws.store.table("events")
     if event_type:
         e = e.filter(e.event_type == event_type)
@@ -167,7 +167,7 @@ def retail(tmp_path_factory):
     ws.close()
 
 
-def cli(*args: str):  # noqa: ANN201
+def cli(*args: str):
     """The CLI in this process (faster than a subprocess per command): exit code, stdout,
     stderr."""
     from typer.testing import CliRunner
@@ -185,7 +185,7 @@ def page_charts(html: str) -> dict:
     return {c["id"]: c["figure"] for c in data["charts"]}
 
 
-def orders_frame(ws) -> pd.DataFrame:  # noqa: ANN001
+def orders_frame(ws) -> pd.DataFrame:
     """Orders with their visitor as the behaviour analyses define it on orders: the
     customer, or the guest order itself."""
     o = ws.store.table("orders").select("order_id", "customer_id", "ordered_at").execute()
@@ -298,7 +298,7 @@ def test_empty_results_say_why(retail):
     _, c, copy = retail
     w = str(copy)
     # asked for events on a shop that has none: the CLI says so and which source to use
-    code, out, err = cli("behaviour", "retention", "-w", w, "--grain", "week",
+    code, _out, err = cli("behaviour", "retention", "-w", w, "--grain", "week",
                          "--source", "events")
     assert code == 0, err
     assert "no events in this workspace; use --source orders" in " ".join(err.split())

@@ -21,10 +21,10 @@ import pandas as pd
 import pytest
 from babel.numbers import format_currency, format_decimal
 
-from shopscope.kpis import kpis, summary
 from shopscope.auth import UserStore
 from shopscope.cli import demo_data_path
 from shopscope.ingest import ingest_file
+from shopscope.kpis import kpis, summary
 from shopscope.store import Workspace
 from tests.pagecheck import assert_local_only
 
@@ -56,7 +56,7 @@ def workspace(tmp_path_factory):
 
 
 @contextlib.contextmanager
-def serve(app):  # noqa: ANN001, ANN201
+def serve(app):
     """Serve ``app`` with uvicorn on a free local port (Secure cookie, as in production);
     yields its base URL."""
     port = _free_port()
@@ -101,12 +101,12 @@ def browser():
         b.close()
 
 
-def shot(page, name: str) -> None:  # noqa: ANN001
+def shot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / name), full_page=True)
 
 
-def x_points(page, chart: str = "chart-sales") -> int:  # noqa: ANN001
+def x_points(page, chart: str = "chart-sales") -> int:
     return page.evaluate(f"document.getElementById('{chart}').data[0].x.length")
 
 
@@ -255,12 +255,12 @@ def test_audience_builder_in_chromium(server, browser, workspace):
     context.close()
 
 
-def _offline(context) -> list[str]:  # noqa: ANN001
+def _offline(context) -> list[str]:
     """Refuse every request that leaves 127.0.0.1, as on a machine with no network; returns
     the refused URLs."""
     refused: list[str] = []
 
-    def route(r) -> None:  # noqa: ANN001
+    def route(r) -> None:
         if urlsplit(r.request.url).hostname == "127.0.0.1":
             r.continue_()
         else:

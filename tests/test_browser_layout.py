@@ -28,10 +28,10 @@ USERS = {"en": "ada", "zh": "zoe"}
 SLOW: dict[str, float] = {}
 
 
-def _slow_down(app):  # noqa: ANN001, ANN202
+def _slow_down(app):
     """ASGI wrapper: requests to a path in SLOW wait that long first (a slow first load)."""
 
-    async def wrapped(scope, receive, send):  # noqa: ANN001, ANN202
+    async def wrapped(scope, receive, send):
         if scope["type"] == "http" and scope["path"] in SLOW:
             await asyncio.sleep(SLOW[scope["path"]])
         await app(scope, receive, send)
@@ -46,9 +46,9 @@ def shop(tmp_path_factory):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from shopscope.customers import AudienceDefinition, AudienceStore
     from shopscope.app import create_app
     from shopscope.auth import UserStore
+    from shopscope.customers import AudienceDefinition, AudienceStore
     from shopscope.experiments.registry import ExperimentStore, parse_definition
     from shopscope.ingest import ingest_file
     from shopscope.store import Workspace
@@ -108,13 +108,13 @@ def browser():
         b.close()
 
 
-def _context(browser, viewport: dict):  # noqa: ANN001, ANN202
+def _context(browser, viewport: dict):
     phone = viewport["width"] < 600
     return browser.new_context(viewport=viewport, is_mobile=phone, has_touch=phone,
                                locale="en-GB")
 
 
-def _sign_in(page, base: str, user: str) -> None:  # noqa: ANN001
+def _sign_in(page, base: str, user: str) -> None:
     page.goto(base + "/login")
     page.fill("input[name=username]", user)
     page.fill("input[name=password]", PASSWORD)
@@ -122,14 +122,14 @@ def _sign_in(page, base: str, user: str) -> None:  # noqa: ANN001
         page.click("button[type=submit]")
 
 
-def _overflow(page) -> int:  # noqa: ANN001
+def _overflow(page) -> int:
     """How many pixels the page is wider than the window (0: no horizontal scrolling).
     Against the set viewport width too: a phone widens its layout viewport to fit content."""
     width = min(page.viewport_size["width"], page.evaluate("window.innerWidth"))
     return page.evaluate("document.scrollingElement.scrollWidth") - width
 
 
-def _overflowing(page) -> list[str]:  # noqa: ANN001
+def _overflowing(page) -> list[str]:
     """The elements that stick out to the right of the window (for the failure message)."""
     return page.evaluate("""(width) => Array.from(document.querySelectorAll('body *'))
         .filter(e => e.getBoundingClientRect().right > width + 0.5)
@@ -147,7 +147,7 @@ COVERED = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).filt
 }).map(el => el.id)"""
 
 
-def _toolbar_covers_title(page) -> list[str]:  # noqa: ANN001
+def _toolbar_covers_title(page) -> list[str]:
     """Charts whose toolbar (where it shows on hover or tap) overlaps their title; a chart
     may redraw once after a resize, so give it a moment first."""
     with contextlib.suppress(sync_api.TimeoutError):
@@ -256,7 +256,7 @@ BUSY_LOG = """(() => {
 })()"""
 
 
-def _shown_on(page, path: str) -> list[dict]:  # noqa: ANN001
+def _shown_on(page, path: str) -> list[dict]:
     """The indicator states logged by the page at ``path`` while it was visible."""
     rows = json.loads(page.evaluate("sessionStorage.getItem('busy-log') || '[]'"))
     return [r for r in rows if r["path"] == path and r["on"] and r["visibility"] == "visible"

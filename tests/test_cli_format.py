@@ -191,8 +191,8 @@ def test_one_rule_for_changes():
 
 
 def test_dashboard_cards_use_the_same_rule():
-    from shopscope.ui.i18n import Translator
     from shopscope.kpis.pages import _change
+    from shopscope.ui.i18n import Translator
 
     card = _change(Translator("en"), "cancellation_rate", 0.032, 0.020, "vs", "GBP")
     assert card["text"] == "1.2 pp" and card["arrow"] == "▲" and card["cls"] == "bad"

@@ -33,7 +33,6 @@ import pytest
 from scipy import integrate, special
 
 from shopscope.customers import SummaryOptionError, customer_summary
-from shopscope.errors import ShopscopeError
 from shopscope.customers.models import (
     BetaGeoModel,
     ClvError,
@@ -50,6 +49,7 @@ from shopscope.customers.models import (
     simulate_spend,
 )
 from shopscope.customers.models.clv_paretonbd import hyp2f1_series
+from shopscope.errors import ShopscopeError
 from shopscope.schema import get_table
 from shopscope.store import connect
 from tests.conftest import shared_file

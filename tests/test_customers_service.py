@@ -15,6 +15,9 @@ import re
 import ibis
 import pytest
 
+from shopscope.app import create_app
+from shopscope.auth import UserStore
+from shopscope.cli import demo_data_path
 from shopscope.customers import (
     classic_segment,
     derive_windows,
@@ -24,9 +27,6 @@ from shopscope.customers import (
     stages_as_of,
     transition_matrix,
 )
-from shopscope.app import create_app
-from shopscope.auth import UserStore
-from shopscope.cli import demo_data_path
 from shopscope.ingest import ingest_file
 from shopscope.schema import get_table
 from shopscope.store import Workspace
@@ -66,7 +66,7 @@ def app(ws):
     return create_app(ws)
 
 
-def client(app, user: str | None = None):  # noqa: ANN001, ANN201
+def client(app, user: str | None = None):
     return api_client(app, user, PASSWORDS.get(user or ""))
 
 

@@ -31,7 +31,7 @@ def test_only_scan_ctes_are_inlined() -> None:
                      "l": None, "m": True}
 
 
-@pytest.fixture()
+@pytest.fixture
 def con():
     c = ibis.duckdb.connect()
     c.create_table("ev", pd.DataFrame({

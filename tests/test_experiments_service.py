@@ -41,7 +41,7 @@ def app(ws):
     return create_app(ws)
 
 
-def client(app, user: str | None = None):  # noqa: ANN001, ANN201
+def client(app, user: str | None = None):
     return api_client(app, user, PASSWORDS.get(user or ""))
 
 
@@ -124,7 +124,7 @@ def test_experiment_lifecycle_over_the_api(exp_app):
 
     from shopscope.experiments.stats import ProportionStats, compare_proportions
 
-    app, ws, e = exp_app
+    app, _ws, e = exp_app
     viewer, analyst = client(app, "vic"), client(app, "ann")
     assert viewer.post("/api/experiments", json=DEFINITION).status_code == 403
     assert analyst.post("/api/experiments", json=DEFINITION).status_code == 201
@@ -156,7 +156,7 @@ def test_experiment_lifecycle_over_the_api(exp_app):
 def test_experiment_pages(exp_app):
     import re
 
-    app, ws, e = exp_app
+    app, _ws, _e = exp_app
     c = client(app, "ann")
     c.post("/api/experiments", json=DEFINITION)
     listing = c.get("/experiments").text
@@ -172,7 +172,7 @@ def test_experiment_pages(exp_app):
 
 
 def test_a_broken_split_is_flagged_loudly(exp_app):
-    app, ws, e = exp_app
+    app, _ws, _e = exp_app
     c = client(app, "ann")
     # the same assignments judged against a plan of 80/20: the 50/50 split is a mismatch
     lopsided = {**DEFINITION, "split": {"control": 0.8, "treatment": 0.2}}
@@ -199,8 +199,8 @@ def test_uplift_cli_on_hillstrom(tmp_path):
     proc = subprocess.run(
         [sys.executable, "-m", "shopscope.cli", "experiment", "uplift", str(path),
          "--treatment", "segment", "--treated", "Womens E-Mail", "--control", "No E-Mail",
-         "--outcome", "visit", "--features", "recency,history,mens,womens,zip_code,newbie,"
-         "channel", "--base", "linear", "--output", str(out)],
+         "--outcome", "visit", "--features", ("recency,history,mens,womens,zip_code,newbie,"
+         "channel"), "--base", "linear", "--output", str(out)],
         capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "beats random targeting" in proc.stdout.replace("\n", " ")
@@ -240,7 +240,7 @@ def test_summary_table_by_hand(tmp_path):
 def test_group_sequential_in_the_results(exp_app):
     """Daily looks with O'Brien-Fleming spending: the last look's z is the unpooled
     two-proportion z of the final counts (by hand), boundaries fall as information grows."""
-    app, ws, e = exp_app
+    app, _ws, _e = exp_app
     c = client(app, "ann")
     c.post("/api/experiments", json=DEFINITION)
     body = c.get("/api/experiments/coupon_test/results").json()

@@ -12,6 +12,7 @@ reasoned about on its own rows while one store per engine serves the whole modul
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import ibis
 import numpy as np
@@ -585,7 +586,7 @@ def _brute_force_journeys(df: pd.DataFrame, window: pd.Timedelta) -> list[int]:
         g = g.assign(r=g.event_type.map(rank)).sort_values(["event_at", "r"], kind="stable")
         t, r = g.event_at.to_list(), g.r.to_list()
         cuts = [-1] + [i for i, x in enumerate(r) if x == 2] + [len(r) - 1]
-        for lo, hi in zip(cuts, cuts[1:], strict=False):
+        for lo, hi in itertools.pairwise(cuts):
             seg = range(lo + 1, hi + 1)
             best = 0
             for i in (i for i in seg if r[i] == 0):

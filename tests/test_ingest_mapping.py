@@ -299,10 +299,10 @@ LINES = (
         (LINES + 'encodng = "gbk"\n', "bad.toml: source[1].encodng: unknown key", "encoding"),
         (LINES.replace('"order_lines"', '"order"'), "source[1].table: unknown table 'order'",
          "order_lines"),
-        (LINES + 'extract = { quantiy = "(\\\\d+)" }\n', "source[1].extract.quantiy: 'quantiy' "
-         "is not mapped", "mapped columns: order_id"),
-        (LINES.replace("quantity =", "quantiy ="), "source[1].columns.quantiy: table "
-         "order_lines has no column 'quantiy'", "did you mean 'quantity'"),
+        (LINES + 'extract = { quantiy = "(\\\\d+)" }\n', ("source[1].extract.quantiy: 'quantiy' "
+         "is not mapped"), "mapped columns: order_id"),
+        (LINES.replace("quantity =", "quantiy ="), ("source[1].columns.quantiy: table "
+         "order_lines has no column 'quantiy'"), "did you mean 'quantity'"),
         (LINES + 'dates = { ordered_at = "%d %b %Y" }\n',
          "source[1].dates.ordered_at: unknown code %b in '%d %b %Y'", "%Y %y %m %d"),
         (LINES + 'dates = { ordered_at = "%H:%M" }\n', "needs a year, month and day", None),
@@ -335,8 +335,8 @@ LINES = (
         (LINES + '[[source]]\nfile = "o.csv"\ntable = "orders"\ncolumns = { order_id = "Id", '
          'ordered_at = "At", status = "S", gross_amount = "G" }\nconstants = { channel = "x" }\n',
          "source[2].table: orders and order items already come from order_lines", None),
-        ('[derive]\ncustomers = true\n[[source]]\nfile = "c.csv"\ntable = "customers"\n'
-         'columns = { customer_id = "Id" }\n', "derive.customers: customers come from a source",
+        (('[derive]\ncustomers = true\n[[source]]\nfile = "c.csv"\ntable = "customers"\n'
+         'columns = { customer_id = "Id" }\n'), "derive.customers: customers come from a source",
          None),
     ],
 )

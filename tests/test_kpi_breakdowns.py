@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shopscope.kpis import METRICS, kpis
-from shopscope.kpis.queries import BREAKDOWNS, UNKNOWN
 from shopscope.cli import demo_data_path
 from shopscope.ingest import ingest_file
+from shopscope.kpis import METRICS, kpis
+from shopscope.kpis.queries import BREAKDOWNS, UNKNOWN
 from shopscope.store import Workspace
 from tests.conftest import shared_file
 
@@ -158,7 +158,8 @@ def _raw_credits_by_country(path) -> pd.DataFrame:
     code = raw["StockCode"].str.strip().str.upper()
     cancel = raw["InvoiceNo"].str.strip().str.upper().str.startswith("C")
     fee = code.isin(["M", "S", "B", "BANK CHARGES", "AMAZONFEE", "CRUK", "ADJUST", "ADJUST2",
-                     "TEST001", "TEST002", "POST", "DOT", "C2"]) | code.str.match(r"(?i)^gift_\d+_\d+$")
+                     "TEST001", "TEST002", "POST", "DOT", "C2"])
+    fee |= code.str.match(r"(?i)^gift_\d+_\d+$")
     merch = ~fee & ~code.eq("D") & (qty != 0) & (price >= 0)
     value = qty * price
     frame = pd.DataFrame({"country": raw["Country"].str.strip(), "year": when.dt.year})

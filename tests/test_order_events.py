@@ -49,7 +49,7 @@ def test_monthly_customer_retention_matches_pandas(retail):
     expected = active.groupby(["cohort", "n"]).customer.nunique()
 
     class KnownCustomers:  # guest orders are visitors of their own; pandas drops them
-        def table(self, name):  # noqa: ANN001, ANN202
+        def table(self, name):
             t = ws.store.table(name)
             return t.filter(t.customer_id.notnull()) if name == "orders" else t
 
@@ -66,7 +66,7 @@ def test_monthly_customer_retention_matches_pandas(retail):
 
 
 def test_monthly_buyers_trend(retail):
-    ws, path = retail
+    ws, _path = retail
     uv = trends(OrderEvents(ws.store), metrics=("uv",), grain="month").wide()
     orders = ws.store.table("orders").mutate(m=ibis._.ordered_at.truncate("M"))
     direct = (orders.filter(orders.customer_id.notnull())

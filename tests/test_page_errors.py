@@ -35,7 +35,7 @@ def shop(tmp_path_factory):
     ws.close()
 
 
-def _login(ws, user: str):  # noqa: ANN001, ANN202
+def _login(ws, user: str):
     from fastapi.testclient import TestClient
 
     from shopscope.app import create_app
@@ -46,7 +46,7 @@ def _login(ws, user: str):  # noqa: ANN001, ANN202
     return c
 
 
-def _is_html(r) -> bool:  # noqa: ANN001
+def _is_html(r) -> bool:
     return r.headers["content-type"].startswith("text/html")
 
 

@@ -267,9 +267,10 @@ def _check_sankey(r: PathResult, right_aligned: bool) -> None:
                 key = (first + i, name, path[i + 1])
                 expect_links[key] = expect_links.get(key, 0) + n
     nodes, links = r.sankey.nodes, r.sankey.links
-    assert dict(zip(zip(nodes["position"], nodes["name"]), nodes["sessions"])) == expect_nodes
-    assert dict(zip(zip(links["source_position"], links["source"], links["target"]),
-                    links["sessions"])) == expect_links
+    keys = zip(nodes["position"], nodes["name"], strict=True)
+    assert dict(zip(keys, nodes["sessions"], strict=True)) == expect_nodes
+    assert dict(zip(zip(links["source_position"], links["source"], links["target"], strict=False),
+                    links["sessions"], strict=False)) == expect_links
     assert (links["target_position"] == links["source_position"] + 1).all()
     # Flow is conserved: what enters a node leaves it or ends there.
     for (pos, name), n in expect_nodes.items():

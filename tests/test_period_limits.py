@@ -15,7 +15,7 @@ from shopscope.schema import get_table
 PASSWORD = "root-pass-1234"
 
 
-def _insert(workspace, table: str, rows: list[dict]) -> None:  # noqa: ANN001
+def _insert(workspace, table: str, rows: list[dict]) -> None:
     spec = get_table(table)
     workspace.store.insert(table, ibis.memtable(
         [{c: r.get(c) for c in spec.names} for r in rows],
@@ -32,7 +32,7 @@ def _event(user: str, when: dt.datetime) -> dict:
     return {"event_at": when, "user_id": user, "event_type": "view"}
 
 
-def _shop(tmp_path, name: str, days: list[dt.datetime]):  # noqa: ANN001, ANN202
+def _shop(tmp_path, name: str, days: list[dt.datetime]):
     from shopscope.auth import UserStore
     from shopscope.store import Workspace
 
@@ -61,7 +61,7 @@ def decades(tmp_path_factory):
     ws.close()
 
 
-def _client(ws):  # noqa: ANN001, ANN202
+def _client(ws):
     from fastapi.testclient import TestClient
 
     from shopscope.app import create_app

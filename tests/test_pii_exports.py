@@ -22,7 +22,7 @@ JANE, BOB, CARL = "jane.doe@example.com", "bob@example.org", "c-1001"
 SECRET_ATTRS = {"full_name": "Jane Doe", "mobile": "+44 7700 900123"}
 
 
-def _insert(ws, table: str, rows: list[dict]) -> None:  # noqa: ANN001
+def _insert(ws, table: str, rows: list[dict]) -> None:
     spec = get_table(table)
     ws.store.insert(table, ibis.memtable([{c: r.get(c) for c in spec.names} for r in rows],
                                          schema=spec.ibis_schema().to_pyarrow()))
@@ -34,7 +34,7 @@ def _order(oid: str, customer: str, when: dt.datetime, net: float) -> dict:
             "shipping_amount": 0.0, "net_amount": net, "currency": "EUR", "country": "GB"}
 
 
-def _build(path):  # noqa: ANN001, ANN202
+def _build(path):
     from shopscope.auth import UserStore
     from shopscope.store import Workspace
 
@@ -61,7 +61,7 @@ def _build(path):  # noqa: ANN001, ANN202
     return ws
 
 
-def _pseudonym(ws_path, customer_id: str) -> str:  # noqa: ANN001
+def _pseudonym(ws_path, customer_id: str) -> str:
     """Independently of the engine: SHA-256 of the workspace key and the id."""
     from shopscope.auth import UserStore
 
@@ -76,7 +76,7 @@ def shop(tmp_path_factory):
     ws.close()
 
 
-def _login(ws, user: str):  # noqa: ANN001, ANN202
+def _login(ws, user: str):
     from fastapi.testclient import TestClient
 
     from shopscope.app import create_app

@@ -45,7 +45,7 @@ def tour_commands(text: str) -> list[str]:
     out = []
     for line in block.group(1).splitlines():
         line = line.strip()
-        if not line or line.startswith("#") or line.startswith(". "):
+        if not line or line.startswith(("#", ". ")):
             continue
         out.append(line)
     return out

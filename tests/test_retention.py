@@ -451,7 +451,7 @@ def test_online_retail_monthly_repurchase_cohorts_against_pandas(where, tmp_path
                 "retained_unbounded"]
         pd.testing.assert_frame_equal(
             got.matrix[cols].reset_index(drop=True),
-            expected[cols].astype({c: "int64" for c in cols[1:]}), check_dtype=False)
+            expected[cols].astype(dict.fromkeys(cols[1:], "int64")), check_dtype=False)
         np.testing.assert_allclose(got.matrix["cumulative_revenue"],
                                    expected["cumulative_revenue"], rtol=1e-9, atol=1e-6)
     finally:

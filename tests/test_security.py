@@ -72,7 +72,8 @@ def test_definitions_are_bounded(app, definition, where):  # noqa: F811
 
 def test_cache_keys_are_hashes_and_the_cache_is_bounded_by_bytes(ws):  # noqa: F811
     state = AppState(workspace=ws, users=None, cache_bytes=3_000_000)  # type: ignore[arg-type]
-    frame = lambda n: pd.DataFrame({"x": np.arange(n, dtype="int64")})
+    def frame(n):
+        return pd.DataFrame({"x": np.arange(n, dtype="int64")})
     huge_key = ("audience", "x" * 1_000_000)
     assert len(state.cached(huge_key, lambda: frame(10))) == 10
     assert all(isinstance(k, str) and len(k) == 64 for k in state.cache)
@@ -390,11 +391,11 @@ def far_future(tmp_path_factory):
     ingestion), and the KPI summary and RFM table computed before that row was added."""
     import gzip
 
-    from shopscope.kpis import summary
-    from shopscope.customers import rfm_table
     from shopscope.auth import UserStore
     from shopscope.cli import demo_data_path
+    from shopscope.customers import rfm_table
     from shopscope.ingest import ingest_file
+    from shopscope.kpis import summary
     from shopscope.store import Workspace
 
     root = tmp_path_factory.mktemp("far")
@@ -417,8 +418,8 @@ def far_future(tmp_path_factory):
 def test_a_row_dated_9999_leaves_pages_and_numbers_intact(far_future):
     from fastapi.testclient import TestClient
 
-    from shopscope.kpis import summary
     from shopscope.customers import rfm_table
+    from shopscope.kpis import summary
 
     workspace, before = far_future
     assert workspace.store.out_of_range("orders") == 1
@@ -578,8 +579,8 @@ def test_cached_reads_do_not_wait_for_a_running_query(tmp_path):
     from shopscope.store import Workspace
     from shopscope.ui.deps import AppState
 
-    ws = Workspace.create(tmp_path / "ws")
-    state = AppState(workspace=ws, users=UserStore(ws.path))
+    workspace = Workspace.create(tmp_path / "workspace")
+    state = AppState(workspace=workspace, users=UserStore(workspace.path))
     assert state.cached("k", lambda: 41) == 41
     state._version = (0.5, state._version[1])  # due for a version check
     release = threading.Event()
@@ -598,6 +599,6 @@ def test_cached_reads_do_not_wait_for_a_running_query(tmp_path):
     waited = time.monotonic() - began
     release.set()
     t.join(10)
-    ws.close()
+    workspace.close()
     assert waited < 1.0
     assert state.cached("other", lambda: 2) == 1

@@ -121,7 +121,7 @@ def app(ws):
     return create_app(ws)
 
 
-def client(app, user: str = "vic"):  # noqa: ANN001, ANN201
+def client(app, user: str = "vic"):
     return api_client(app, user, PASSWORDS[user])
 
 
@@ -298,7 +298,7 @@ class _Counting(LocalContext):
         self.store_ = {}
         self.computed: list = []
 
-    def cached(self, key, compute):  # noqa: ANN001, ANN201
+    def cached(self, key, compute):
         if key not in self.store_:
             self.computed.append(key[0])
             self.store_[key] = compute()
@@ -340,5 +340,5 @@ def _imports(path: Path) -> set[str]:
 def test_layers(module, forbidden):
     names = _imports(PACKAGE / module)
     bad = sorted(n for n in names for f in forbidden
-                 if n == f or n.startswith(f"shopscope.{f}") or n.startswith(f"{f}."))
+                 if n == f or n.startswith((f"shopscope.{f}", f"{f}.")))
     assert not bad, f"{module} imports {bad}"

@@ -73,10 +73,10 @@ class Recording:
         self.keys: list = []
 
     @property
-    def store(self):  # noqa: ANN201
+    def store(self):
         return self.workspace.store
 
-    def cached(self, key, compute):  # noqa: ANN001, ANN201
+    def cached(self, key, compute):
         self.keys.append(key)
         return compute()
 

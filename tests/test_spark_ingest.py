@@ -6,9 +6,9 @@ import gzip
 
 import pytest
 
-from shopscope.kpis import summary
 from shopscope.cli import demo_data_path
 from shopscope.ingest import ingest_file
+from shopscope.kpis import summary
 from shopscope.store import Workspace
 
 pytestmark = pytest.mark.spark

@@ -46,11 +46,10 @@ def test_transaction_rolls_back_on_error():
          "price": [1.0], "cost": [None], "launched_at": [None]},
         schema=get_table("products").ibis_schema().to_pyarrow(),
     )
-    with pytest.raises(RuntimeError):
-        with store.transaction():
-            store.insert("products", rows)
-            assert store.row_count("products") == 1
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), store.transaction():
+        store.insert("products", rows)
+        assert store.row_count("products") == 1
+        raise RuntimeError("boom")
     assert store.row_count("products") == 0
 
 
@@ -62,7 +61,7 @@ def test_duckdb_memory_limit_default_and_overrides(monkeypatch, tmp_path):
     from shopscope.store import connect
     from shopscope.store.engine import DUCKDB_MEMORY_SHARE
 
-    def limit(store) -> float:  # noqa: ANN001
+    def limit(store) -> float:
         text = store.backend.con.execute(
             "SELECT current_setting('memory_limit')").fetchone()[0]
         value, unit = text.split()

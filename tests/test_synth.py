@@ -286,17 +286,17 @@ def test_inventory_follows_demand(shop):
 
 
 def _customer_histories(result):
-    return sql(result, """
+    return sql(result, f"""
         with o as (select customer_id, ordered_at,
                           row_number() over (partition by customer_id order by ordered_at) rn
-                   from {orders} where customer_id is not null)
-        select (epoch(timestamp '%s') - epoch(c.first_seen_at)) / 86400 t_obs,
+                   from {{orders}} where customer_id is not null)
+        select (epoch(timestamp '{result.truth.end}') - epoch(c.first_seen_at)) / 86400 t_obs,
                coalesce((epoch(min(ordered_at) filter (where rn = 2))
                          - epoch(c.first_seen_at)) / 86400, 1e9) first_gap,
                count(*) - 1 repeats,
                min(ordered_at) = c.first_seen_at as first_at_signup
-        from {customers} c join o using (customer_id)
-        group by c.customer_id, c.first_seen_at""" % result.truth.end)
+        from {{customers}} c join o using (customer_id)
+        group by c.customer_id, c.first_seen_at""")
 
 
 def test_bgnbd_first_repeat_time_matches_gamma_mixture(buyers):
@@ -382,15 +382,16 @@ def test_funnel_step_rates_match_truth_per_channel(shop):
 def test_channel_effects_recovered_by_least_squares(buyers):
     """Daily new customers on daily spend: the slope is acquisitions per unit spend."""
     truth = {c.name: c for c in buyers.truth.channels}
-    days = sql(buyers, """
-        with s as (select channel, date, sum(spend) spend from {marketing_spend} group by all),
+    days = sql(buyers, f"""
+        with s as (select channel, date, sum(spend) spend from {{marketing_spend}} group by all),
              a as (select signup_channel channel, first_seen_at::date date, count(*) n
-                   from {customers} group by all),
-             d as (select unnest(range(date '%s', date '%s', interval 1 day))::date date)
+                   from {{customers}} group by all),
+             d as (select unnest(range(date '{buyers.truth.start}', date '{buyers.truth.end}',
+                                       interval 1 day))::date date)
         select s2.channel, d.date, coalesce(s.spend, 0) spend, coalesce(a.n, 0) n
         from (select distinct channel from s) s2 cross join d
         left join s using (channel, date) left join a using (channel, date)
-    """ % (buyers.truth.start, buyers.truth.end))
+    """)
     for name in np.unique(days["channel"]):
         m = days["channel"] == name
         x, y = days["spend"][m], days["n"][m].astype(float)
@@ -422,15 +423,15 @@ def test_marketplace_demand_matches_croston_truth(buyers):
 
 
 def test_return_rates_match_category_truth(buyers):
-    got = sql(buyers, """
+    got = sql(buyers, f"""
         select p.category, count(*) lines, count(r.order_id) returned
-        from {order_items} i join {orders} o using (order_id)
-        join {products} p using (product_id)
-        left join (select distinct order_id, product_id from {returns} where kind = 'return') r
+        from {{order_items}} i join {{orders}} o using (order_id)
+        join {{products}} p using (product_id)
+        left join (select distinct order_id, product_id from {{returns}} where kind = 'return') r
           using (order_id, product_id)
         where o.status in ('completed', 'refunded') and o.channel <> 'marketplace'
-          and o.ordered_at < timestamp '%s' - interval 60 day
-        group by 1""" % buyers.truth.end)
+          and o.ordered_at < timestamp '{buyers.truth.end}' - interval 60 day
+        group by 1""")
     for cat, lines, back in zip(got["category"], got["lines"], got["returned"], strict=True):
         p = buyers.truth.return_prob_by_category[cat]
         assert abs(z_prop(back, lines, p)) < Z, cat

@@ -19,7 +19,7 @@ PASSWORD = "root-pass-1234"
 DEC, JAN = "2023-12-01", "2024-01-01"
 
 
-def _build(path):  # noqa: ANN001, ANN202
+def _build(path):
     """Events from 1 December 2023 to 10 January 2024: January is partial, December not."""
     from shopscope.auth import UserStore
     from shopscope.store import Workspace
@@ -45,7 +45,7 @@ def shop(tmp_path_factory):
     ws.close()
 
 
-def _client(ws):  # noqa: ANN001, ANN202
+def _client(ws):
     from fastapi.testclient import TestClient
 
     from shopscope.app import create_app

@@ -22,15 +22,15 @@ from babel.dates import format_date, format_skeleton
 from babel.numbers import format_currency, format_decimal, format_percent
 
 pytest.importorskip("httpx")
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
-from shopscope.kpis import kpis, summary  # noqa: E402
-from shopscope.app import create_app  # noqa: E402
-from shopscope.auth import UserStore  # noqa: E402
-from shopscope.cli import demo_data_path  # noqa: E402
-from shopscope.ingest import ingest_file  # noqa: E402
-from shopscope.store import Workspace  # noqa: E402
-from shopscope.ui.charts import COLORS, HIGHLIGHT  # noqa: E402
+from shopscope.app import create_app
+from shopscope.auth import UserStore
+from shopscope.cli import demo_data_path
+from shopscope.ingest import ingest_file
+from shopscope.kpis import kpis, summary
+from shopscope.store import Workspace
+from shopscope.ui.charts import COLORS, HIGHLIGHT
 
 PASSWORD = "correct horse battery staple"
 EN, ZH = "en", "zh_Hans_CN"
@@ -76,7 +76,7 @@ def app(demo_ws):
     return create_app(demo_ws)
 
 
-def client_for(app) -> TestClient:  # noqa: ANN001
+def client_for(app) -> TestClient:
     return TestClient(app, base_url="https://testserver")
 
 
@@ -115,7 +115,7 @@ def login(client: TestClient, user: str, password: str = PASSWORD, next_url: str
     return client.post("/login", data=data, follow_redirects=False)
 
 
-def signed_in(app, user: str) -> TestClient:  # noqa: ANN001
+def signed_in(app, user: str) -> TestClient:
     client = client_for(app)
     assert login(client, user).status_code == 303
     return client
@@ -146,7 +146,7 @@ def count(value: float, locale: str = EN) -> str:
     return format_decimal(value, "#,##0", locale=locale)
 
 
-def period_rows(store, grain: str, period: str, by: str | None = None,  # noqa: ANN001
+def period_rows(store, grain: str, period: str, by: str | None = None,
                 value: str | None = None, **kw) -> pd.DataFrame:
     data = kpis(store, grain=grain, by=by, **kw).data
     if by:

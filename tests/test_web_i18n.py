@@ -21,13 +21,12 @@ from babel.dates import format_skeleton
 
 pytest.importorskip("httpx")
 
-from shopscope.kpis import kpis
 from shopscope.app import create_app
 from shopscope.auth import UserStore
 from shopscope.behaviour.pages import keep_cohorts
-from shopscope.customers.pages import sankey_positions
 from shopscope.core.i18n import entries
-from shopscope.kpis import partial_periods
+from shopscope.customers.pages import sankey_positions
+from shopscope.kpis import kpis, partial_periods
 from shopscope.ui.i18n import Translator, country_name, format_change
 from tests.test_web import PASSWORD, charts, client_for, demo_ws, login, synth_ws  # noqa: F401
 

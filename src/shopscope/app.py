@@ -12,11 +12,11 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shopscope import __version__
-from shopscope.ui.deps import ApiError, AppState
-from shopscope.ui.security import BodyLimit, SecurityHeaders, max_body_bytes
 from shopscope.auth import AuthError, UserStore
 from shopscope.errors import InputError, SchemaError, ShopscopeError, WorkspaceError
 from shopscope.store import Workspace
+from shopscope.ui.deps import ApiError, AppState
+from shopscope.ui.security import BodyLimit, SecurityHeaders, max_body_bytes
 
 
 def _status_of(exc: ShopscopeError) -> tuple[int, str]:

@@ -117,7 +117,8 @@ class UserStore:
     def add(self, username: str, password: str, role: Role = "viewer", lang: str = "en") -> User:
         if role not in ROLES:
             raise AuthError(f"unknown role {role!r}", hint=f"roles are: {', '.join(ROLES)}")
-        if not username or not username.replace("_", "").replace(".", "").replace("-", "").isalnum():
+        plain = username.replace("_", "").replace(".", "").replace("-", "")
+        if not username or not plain.isalnum():
             raise AuthError(f"invalid user name {username!r}",
                             hint="use letters, digits, '.', '-' or '_'")
         check_password_strength(password)

@@ -14,8 +14,8 @@ from typing import Annotated, Literal
 import typer
 from rich.console import Console
 
-from shopscope.ui.clifmt import escape
 from shopscope.errors import ShopscopeError
+from shopscope.ui.clifmt import escape
 
 app = typer.Typer(
     add_completion=False,
@@ -55,7 +55,7 @@ def init(
     ws.close()
 
 
-def _open_workspace(path: Path):  # noqa: ANN202
+def _open_workspace(path: Path):
     from shopscope.store import Workspace
 
     return Workspace.open(path)
@@ -91,7 +91,7 @@ class _Bar:
         self.progress.__exit__(*exc)
 
 
-def print_report(report, limit: int = 20) -> None:  # noqa: ANN001
+def print_report(report, limit: int = 20) -> None:
     """Validation problems as a table: file, row, column, value, reason."""
     from rich.table import Table
 
@@ -133,7 +133,8 @@ def ingest(
         raise ShopscopeError(f"unknown policy {policy!r}", hint="use reject or quarantine")
     if mapping is None and (preset is None or not paths):
         raise ShopscopeError("nothing to load",
-                             hint="shopscope ingest PRESET FILE… or shopscope ingest --mapping M.toml")
+                             hint="shopscope ingest PRESET FILE… or "
+                                  "shopscope ingest --mapping M.toml")
     if mapping is not None and (preset or paths):
         raise ShopscopeError("give either a preset with files or --mapping, not both",
                              hint="a mapping file names its own files")
@@ -162,7 +163,7 @@ def ingest(
         ws.close()
 
 
-def _print_load(result) -> None:  # noqa: ANN001
+def _print_load(result) -> None:
     if result.skipped:
         console.print(f"{escape(result.source)}: already loaded, nothing added")
         return
@@ -179,16 +180,16 @@ def _print_load(result) -> None:  # noqa: ANN001
 
 
 
-def _emit(frame, fmt: str, output: Path | None, title: str = "",  # noqa: ANN001
-          grain: str = "day", *, kinds=None, currency: str | None = None,  # noqa: ANN001
+def _emit(frame, fmt: str, output: Path | None, title: str = "",
+          grain: str = "day", *, kinds=None, currency: str | None = None,
           footnote: str = "") -> None:
     """Print or write a result frame in the asked format.
 
     Exports hold exact values without float noise (counts as integers, money in the
     currency's minor unit); tables format each column by its kind (:mod:`shopscope.ui.clifmt`).
     """
-    from shopscope.ui.clifmt import export_frame, to_json_text
     from shopscope.errors import ShopscopeError
+    from shopscope.ui.clifmt import export_frame, to_json_text
 
     if fmt == "parquet":
         if output is None:
@@ -212,12 +213,18 @@ def _emit(frame, fmt: str, output: Path | None, title: str = "",  # noqa: ANN001
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
-def _print_table(frame, title: str, grain: str = "day", *, kinds=None,  # noqa: ANN001
+def _print_table(frame, title: str, grain: str = "day", *, kinds=None,
                  currency: str | None = None, footnote: str = "") -> None:
     """A result frame as one or more tables that fit the terminal (nothing cut short); a
     partial period is labelled ``(partial)``."""
     from shopscope.kpis import METRICS
-    from shopscope.ui.clifmt import NUMERIC_KINDS, format_frame, kinds_for, minor_digits, print_table
+    from shopscope.ui.clifmt import (
+        NUMERIC_KINDS,
+        format_frame,
+        kinds_for,
+        minor_digits,
+        print_table,
+    )
 
     partial = frame["partial"].tolist() if "partial" in frame.columns else None
     shown = frame.drop(columns="partial") if partial is not None else frame
@@ -236,7 +243,7 @@ def _print_table(frame, title: str, grain: str = "day", *, kinds=None,  # noqa: 
                 headers=headers, footnote=footnote)
 
 
-def _period_label(value, grain: str) -> str:  # noqa: ANN001
+def _period_label(value, grain: str) -> str:
     if grain == "month":
         return f"{value:%Y-%m}"
     if grain == "quarter":
@@ -396,7 +403,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(token_app, name="token")
 
 
-def _users(workspace: Path):  # noqa: ANN202
+def _users(workspace: Path):
     from shopscope.auth import UserStore
 
     _open_workspace(workspace).close()  # fails clearly when there is no workspace
@@ -513,7 +520,6 @@ def _serve(workspace: Path, host: str, port: int, secure: bool,
     import uvicorn
 
     from shopscope.app import create_app
-
     from shopscope.store.workspace import serve_marker
 
     app_ = create_app(workspace, cookie_secure=secure)
@@ -545,7 +551,7 @@ def _register_subcommands() -> None:
     app.registered_commands[at:at] = added
 
 
-def _escape_help(command) -> None:  # noqa: ANN001
+def _escape_help(command) -> None:
     """Help is printed as Rich markup: escape it so ``[metric]`` stays on the screen."""
     for attr in ("help", "short_help"):
         if isinstance(getattr(command, attr, None), str):

@@ -71,7 +71,7 @@ class ValidationFailed(ShopscopeError, ValueError):
 
     exit_code = 4
 
-    def __init__(self, message: str, report, hint: str | None = None) -> None:  # noqa: ANN001
+    def __init__(self, message: str, report, hint: str | None = None) -> None:
         super().__init__(message, hint)
         self.report = report
 

@@ -34,7 +34,8 @@ def test_a_different_value_is_named_by_row_and_column():
     with pytest.raises(AssertionError, match=r"row 1 \[v\]: DuckDB 2.0, Spark 2.001"):
         assert_same(Result("r", a), Result("r", b))
     # a missing value is not zero, and rows keep their order in a frame
-    assert differences(plain({"x": None}), plain({"x": 0.0})) == ["answer.x: DuckDB None, Spark 0.0"]
+    assert differences(plain({"x": None}), plain({"x": 0.0})) == [
+        "answer.x: DuckDB None, Spark 0.0"]
     assert differences(plain(a), plain(a.iloc[::-1]))
 
 

@@ -635,7 +635,7 @@ def _chain_sequential(rows: _Rows, plan: _Plan) -> tuple[ir.Table, list[str]]:
         if journeys:
             valid[k] = valid[k] & (t._b.isnull() | (s > t._b))
         dur[k] = (secs - s.epoch_seconds().floor()).cast("int64")
-    values = {k: t._val for k in range(1, n + 1)} if plan.mode == "order" else {}
+    values = dict.fromkeys(range(1, n + 1), t._val) if plan.mode == "order" else {}
     t = _row_levels(t, plan, valid, dur, values)
     return t, [*unit, "_seg"] if journeys else list(unit)
 

@@ -51,11 +51,9 @@ def _explained(answer: service.Explained, body: dict[str, Any]) -> dict[str, Any
 
 def _records(frame) -> list[dict[str, Any]]:
     clean = frame.astype(object).where(frame.notna(), None)
-    out = []
-    for row in clean.to_dict(orient="records"):
-        out.append({k: (v.isoformat() if isinstance(v, dt.date | dt.datetime)
-                        else v.item() if hasattr(v, "item") else v) for k, v in row.items()})
-    return out
+    return [{k: (v.isoformat() if isinstance(v, dt.date | dt.datetime)
+                 else v.item() if hasattr(v, "item") else v) for k, v in row.items()}
+            for row in clean.to_dict(orient="records")]
 
 
 class FunnelQuery:
@@ -129,7 +127,7 @@ def get_funnel_trend(state: State, user: CurrentUser, q: Annotated[FunnelQuery, 
                              "description": "one row per visitor: visitor, user_id"}})
 def get_dropped(state: State, user: Annotated[User, Depends(require("analyst"))],
                 q: Annotated[FunnelQuery, Depends()], at_step: Annotated[int, Query(ge=2)],
-                format: Literal["csv", "parquet"] = "csv",  # noqa: A002
+                format: Literal["csv", "parquet"] = "csv",
                 pii: Literal["mask", "hash", "raw"] = "mask") -> Response:
     """The visitors who reached step ``at_step - 1`` but not ``at_step``: an audience to
     win back (visitor ids and customer ids, no other personal data). As in the customer

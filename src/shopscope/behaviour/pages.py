@@ -4,7 +4,8 @@ retention and repurchase cohorts (``/behaviour/retention``) and paths
 
 Each page reads its options from the query string (a bad value is reported and the default
 used), asks :mod:`shopscope.behaviour.service` (the API's answers, from the same cache), and
-draws Plotly charts from the small results. Steps are typed as in the CLI, joined with ``>`` for a funnel:
+draws Plotly charts from the small results. Steps are typed as in the CLI, joined with ``>``
+for a funnel:
 ``view > add_to_cart:category=toys > purchase``.
 """
 
@@ -416,7 +417,8 @@ def heatmap(t: Translator, chart_id: str, title: str, wide: pd.DataFrame, grain:
     return Chart(chart_id, {"data": [{
         "type": "heatmap", "x": [str(c) for c in wide.columns], "y": cohorts, "z": z,
         "text": text, "texttemplate": "%{text}" if len(wide.columns) <= 16 else "",
-        "hovertemplate": "%{y} +%{x}: %{text}<extra></extra>", "colorscale": "Blues", "reversescale": True,
+        "hovertemplate": "%{y} +%{x}: %{text}<extra></extra>", "colorscale": "Blues",
+        "reversescale": True,
         "colorbar": {"tickformat": z_format}}], "layout": lay})
 
 

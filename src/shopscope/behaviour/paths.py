@@ -71,8 +71,8 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from shopscope.behaviour.common import Step, as_step, in_range, parse_date, visitor
 from shopscope.core.tables import TableSource
-from shopscope.behaviour.common import Step, parse_date, as_step, in_range, visitor
 from shopscope.errors import OptionError
 from shopscope.schema.tables import EVENT_TYPES
 
@@ -521,10 +521,7 @@ def _result(counts: pd.DataFrame, o: PathOptions) -> PathResult:
     weights = counts["sessions"]
     total = int(weights.sum())
     # Trim to `length`: keep the first steps, or the last ones for paths that end at `end`.
-    if o.mode == "end":
-        trimmed = [p[-o.length:] for p in full]
-    else:
-        trimmed = [p[:o.length] for p in full]
+    trimmed = [p[-o.length:] for p in full] if o.mode == "end" else [p[:o.length] for p in full]
     grouped = (pd.DataFrame({"path": trimmed, "sessions": weights.to_numpy()})
                .groupby("path", as_index=False, sort=False)["sessions"].sum())
     grouped["text"] = grouped["path"].map(ARROW.join)

@@ -66,7 +66,6 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from shopscope.core.tables import TableSource
 from shopscope.behaviour.common import (
     Step,
     as_step,
@@ -85,6 +84,7 @@ from shopscope.behaviour.trends import (
     to_records,
 )
 from shopscope.core.periods import MAX_PERIODS, bound, data_span
+from shopscope.core.tables import TableSource
 from shopscope.errors import OptionError
 
 __all__ = ["CohortResult", "RetentionMode", "RetentionResult", "cohort_expr",

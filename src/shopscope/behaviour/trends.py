@@ -58,20 +58,20 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from shopscope.core.tables import TableSource
 from shopscope.behaviour.common import (
     GRAINS,
     Step,
-    parse_date,
     as_step,
     in_range,
+    parse_date,
     period,
     property_value,
     visitor,
 )
 from shopscope.core.periods import bound, data_span
-from shopscope.kpis.queries import UNKNOWN, is_partial
+from shopscope.core.tables import TableSource
 from shopscope.errors import OptionError
+from shopscope.kpis.queries import UNKNOWN, is_partial
 from shopscope.privacy import PII_COLUMNS
 from shopscope.schema import get_table
 

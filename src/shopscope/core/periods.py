@@ -13,8 +13,8 @@ exclusive bound the queries filter with (``start <= t < stop``).
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, get_args
 
 from shopscope.errors import OptionError

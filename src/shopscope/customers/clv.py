@@ -282,7 +282,7 @@ def dropout_check(tables: TableSource, fit: ClvFit, result: ClvResult,
     error = split[0]
     return DropoutCheck(
         too_little_dropout=flagged, mean_probability_alive=mean_alive,
-        expected_alive=float(alive.sum()), customers=int(len(alive)), lifecycle_as_of=as_of,
+        expected_alive=float(alive.sum()), customers=len(alive), lifecycle_as_of=as_of,
         lifecycle_churned=churned, lifecycle_buyers=int(buyers), lifecycle_churned_share=share,
         churn_days=int(windows.churn_days),
         holdout_error_pct=error if error is not None and math.isfinite(error) else None,

@@ -97,7 +97,8 @@ def stats(name: str, state: State, user: CurrentUser,
 
 
 @router.get("/api/audiences/{name}/export",
-            response_class=Response, responses={200: {"content": {"text/csv": {}, "application/vnd.apache.parquet": {}}}})
+            response_class=Response,
+            responses={200: {"content": {"text/csv": {}, "application/vnd.apache.parquet": {}}}})
 def export(name: str, state: State, user: User = Depends(require("analyst")),
            as_of: dt.date | None = None, format: Literal["csv", "parquet"] = "csv",
            pii: Literal["mask", "hash", "raw"] = "mask") -> Response:

@@ -212,7 +212,7 @@ def holdout_chart(t: Translator, report: ClvReport) -> Chart | None:
         return None
     labels = [r.label for r in h.rows]
 
-    def freq(r) -> str:  # noqa: ANN001
+    def freq(r) -> str:
         # the last bin ("7+") holds every customer with at least that many
         if r.label.endswith("+"):  # "3 or more": always plural, one form
             return t("cust.freq_label_more", n=t.count(r.frequency))

@@ -111,4 +111,4 @@ class AudienceStore(DefinitionStore[AudienceDefinition]):
     id_field = "name"
     error = AudienceError
     not_found = AudienceNotFound
-    parse = staticmethod(lambda text: parse_definition(text))
+    parse = staticmethod(parse_definition)

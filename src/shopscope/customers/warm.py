@@ -3,6 +3,8 @@ computed through the service, under the keys the pages use (see ``shopscope.ui.w
 
 from __future__ import annotations
 
+import contextlib
+
 from shopscope.core.service import Context
 from shopscope.customers import service as svc
 from shopscope.customers.service import CustomersError
@@ -18,10 +20,9 @@ def customers_page(ctx: Context) -> None:
         return  # no orders: the page shows its empty state
     svc.rfm_segments(ctx, svc.RfmParams(as_of=dates.default_as_of, scheme="classic"))
     svc.flows(ctx, svc.MovesParams(end=dates.default_as_of))
-    try:
+    # the page shows why there is no CLV; an error is not cached
+    with contextlib.suppress(CustomersError):
         svc.clv_report(ctx, svc.ClvParams(calibration_end=dates.default_calibration_end))
-    except CustomersError:
-        pass  # the page shows why there is no CLV; an error is not cached
 
 
 def audiences_page(ctx: Context) -> None:

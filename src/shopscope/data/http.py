@@ -120,7 +120,8 @@ def customers(state: State, user: CurrentUser, page: int = PageQuery,
 
 
 @router.get("/api/customers/export",
-            response_class=Response, responses={200: {"content": {"text/csv": {}, "application/vnd.apache.parquet": {}}}})
+            response_class=Response,
+            responses={200: {"content": {"text/csv": {}, "application/vnd.apache.parquet": {}}}})
 def export_customers(
     state: State,
     user: User = Depends(require("analyst")),

@@ -82,8 +82,8 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from shopscope.core.tables import TableSource
 from shopscope.behaviour import property_value, visitor, where_clause
+from shopscope.core.tables import TableSource
 from shopscope.errors import OptionError
 from shopscope.experiments.bayes import BayesResult, beta_binomial, normal_means
 from shopscope.experiments.exposures import all_exposures
@@ -883,7 +883,7 @@ def _objects(row: pd.Series | None, kind: str) -> Any:
                 "ratio": RatioStats(0, 0.0, 0.0, 0.0, 0.0, 0.0)}[kind]
     n = int(row["n"])
     if kind == "binary":
-        return ProportionStats(n, int(round(row["x"])))
+        return ProportionStats(n, round(row["x"]))
     if kind == "mean":
         return MeanStats(n, float(row["sum"]), float(row["sum_sq"]))
     return RatioStats(n, float(row["sum"]), float(row["sum_y"]), float(row["sum_sq"]),
@@ -957,7 +957,7 @@ def analyze(store: TableSource, definition: ExperimentDefinition) -> ExperimentR
     stats = experiment_stats(store, d)
     overall = stats[stats.segment == _ALL]
     first = d.metrics[0].name
-    counts = {v: 0 for v in d.variants}
+    counts = dict.fromkeys(d.variants, 0)
     for _, r in overall[overall.metric == first].iterrows():
         counts[str(r["variant"])] = int(r["n"])
     srm = srm_check(counts, d.split, threshold=d.srm_threshold)
@@ -1049,7 +1049,7 @@ def _information(peeks: list, planned: int) -> list[float]:
     spent all of alpha. (With fractions from units, 4,000 simulated A/A tests of the
     synthetic shop peeked daily gave 6.7% false positives; with these, 5.5%.)
     """
-    def ss(s: Any) -> float:  # noqa: ANN401
+    def ss(s: Any) -> float:
         if isinstance(s, ProportionStats):
             return s.x * (1 - s.x / s.n) if s.n else 0.0
         return s.sum_sq - s.sum**2 / s.n if s.n else 0.0

@@ -47,14 +47,14 @@ def _p(v: float | None) -> str:
     return "<0.0001" if v < 1e-4 else f"{v:.4f}"
 
 
-def readable(frame, rates: list[bool]):  # noqa: ANN001, ANN201
+def readable(frame, rates: list[bool]):
     """A comparison frame for a terminal: rates as percentages, their differences in
     percentage points (+1.05 pp), relative lifts as signed percentages (−0.31%), lift and
     interval in one column. ``rates[i]``: row ``i`` compares rates. CSV and JSON keep the
     full-precision numbers; only the table is rounded."""
     import pandas as pd
 
-    def lift(i: int, r) -> str:  # noqa: ANN001
+    def lift(i: int, r) -> str:
         if rates[i]:  # differences of rates: points
             return (f"{_signed(r.abs_lift * 100, 2, ' pp')} [{_signed(r.abs_low * 100)}, "
                     f"{_signed(r.abs_high * 100)}]")
@@ -83,7 +83,7 @@ def readable(frame, rates: list[bool]):  # noqa: ANN001, ANN201
     return out
 
 
-def print_comparisons(frame, title: str) -> None:  # noqa: ANN001
+def print_comparisons(frame, title: str) -> None:
     """The :func:`readable` frame as a compact table that fits 80 columns: no vertical
     rules, numbers right-aligned and never wrapped (labels wrap instead)."""
     from rich import box
@@ -108,7 +108,7 @@ def _option(field: str) -> str:
 
 
 @experiment_app.command("plan")
-def plan_command(  # noqa: PLR0913
+def plan_command(
     metric: Annotated[str, typer.Option(help="proportion (a rate) or mean")] = "proportion",
     baseline: Annotated[float | None, typer.Option(
         help="Control rate (proportion) or mean (mean, optional).")] = None,
@@ -242,7 +242,7 @@ def analyze_command(
 
 
 @experiment_app.command("uplift")
-def uplift_command(  # noqa: PLR0913
+def uplift_command(
     data: Annotated[Path, typer.Argument(help="CSV or Parquet: one row per unit with its "
                                          "arm, outcome and features.")],
     treatment: Annotated[str, typer.Option(help="Column with each unit's arm.")],

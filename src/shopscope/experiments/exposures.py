@@ -55,7 +55,7 @@ def _json_value(staged: ir.Table) -> ir.StringValue:
     return ibis.literal("").concat(*parts)
 
 
-def repeated_assignment_check(staged: ir.Table) -> Any:  # noqa: ANN401 - a validate.Check
+def repeated_assignment_check(staged: ir.Table) -> Any:
     """The loader's key check for ``experiments``: every row after a unit's earliest
     exposure (``assigned_at``, nulls last, then file order) is flagged, with the whole row
     as its value."""
@@ -82,7 +82,7 @@ def _in_arm(t: ir.Table) -> ir.StringValue:
     return _key(t) + "\x1f" + t.variant.cast("string").fill_null("")
 
 
-def stored_repeat_check(staged: ir.Table, store: TableSource) -> Any:  # noqa: ANN401
+def stored_repeat_check(staged: ir.Table, store: TableSource) -> Any:
     """The loader's check for a unit that an earlier load already assigned: its rows in this
     load are flagged, with the whole row as the value, as a repeat within one file is, so
     that two loads of a log count exactly what one load of it would. (The loader's "key
@@ -96,8 +96,8 @@ def stored_repeat_check(staged: ir.Table, store: TableSource) -> Any:  # noqa: A
     return Check("experiment_id+unit_id", STORED_REASON, bad, _json_value(staged))
 
 
-def stored_repeat_note(staged: ir.Table, check: Any, store: TableSource,  # noqa: ANN401
-                       execute: Any) -> str | None:  # noqa: ANN401
+def stored_repeat_note(staged: ir.Table, check: Any, store: TableSource,
+                       execute: Any) -> str | None:
     """One line for the ingest report: per experiment, the units of this load that an
     earlier load already assigned, and how many of them in another arm."""
     if check is None:
@@ -118,7 +118,7 @@ def stored_repeat_note(staged: ir.Table, check: Any, store: TableSource,  # noqa
             "than one arm follow the multi_arm policy)")
 
 
-def ingest_note(staged: ir.Table, execute: Any) -> str | None:  # noqa: ANN401
+def ingest_note(staged: ir.Table, execute: Any) -> str | None:
     """One line for the ingest report: units logged in more than one arm and repeated rows,
     per experiment (None when the log has neither)."""
     if not {"experiment_id", "unit_id", "variant"} <= set(staged.columns):
@@ -142,7 +142,7 @@ def _has_table(store: TableSource, name: str) -> bool:
         return bool(store.has_table(name))
     try:
         store.table(name)
-    except Exception:  # noqa: BLE001 - any backend's "no such table"
+    except Exception:
         return False
     return True
 

@@ -358,7 +358,7 @@ class GroupSequentialResult:
         return {f.name: _json_value(getattr(self, f.name)) for f in fields(self)}
 
 
-def group_sequential_proportions(  # noqa: PLR0913
+def group_sequential_proportions(
     peeks: Sequence[tuple[ProportionStats, ProportionStats]],
     *,
     planned_n_per_arm: float,
@@ -419,7 +419,7 @@ def group_sequential_proportions(  # noqa: PLR0913
                      "group_sequential_proportions", information)
 
 
-def group_sequential_means(  # noqa: PLR0913
+def group_sequential_means(
     peeks: Sequence[tuple[MeanStats, MeanStats]],
     *,
     planned_n_per_arm: float,

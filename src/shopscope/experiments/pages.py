@@ -99,7 +99,7 @@ def plan_page(request: Request, session: PageSession) -> HTMLResponse:
 
 
 # -- saved experiments ----------------------------------------------------------------------
-def _headline(t: Translator, result: Any) -> dict:  # noqa: ANN401
+def _headline(t: Translator, result: Any) -> dict:
     """The first metric's first treatment: lift, interval, p-value, chance to win."""
     c = result.comparisons[0] if result.comparisons else None
     bayes = next((b for b in result.bayes if c and b.metric == c.metric
@@ -112,7 +112,7 @@ def _headline(t: Translator, result: Any) -> dict:  # noqa: ANN401
             "significant": c.error is None and (c.adjusted_p_value or c.p_value) < 0.05}
 
 
-def _lift(t: Translator, c: Any) -> str:  # noqa: ANN401
+def _lift(t: Translator, c: Any) -> str:
     if c.rel_lift is not None and c.rel_ci is not None:
         return f"{t.percent(c.rel_lift)} [{t.percent(c.rel_ci[0])}, {t.percent(c.rel_ci[1])}]"
     return f"{t.number(c.abs_lift, 4)} [{t.number(c.abs_ci[0], 4)}, {t.number(c.abs_ci[1], 4)}]"
@@ -161,7 +161,7 @@ def forest_chart(t: Translator, comparisons: list[Any], title: str) -> Chart:
         "hovertemplate": "%{y}: %{customdata}<extra></extra>"}], "layout": lay})
 
 
-def cumulative_chart(t: Translator, daily: Any, metric: str, variant: str,  # noqa: ANN401
+def cumulative_chart(t: Translator, daily: Any, metric: str, variant: str,
                      sequential: bool) -> Chart | None:
     part = daily[(daily.metric == metric) & (daily.variant == variant)].sort_values("day")
     if part.empty:
@@ -205,7 +205,7 @@ def sequential_chart(t: Translator, daily: Any, metric: str, variant: str, alpha
     ], "layout": lay})
 
 
-def boundary_chart(t: Translator, daily: Any, metric: str, variant: str  # noqa: ANN401
+def boundary_chart(t: Translator, daily: Any, metric: str, variant: str
                    ) -> Chart | None:
     """The group-sequential z statistic day by day against its alpha-spending boundary."""
     part = daily[(daily.metric == metric) & (daily.variant == variant)].sort_values("day")
@@ -226,7 +226,7 @@ def boundary_chart(t: Translator, daily: Any, metric: str, variant: str  # noqa:
     ], "layout": lay})
 
 
-def _assignment_view(t: Translator, rep: Mapping[str, Any], d: Any) -> list[dict]:  # noqa: ANN401
+def _assignment_view(t: Translator, rep: Mapping[str, Any], d: Any) -> list[dict]:
     """Repeated and multi-arm units as translated notes, with a link to the other policy."""
     out = []
     if rep.get("multi_arm_units"):

@@ -69,7 +69,7 @@ def analyze_summary(frame: pd.DataFrame, *, control: str | None = None,
         if control not in by:
             raise OptionError(f"metric {metric!r} has no row for the control {control!r}")
 
-        def stats(r):  # noqa: ANN001, ANN202
+        def stats(r):
             return (ProportionStats(int(r.n), int(r.conversions)) if rate
                     else MeanStats(int(r.n), float(r.sum), float(r.sum_sq)))
 

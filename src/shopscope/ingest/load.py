@@ -251,7 +251,8 @@ def load_batches(
                     ),
                 )
             before = store.row_count(batch.table)
-            store.insert(batch.table, _new_rows(store, batch.table, canonical_select(rows, batch.table)))
+            new = _new_rows(store, batch.table, canonical_select(rows, batch.table))
+            store.insert(batch.table, new)
             added = store.row_count(batch.table) - before
             t_report: TableReport = report.tables[batch.table]
             result.rows_added[batch.table] = added

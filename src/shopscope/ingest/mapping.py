@@ -55,6 +55,7 @@ from shopscope.ingest.parse import (
     parse_timestamp,
 )
 from shopscope.ingest.readers import ROW, ReadOptions, detect_format, fingerprint, read_text
+from shopscope.ingest.reasons import reason
 from shopscope.ingest.validate import (
     MIN_DATE,
     Check,
@@ -64,7 +65,6 @@ from shopscope.ingest.validate import (
     raw_name,
     reference_check,
 )
-from shopscope.ingest.reasons import reason
 from shopscope.schema import TABLES, Column, get_table
 from shopscope.store import Store, Workspace
 
@@ -363,7 +363,7 @@ def check_date_format(fmt: str) -> str | None:
 
 def _coverage(src: Source) -> dict[str, str]:
     """How each covered column gets its value: column, constant, fill or computed."""
-    kinds = {c: "column" for c in src.columns} | {c: "constant" for c in src.constants}
+    kinds = dict.fromkeys(src.columns, "column") | dict.fromkeys(src.constants, "constant")
     vocab = vocabulary(src.table)
     for c in _ZERO_FILLED:
         if c in vocab:
@@ -391,7 +391,7 @@ def _defaults(src: Source, currency: str) -> dict[str, float | str]:
     return out
 
 
-def _check_source(src: Source, i: int, label: str) -> None:  # noqa: C901 - one rule a line
+def _check_source(src: Source, i: int, label: str) -> None:
     key = f"source[{i}]"
     vocab = vocabulary(src.table)
     names = list(vocab)

@@ -52,10 +52,7 @@ def parse_int(s: ir.StringValue) -> ir.IntegerValue:
 def parse_float(s: ir.StringValue, decimal: str = ".") -> ir.FloatingValue:
     """Decimal numbers; thousands separators and a leading currency sign are dropped."""
     text = _clean(s).re_replace(r"^[£$€¥￥]\s*", "")
-    if decimal == ",":
-        text = text.replace(".", "").replace(",", ".")
-    else:
-        text = text.replace(",", "")
+    text = text.replace(".", "").replace(",", ".") if decimal == "," else text.replace(",", "")
     return text.try_cast("float64")
 
 
@@ -114,7 +111,7 @@ def parse_timestamp(s: ir.StringValue, formats: list[str] | tuple[str, ...] = ()
             branches.append((cast.notnull(), cast))
             continue
         rx, fields = _format_regex(fmt)
-        if "Y" not in fields and "y" not in fields or "m" not in fields or "d" not in fields:
+        if ("Y" not in fields and "y" not in fields) or "m" not in fields or "d" not in fields:
             raise ShopscopeError(
                 f"date format {fmt!r} needs a year, month and day",
                 hint="e.g. %Y-%m-%d %H:%M:%S, %d/%m/%Y, %Y年%m月%d日, unix",
@@ -183,11 +180,10 @@ def convert_timezone(
     seconds = [int(off.total_seconds()) for _, off in points]
     if len(set(seconds)) == 1:
         return ts + ibis.interval(seconds=seconds[0])
-    branches = ibis.cases(
+    return ibis.cases(
         *[
             (ts < ibis.timestamp(points[i + 1][0]), ts + ibis.interval(seconds=seconds[i]))
             for i in range(len(points) - 1)
         ],
         else_=ts + ibis.interval(seconds=seconds[-1]),
     )
-    return branches

@@ -172,7 +172,7 @@ def run_checks(
     *,
     table: str,
     source: str,
-    execute,  # noqa: ANN001 - the backend's execute
+    execute,
 ) -> tuple[TableReport, ir.BooleanValue | None]:
     """Count every check in one pass; fetch examples for the failed ones.
 
@@ -220,7 +220,7 @@ def problems_expr(staged: ir.Table, checks: Sequence[Check], table: str, source:
 
 def fetch_problems(
     staged: ir.Table, checks: Sequence[Check], table: str, source: str, limit: int, execute
-) -> list[Problem]:  # noqa: ANN001
+) -> list[Problem]:
     out: list[Problem] = []
     for c in checks:  # a few from every failed rule, so no rule hides behind another
         expr = problems_expr(staged, [c], table, source).order_by("row").limit(

@@ -935,9 +935,9 @@ def is_partial(period: dt.date, grain: str, last: dt.date | dt.datetime | None,
     """
     stop = period_end(period, grain)
     first = pd.Timestamp(period).date()
-    if last is not None and not pd.isna(last):
-        if pd.Timestamp(last).date() + dt.timedelta(days=1) < stop:
-            return True
+    if (last is not None and not pd.isna(last)
+            and pd.Timestamp(last).date() + dt.timedelta(days=1) < stop):
+        return True
     if end is not None and pd.Timestamp(end).date() < stop:
         return True
     return start is not None and pd.Timestamp(start).date() > first

@@ -65,7 +65,7 @@ _META_SCHEMAS = {
 TIME_RANGE = ("1900-01-01", "2200-01-01")
 
 
-def _in_time_range(t: ibis.Table, name: str) -> Any:  # noqa: ANN401 - a boolean column
+def _in_time_range(t: ibis.Table, name: str) -> Any:
     spec = TABLES.get(name)
     if spec is None or not spec.time_column or spec.time_column not in t.columns:
         return None
@@ -91,7 +91,7 @@ def declared_tables() -> dict[str, str]:
     return {n: ddl for n in (*TABLES, *_META_SCHEMAS) if (ddl := declared_ddl(n))}
 
 
-def _spark_session(master: str, warehouse: str | None = None):  # noqa: ANN202
+def _spark_session(master: str, warehouse: str | None = None):
     try:
         from pyspark.sql import SparkSession
     except ImportError as exc:  # pragma: no cover - depends on extras

@@ -7,6 +7,7 @@ are computed arithmetically into one ``uint8`` matrix and handed to Arrow as buf
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -218,13 +219,11 @@ class ParquetSink:
             fut.cancel()
         for fut in self._pending:
             if not fut.cancelled():
-                try:
+                with contextlib.suppress(Exception):
                     fut.result()
-                except Exception:  # noqa: BLE001 - we are already failing
-                    pass
         try:
             if self._writer is not None:
                 self._writer.close()
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: S110 - cleaning up after a failure; the original error is raised
             pass
         self.partial.unlink(missing_ok=True)

@@ -37,8 +37,8 @@ from shopscope.synth.marketing import MarketingPlan, plan_marketing
 from shopscope.synth.orders import (
     CANCELLED,
     OrderBatch,
-    coupon_names,
     concat_drafts,
+    coupon_names,
     customer_orders,
     finish_orders,
     guest_orders,

@@ -109,7 +109,7 @@ def minor_digits(currency: str | None) -> int:
         from babel.numbers import get_currency_precision
 
         return int(get_currency_precision(currency.upper()))
-    except Exception:  # noqa: BLE001 - an unknown code is not worth failing a table for
+    except Exception:
         return 2
 
 

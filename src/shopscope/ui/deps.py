@@ -29,7 +29,7 @@ class ApiError(ShopscopeError):
         self.code = code
 
 
-def size_of(value: Any, _seen: set[int] | None = None, _depth: int = 0) -> int:  # noqa: ANN401
+def size_of(value: Any, _seen: set[int] | None = None, _depth: int = 0) -> int:
     """An estimate of the bytes ``value`` holds: frames and arrays by their buffers,
     containers and plain objects by walking them (each object counted once)."""
     import sys
@@ -67,7 +67,7 @@ def _cache_budget() -> int:
     return (int(raw) if raw.isdigit() else 256) << 20
 
 
-def cache_key(*parts: Any) -> str:  # noqa: ANN401
+def cache_key(*parts: Any) -> str:
     """A fixed-size key for any parameters: SHA-256 of their canonical ``repr``, so a
     large definition is not kept twice (once as the key) and keys cost 64 bytes each."""
     import hashlib
@@ -106,7 +106,7 @@ class AppState:
         self.warmup = Warmup(self)
 
     @property
-    def store(self):  # noqa: ANN201 - the service context's store (core.service.Context)
+    def store(self):
         return self.workspace.store
 
     @property
@@ -236,7 +236,7 @@ def require(role: Role) -> Callable[[User], User]:
     return check
 
 
-def download(frame, fmt: str, name: str):  # noqa: ANN001, ANN201
+def download(frame, fmt: str, name: str):
     """A whole table as a CSV or Parquet attachment (CSV text cells that a spreadsheet
     would run as formulas are neutralised, see :mod:`shopscope.safety`)."""
     import io

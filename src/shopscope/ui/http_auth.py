@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, Field
 
-from shopscope.ui.deps import SESSION_COOKIE, ApiError, CurrentUser, State, require
 from shopscope.auth import SESSION_SECONDS, AuthError, User
+from shopscope.ui.deps import SESSION_COOKIE, ApiError, CurrentUser, State, require
 
 router = APIRouter(tags=["auth"])
 
@@ -49,14 +49,14 @@ def client_of(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
-def start_session(state, user: User, response: Response) -> str:  # noqa: ANN001
+def start_session(state, user: User, response: Response) -> str:
     sid, session = state.users.create_session(user)
     response.set_cookie(SESSION_COOKIE, sid, max_age=SESSION_SECONDS, httponly=True,
                         secure=state.cookie_secure, samesite="strict", path="/")
     return session.csrf
 
 
-def login_user(state, username: str, password: str, client: str) -> User:  # noqa: ANN001
+def login_user(state, username: str, password: str, client: str) -> User:
     try:
         return state.users.authenticate(username, password, client)
     except AuthError as exc:
@@ -67,7 +67,7 @@ def login_user(state, username: str, password: str, client: str) -> User:  # noq
 
 
 @router.post("/api/login", response_model=LoginResponse)
-def login(body: LoginRequest, request: Request, response: Response, state: State):  # noqa: ANN201
+def login(body: LoginRequest, request: Request, response: Response, state: State):
     """Sign in; sets an HttpOnly session cookie and returns the CSRF token to send as
     ``X-CSRF-Token`` on later POST/DELETE requests."""
     user = login_user(state, body.username, body.password, client_of(request))
@@ -84,12 +84,12 @@ def logout(request: Request, response: Response, state: State, user: CurrentUser
 
 
 @router.get("/api/me", response_model=Me)
-def me(user: CurrentUser):  # noqa: ANN201
+def me(user: CurrentUser):
     return Me(username=user.username, role=user.role, lang=user.lang)
 
 
 @router.get("/api/tokens", response_model=list[TokenOut])
-def list_tokens(state: State, user: CurrentUser):  # noqa: ANN201
+def list_tokens(state: State, user: CurrentUser):
     """Your tokens (admins see everyone's)."""
     owner = None if user.can("admin") else user.username
     return [TokenOut(**t.__dict__) for t in state.users.tokens(owner)]
@@ -97,7 +97,7 @@ def list_tokens(state: State, user: CurrentUser):  # noqa: ANN201
 
 @router.post("/api/tokens", response_model=NewToken, status_code=201,
              dependencies=[Depends(require("viewer"))])
-def create_token(body: TokenRequest, state: State, user: CurrentUser):  # noqa: ANN201
+def create_token(body: TokenRequest, state: State, user: CurrentUser):
     token, info = state.users.create_token(user.username, body.name)
     return NewToken(token=token, **info.__dict__)
 

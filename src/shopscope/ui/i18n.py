@@ -13,7 +13,8 @@ Examples
 ('经营概览', 'zh-CN')
 >>> t.currency(1234.5, "GBP"), Translator("en").percent(0.1234)
 ('£1,234.50', '12.3%')
->>> Translator("en").period(dt.date(2011, 1, 1), "quarter"), t.period(dt.date(2011, 1, 1), "quarter")
+>>> q1 = dt.date(2011, 1, 1)
+>>> Translator("en").period(q1, "quarter"), t.period(q1, "quarter")
 ('Q1 2011', '2011年第1季度')
 """
 

@@ -12,8 +12,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
 from shopscope import __version__
-from shopscope.ui.deps import State, current_session
 from shopscope.auth import Session
+from shopscope.ui.deps import State, current_session
 from shopscope.ui.i18n import (
     LANGS,
     NATIVE_NAME,
@@ -37,7 +37,7 @@ PAGE_HEADERS = {
 }
 
 
-class LoginRequired(Exception):  # noqa: N818 - a control-flow signal, not an error
+class LoginRequired(Exception):
     """Raised by :func:`page_session` when nobody is signed in; becomes a redirect."""
 
     def __init__(self, next_url: str) -> None:
@@ -108,7 +108,7 @@ def translator_for(request: Request, session: Session | None = None) -> Translat
     return Translator(normalize_lang(request.headers.get("accept-language")), region)
 
 
-def render(  # noqa: PLR0913
+def render(
     request: Request,
     template: str,
     t: Translator,

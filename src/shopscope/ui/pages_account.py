@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from shopscope.ui.deps import SESSION_COOKIE, ApiError, State, current_session
 from shopscope.ui.http_auth import client_of, login_user, start_session
+from shopscope.ui.i18n import LANGS, Translator, normalize_lang
 from shopscope.ui.pagedeps import (
     PageSession,
     login_url,
@@ -28,7 +29,6 @@ from shopscope.ui.pagedeps import (
     same_token,
     translator_for,
 )
-from shopscope.ui.i18n import LANGS, Translator, normalize_lang
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -44,13 +44,13 @@ def _login_nonce(request: Request) -> str:
     return secrets.token_urlsafe(32)
 
 
-def login_form_token(state, nonce: str) -> str:  # noqa: ANN001
+def login_form_token(state, nonce: str) -> str:
     """The hidden field that goes with ``nonce``: HMAC-SHA256 under the workspace secret."""
     key = state.users.secret("login-csrf")
     return hmac.new(key, b"login-csrf:" + nonce.encode(), hashlib.sha256).hexdigest()
 
 
-def _login_page(request: Request, state, t: Translator, *, next_url: str,  # noqa: ANN001
+def _login_page(request: Request, state, t: Translator, *, next_url: str,
                 username: str = "", message: str = "", notice: str = "",
                 status_code: int = 200) -> HTMLResponse:
     token = _login_nonce(request)
@@ -64,7 +64,7 @@ def _login_page(request: Request, state, t: Translator, *, next_url: str,  # noq
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, state: State, next: str | None = None,  # noqa: A002
+def login_form(request: Request, state: State, next: str | None = None,
                bye: int = 0) -> Response:
     """The sign-in form (already signed in: straight to ``next``)."""
     target = safe_next(next)
@@ -76,13 +76,13 @@ def login_form(request: Request, state: State, next: str | None = None,  # noqa:
 
 
 @router.post("/login", response_class=HTMLResponse)
-def login_submit(  # noqa: PLR0913
+def login_submit(
     request: Request,
     state: State,
     username: str = Form(""),
     password: str = Form(""),
     csrf: str = Form(""),
-    next: str = Form("/"),  # noqa: A002
+    next: str = Form("/"),
     lang: str = Form(""),
 ) -> Response:
     """Check the CSRF token, then the password (rate limited), then start a session."""
@@ -108,7 +108,7 @@ def login_submit(  # noqa: PLR0913
     return response
 
 
-def _refused(request: Request, session, t: Translator, message: str) -> HTMLResponse:  # noqa: ANN001
+def _refused(request: Request, session, t: Translator, message: str) -> HTMLResponse:
     return render(request, "error.html", t, session=session, status_code=403,
                   title=t("error.title"), message=message)
 
@@ -129,8 +129,8 @@ def logout(request: Request, state: State, session: PageSession,
 
 
 @router.post("/lang")
-def set_language(request: Request, state: State, session: PageSession,  # noqa: PLR0913
-                 lang: str = Form(""), csrf: str = Form(""), next: str = Form("/")  # noqa: A002
+def set_language(request: Request, state: State, session: PageSession,
+                 lang: str = Form(""), csrf: str = Form(""), next: str = Form("/")
                  ) -> Response:
     """Store the user's language and go back to the page the switch was on."""
     t = translator_for(request, session)

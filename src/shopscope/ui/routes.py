@@ -13,9 +13,9 @@ from fastapi.templating import Jinja2Templates
 from shopscope import __version__
 from shopscope.core.registry import areas, nav_items, resolve
 from shopscope.ui import pages_account
+from shopscope.ui.errors import PageUrlError, error_page
 from shopscope.ui.i18n import install_jinja
 from shopscope.ui.pagedeps import LoginRequired, login_required_redirect
-from shopscope.ui.errors import PageUrlError, error_page
 
 HERE = Path(__file__).parent
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"

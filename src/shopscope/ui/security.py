@@ -153,8 +153,8 @@ def _url_problem(scope: Scope) -> tuple[str, str, dict[str, str]] | None:
             return f"{name}: contains a NUL character", "error.url_nul", {"name": name}
         m = _DATE.match(value)
         if m and not MIN_YEAR <= int(m.group(1)) <= MAX_YEAR:
-            return (f"{name}: {value[:10]} is outside the dates shopscope handles "
-                    f"({MIN_YEAR}-01-01 .. {MAX_YEAR}-12-31)", "error.url_date",
+            return ((f"{name}: {value[:10]} is outside the dates shopscope handles "
+                    f"({MIN_YEAR}-01-01 .. {MAX_YEAR}-12-31)"), "error.url_date",
                     {"name": name, "value": value[:10]})
     return None
 

@@ -49,7 +49,11 @@ from shopscope.customers.models.clv_common import (
 )
 from shopscope.customers.models.clv_gammagamma import GammaGammaModel
 from shopscope.customers.models.clv_paretonbd import ParetoNBDModel
-from shopscope.customers.models.clv_simulate import simulate_bgnbd, simulate_paretonbd, simulate_spend
+from shopscope.customers.models.clv_simulate import (
+    simulate_bgnbd,
+    simulate_paretonbd,
+    simulate_spend,
+)
 
 __all__ = [
     "MIN_REPEATERS",

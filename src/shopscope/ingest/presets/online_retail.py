@@ -197,7 +197,7 @@ class OnlineRetail:
         return Built(batches, self._notes(good, lines, raw, ctx))
 
     @staticmethod
-    def _notes(good, lines, raw, ctx: Context) -> list[str]:  # noqa: ANN001
+    def _notes(good, lines, raw, ctx: Context) -> list[str]:
         execute = ctx.store.backend.execute
         kinds = execute(good.group_by(["kind", "is_cancel"]).aggregate(n=good.count()))
         notes = []
