@@ -455,9 +455,9 @@ def _month_range(tables: TableSource, start: dt.date | str,
     lo, hi = _day(start, "start"), _day(end, "end")
     if hi < lo:
         raise LifecycleError(f"end {end!r} is before start {start!r}", hint="pass start ≤ end")
-    lo, hi = bound("month", lo, hi, data_span(tables, [("orders", "ordered_at")]))
-    assert lo is not None and hi is not None
-    return lo, hi
+    first, last = bound("month", lo, hi, data_span(tables, [("orders", "ordered_at")]))
+    assert first is not None and last is not None
+    return first, last
 
 
 def monthly_stages(

@@ -142,7 +142,11 @@ def sankey_chart(t: Translator, flows: pd.DataFrame, start: dt.date, end: dt.dat
     customers moving on."""
     months, pos = sankey_positions(flows)
     index: dict[tuple[dt.date, str], int] = {}
-    labels, colors, hover, xs, ys = [], [], [], [], []
+    labels: list[str] = []
+    colors: list[str] = []
+    hover: list[str] = []
+    xs: list[float] = []
+    ys: list[float] = []
     for m in months:
         for key, stage in STAGES.items():
             if (m, key) not in pos:

@@ -47,9 +47,9 @@ def field_choices(t: Translator, schema: Any) -> list[dict]:
             continue
         kind = ("number" if dtype.is_numeric() else "date" if dtype.is_temporal()
                 else "bool" if dtype.is_boolean() else "text")
-        tag = TAGS.get(name)
+        found = TAGS.get(name)
         key = f"aud.field.{name}"
-        text = label(tag, t.lang) if tag else (t(key) if t(key) != key else name)
+        text = label(found, t.lang) if found else (t(key) if t(key) != key else name)
         out.append({"name": name, "label": text, "kind": kind,
                     "values": [{"value": v, "label": lab} for v, lab in fixed.get(name, [])]})
     return out
@@ -88,7 +88,7 @@ def audiences_page(request: Request, state: State, session: PageSession) -> HTML
     rows = []
     for saved in svc.saved_audiences(state, as_of):
         definition = saved.definition
-        row = {"name": definition.name, "description": definition.description or "",
+        row: dict[str, Any] = {"name": definition.name, "description": definition.description or "",
                "filters": [_filter_text(t, f, by_name) for f in definition.filters],
                "error": None}
         if saved.result is None:

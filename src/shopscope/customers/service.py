@@ -135,7 +135,7 @@ def _json(v: object) -> object:
     if isinstance(v, (float, np.floating)):
         return finite(v)
     try:
-        if pd.isna(v):  # type: ignore[call-overload]
+        if pd.isna(v):
             return None
     except (TypeError, ValueError):
         pass

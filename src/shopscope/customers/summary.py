@@ -68,7 +68,7 @@ References
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal, get_args
+from typing import Literal, TypeAlias, get_args
 
 import ibis
 import ibis.expr.types as ir
@@ -88,7 +88,7 @@ __all__ = [
 
 TimeUnit = Literal["D", "W"]
 MonetarySource = Literal["net", "gross"]
-DateLike = str | dt.date | dt.datetime | pd.Timestamp | np.datetime64
+DateLike: TypeAlias = str | dt.date | dt.datetime | pd.Timestamp | np.datetime64
 
 #: Columns of every summary, in order (``customer_id`` first).
 SUMMARY_COLUMNS: tuple[str, ...] = ("customer_id", "frequency", "recency", "T", "monetary_value")

@@ -73,7 +73,7 @@ from __future__ import annotations
 
 import datetime as dt
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -677,7 +677,8 @@ def _final_caps(store: TableSource, definition: ExperimentDefinition) -> dict[st
 
 
 def _cumulate(definition: ExperimentDefinition, days: np.ndarray, n_day: pd.DataFrame,
-              frames: list[tuple[Sequence[tuple[int, MetricDef]], pd.DataFrame]]) -> pd.DataFrame:
+              frames: Sequence[tuple[Sequence[tuple[int, MetricDef]], pd.DataFrame]],
+              ) -> pd.DataFrame:
     index = pd.MultiIndex.from_product([list(definition.variants), list(days)],
                                        names=["variant", "day"])
     n_day = n_day.assign(day=pd.to_datetime(n_day["day"]).dt.date)
@@ -897,7 +898,8 @@ def _cuped_stats(row: pd.Series | None) -> CupedStats:
                       float(row["cov_sum"]), float(row["cov_sum_sq"]), float(row["cov_cross"]))
 
 
-_COMPARE = {"binary": compare_proportions, "mean": compare_means, "ratio": compare_ratios}
+_COMPARE: dict[str, Callable[..., Comparison]] = {
+    "binary": compare_proportions, "mean": compare_means, "ratio": compare_ratios}
 
 
 def _compare(kind: str, c: Any, t: Any, metric: str, control: str, variant: str,
@@ -1007,9 +1009,9 @@ def analyze(store: TableSource, definition: ExperimentDefinition) -> ExperimentR
             c_obj = _objects(rows.get(control), m.kind)
             test = msprt_proportions if m.kind == "binary" else msprt_means
             for v in d.variants[1:]:
-                res = test(c_obj, _objects(rows.get(v), m.kind), tau2=d.sequential_tau2,
-                           alpha=d.alpha)
-                seq.append(SequentialComparison(m.name, v, res, paths.get((m.name, v))))
+                found = test(c_obj, _objects(rows.get(v), m.kind), tau2=d.sequential_tau2,
+                             alpha=d.alpha)
+                seq.append(SequentialComparison(m.name, v, found, paths.get((m.name, v))))
         if any(m.kind == "ratio" for m in d.metrics):
             notes.append("sequential tests cover binary and mean metrics; ratio metrics "
                          "are reported fixed-horizon only")

@@ -291,9 +291,10 @@ def normal_means(
     (0.9615, 'flat on the difference')
     """
     _check_alpha(alpha)
-    for s, arm in ((c, "control"), (t, "variant")):
-        if s.n < 0 or not (math.isfinite(s.sum) and math.isfinite(s.sum_sq)):
-            raise OptionError(f"{arm}: need n >= 0 and finite sums, got n={s.n!r}")
+    for arm_stats, arm in ((c, "control"), (t, "variant")):
+        if arm_stats.n < 0 or not (math.isfinite(arm_stats.sum)
+                                   and math.isfinite(arm_stats.sum_sq)):
+            raise OptionError(f"{arm}: need n >= 0 and finite sums, got n={arm_stats.n!r}")
     if prior is None:
         prior_text = "flat on the difference"
     else:

@@ -236,7 +236,7 @@ def boundaries(
 
 @lru_cache(maxsize=256)
 def _boundaries(
-    t: tuple[float, ...], alpha: float, kind: str, two_sided: bool
+    t: tuple[float, ...], alpha: float, kind: SpendingKind, two_sided: bool
 ) -> tuple[float, ...]:
     """Boundaries by recursive numerical integration (cached: dashboards recompute often)."""
     tt = np.asarray(t)
@@ -407,7 +407,7 @@ def group_sequential_proportions(
     ([3.516, 4.422], [4.333, 2.963], 1)
     """
     _check_peeks(peeks, ProportionStats)
-    stats_ = []
+    stats_: list[tuple[float, float, str | None]] = []
     for c, t in peeks:
         if c.n == 0 or t.n == 0:
             stats_.append((math.nan, math.nan, "empty"))
@@ -443,7 +443,7 @@ def group_sequential_means(
     (0.9608, 1.96, False)
     """
     _check_peeks(peeks, MeanStats)
-    stats_ = []
+    stats_: list[tuple[float, float, str | None]] = []
     for c, t in peeks:
         if c.n == 0 or t.n == 0:
             stats_.append((math.nan, math.nan, "empty"))
@@ -461,7 +461,7 @@ def _sequence(
     stats_: list[tuple[float, float, str | None]],
     planned_n_per_arm: float,
     alpha: float,
-    kind: str,
+    kind: SpendingKind,
     two_sided: bool,
     method: str,
     information: Sequence[float] | None = None,

@@ -7,7 +7,7 @@ this module parses the forms and draws."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import pandas as pd
 from fastapi import APIRouter, Request
@@ -54,13 +54,13 @@ def plan_view(t: Translator, params: Mapping[str, str]) -> tuple[dict, list[Char
     # the form asks for percentages: the MDE (unless an absolute mean) and the share
     mde = (num["mde"] or 0) / 100 if relative or metric == "proportion" else num["mde"] or 0
     try:
-        params = service.parse_params(
+        plan_params = service.parse_params(
             service.PlanParams, metric=metric, baseline=num["baseline"], sd=num["sd"],
             mde=mde, relative=relative, alpha=num["alpha"] or 0.05,
             power=num["power"] or 0.8, variants=int(num["variants"] or 2),
             alternative="two-sided", daily_traffic=num["daily_traffic"],
             share=(num["share"] or 100) / 100)
-        result = service.plan(None, params)
+        result = service.plan(None, plan_params)
     except ShopscopeError as exc:
         return {"values": values}, [], [exc.message + (f" ({exc.hint})" if exc.hint else "")]
     p = result.plan
@@ -125,7 +125,7 @@ def experiments_page(request: Request, state: State, session: PageSession) -> HT
     rows = []
     for item in service.overview(state):
         d, r = item.definition, item.result
-        row = {"id": d.experiment_id, "name": d.name or d.experiment_id,
+        row: dict[str, Any] = {"id": d.experiment_id, "name": d.name or d.experiment_id,
                "window": f"{t.date(d.start)} – {t.date(d.end)}",
                "variants": ", ".join(d.variants), "error": item.error}
         if r is not None:
@@ -250,8 +250,9 @@ def experiment_page(experiment_id: str, request: Request, state: State,
     cumulative lift and the sequential boundary over time, exploratory segments."""
     t = translator_for(request, session)
     policy = request.query_params.get("multi_arm")  # another value: the definition's own
-    params = service.AnalyzeParams(
-        experiment_id=experiment_id, multi_arm=policy if policy in ("exclude", "first") else None)
+    multi_arm: Literal["exclude", "first"] | None = (
+        "exclude" if policy == "exclude" else "first" if policy == "first" else None)
+    params = service.AnalyzeParams(experiment_id=experiment_id, multi_arm=multi_arm)
     try:
         d = service.show(state, service.ExperimentRef(experiment_id=experiment_id))
     except ExperimentNotFound:

@@ -122,8 +122,8 @@ def plan(ctx: Context | None, params: PlanParams) -> PlanResult:
 
 
 def _plan(q: PlanParams) -> PlanResult:
-    common = {"alpha": q.alpha, "power": q.power, "variants": q.variants,
-              "alternative": q.alternative}
+    common: dict[str, Any] = {"alpha": q.alpha, "power": q.power, "variants": q.variants,
+                              "alternative": q.alternative}
     if q.metric == "proportion":
         if q.baseline is None:
             raise OptionError("a proportion plan needs the baseline rate",
@@ -145,8 +145,10 @@ def _plan(q: PlanParams) -> PlanResult:
         if not 3 <= n <= planning.MAX_UNITS:  # outside what a plan can be solved for
             continue
         if q.metric == "proportion":
+            assert q.baseline is not None  # checked above
             reach = planning.mde_proportions(n, q.baseline, **common)
         else:
+            assert q.sd is not None  # checked above
             reach = planning.mde_means(n, q.sd, mean=q.baseline, **common)
         points.append(TradeoffPoint(7 * weeks, int(n), reach.mde_abs, reach.mde_rel))
     return PlanResult(found, days, tuple(points))

@@ -11,7 +11,6 @@ import json
 import os
 import re
 import uuid
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -39,7 +38,11 @@ class DefinitionStore(Generic[T]):
     id_field: ClassVar[str]  # the definition's attribute holding its id
     error: ClassVar[type[ShopscopeError]]
     not_found: ClassVar[type[ShopscopeError]]
-    parse: ClassVar[Callable[[str], Any]]
+
+    @staticmethod
+    def parse(data: Any) -> Any:
+        """The definition from its stored JSON text (subclasses name their parser)."""
+        raise NotImplementedError
 
     def __init__(self, workspace_path: str | Path | Any) -> None:
         root = getattr(workspace_path, "path", workspace_path)

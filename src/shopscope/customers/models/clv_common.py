@@ -17,7 +17,7 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import pandas as pd
@@ -488,7 +488,7 @@ class CountingModel(FittedMixin):
         raise NotImplementedError
 
     # -- fit -----------------------------------------------------------------------------
-    def fit(self, data: Any, *, weights: Any = None) -> CountingModel:
+    def fit(self, data: Any, *, weights: Any = None) -> Self:
         """Maximum-likelihood fit on a customer summary; returns ``self``.
 
         Parameters
