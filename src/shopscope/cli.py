@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -87,7 +87,7 @@ class _Bar:
         self.progress.__enter__()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, *exc: Any) -> None:
         self.progress.__exit__(*exc)
 
 
@@ -260,7 +260,7 @@ def check_range(start: str | None, end: str | None, *, end_inclusive: bool = Fal
 
     from shopscope.errors import OptionError
 
-    days = []
+    days: list[dt.date | None] = []
     for name, value in zip(names, (start, end), strict=True):
         if value is None:
             days.append(None)
@@ -431,7 +431,7 @@ def user_add(
     workspace: WorkspaceOpt = DEFAULT_WS,
 ) -> None:
     """Add a user (the first admin must be created here: there is no default account)."""
-    user = _users(workspace).add(username, _read_password(password), role,  # type: ignore[arg-type]
+    user = _users(workspace).add(username, _read_password(password), role,
                                  _lang(lang))
     console.print(f"added {escape(user.username)} ({user.role})")
 
@@ -583,10 +583,10 @@ def main() -> None:
         sys.exit(code or 0)
     except Exception as exc:  # click usage errors arrive here with standalone_mode=False
         # Typer 0.29 vendors its own click (typer._click), so test by behaviour, not class.
-        if callable(getattr(exc, "show", None)) and isinstance(
-                getattr(exc, "exit_code", None), int):
-            exc.show()
-            sys.exit(exc.exit_code)
+        show, exit_code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(exit_code, int):
+            show()
+            sys.exit(exit_code)
         if os.environ.get("SHOPSCOPE_DEBUG"):
             raise
         err_console.print(f"[red]internal error:[/] {type(exc).__name__}: {escape(exc)}",

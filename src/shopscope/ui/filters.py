@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 from urllib.parse import urlencode
 
 from shopscope.kpis.queries import BREAKDOWNS, GRAINS
@@ -74,7 +75,7 @@ class Filters:
         defaults = dict(self.defaults)
         return {k: v for k, v in values.items() if v and v != defaults.get(k, "")}
 
-    def url(self, path: str = "/", **changes: object) -> str:
+    def url(self, path: str = "/", **changes: Any) -> str:
         """The URL of this view with some filters changed."""
         target = replace(self, **changes) if changes else self
         query = urlencode(target.params())

@@ -24,7 +24,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, cast
 
 from babel import Locale, localedata
 from babel.core import get_global
@@ -169,11 +169,11 @@ def normalize_lang(value: str | None, default: Lang = "en") -> Lang:
         code = part.split(";")[0].strip().lower().replace("_", "-")
         base = code.split("-")[0]
         if base in LANGS:
-            return base  # type: ignore[return-value]
+            return cast(Lang, base)
     return default
 
 
-def _missing(value: object) -> bool:
+def _missing(value: float | None) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
@@ -320,28 +320,30 @@ class Translator:
 
     # -- numbers ----------------------------------------------------------------------
     def count(self, value: float | None) -> str:
-        return MISSING if _missing(value) else format_decimal(value, "#,##0", locale=self.locale)
+        if value is None or _missing(value):
+            return MISSING
+        return format_decimal(value, "#,##0", locale=self.locale)
 
     def number(self, value: float | None, digits: int = 2) -> str:
-        if _missing(value):
+        if value is None or _missing(value):
             return MISSING
         pattern = "#,##0." + "0" * digits if digits else "#,##0"
         return format_decimal(value, pattern, locale=self.locale)
 
     def currency(self, value: float | None, currency: str) -> str:
-        if _missing(value):
+        if value is None or _missing(value):
             return MISSING
         return format_currency(value, currency, locale=self.locale)
 
     def percent(self, value: float | None, digits: int = 1) -> str:
-        if _missing(value):
+        if value is None or _missing(value):
             return MISSING
         pattern = "#,##0." + "0" * digits + "%" if digits else "#,##0%"
         return format_percent(value, pattern, locale=self.locale)
 
     def duration(self, seconds: float | None) -> str:
         """A length of time in the largest fitting unit ("45 sec", "2 hr", "3天")."""
-        if _missing(seconds):
+        if seconds is None or _missing(seconds):
             return MISSING
         return format_timedelta(dt.timedelta(seconds=float(seconds)), threshold=1.0,
                                 format="short", locale=self.locale)
