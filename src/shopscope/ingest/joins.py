@@ -253,9 +253,8 @@ def prepare(plan: Any, raw: ir.Table, types: dict[str, Any]) -> tuple[ir.Table, 
         table = _join_one(plan, table, j, join)
     for name, expr in src.compute.items():
         if name in table.columns:
-            raise _error(f"{plan.source}: computed column {name!r} is already a column of "
-                         f"the file (in {origin.at(f'{plan.key}.compute.{name}')})",
-                         hint="give the computed column another name and map it")
+            # customer_id = "nullif(customer_id, '0')": the computed value replaces the cell
+            plan.notes.append(f"computed {name} replaces the file's column {name}")
         try:
             value = compile_expression(expr, Names(table), decimal=plan.decimal)
         except ExpressionError as exc:
