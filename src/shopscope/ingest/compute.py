@@ -177,7 +177,7 @@ class _Compiler:
     def num(self, v: ir.Value) -> ir.Value:
         return to_number(v, self.decimal)
 
-    def visit(self, node: ast.AST) -> Any:  # noqa: C901 - one case per syntax
+    def visit(self, node: ast.AST) -> Any:
         if isinstance(node, ast.Constant):
             if node.value is None:
                 return ibis.null()
@@ -259,7 +259,7 @@ class _Compiler:
             return -node.operand.value
         raise ExpressionError("expected a constant such as 'text' or 12")
 
-    def call(self, node: ast.Call) -> ir.Value:  # noqa: C901 - one case per function
+    def call(self, node: ast.Call) -> ir.Value:
         name = node.func.id  # type: ignore[attr-defined]
         args = node.args
 

@@ -192,7 +192,7 @@ def _key_text(value: ir.Value) -> ir.StringValue:
 
 
 def _join_one(plan: Any, table: ir.Table, j: int, join: Join) -> ir.Table:
-    src, origin = plan.src, _origin(plan.src)
+    origin = _origin(plan.src)
     where = f"{plan.key}.join[{j}]"
     right = _read_join(plan, j, join)
     shown = join.file

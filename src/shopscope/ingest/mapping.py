@@ -58,6 +58,8 @@ from shopscope.ingest.parse import (
     parse_timestamp,
 )
 from shopscope.ingest.readers import ROW, ReadOptions, detect_format, fingerprint, read_text
+from shopscope.ingest.reasons import reason
+from shopscope.ingest.tomllines import Origin, key_lines
 from shopscope.ingest.validate import (
     MIN_DATE,
     Check,
@@ -67,8 +69,6 @@ from shopscope.ingest.validate import (
     raw_name,
     reference_check,
 )
-from shopscope.ingest.reasons import reason
-from shopscope.ingest.tomllines import Origin, key_lines
 from shopscope.schema import TABLES, Column, get_table
 from shopscope.store import Store, Workspace
 
