@@ -343,3 +343,12 @@ def test_expressions_compile_to_engine_expressions():
         check_syntax("[x for x in q]")
     with pytest.raises(ExpressionError, match="only plain function calls"):
         check_syntax("(lambda: 1)()")
+
+
+def test_an_inner_join_drops_rows_without_a_match_and_says_so(ws, tmp_path):
+    for name, text in (("orders.csv", ORDERS), ("items.csv", ITEMS), ("people.csv", PEOPLE)):
+        _write(tmp_path, name, text)
+    text = JOINED.replace('on = { id = "order" }', 'on = { id = "order" }\nhow = "inner"')
+    [result] = ingest_mapping(ws, _write(tmp_path, "shop.toml", text))
+    assert set(_orders(ws)) == {"A1", "A2"}  # A3 has no items
+    assert "1 row(s) without a match in an inner join left out" in result.report.notes

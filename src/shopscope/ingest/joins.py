@@ -245,12 +245,17 @@ def prepare(plan: Any, raw: ir.Table, types: dict[str, Any]) -> tuple[ir.Table, 
     if not (src.join or src.compute or src.filter):
         return raw, types
     origin = _origin(src)
+
+    def count(t: ir.Table) -> int:
+        return int(plan.store.backend.execute(t.count()))
+
     table = raw
-    n_before = None
+    inner = any(j.how == "inner" for j in src.join)
+    n_read = count(raw) if inner else None
     for j, join in enumerate(src.join, start=1):
-        if join.how == "inner" and n_before is None:
-            n_before = int(plan.store.backend.execute(table.count()))
         table = _join_one(plan, table, j, join)
+    if n_read is not None and (lost := n_read - count(table)):
+        plan.notes.append(f"{lost:,} row(s) without a match in an inner join left out")
     for name, expr in src.compute.items():
         if name in table.columns:
             # customer_id = "nullif(customer_id, '0')": the computed value replaces the cell
@@ -270,17 +275,11 @@ def prepare(plan: Any, raw: ir.Table, types: dict[str, Any]) -> tuple[ir.Table, 
                               .cast("boolean").fill_null(False))
         except ExpressionError as exc:
             raise _error(f"{plan.source}: {exc} (in {origin.at(key)})") from None
-    if conditions or n_before is not None:
-        before = n_before if n_before is not None else int(
-            plan.store.backend.execute(table.count()))
-        if conditions:
-            table = table.filter(ibis.and_(*conditions))
-        after = int(plan.store.backend.execute(table.count()))
-        if conditions and before - after:
-            plan.notes.append(f"{before - after:,} row(s) left out by the filter "
+    if conditions:
+        before = count(table)
+        table = table.filter(ibis.and_(*conditions))
+        if lost := before - count(table):
+            plan.notes.append(f"{lost:,} row(s) left out by the filter "
                               f"({'; '.join(filters(src))})")
-        elif before - after:
-            plan.notes.append(f"{before - after:,} row(s) without a match in an inner join "
-                              "left out")
     schema = table.schema()
     return table, {c: schema[c] for c in table.columns if c != ROW}
