@@ -78,7 +78,8 @@ class Names:
         known = [c for c in known if not c.startswith("_")]
         close = difflib.get_close_matches(name, known, n=1)
         maybe = f"; did you mean {close[0]!r}?" if close else ""
-        raise ExpressionError(f"no column {name!r}{maybe} (columns: {', '.join(known)})")
+        shown = ", ".join(known[:40]) + (f", … ({len(known)} in all)" if len(known) > 40 else "")
+        raise ExpressionError(f"no column {name!r}{maybe} (columns: {shown})")
 
 
 def check_syntax(expr: str, *, aggregate: bool = False) -> None:
