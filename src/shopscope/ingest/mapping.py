@@ -59,7 +59,7 @@ from shopscope.ingest.parse import (
 )
 from shopscope.ingest.readers import ROW, ReadOptions, detect_format, fingerprint, read_text
 from shopscope.ingest.reasons import reason
-from shopscope.ingest.tomllines import Origin, key_lines
+from shopscope.ingest.tomllines import Origin, key_lines, line_of
 from shopscope.ingest.validate import (
     MIN_DATE,
     Check,
@@ -286,8 +286,6 @@ def _with_line(exc: MappingError, label: str, lines: dict[str, int]) -> MappingE
     found = re.match(rf"{re.escape(label)}: ([^\s:]+): ", exc.message)
     if not found or "(line " in exc.message:
         return exc
-    from shopscope.ingest.tomllines import line_of
-
     n = line_of(lines, found.group(1))
     return MappingError(f"{exc.message} (line {n})", hint=exc.hint) if n else exc
 
