@@ -358,7 +358,7 @@ def test_mapping_that_does_not_fit_its_file(make_ws, tmp_path):
     with pytest.raises(MappingError) as info:
         ingest_mapping(ws, mapping)
     assert info.value.message == ("shopify_orders.csv: column 'Lineitem qty' not found "
-                                  "(mapped in shopify.toml source[1].columns.quantity)")
+                                  "(mapped in shopify.toml source[1].columns.quantity, line 26)")
     assert "did you mean 'Lineitem quantity'" in info.value.hint
     missing = _copy(tmp_path, "shopify.toml", **{"shopify_orders.csv": "nowhere.csv"})
     with pytest.raises(MappingError, match=r"shopify.toml: source\[1\].file: no file matches"):

@@ -110,7 +110,8 @@ def print_report(report, limit: int = 20) -> None:
 @app.command()
 def ingest(
     preset: Annotated[str | None, typer.Argument(
-        help="online_retail | cdnow | taobao | canonical (or use --mapping)")] = None,
+        help="online_retail | cdnow | taobao | canonical, or an export: shopify | "
+             "woocommerce | tmall | douyin | olist (or use --mapping)")] = None,
     paths: Annotated[list[Path] | None, typer.Argument(
         help="Files (or a folder for canonical).")] = None,
     workspace: WorkspaceOpt = DEFAULT_WS,
@@ -127,6 +128,7 @@ def ingest(
     from shopscope.errors import ShopscopeError, ValidationFailed
     from shopscope.ingest import ingest_file
     from shopscope.ingest.mapping import ingest_mapping
+    from shopscope.ingest.presets.exports import EXPORTS, ingest_export
     from shopscope.ingest.readers import ReadOptions
 
     if policy not in ("reject", "quarantine"):
@@ -143,6 +145,10 @@ def ingest(
     jobs = ([(mapping.name, lambda bar: ingest_mapping(ws, mapping, policy=policy,  # type: ignore[arg-type]
                                                         progress=bar, force=force))]
             if mapping is not None else
+            # export presets are shipped mappings; tmall and olist read several files at once
+            [(preset, lambda bar: ingest_export(ws, paths or [], preset=preset,  # type: ignore[arg-type]
+                                                policy=policy, progress=bar, force=force))]
+            if preset in EXPORTS else
             [(p.name, lambda bar, p=p: [ingest_file(ws, p, preset=preset, policy=policy,  # type: ignore[arg-type]
                                                     read_options=options, progress=bar,
                                                     force=force)])

@@ -38,6 +38,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     StrictFloat,
     StrictInt,
     StrictStr,
@@ -45,6 +46,8 @@ from pydantic import (
 )
 
 from shopscope.errors import SchemaError
+from shopscope.ingest import joins
+from shopscope.ingest.joins import Join
 from shopscope.ingest.load import Batch, LoadResult, Progress, already_loaded, load_batches
 from shopscope.ingest.parse import (
     UNIX_FORMATS,
@@ -56,6 +59,7 @@ from shopscope.ingest.parse import (
 )
 from shopscope.ingest.readers import ROW, ReadOptions, detect_format, fingerprint, read_text
 from shopscope.ingest.reasons import reason
+from shopscope.ingest.tomllines import Origin, key_lines, line_of
 from shopscope.ingest.validate import (
     MIN_DATE,
     Check,
@@ -139,6 +143,11 @@ class Source(_Model):
     values: dict[str, dict[str, Scalar]] = Field(default_factory=dict)
     extract: dict[str, StrictStr] = Field(default_factory=dict)
     constants: dict[str, Scalar] = Field(default_factory=dict)
+    # Joined files, computed columns and row filters: see shopscope.ingest.joins.
+    join: list[Join] = Field(default_factory=list)
+    compute: dict[str, StrictStr] = Field(default_factory=dict)
+    filter: StrictStr | list[StrictStr] | None = None
+    _origin: Origin = PrivateAttr(default_factory=lambda: Origin("", Path("."), {}))
 
     def formats(self, column: str) -> list[str]:
         given = self.dates.get(column, [])
@@ -166,7 +175,7 @@ class Mapping(_Model):
 
 
 _DICT_DEPTH = {"columns": 1, "dates": 1, "extract": 1, "constants": 1, "values": 2,
-               "column_names": 1}
+               "column_names": 1, "compute": 1}
 
 
 def vocabulary(table: str) -> dict[str, Column]:
@@ -242,28 +251,56 @@ def load_mapping(path: str | Path) -> Mapping:
     >>> load_mapping(p).sources[0].columns["customer_id"]
     'Customer'
     >>> _ = p.write_text('[[source]]\\nfile = "c.csv"\\ntable = "customer"\\n')
-    >>> load_mapping(p)
+    >>> load_mapping(p)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    shopscope.ingest.mapping.MappingError: shop.toml: source[1].table: unknown table 'customer'
+    shopscope.ingest.mapping.MappingError: shop.toml: source[1].table: unknown table ... (line 3)
     """
     p = Path(path)
     label = p.name
     if not p.is_file():
         raise MappingError(f"{p}: no such mapping file", hint="check the path")
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
+        text = p.read_text(encoding="utf-8")
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise MappingError(f"{label}: not valid TOML: {exc}",
                            hint="see https://toml.io; quote keys with non-ASCII text") from exc
     except UnicodeDecodeError as exc:
         raise MappingError(f"{label}: not UTF-8 text", hint="save the mapping as UTF-8") from exc
+    lines = key_lines(text)
     try:
         mapping = Mapping.model_validate(data)
     except ValidationError as exc:
-        raise _from_pydantic(label, exc) from None
-    _check_mapping(mapping, label)
+        raise _with_line(_from_pydantic(label, exc), label, lines) from None
+    try:
+        mapping = _with_shapes(mapping, label, Origin(label, p.parent, lines))
+        _check_mapping(mapping, label)
+    except MappingError as exc:
+        raise _with_line(exc, label, lines) from None
     return mapping
+
+
+def _with_line(exc: MappingError, label: str, lines: dict[str, int]) -> MappingError:
+    """The error with the line of its key appended: ``… (line 12)``."""
+    found = re.match(rf"{re.escape(label)}: ([^\s:]+): ", exc.message)
+    if not found or "(line " in exc.message:
+        return exc
+    n = line_of(lines, found.group(1))
+    return MappingError(f"{exc.message} (line {n})", hint=exc.hint) if n else exc
+
+
+def _with_shapes(mapping: Mapping, label: str, origin: Origin) -> Mapping:
+    """Each source knows where it was written; joins, computed columns and filters are
+    checked, and computed canonical columns count as mapped."""
+    sources = []
+    for i, src in enumerate(mapping.sources, start=1):
+        src._origin = origin
+        vocab = vocabulary(src.table)
+        joins.check_source_shapes(src, i, label, vocab)
+        fed = joins.computed_canonical(src, vocab)
+        sources.append(src.model_copy(update={"columns": src.columns | fed}) if fed else src)
+    return mapping.model_copy(update={"sources": sources})
 
 
 def _key(loc: tuple[Any, ...]) -> str:
@@ -296,7 +333,7 @@ def _from_pydantic(label: str, exc: ValidationError) -> MappingError:
     container = loc[:-1] if err["type"] == "extra_forbidden" else loc
     model: type[BaseModel] = Mapping
     if container[:1] == ("source",) and len(container) >= 2:
-        model = Source
+        model = Join if "join" in container[2:4] else Source
     elif container[:1] == ("derive",):
         model = Derive
     last = key.rsplit(".", 1)[-1]
@@ -595,7 +632,7 @@ def _check_columns(plan: _Plan, available: dict[str, Any]) -> None:
             names = list(available)
             raise MappingError(
                 f"{plan.source}: column {name!r} not found "
-                f"(mapped in {plan.label} {plan.key}.columns.{c})",
+                f"(mapped in {plan.src._origin.at(f'{plan.key}.columns.{c}')})",
                 hint=f"{_suggest(name, names)}the file's columns are: {', '.join(names)}",
             )
 
@@ -620,6 +657,13 @@ def _parsed(plan: _Plan, raw: ir.Table, types: dict[str, Any]) -> dict[str, ir.V
                 out[f"__utc_{c}"] = ibis.literal(aware)
                 if aware:
                     plan.utc_columns.add(c)
+            continue
+        if source_type.is_numeric() and col.dtype in ("int64", "float64") \
+                and c not in src.extract and c not in src.values:
+            # joined totals, computed amounts, Parquet numbers: no text round trip
+            out[raw_name(c)] = cell.cast("string")
+            number = cell.cast("float64")
+            out[c] = _whole(number) if col.dtype == "int64" else number
             continue
         original = _clean(cell.cast("string"))
         text = original
@@ -811,7 +855,7 @@ def _paid_discount(gross: ir.Value, shipping: ir.Value, paid: ir.Value) -> ir.Va
 
 
 def _typed_stage(plan: _Plan) -> ir.Table:
-    raw, types = _read(plan)
+    raw, types = joins.prepare(plan, *_read(plan))
     _check_columns(plan, types)
     stage = _materialize(plan, raw.select(**_parsed(plan, raw, types)), "parsed")
     return _to_workspace_zone(plan, stage)
@@ -994,6 +1038,7 @@ def _fingerprint(path: Path, mapping: Mapping, src: Source) -> str:
     h = hashlib.sha256(fingerprint(path).encode())
     settings = mapping.model_dump_json(exclude={"sources"}) + src.model_dump_json()
     h.update(settings.encode())
+    h.update(joins.join_fingerprint(src).encode())
     return h.hexdigest()
 
 

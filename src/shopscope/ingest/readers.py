@@ -154,7 +154,10 @@ def read_csv(path: Path, options: ReadOptions) -> TextTable:
     delimiter = options.delimiter or sniff_delimiter(head)
     names = list(options.column_names) if options.column_names else None
     if names is None and options.header:
-        first = next(csv.reader(io.StringIO(head), delimiter=delimiter), None)
+        lines = csv.reader(io.StringIO(head), delimiter=delimiter)
+        for _ in range(options.skip_rows):  # title lines above the header
+            next(lines, None)
+        first = next(lines, None)
         if first is None:
             raise InputError(f"{path}: the file is empty", hint="check the export")
         if encoding == "utf-8-sig" and first:

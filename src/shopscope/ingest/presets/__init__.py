@@ -79,7 +79,9 @@ def get_preset(name: str) -> Preset:
     except KeyError:
         raise ShopscopeError(
             f"unknown preset {name!r}",
-            hint=f"presets are: {', '.join(presets)}; or use --mapping FILE.toml",
+            hint=f"presets are: {', '.join(presets)}; shop exports (shopify, woocommerce, "
+                 "tmall, douyin, olist) load with ingest.presets.exports.ingest_export; or use "
+                 "--mapping FILE.toml",
         ) from None
 
 
