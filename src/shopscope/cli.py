@@ -146,8 +146,9 @@ def ingest(
                                                         progress=bar, force=force))]
             if mapping is not None else
             # export presets are shipped mappings; tmall and olist read several files at once
-            [(preset, lambda bar: ingest_export(ws, paths or [], preset=preset,  # type: ignore[arg-type]
-                                                policy=policy, progress=bar, force=force))]
+            [(preset, lambda bar: ingest_export(ws, paths or [], preset=preset,
+                                                policy=policy,  # type: ignore[arg-type]
+                                                progress=bar, force=force))]
             if preset in EXPORTS else
             [(p.name, lambda bar, p=p: [ingest_file(ws, p, preset=preset, policy=policy,  # type: ignore[arg-type]
                                                     read_options=options, progress=bar,

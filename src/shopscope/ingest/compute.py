@@ -258,7 +258,8 @@ class _Compiler:
         if isinstance(node, ast.Constant):
             return node.value
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) \
-                and isinstance(node.operand, ast.Constant):
+                and isinstance(node.operand, ast.Constant) \
+                and isinstance(node.operand.value, int | float):
             return -node.operand.value
         raise ExpressionError("expected a constant such as 'text' or 12")
 
@@ -311,10 +312,11 @@ class _Compiler:
             return to_timestamp(self.visit(args[0])).strftime(str(const(1)))
         if name == "map":
             need(2, 3)
-            if not isinstance(args[1], ast.Dict):
+            if not isinstance(args[1], ast.Dict) or None in args[1].keys:  # None: a **spread
                 raise ExpressionError("map() needs a table such as {'paid': 'completed'}")
             pairs = {str(self.literal(k)): self.literal(v)
-                     for k, v in zip(args[1].keys, args[1].values, strict=True)}
+                     for k, v in zip(args[1].keys, args[1].values, strict=True)
+                     if k is not None}
             value = _text(self.visit(args[0])).strip()
             default = self.visit(args[2]) if len(args) == 3 else ibis.null()
             return ibis.cases(*[(value == k, ibis.literal(v)) for k, v in pairs.items()],

@@ -74,7 +74,7 @@ def _error(message: str, hint: str | None = None) -> MappingError:
 
 
 def _origin(src: Source) -> Origin:
-    return src._origin  # type: ignore[attr-defined,no-any-return]
+    return src._origin
 
 
 def filters(src: Source) -> list[str]:

@@ -70,14 +70,14 @@ def key_lines(text: str) -> dict[str, int]:
                 prefix = base or ".".join(head_parts)
             lines.setdefault(prefix, n)
             continue
-        key = _KEY.match(line)
-        if not key:
+        found = _KEY.match(line)
+        if not found:
             continue
         name = ".".join(_unquote(p) for p in re.split(r"\.(?=(?:[^\"]*\"[^\"]*\")*[^\"]*$)",
-                                                       key.group(1)))
+                                                       found.group(1)))
         full = f"{prefix}.{name}" if prefix else name
         lines.setdefault(full, n)
-        rest = line[key.end():]
+        rest = line[found.end():]
         if rest.lstrip().startswith("{"):
             for inner in _INLINE_KEY.finditer(rest):
                 lines.setdefault(f"{full}.{_unquote(inner.group(1))}", n)
