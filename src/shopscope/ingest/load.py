@@ -1,7 +1,8 @@
 """Validate batches and write them to the store: all or nothing, and never twice.
 
-* Atomic: every table of an ingestion is written in one transaction; an error or Ctrl-C
-  rolls all of it back.
+* Atomic: every table of an ingestion is written in one load (:meth:`Store.load`): an
+  error, Ctrl-C or kill -9 leaves none of it; several files joined into one load (a
+  mapping, ``ingest_files``) commit together.
 * Idempotent: rows whose key is already stored are skipped (keyed tables), events already
   stored are skipped by their natural key, and a file whose fingerprint is in the ingest
   log is not read again.
@@ -70,6 +71,8 @@ class LoadResult:
     rows_added: dict[str, int] = field(default_factory=dict)
     rows_rejected: dict[str, int] = field(default_factory=dict)
     skipped: bool = False
+    #: the file had no data rows (a header only): nothing written, nothing logged
+    empty: bool = False
     #: things the user should act on although the load succeeded (mixed currencies)
     warnings: list[str] = field(default_factory=list)
 
@@ -229,11 +232,16 @@ def load_batches(
             hint="fix the file, or load the good rows with --policy quarantine",
         )
     now = datetime.now().replace(microsecond=0)
+    if all(report.tables[b.table].rows == 0 for b in batches):
+        # a header-only file: no "+0" log rows (and no fingerprint remembered)
+        result.empty = True
+        report.notes.append("nothing to load: the file has no data rows")
+        return result
     store.ensure_tables()
     warning = currency_warning(store, batches, source, currency)
     if warning:
         result.warnings.append(warning)
-    with store.transaction():
+    with store.load() as load:
         for i, batch in enumerate(batches):
             if progress:
                 progress(f"loading {batch.table}", i, len(batches))
@@ -256,18 +264,12 @@ def load_batches(
             t_report: TableReport = report.tables[batch.table]
             result.rows_added[batch.table] = added
             result.rows_rejected[batch.table] = t_report.bad_rows
-            store.insert(
-                INGEST_LOG,
-                ibis.memtable(
-                    {
-                        "fingerprint": [fingerprint], "source": [source], "preset": [preset],
-                        "table_name": [batch.table], "rows_read": [t_report.rows],
-                        "rows_added": [added], "rows_rejected": [t_report.bad_rows],
-                        "loaded_at": [now],
-                    },
-                    schema=store.table(INGEST_LOG).schema(),
-                ),
-            )
+            # written by the load at its end, as its commit record (Store.load)
+            load.log.append({
+                "fingerprint": fingerprint, "source": source, "preset": preset,
+                "table_name": batch.table, "rows_read": t_report.rows, "rows_added": added,
+                "rows_rejected": t_report.bad_rows, "loaded_at": now,
+            })
         if progress:
             progress("committing", len(batches), len(batches))
     return result
