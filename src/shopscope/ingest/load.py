@@ -10,9 +10,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+import hashlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 import ibis
 import ibis.expr.types as ir
@@ -273,6 +276,52 @@ def load_batches(
         if progress:
             progress("committing", len(batches), len(batches))
     return result
+
+
+def content_fingerprint(path: str | Path) -> str:
+    """SHA-256 of the whole content (a folder: every file's relative name and content).
+
+    Every byte counts: a file changed in its middle but not in size is another file. The
+    file is streamed in 1 MiB chunks: 0.03 s for Online Retail's 7.6 MB gzip file."""
+    p = Path(path)
+    files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
+    h = hashlib.sha256()
+    for f in files:
+        if p.is_dir():
+            h.update(f"{f.relative_to(p).as_posix()}\0".encode())
+        with open(f, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                h.update(chunk)
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def one_load(store: Store, n_files: int) -> contextlib.AbstractContextManager:
+    """Several files as one load (:meth:`Store.load`): a refused file leaves none of them,
+    and its error says so."""
+
+    @contextlib.contextmanager
+    def run() -> Iterator[None]:
+        try:
+            with store.load():
+                yield
+        except ValidationFailed as exc:
+            if n_files > 1:
+                exc.message = (f"{exc.message} (nor anything of the other {n_files - 1} "
+                               "file(s) of this load: a load is all or nothing)")
+                exc.args = (exc.message,)
+            raise
+
+    return run()
+
+
+def total_added(results: Sequence[LoadResult]) -> dict[str, int]:
+    """Rows added per table by a load of several files."""
+    out: dict[str, int] = {}
+    for r in results:
+        for table, n in r.rows_added.items():
+            out[table] = out.get(table, 0) + n
+    return out
 
 
 def already_loaded(store: Store, fingerprint: str, preset: str) -> bool:
