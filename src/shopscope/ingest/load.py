@@ -63,6 +63,13 @@ class Batch:
     derived: bool = False
     reference_checks: bool = True
     rows: ir.Table | None = None
+    #: order_items whose ``line_no`` is a position in the file, not the shop's: a line is
+    #: then known by its content (order, product, quantity, price, n-th such line), so
+    #: overlapping or re-cut exports add each line once, numbered after the stored ones
+    positional_lines: bool = False
+    #: orders whose totals are their items' sum: an order that a later file adds lines to
+    #: gets its ``gross_amount`` (and ``net_amount``) summed again from all its lines
+    totals_from_items: bool = False
 
 
 @dataclass
@@ -177,6 +184,44 @@ def _new_rows(store: Store, table: str, rows: ir.Table) -> ir.Table:
     return rows.anti_join(recent, preds)
 
 
+def _new_lines(store: Store, rows: ir.Table) -> ir.Table:
+    """Order lines not stored yet, told apart by content (see ``Batch.positional_lines``),
+    numbered after their order's stored lines."""
+    if store.row_count("order_items") == 0:
+        return rows
+    stored = store.table("order_items")
+    stored = stored.filter(stored.order_id.isin(rows.select("order_id").distinct().order_id))
+    keys = ("order_id", "product_id", "quantity", "unit_price")
+
+    def nth(t: ir.Table) -> ir.Table:  # the n-th line with this content (repeats are kept)
+        return t.mutate(_nth=ibis.row_number().over(group_by=[t[k] for k in keys],
+                                                    order_by=t.line_no))
+
+    new, old = nth(rows), nth(stored)
+    new = new.anti_join(old, [*(new[k].identical_to(old[k]) for k in keys),
+                              new._nth == old._nth])
+    last = stored.group_by("order_id").aggregate(_last=stored.line_no.max())
+    new = new.left_join(last, new.order_id == last.order_id).select(new, last._last)
+    numbered = new.mutate(line_no=new._last.fill_null(0) + 1 + ibis.row_number().over(
+        group_by=new.order_id, order_by=new.line_no))
+    return numbered.select(*rows.columns)
+
+
+def _sum_again(store: Store, rows: ir.Table) -> None:
+    """Totals of the orders in ``rows`` (order lines) summed again from all their stored
+    lines, where they differ: an order split across files ends with its items' total."""
+    if store.engine != "duckdb":  # an in-place update; Spark's Parquet tables have none
+        return
+    ids = store.backend.compile(rows.select("order_id").distinct())
+    store.backend.raw_sql(f"""
+        UPDATE orders SET gross_amount = s.gross,
+                          net_amount = s.gross - orders.discount_amount
+        FROM (SELECT order_id, sum(quantity * unit_price) AS gross FROM order_items
+              WHERE order_id IN (SELECT order_id FROM ({ids})) GROUP BY order_id) AS s
+        WHERE orders.order_id = s.order_id AND abs(orders.gross_amount - s.gross) > 1e-6
+    """).fetchall()
+
+
 def currency_warning(store: Store, batches: Sequence[Batch], source: str,
                      currency: str | None) -> str | None:
     """A warning when the orders being loaded are in another currency than the workspace's
@@ -262,7 +307,12 @@ def load_batches(
                     ),
                 )
             before = store.row_count(batch.table)
-            store.insert(batch.table, _new_rows(store, batch.table, canonical_select(rows, batch.table)))
+            rows = canonical_select(rows, batch.table)
+            store.insert(batch.table, _new_lines(store, rows) if batch.positional_lines
+                         else _new_rows(store, batch.table, rows))
+            if before and batch.table == "order_items" and any(
+                    b.table == "orders" and b.totals_from_items for b in batches):
+                _sum_again(store, rows)
             added = store.row_count(batch.table) - before
             t_report: TableReport = report.tables[batch.table]
             result.rows_added[batch.table] = added
