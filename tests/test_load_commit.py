@@ -127,3 +127,27 @@ def test_content_fingerprint_is_every_byte(tmp_path):
     assert content_fingerprint(a) != content_fingerprint(b)
     b.write_bytes(a.read_bytes())
     assert content_fingerprint(a) == content_fingerprint(b)
+
+
+def test_recovery_on_open_removes_a_load_without_its_commit_record(tmp_path):
+    # What DuckDB may bring back after kill -9 in a commit: a load's order lines, without
+    # its orders and without its _ingest_log rows.
+    good = tmp_path / "a.csv"
+    good.write_text(HEADER + "536365,85123A,HEART,6,2010-12-01 08:26:00,2.55,17850,United Kingdom\n")
+    with Workspace.create(tmp_path / "ws") as ws:
+        ingest_file(ws, good, preset="online_retail")
+        store = ws.store
+        torn = store._begin_load()
+        store.backend.raw_sql(
+            f"INSERT INTO order_items (order_id, line_no, product_id, quantity, unit_price, "
+            f"discount_amount, {LOAD_COLUMN}) VALUES ('X1', 1, 'P', 1, 2.0, 0, {torn}), "
+            f"('X1', 2, 'P', 1, 2.0, 0, {torn})").fetchall()
+        assert store.row_count("order_items") == 3
+    with Workspace.open(tmp_path / "ws") as ws:
+        # the committed load stays whole; the torn one is gone, and so is its id
+        assert ws.store.row_count("order_items") == 1
+        assert ws.store.row_count("orders") == 1
+        assert ws.store.recover() == []
+        # a load that writes nothing (the file is already loaded) leaves no id behind
+        assert ingest_files(ws, [good], preset="online_retail")[0].skipped
+        assert ws.store.backend.raw_sql(f"SELECT count(*) FROM {LOADS}").fetchone()[0] == 1

@@ -359,7 +359,9 @@ def one_load(store: Store, n_files: int) -> contextlib.AbstractContextManager:
             if n_files > 1:
                 exc.message = (f"{exc.message} (nor anything of the other {n_files - 1} "
                                "file(s) of this load: a load is all or nothing)")
-                exc.args = (exc.message,)
+            if store.catalog is not None:  # Spark: say what is kept
+                exc.message += "; the tables are as the last committed load left them"
+            exc.args = (exc.message,)
             raise
 
     return run()

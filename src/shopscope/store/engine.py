@@ -403,6 +403,9 @@ class Store:
                     schema = _META_SCHEMAS[INGEST_LOG]
                     self.insert(INGEST_LOG, ibis.memtable(pa.Table.from_pylist(
                         load.log, schema=schema.to_pyarrow())))
+                elif self._tracks_loads:  # nothing written (all skipped): no recovery needed
+                    self.backend.raw_sql(f"DELETE FROM {LOADS} WHERE load_id = {load.id}"
+                                         ).fetchall()
         except BaseException:
             if self._tracks_loads:  # rolled back: nothing carries the id; forget it
                 with contextlib.suppress(Exception):
