@@ -15,6 +15,7 @@ from shopscope.ingest.mapping import ingest_mapping
 from shopscope.store import Workspace
 from shopscope.store.engine import INGEST_LOG, LOAD_COLUMN, LOADS
 
+LINE = "536365,85123A,HEART,6,2010-12-01 08:26:00,2.55,17850,United Kingdom\n"
 HEADER = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
 
 MAPPING = """
@@ -65,7 +66,8 @@ def test_a_refused_source_leaves_none_of_the_mapping(ws, tmp_path):
 
 
 def test_a_mapping_commits_as_one_load_and_says_what_it_added(ws, tmp_path):
-    _write(tmp_path, "O1,A,2024-05-03,TEA,2,3.5\nO1,A,2024-05-03,CUP,1,8\nO2,B,2024-05-04,TEA,1,3.5\n")
+    _write(tmp_path, "O1,A,2024-05-03,TEA,2,3.5\nO1,A,2024-05-03,CUP,1,8\n"
+                     "O2,B,2024-05-04,TEA,1,3.5\n")
     results = ingest_mapping(ws, tmp_path / "shop.toml")
     # 2 customers; 2 orders (O1, O2) with 3 lines; 2 products (TEA, CUP)
     assert total_added(results) == {"customers": 2, "products": 2, "orders": 2,
@@ -80,7 +82,7 @@ def test_a_mapping_commits_as_one_load_and_says_what_it_added(ws, tmp_path):
 
 def test_ingest_files_is_one_load(ws, tmp_path):
     good = tmp_path / "a.csv"
-    good.write_text(HEADER + "536365,85123A,HEART,6,2010-12-01 08:26:00,2.55,17850,United Kingdom\n")
+    good.write_text(HEADER + LINE)
     bad = tmp_path / "b.csv"
     bad.write_text(HEADER + "536366,22633,HAND WARMER,six,2010-12-01 08:28:00,1.85,17850,"
                    "United Kingdom\n")
@@ -133,7 +135,7 @@ def test_recovery_on_open_removes_a_load_without_its_commit_record(tmp_path):
     # What DuckDB may bring back after kill -9 in a commit: a load's order lines, without
     # its orders and without its _ingest_log rows.
     good = tmp_path / "a.csv"
-    good.write_text(HEADER + "536365,85123A,HEART,6,2010-12-01 08:26:00,2.55,17850,United Kingdom\n")
+    good.write_text(HEADER + LINE)
     with Workspace.create(tmp_path / "ws") as ws:
         ingest_file(ws, good, preset="online_retail")
         store = ws.store

@@ -25,9 +25,7 @@ import pytest
 
 from shopscope.ingest import ingest_file
 from shopscope.store import Workspace
-
-sys.path.insert(0, str(Path(__file__).parent))
-from _kill_helpers import state, write_shop  # noqa: E402
+from tests._kill_helpers import state, write_shop
 
 ZYGOTE = Path(__file__).with_name("_kill_zygote.py")
 # Kill moments, in ms after the commit's first WAL growth; negative: after the load's id

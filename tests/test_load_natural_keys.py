@@ -2,9 +2,9 @@
 its items however its lines are split across files (issue 15, point 6).
 
 Slices of the real Online Retail file: rows 1 to about 20,000 (cut inside an invoice) then
-15,001-30,000 (overlapping), or then the rest to 30,000 (the invoice split at the cut). Expected values come from pandas on the
-raw rows 1-30,000, following the preset's documented rules (merchandise lines only;
-credits are C invoices and negative quantities).
+15,001-30,000 (overlapping), or then the rest to 30,000 (the invoice split at the cut).
+Expected values come from pandas on the raw rows 1-30,000, following the preset's
+documented rules (merchandise lines only; credits are C invoices and negative quantities).
 """
 
 from __future__ import annotations
@@ -87,6 +87,7 @@ def first_load(rows, tmp_path_factory):
     return folder
 
 
+@pytest.mark.realdata
 @pytest.mark.parametrize("second", ["overlapping", "split"])
 def test_recut_exports_load_each_fact_once(first_load, rows, expected, tmp_path, second):
     header, lines = rows
