@@ -273,7 +273,9 @@ class Store:
         self.backend.insert(name, expr)
 
     def replace(self, name: str, expr: ibis.Table) -> None:
-        """Replace a whole table's rows (small derived tables such as products)."""
+        """Replace a whole table's rows (small derived tables such as products). On DuckDB
+        the new table has no ``_load`` column until the store is opened again: not for use
+        inside :meth:`load`."""
         self._out_of_range.pop(name, None)
         if self.catalog is not None:
             with self._spark_frame(expr) as frame:
@@ -388,7 +390,8 @@ class Store:
         every row it writes carries the id in the hidden ``_load`` column; its
         ``_ingest_log`` rows, written last in the same transaction, are its commit record;
         and :meth:`recover` removes the rows of a load without one when the store opens.
-        A nested ``load`` joins the outer one (several files, one load).
+        A nested ``load`` joins the outer one (several files, one load). Start a load
+        outside :meth:`transaction`: inside one, its id could not be committed first.
         """
         if self._load is not None:
             with self.transaction():
