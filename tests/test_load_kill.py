@@ -32,7 +32,8 @@ ZYGOTE = Path(__file__).with_name("_kill_zygote.py")
 # was committed (the WAL's first appearance), long before the data commit.
 DELAYS_MS = (-1, 0, 2, 5, 10, 25, 60)
 
-pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")]
 
 
 class Zygote:
