@@ -126,7 +126,8 @@ def ingest(
     """Load files into the workspace with a preset or a mapping file; validated, atomic and
     idempotent."""
     from shopscope.errors import ShopscopeError, ValidationFailed
-    from shopscope.ingest import ingest_file
+    from shopscope.ingest import ingest_files
+    from shopscope.ingest.load import total_added
     from shopscope.ingest.mapping import ingest_mapping
     from shopscope.ingest.presets.exports import EXPORTS, ingest_export
     from shopscope.ingest.readers import ReadOptions
@@ -150,10 +151,11 @@ def ingest(
                                                 policy=policy,  # type: ignore[arg-type]
                                                 progress=bar, force=force))]
             if preset in EXPORTS else
-            [(p.name, lambda bar, p=p: [ingest_file(ws, p, preset=preset, policy=policy,  # type: ignore[arg-type]
-                                                    read_options=options, progress=bar,
-                                                    force=force)])
-             for p in paths or []])
+            # every file of one command is one load: all of them or none
+            [(", ".join(p.name for p in paths or []),
+              lambda bar: ingest_files(ws, paths or [], preset=preset,  # type: ignore[arg-type]
+                                       policy=policy, read_options=options, progress=bar,
+                                       force=force))])
     try:
         for name, job in jobs:
             with _Bar(f"loading {name}") as bar:
@@ -166,6 +168,9 @@ def ingest(
                     raise
             for result in results:
                 _print_load(result)
+            if sum(not r.skipped and not r.empty for r in results) > 1:
+                added = ", ".join(f"{t} +{n:,}" for t, n in total_added(results).items())
+                console.print(f"committed as one load: {escape(added)}", highlight=False)
     finally:
         ws.close()
 
@@ -173,6 +178,9 @@ def ingest(
 def _print_load(result) -> None:
     if result.skipped:
         console.print(f"{escape(result.source)}: already loaded, nothing added")
+        return
+    if result.empty:
+        console.print(f"{escape(result.source)}: nothing to load (no data rows)")
         return
     added = ", ".join(f"{t} +{n:,}" for t, n in result.rows_added.items())
     console.print(f"[green]loaded[/] {escape(result.source)}: {escape(added)}", highlight=False)

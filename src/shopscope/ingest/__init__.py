@@ -10,9 +10,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from shopscope.ingest.load import LoadResult, Progress, already_loaded, load_batches
+from shopscope.ingest.load import (
+    LoadResult,
+    Progress,
+    already_loaded,
+    content_fingerprint,
+    load_batches,
+    one_load,
+)
 from shopscope.ingest.presets import PRESETS, Context, get_preset
-from shopscope.ingest.readers import ReadOptions, fingerprint
+from shopscope.ingest.readers import ReadOptions
 from shopscope.ingest.validate import Policy, ValidationReport
 from shopscope.store import Workspace
 
@@ -56,7 +63,7 @@ def ingest_file(
     """
     p = Path(path)
     store = workspace.store
-    fp = fingerprint(p) if p.exists() else ""
+    fp = content_fingerprint(p) if p.exists() else ""
     if not force and fp and already_loaded(store, fp, preset):
         result = LoadResult(str(p), ValidationReport(str(p)), skipped=True)
         result.report.notes.append("already loaded (same content); nothing added")
@@ -87,5 +94,7 @@ def ingest_file(
 def ingest_files(
     workspace: Workspace, paths: Sequence[str | Path], *, preset: str, **kwargs
 ) -> list[LoadResult]:
-    """Load several files in order (each in its own transaction)."""
-    return [ingest_file(workspace, p, preset=preset, **kwargs) for p in paths]
+    """Load several files in order as one load: every file is validated and written in one
+    transaction, so a refused file leaves none of them (see :func:`ingest_file`)."""
+    with one_load(workspace.store, len(paths)):
+        return [ingest_file(workspace, p, preset=preset, **kwargs) for p in paths]

@@ -28,8 +28,9 @@ import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from shopscope.ingest.compute import ExpressionError, Names, check_syntax, compile_expression
+from shopscope.ingest.load import content_fingerprint
 from shopscope.ingest.parse import parse_id
-from shopscope.ingest.readers import ROW, ReadOptions, detect_format, fingerprint, read_text
+from shopscope.ingest.readers import ROW, ReadOptions, detect_format, read_text
 from shopscope.ingest.tomllines import Origin
 
 if TYPE_CHECKING:  # the mapping module imports this one
@@ -145,7 +146,7 @@ def join_fingerprint(src: Source) -> str:
     h = hashlib.sha256()
     for join in src.join:
         for f in _join_files(src, join):
-            h.update(fingerprint(f).encode())
+            h.update(content_fingerprint(f).encode())
     return h.hexdigest()
 
 

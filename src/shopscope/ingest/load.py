@@ -1,7 +1,8 @@
 """Validate batches and write them to the store: all or nothing, and never twice.
 
-* Atomic: every table of an ingestion is written in one transaction; an error or Ctrl-C
-  rolls all of it back.
+* Atomic: every table of an ingestion is written in one load (:meth:`Store.load`): an
+  error, Ctrl-C or kill -9 leaves none of it; several files joined into one load (a
+  mapping, ``ingest_files``) commit together.
 * Idempotent: rows whose key is already stored are skipped (keyed tables), events already
   stored are skipped by their natural key, and a file whose fingerprint is in the ingest
   log is not read again.
@@ -9,9 +10,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+import hashlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 import ibis
 import ibis.expr.types as ir
@@ -59,6 +63,13 @@ class Batch:
     derived: bool = False
     reference_checks: bool = True
     rows: ir.Table | None = None
+    #: order_items whose ``line_no`` is a position in the file, not the shop's: a line is
+    #: then known by its content (order, product, quantity, price, n-th such line), so
+    #: overlapping or re-cut exports add each line once, numbered after the stored ones
+    positional_lines: bool = False
+    #: orders whose totals are their items' sum: an order that a later file adds lines to
+    #: gets its ``gross_amount`` (and ``net_amount``) summed again from all its lines
+    totals_from_items: bool = False
 
 
 @dataclass
@@ -70,6 +81,8 @@ class LoadResult:
     rows_added: dict[str, int] = field(default_factory=dict)
     rows_rejected: dict[str, int] = field(default_factory=dict)
     skipped: bool = False
+    #: the file had no data rows (a header only): nothing written, nothing logged
+    empty: bool = False
     #: things the user should act on although the load succeeded (mixed currencies)
     warnings: list[str] = field(default_factory=list)
 
@@ -171,6 +184,45 @@ def _new_rows(store: Store, table: str, rows: ir.Table) -> ir.Table:
     return rows.anti_join(recent, preds)
 
 
+def _new_lines(store: Store, rows: ir.Table) -> ir.Table:
+    """Order lines not stored yet, told apart by content (see ``Batch.positional_lines``),
+    numbered after their order's stored lines."""
+    if store.row_count("order_items") == 0:
+        return rows
+    stored = store.table("order_items")
+    stored = stored.filter(stored.order_id.isin(rows.select("order_id").distinct().order_id))
+    keys = ("order_id", "product_id", "quantity", "unit_price")
+
+    def nth(t: ir.Table) -> ir.Table:  # the n-th line with this content (repeats are kept)
+        return t.mutate(_nth=ibis.row_number().over(group_by=[t[k] for k in keys],
+                                                    order_by=t.line_no))
+
+    new, old = nth(rows), nth(stored)
+    new = new.anti_join(old, [*(new[k].identical_to(old[k]) for k in keys),
+                              new._nth == old._nth])
+    last = stored.group_by("order_id").aggregate(_last=stored.line_no.max())
+    new = new.left_join(last, new.order_id == last.order_id).select(new, last._last)
+    numbered = new.mutate(line_no=new._last.fill_null(0) + 1 + ibis.row_number().over(
+        group_by=new.order_id, order_by=new.line_no))
+    return numbered.select(*rows.columns)
+
+
+def _sum_again(store: Store, rows: ir.Table) -> None:
+    """Totals of the orders in ``rows`` (order lines) summed again from all their stored
+    lines, where they differ: an order split across files ends with its items' total."""
+    if store.engine != "duckdb":  # an in-place update; Spark's Parquet tables have none
+        return
+    ids = store.backend.compile(rows.select("order_id").distinct())
+    # ids is SQL compiled by Ibis from the batch: no user text reaches the statement
+    store.backend.raw_sql(f"""
+        UPDATE orders SET gross_amount = s.gross,
+                          net_amount = s.gross - orders.discount_amount
+        FROM (SELECT order_id, sum(quantity * unit_price) AS gross FROM order_items
+              WHERE order_id IN (SELECT order_id FROM ({ids})) GROUP BY order_id) AS s
+        WHERE orders.order_id = s.order_id AND abs(orders.gross_amount - s.gross) > 1e-6
+    """).fetchall()  # noqa: S608
+
+
 def currency_warning(store: Store, batches: Sequence[Batch], source: str,
                      currency: str | None) -> str | None:
     """A warning when the orders being loaded are in another currency than the workspace's
@@ -229,11 +281,16 @@ def load_batches(
             hint="fix the file, or load the good rows with --policy quarantine",
         )
     now = datetime.now().replace(microsecond=0)
+    if all(report.tables[b.table].rows == 0 for b in batches):
+        # a header-only file: no "+0" log rows (and no fingerprint remembered)
+        result.empty = True
+        report.notes.append("nothing to load: the file has no data rows")
+        return result
     store.ensure_tables()
     warning = currency_warning(store, batches, source, currency)
     if warning:
         result.warnings.append(warning)
-    with store.transaction():
+    with store.load() as load:
         for i, batch in enumerate(batches):
             if progress:
                 progress(f"loading {batch.table}", i, len(batches))
@@ -251,27 +308,73 @@ def load_batches(
                     ),
                 )
             before = store.row_count(batch.table)
-            new = _new_rows(store, batch.table, canonical_select(rows, batch.table))
-            store.insert(batch.table, new)
+            rows = canonical_select(rows, batch.table)
+            store.insert(batch.table, _new_lines(store, rows) if batch.positional_lines
+                         else _new_rows(store, batch.table, rows))
+            if before and batch.table == "order_items" and any(
+                    b.table == "orders" and b.totals_from_items for b in batches):
+                _sum_again(store, rows)
             added = store.row_count(batch.table) - before
             t_report: TableReport = report.tables[batch.table]
             result.rows_added[batch.table] = added
             result.rows_rejected[batch.table] = t_report.bad_rows
-            store.insert(
-                INGEST_LOG,
-                ibis.memtable(
-                    {
-                        "fingerprint": [fingerprint], "source": [source], "preset": [preset],
-                        "table_name": [batch.table], "rows_read": [t_report.rows],
-                        "rows_added": [added], "rows_rejected": [t_report.bad_rows],
-                        "loaded_at": [now],
-                    },
-                    schema=store.table(INGEST_LOG).schema(),
-                ),
-            )
+            # written by the load at its end, as its commit record (Store.load)
+            load.log.append({
+                "fingerprint": fingerprint, "source": source, "preset": preset,
+                "table_name": batch.table, "rows_read": t_report.rows, "rows_added": added,
+                "rows_rejected": t_report.bad_rows, "loaded_at": now,
+            })
         if progress:
             progress("committing", len(batches), len(batches))
     return result
+
+
+def content_fingerprint(path: str | Path) -> str:
+    """SHA-256 of the whole content (a folder: every file's relative name and content).
+
+    Every byte counts: a file changed in its middle but not in size is another file. The
+    file is streamed in 1 MiB chunks: 0.03 s for Online Retail's 7.6 MB gzip file."""
+    p = Path(path)
+    files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
+    h = hashlib.sha256()
+    for f in files:
+        if p.is_dir():
+            h.update(f"{f.relative_to(p).as_posix()}\0".encode())
+        with open(f, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                h.update(chunk)
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+def one_load(store: Store, n_files: int) -> contextlib.AbstractContextManager:
+    """Several files as one load (:meth:`Store.load`): a refused file leaves none of them,
+    and its error says so."""
+
+    @contextlib.contextmanager
+    def run() -> Iterator[None]:
+        try:
+            with store.load():
+                yield
+        except ValidationFailed as exc:
+            if n_files > 1:
+                exc.message = (f"{exc.message} (nor anything of the other {n_files - 1} "
+                               "file(s) of this load: a load is all or nothing)")
+            if store.catalog is not None:  # Spark: say what is kept
+                exc.message += "; the tables are as the last committed load left them"
+            exc.args = (exc.message,)
+            raise
+
+    return run()
+
+
+def total_added(results: Sequence[LoadResult]) -> dict[str, int]:
+    """Rows added per table by a load of several files."""
+    out: dict[str, int] = {}
+    for r in results:
+        for table, n in r.rows_added.items():
+            out[table] = out.get(table, 0) + n
+    return out
 
 
 def already_loaded(store: Store, fingerprint: str, preset: str) -> bool:

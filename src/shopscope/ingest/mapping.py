@@ -48,7 +48,15 @@ from pydantic import (
 from shopscope.errors import SchemaError
 from shopscope.ingest import joins
 from shopscope.ingest.joins import Join
-from shopscope.ingest.load import Batch, LoadResult, Progress, already_loaded, load_batches
+from shopscope.ingest.load import (
+    Batch,
+    LoadResult,
+    Progress,
+    already_loaded,
+    content_fingerprint,
+    load_batches,
+    one_load,
+)
 from shopscope.ingest.parse import (
     UNIX_FORMATS,
     convert_timezone,
@@ -57,7 +65,7 @@ from shopscope.ingest.parse import (
     parse_id,
     parse_timestamp,
 )
-from shopscope.ingest.readers import ROW, ReadOptions, detect_format, fingerprint, read_text
+from shopscope.ingest.readers import ROW, ReadOptions, detect_format, read_text
 from shopscope.ingest.reasons import reason
 from shopscope.ingest.tomllines import Origin, key_lines, line_of
 from shopscope.ingest.validate import (
@@ -1035,7 +1043,7 @@ def _files(mapping_path: Path, src: Source, key: str) -> list[Path]:
 
 def _fingerprint(path: Path, mapping: Mapping, src: Source) -> str:
     """The file's content and the parts of the mapping that shape its rows."""
-    h = hashlib.sha256(fingerprint(path).encode())
+    h = hashlib.sha256(content_fingerprint(path).encode())
     settings = mapping.model_dump_json(exclude={"sources"}) + src.model_dump_json()
     h.update(settings.encode())
     h.update(joins.join_fingerprint(src).encode())
@@ -1052,8 +1060,9 @@ def ingest_mapping(
 ) -> list[LoadResult]:
     """Load the files a mapping file describes into the workspace.
 
-    Each file is read, mapped, validated and loaded in its own transaction, in the order
-    parents before children (customers, products, orders …), exactly as a preset's.
+    Every file is read, mapped and validated, in the order parents before children
+    (customers, products, orders …), and all of them are written as one load: a refused
+    file leaves none of them (docs/ingest.md, "How a load commits").
 
     Parameters
     ----------
@@ -1063,7 +1072,7 @@ def ingest_mapping(
         The ``.toml`` mapping file; its ``file`` entries (paths or glob patterns) are
         relative to its folder.
     policy
-        ``reject`` (default): any bad row and nothing of that file is loaded.
+        ``reject`` (default): any bad row and nothing of the mapping is loaded.
         ``quarantine``: good rows load, bad rows go to ``_rejects`` with their reasons (for
         order lines, a bad line keeps its whole order out).
     progress
@@ -1128,36 +1137,37 @@ def ingest_mapping(
     todo = [(i, src, f) for i, src in plans for f in _files(path, src, f"source[{i}]")]
     store = workspace.store
     results: list[LoadResult] = []
-    for i, src, file in todo:
-        # Problems name the file as the mapping does: relative to the mapping's folder.
-        shown = (file.relative_to(path.parent).as_posix() if file.is_relative_to(path.parent)
-                 else file.name)
-        fp = _fingerprint(file, mapping, src)
-        if not force and already_loaded(store, fp, preset):
-            result = LoadResult(shown, ValidationReport(shown), skipped=True)
-            result.report.notes.append("already loaded (same content); nothing added")
-            results.append(result)
-            continue
-        if progress:
-            progress(f"reading {shown}", 0, 1)
-        plan = _Plan(
-            store=store, label=path.name, key=f"source[{i}]", src=src, file=file, source=shown,
-            workspace_tz=settings.timezone,
-            source_tz=src.timezone or mapping.timezone or settings.timezone,
-            currency=src.currency or mapping.currency or settings.currency,
-            decimal=src.decimal or mapping.decimal,
-            derive_customers=derive_customers, derive_products=derive_products,
-            policy=policy,
-        )
-        try:
-            stage = _typed_stage(plan)
-            build = _build_order_lines if src.table == ORDER_LINES else _build_direct
-            results.append(load_batches(
-                store, build(plan, stage), source=shown, fingerprint=fp, preset=preset,
-                policy=policy, notes=plan.notes, progress=progress,
-                currency=settings.currency,
-            ))
-        finally:
-            for name in plan.temp:
-                store.drop(name)
+    with one_load(store, len(todo)):  # every file validated, then all committed at once
+        for i, src, file in todo:
+            # Problems name the file as the mapping does: relative to the mapping's folder.
+            shown = (file.relative_to(path.parent).as_posix() if file.is_relative_to(path.parent)
+                     else file.name)
+            fp = _fingerprint(file, mapping, src)
+            if not force and already_loaded(store, fp, preset):
+                result = LoadResult(shown, ValidationReport(shown), skipped=True)
+                result.report.notes.append("already loaded (same content); nothing added")
+                results.append(result)
+                continue
+            if progress:
+                progress(f"reading {shown}", 0, 1)
+            plan = _Plan(
+                store=store, label=path.name, key=f"source[{i}]", src=src, file=file, source=shown,
+                workspace_tz=settings.timezone,
+                source_tz=src.timezone or mapping.timezone or settings.timezone,
+                currency=src.currency or mapping.currency or settings.currency,
+                decimal=src.decimal or mapping.decimal,
+                derive_customers=derive_customers, derive_products=derive_products,
+                policy=policy,
+            )
+            try:
+                stage = _typed_stage(plan)
+                build = _build_order_lines if src.table == ORDER_LINES else _build_direct
+                results.append(load_batches(
+                    store, build(plan, stage), source=shown, fingerprint=fp, preset=preset,
+                    policy=policy, notes=plan.notes, progress=progress,
+                    currency=settings.currency,
+                ))
+            finally:
+                for name in plan.temp:
+                    store.drop(name)
     return results

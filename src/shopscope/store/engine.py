@@ -33,6 +33,10 @@ _SQL_TYPES = {
 # Bookkeeping tables live beside the canonical ones; a leading underscore keeps them apart.
 INGEST_LOG = "_ingest_log"
 REJECTS = "_rejects"
+#: One row per load begun on DuckDB, committed before the load writes (see :meth:`Store.load`).
+LOADS = "_loads"
+#: The load that wrote a row: a hidden column of every DuckDB table a load writes to.
+LOAD_COLUMN = "_load"
 _META_SCHEMAS = {
     INGEST_LOG: ibis.schema(
         {
@@ -58,6 +62,7 @@ _META_SCHEMAS = {
         }
     ),
 }
+_LOADS_SCHEMA = ibis.schema({"load_id": "int64", "started_at": "timestamp"})
 
 
 #: Times outside this range are not data (see :meth:`Store.table`); both ends fit pandas'
@@ -136,6 +141,8 @@ class Store:
         self._scratch: str | None = None
         # Tables known to hold rows outside TIME_RANGE (checked once; writes reset it).
         self._out_of_range: dict[str, bool] = {}
+        self._load: Load | None = None  # the load being written (see :meth:`load`)
+        self._depth = 0  # open transactions; nested ones join the outermost
 
     @property
     def engine(self) -> str:
@@ -165,20 +172,42 @@ class Store:
             self.catalog.ensure([*(names or list(TABLES)), *_META_SCHEMAS])
             return
         existing = set(self.list_tables())
+        tagged = self._tracks_loads
         for name in names or list(TABLES):
             if name not in existing:
-                self.backend.create_table(name, schema=get_table(name).ibis_schema())
+                schema = get_table(name).ibis_schema()
+                if tagged:
+                    schema = ibis.schema({**schema, LOAD_COLUMN: "int64"})
+                self.backend.create_table(name, schema=schema)
             else:
                 self._add_new_columns(name)
         for name, schema in _META_SCHEMAS.items():
             if name not in existing:
+                if tagged:
+                    schema = ibis.schema({**schema, LOAD_COLUMN: "int64"})
                 self.backend.create_table(name, schema=schema)
+            elif tagged:
+                self._add_load_column(name)
+        if tagged and LOADS not in existing:
+            self.backend.create_table(LOADS, schema=_LOADS_SCHEMA)
+
+    @property
+    def _tracks_loads(self) -> bool:
+        """Whether loads carry the commit protocol of :meth:`load` (DuckDB files)."""
+        return self.engine == "duckdb" and self.catalog is None
+
+    def _add_load_column(self, name: str) -> None:
+        if LOAD_COLUMN not in self.backend.table(name).columns:
+            self.backend.raw_sql(f'ALTER TABLE "{name}" ADD COLUMN "{LOAD_COLUMN}" BIGINT'
+                                 ).fetchall()
 
     def _add_new_columns(self, name: str) -> None:
         """Give a table made by an older shopscope the nullable columns added to the schema
         since (they read as null), so loads and queries see one schema."""
         have = set(self.backend.table(name).columns)
         missing = [c for c in get_table(name).columns if c.name not in have]
+        if self._tracks_loads:
+            self._add_load_column(name)
         for col in missing:
             if not col.nullable:  # a required column cannot appear in old rows
                 raise ShopscopeError(
@@ -203,6 +232,8 @@ class Store:
         """
         if self.has_table(name):
             t = self.backend.table(name)
+            if LOAD_COLUMN in t.columns:  # bookkeeping of the commit protocol, not data
+                t = t.drop(LOAD_COLUMN)
             bounded = _in_time_range(t, name)
             if bounded is None:
                 return t
@@ -231,15 +262,20 @@ class Store:
         return int(self.table(name).count().execute()) if self.has_table(name) else 0
 
     def insert(self, name: str, expr: ibis.Table) -> None:
+        """Append rows; inside :meth:`load` they are tagged with the load's id."""
         self._out_of_range.pop(name, None)
         if self.catalog is not None:
             with self._spark_frame(expr) as frame:
                 self.catalog.append(name, frame)
             return
+        if self._load is not None and LOAD_COLUMN in self.backend.table(name).columns:
+            expr = expr.mutate(**{LOAD_COLUMN: ibis.literal(self._load.id, "int64")})
         self.backend.insert(name, expr)
 
     def replace(self, name: str, expr: ibis.Table) -> None:
-        """Replace a whole table's rows (small derived tables such as products)."""
+        """Replace a whole table's rows (small derived tables such as products). On DuckDB
+        the new table has no ``_load`` column until the store is opened again: not for use
+        inside :meth:`load`."""
         self._out_of_range.pop(name, None)
         if self.catalog is not None:
             with self._spark_frame(expr) as frame:
@@ -322,20 +358,104 @@ class Store:
             finally:
                 self._out_of_range.clear()
             return
-        if self.engine != "duckdb":
-            yield
+        if self.engine != "duckdb" or self._depth:  # a nested block joins the outer one
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
             return
         self._out_of_range.clear()
         raw = self.backend.raw_sql
         raw("BEGIN TRANSACTION").fetchall()
+        self._depth = 1
         try:
             yield
         except BaseException:
             raw("ROLLBACK").fetchall()
             raise
         finally:  # what was seen inside may be rolled back
+            self._depth = 0
             self._out_of_range.clear()
         raw("COMMIT").fetchall()
+
+    @contextlib.contextmanager
+    def load(self) -> Iterator[Load]:
+        """One load: everything written inside becomes visible at once, or none of it.
+
+        On DuckDB files the engine's transaction is not enough: killed (kill -9, power
+        loss) while it commits, DuckDB 1.5 can recover a large table's rows without the
+        rest of the transaction. So a load also keeps a protocol of its own
+        (docs/ingest.md, "How a load commits"): its id is committed to ``_loads`` first;
+        every row it writes carries the id in the hidden ``_load`` column; its
+        ``_ingest_log`` rows, written last in the same transaction, are its commit record;
+        and :meth:`recover` removes the rows of a load without one when the store opens.
+        A nested ``load`` joins the outer one (several files, one load). Start a load
+        outside :meth:`transaction`: inside one, its id could not be committed first.
+        """
+        if self._load is not None:
+            with self.transaction():
+                yield self._load
+            return
+        load = Load(self._begin_load() if self._tracks_loads else 0)
+        self._load = load
+        try:
+            with self.transaction():
+                yield load
+                if load.log:  # the commit record, last: present only if all else is
+                    schema = _META_SCHEMAS[INGEST_LOG]
+                    self.insert(INGEST_LOG, ibis.memtable(pa.Table.from_pylist(
+                        load.log, schema=schema.to_pyarrow())))
+                elif self._tracks_loads:  # nothing written (all skipped): no recovery needed
+                    self.backend.raw_sql(f"DELETE FROM {LOADS} WHERE load_id = {load.id}"
+                                         ).fetchall()
+        except BaseException:
+            if self._tracks_loads:  # rolled back: nothing carries the id; forget it
+                with contextlib.suppress(Exception):
+                    self.backend.raw_sql(f"DELETE FROM {LOADS} WHERE load_id = {load.id}"
+                                         ).fetchall()
+            raise
+        finally:
+            self._load = None
+            self._out_of_range.clear()
+
+    def _begin_load(self) -> int:
+        """Commit a new load id to ``_loads`` (before any of its rows exist)."""
+        if LOADS not in self.list_tables():
+            self.ensure_tables()
+        raw = self.backend.raw_sql
+        row = raw(f"SELECT coalesce(max(load_id), 0) + 1 FROM {LOADS}").fetchone()
+        last = raw(f'SELECT coalesce(max("{LOAD_COLUMN}"), 0) FROM {INGEST_LOG}').fetchone()
+        load_id = max(int(row[0]), int(last[0]) + 1)
+        raw(f"INSERT INTO {LOADS} VALUES ({load_id}, now()::TIMESTAMP)").fetchall()
+        return load_id
+
+    def recover(self) -> list[int]:
+        """Remove the rows of loads that began but have no commit record (a process killed
+        during a load or its commit); returns their ids. Cheap when there are none: two
+        small tables are compared. Called when a DuckDB store opens, before any read."""
+        if not self._tracks_loads or LOADS not in self.list_tables():
+            return []
+        raw = self.backend.raw_sql
+        torn = [int(r[0]) for r in raw(
+            f'SELECT load_id FROM {LOADS} l WHERE NOT EXISTS (SELECT 1 FROM {INGEST_LOG} g '
+            f'WHERE g."{LOAD_COLUMN}" = l.load_id) ORDER BY load_id').fetchall()]
+        if not torn:
+            return []
+        ids = ", ".join(map(str, torn))
+        tagged = [n for n in self.list_tables()
+                  if LOAD_COLUMN in self.backend.table(n).columns]
+        raw("BEGIN TRANSACTION").fetchall()
+        try:
+            for name in tagged:
+                raw(f'DELETE FROM "{name}" WHERE "{LOAD_COLUMN}" IN ({ids})').fetchall()
+            raw(f"DELETE FROM {LOADS} WHERE load_id IN ({ids})").fetchall()
+        except BaseException:
+            raw("ROLLBACK").fetchall()
+            raise
+        raw("COMMIT").fetchall()
+        self._out_of_range.clear()
+        return torn
 
     def data_version(self) -> str:
         """Changes whenever an ingestion commits: the key for caches."""
@@ -366,6 +486,14 @@ class Store:
             return  # the Spark session is process-wide; other stores may still use it
         with contextlib.suppress(Exception):
             self.backend.disconnect()
+
+
+class Load:
+    """A load in progress: its id and the ``_ingest_log`` rows written when it commits."""
+
+    def __init__(self, load_id: int) -> None:
+        self.id = load_id
+        self.log: list[dict[str, Any]] = []
 
 
 #: Share of the machine's memory DuckDB may use (its own default is 80%). Measured on 105M
@@ -445,6 +573,8 @@ def connect(url: str = "duckdb://", *, warehouse: str | None = None,
         backend = ibis.connect(url)
         if backend.name == "duckdb" and "memory_limit" not in url:
             _limit_memory(backend)
+        store = Store(backend, url)
+        store.recover()  # before anything reads: rows of a load killed mid-way go
     except Exception as exc:
         if "lock" in str(exc).lower():
             raise StoreInUse(url, _lock_holder(str(exc))) from exc
@@ -452,4 +582,4 @@ def connect(url: str = "duckdb://", *, warehouse: str | None = None,
             f"cannot open the store at {url!r}: {exc}",
             hint="use duckdb:///path/to/file.duckdb, pyspark://local[2] or an Ibis URL",
         ) from exc
-    return Store(backend, url)
+    return store

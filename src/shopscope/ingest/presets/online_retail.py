@@ -155,7 +155,12 @@ class OnlineRetail:
         )
         credits = merch.filter(merch.is_cancel | (merch.quantity < 0))
         returns = credits.select(
-            return_id=credits.invoice + "-" + credits[ROW].cast("string"),
+            # the line's content, not its place in the file: overlapping exports agree
+            return_id=credits.invoice + "-" + credits.stock_code + "-"
+            + credits.quantity.cast("string") + "x" + credits.unit_price.cast("string") + "-"
+            + ibis.row_number().over(
+                group_by=[credits.invoice, credits.stock_code, credits.quantity,
+                          credits.unit_price], order_by=credits[ROW]).cast("string"),
             order_id=credits.invoice,
             customer_id=credits.customer_id,
             product_id=credits.stock_code,
@@ -188,10 +193,11 @@ class OnlineRetail:
         )
         batches = [
             # The raw lines are checked; the items derived from the good ones are loaded.
-            Batch("order_items", lines, extra_checks=line_checks, derived=True, rows=items),
+            Batch("order_items", lines, extra_checks=line_checks, derived=True, rows=items,
+                  positional_lines=True),
             Batch("customers", customers, derived=True),
             Batch("products", products, derived=True),
-            Batch("orders", orders, derived=True),
+            Batch("orders", orders, derived=True, totals_from_items=True),
             Batch("returns", returns, derived=True),
         ]
         return Built(batches, self._notes(good, lines, raw, ctx))
