@@ -17,7 +17,7 @@ from shopscope.auth import User
 from shopscope.experiments import service
 from shopscope.experiments.registry import ExperimentDefinition, ExperimentNotFound
 from shopscope.experiments.responses import ExperimentListItem, PlanResponse, ResultResponse
-from shopscope.ui.deps import ApiError, AppState, CurrentUser, State, require
+from shopscope.ui.deps import ApiError, AppState, CurrentUser, State, cached_response, require
 
 router = APIRouter(tags=["experiments"])
 
@@ -30,6 +30,7 @@ class PlanQuery(service.PlanParams):
 
 
 @router.get("/api/experiments/plan", response_model=PlanResponse)
+@cached_response
 def get_plan(user: CurrentUser, query: Annotated[PlanQuery, Query()]) -> dict[str, Any]:
     """Units per variant (and days, given daily traffic) to detect ``mde`` with the given
     power; variants beyond two split alpha (Bonferroni)."""
