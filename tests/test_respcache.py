@@ -22,6 +22,7 @@ from shopscope.ui.respcache import Entry, ResponseStore, etag_of
 
 PASSWORDS = {"ada": "admin-pass-123", "ann": "analyst-pass-123", "vic": "viewer-pass-123"}
 ECHO_CALLS = itertools.count(1)
+INSIDE = threading.Event()  # set while /api/test/slow runs
 
 
 def _slice(path, start: int, stop: int) -> None:
@@ -51,6 +52,13 @@ def served(tmp_path_factory):
     @cached_response
     def _echo(user: CurrentUser, q: str = "") -> dict:
         return {"role": user.role, "lang": user.lang, "q": q, "run": next(ECHO_CALLS)}
+
+    @echo.get("/api/test/slow")
+    def _slow(user: CurrentUser) -> dict:
+        INSIDE.set()
+        time.sleep(2.5 * app.state.shopscope.version_seconds)
+        INSIDE.clear()
+        return {}
 
     app.include_router(echo)
     state = app.state.shopscope
@@ -266,3 +274,25 @@ def test_data_version_is_read_off_the_request_path(served, monkeypatch):
     time.sleep(2 * state.version_seconds)
     assert asked  # the watcher asks, every version_seconds, on its own thread ...
     assert all(t.name == "shopscope-version" for t in asked)  # ... and nobody else
+
+
+def test_the_watcher_waits_while_a_request_is_inside(served, monkeypatch):
+    # pages use the engine's connection outside the store lock, and it is not safe across
+    # threads: the watcher must not query while a request runs
+    app, state, _, _ = served
+    asked, overlapping = [], []
+    store = state.workspace.store
+    real = type(store).data_version
+
+    def spy(self):  # noqa: ANN001, ANN202
+        asked.append(1)
+        if INSIDE.is_set():
+            overlapping.append(1)
+        return real(self)
+
+    monkeypatch.setattr(type(store), "data_version", spy)
+    c = login(app, "ann")
+    assert c.get("/api/test/slow").status_code == 200
+    assert overlapping == []
+    time.sleep(2 * state.version_seconds)
+    assert asked  # and it asks again once the request is done

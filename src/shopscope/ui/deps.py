@@ -110,6 +110,8 @@ class AppState:
     version_seconds: float = 1.0
     _watcher: threading.Thread | None = None
     _stop_watching: threading.Event = field(default_factory=threading.Event)
+    _busy: int = 0  # requests inside the app; changed by the event loop only
+    _reading: threading.Lock = field(default_factory=threading.Lock)  # the watcher asks
     responses: ResponseStore = field(default_factory=ResponseStore)
     _pseudonym_key: str | None = None
     warmup: Warmup = field(init=False, repr=False)
@@ -181,6 +183,25 @@ class AppState:
                                              daemon=True)
             self._watcher.start()
 
+    async def request_started(self) -> None:
+        """Count a request going into the app, after waiting while the watcher reads the
+        version. Pages and services touch the store outside :attr:`lock` too (building
+        expressions, probing sources) and the engine's connection is not safe across
+        threads, so the watcher asks only while no request is inside; a request that
+        arrives meanwhile waits for that one query (milliseconds, once a second at most).
+        Cache hits of :mod:`shopscope.ui.respcache` never get here."""
+        import asyncio
+
+        while True:
+            self._busy += 1  # first count, then look: see _watch for the other half
+            if not self._reading.locked():
+                return
+            self._busy -= 1
+            await asyncio.sleep(0.001)
+
+    def request_done(self) -> None:
+        self._busy -= 1
+
     def stop_watching(self, timeout: float = 10.0) -> None:
         self._stop_watching.set()
         if self._watcher is not None:
@@ -196,9 +217,13 @@ class AppState:
         while not self._stop_watching.wait(min(AUTH_CHECK_SECONDS, self.version_seconds)):
             try:
                 self.users.check_sessions()  # sign-outs and revocations by other processes
-                if time.monotonic() >= due:
-                    due = time.monotonic() + self.version_seconds
-                    self.refresh_version(blocking=False)
+                if time.monotonic() >= due and self._reading.acquire(blocking=False):
+                    try:  # first lock, then look: no request can enter while it reads
+                        if not self._busy:  # else try again at the next tick
+                            due = time.monotonic() + self.version_seconds
+                            self.refresh_version(blocking=False)
+                    finally:
+                        self._reading.release()
             except Exception:  # a closed store at shutdown: keep going until stopped
                 log.debug("data version check failed", exc_info=True)
 

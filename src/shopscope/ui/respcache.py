@@ -162,15 +162,17 @@ class ResponseCache:
         self._paths: OrderedDict[str, bool] = OrderedDict()  # path -> marked endpoint?
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (scope["type"] != "http" or scope.get("method") != "GET"
-                or not scope.get("path", "").startswith("/api/")):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if scope.get("method") != "GET" or not scope.get("path", "").startswith("/api/"):
+            await self._run(scope, receive, send)
             return
         path = scope["path"]  # before routing, which may rewrite it
         version = self.state.known_version()
         marked = self._paths.get(path)  # None: not seen yet, the router will say
         if version is None or marked is False:
-            await self.app(scope, receive, send)
+            await self._run(scope, receive, send)
             return
         user = await self._user(scope)
         key: Key | None = None
@@ -183,11 +185,20 @@ class ResponseCache:
                 await _answer(send, entry, _matches(wanted, entry.etag))
                 return
         if key is None:
-            await self.app(scope, receive, send)
+            await self._run(scope, receive, send)
         else:
             await self._fill(scope, receive, send, version, key, wanted)
         if marked is None:
             self._learn(path, scope)
+
+    async def _run(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The app, counted as a request that may use the store (see
+        :meth:`shopscope.ui.deps.AppState.request_started`)."""
+        await self.state.request_started()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.state.request_done()
 
     def _learn(self, path: str, scope: Scope) -> None:
         # Routing fills in the scope's endpoint; asking the router beforehand would mean
@@ -260,4 +271,4 @@ class ResponseCache:
                 store.put(version, key, entry)
             await _answer(send, entry, _matches(wanted, etag))
 
-        await self.app(scope, receive, capture)
+        await self._run(scope, receive, capture)
