@@ -17,8 +17,8 @@ from shopscope.auth import AUTH_CHECK_SECONDS, UserStore
 from shopscope.cli import demo_data_path
 from shopscope.ingest import ingest_file
 from shopscope.store import Workspace
-from shopscope.ui.deps import CurrentUser, cached_response
-from shopscope.ui.respcache import Entry, ResponseStore, etag_of
+from shopscope.ui.deps import CurrentUser
+from shopscope.ui.respcache import Entry, ResponseStore, cached_response, etag_of
 
 PASSWORDS = {"ada": "admin-pass-123", "ann": "analyst-pass-123", "vic": "viewer-pass-123"}
 ECHO_CALLS = itertools.count(1)
@@ -110,7 +110,7 @@ def test_store_keys_versions_and_bounds():
 
 # -- through the app ----------------------------------------------------------------------
 def test_hit_replays_identical_bytes_without_running_the_endpoint(served):
-    app, state, _, _ = served
+    app, _, _, _ = served
     c = login(app, "ann")
     first = c.get("/api/test/echo?q=a")
     second = c.get("/api/test/echo?q=a")
@@ -262,7 +262,7 @@ def test_data_version_is_read_off_the_request_path(served, monkeypatch):
     store, known = state.workspace.store, state.known_version()
     real = type(store).data_version
 
-    def spy(self):  # noqa: ANN001, ANN202
+    def spy(self):
         asked.append(threading.current_thread())
         return real(self)
 
@@ -284,7 +284,7 @@ def test_the_watcher_waits_while_a_request_is_inside(served, monkeypatch):
     store = state.workspace.store
     real = type(store).data_version
 
-    def spy(self):  # noqa: ANN001, ANN202
+    def spy(self):
         asked.append(1)
         if INSIDE.is_set():
             overlapping.append(1)

@@ -28,7 +28,8 @@ from shopscope.behaviour.responses import (
     TrendsOut,
 )
 from shopscope.behaviour.trends import TREND_METRICS
-from shopscope.ui.deps import ApiError, CurrentUser, State, cached_response, download, require
+from shopscope.ui.deps import ApiError, CurrentUser, State, download, require
+from shopscope.ui.respcache import cached_response
 
 router = APIRouter(tags=["behaviour"])
 P = TypeVar("P", bound=service.FunnelParams)

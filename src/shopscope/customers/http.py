@@ -18,7 +18,8 @@ from shopscope.customers import service as svc
 from shopscope.customers.lifecycle import STAGES, DerivedWindows, LifecycleWindows
 from shopscope.customers.routing import ServiceErrors, viewer
 from shopscope.customers.service import SEGMENTS, ClvReport, Order, label
-from shopscope.ui.deps import CurrentUser, State, cached_response
+from shopscope.ui.deps import CurrentUser, State
+from shopscope.ui.respcache import cached_response
 
 Lang = Literal["en", "zh"]
 

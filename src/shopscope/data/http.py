@@ -16,7 +16,8 @@ from shopscope.auth import User
 from shopscope.data import service
 from shopscope.data.service import TableInfo
 from shopscope.schema import TABLES
-from shopscope.ui.deps import ApiError, CurrentUser, State, cached_response, download, require
+from shopscope.ui.deps import ApiError, CurrentUser, State, download, require
+from shopscope.ui.respcache import cached_response
 from shopscope.ui.warmup import WarmupStatus
 
 router = APIRouter(tags=["data"])

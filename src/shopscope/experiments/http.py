@@ -17,7 +17,8 @@ from shopscope.auth import User
 from shopscope.experiments import service
 from shopscope.experiments.registry import ExperimentDefinition, ExperimentNotFound
 from shopscope.experiments.responses import ExperimentListItem, PlanResponse, ResultResponse
-from shopscope.ui.deps import ApiError, AppState, CurrentUser, State, cached_response, require
+from shopscope.ui.deps import ApiError, AppState, CurrentUser, State, require
+from shopscope.ui.respcache import cached_response
 
 router = APIRouter(tags=["experiments"])
 

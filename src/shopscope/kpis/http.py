@@ -14,7 +14,8 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from shopscope.kpis import METRICS, service
-from shopscope.ui.deps import ApiError, CurrentUser, State, cached_response, download
+from shopscope.ui.deps import ApiError, CurrentUser, State, download
+from shopscope.ui.respcache import cached_response
 
 router = APIRouter(tags=["kpis"])
 Grain = Literal["day", "week", "month", "quarter", "year"]

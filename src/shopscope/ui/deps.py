@@ -14,9 +14,7 @@ from fastapi import Depends, Request
 from shopscope.auth import Role, Session, User, UserStore
 from shopscope.errors import ShopscopeError
 from shopscope.store import Workspace
-from shopscope.ui.respcache import SESSION_COOKIE as SESSION_COOKIE  # re-exported
-from shopscope.ui.respcache import ResponseStore
-from shopscope.ui.respcache import cached_response as cached_response  # for the adapters
+from shopscope.ui.respcache import SESSION_COOKIE, ResponseStore
 from shopscope.ui.warmup import Warmup
 
 log = logging.getLogger(__name__)
