@@ -190,20 +190,38 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_up(port: int, timeout: float = 120) -> None:
+def wait_up(port: int, token: str, timeout: float = 300) -> None:
+    """Wait until the server answers and its start-up warm-up (every page's default view,
+    see shopscope.ui.warmup) is over: it competes for the CPU, and what is measured here
+    is serving cached answers."""
     import urllib.request
 
     end = time.monotonic() + timeout
+    url = f"http://127.0.0.1:{port}/api/data/warmup"
     while time.monotonic() < end:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=2):
-                return
+            ask = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+            with urllib.request.urlopen(ask, timeout=5) as answer:
+                if json.load(answer).get("state") not in ("idle", "running"):
+                    return
         except OSError:
-            time.sleep(0.3)
-    raise RuntimeError("the server did not start")
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"the server did not start and warm up within {timeout:g} s")
 
 
-async def run_all(args: argparse.Namespace, port: int, token: str) -> list[dict]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` (Linux; NaN elsewhere): the server's CPU
+    per request does not depend on what else the machine runs, unlike latency."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
+async def run_all(args: argparse.Namespace, port: int, token: str, pid: int) -> list[dict]:
     rows = []
     for heavy in ([False, True] if args.heavy else [False]):
         for path in args.endpoints:
@@ -216,8 +234,10 @@ async def run_all(args: argparse.Namespace, port: int, token: str) -> list[dict]
                     if heavy else None)
             if task:
                 await asyncio.sleep(1.0)  # let the first heavy query start
+            load_before, cpu_before = os.getloadavg()[0], cpu_seconds(pid)
             sample = await measure("127.0.0.1", port, token, path, args.rate, args.duration,
                                    args.connections, args.max_queue)
+            cpu = cpu_seconds(pid) - cpu_before
             stop.set()
             if task:
                 await task
@@ -229,6 +249,9 @@ async def run_all(args: argparse.Namespace, port: int, token: str) -> list[dict]
                 "p50": percentile(lat, 50), "p99": percentile(lat, 99), "max": max(lat or [0]),
                 "mean": statistics.fmean(lat) if lat else float("nan"),
                 "heavy_queries": count[0],
+                # the heavy queries' CPU is in there too when the heavy client runs
+                "server_cpu_ms_per_request": cpu / max(1, len(lat)) * 1000,
+                "load_avg": (load_before, os.getloadavg()[0]),
             })
             print(json.dumps(rows[-1]), flush=True)
     return rows
@@ -239,20 +262,25 @@ def render(rows: list[dict], args: argparse.Namespace, command: str) -> str:
         "## Serving under load (bench/load.py)", "",
         f"- Command: `{command}`",
         (f"- Date: {time.strftime('%Y-%m-%d %H:%M')}; {os.cpu_count()} cores; "
-        f"Python {platform.python_version()}; load average at the end "
-        f"{' / '.join(f'{x:.2f}' for x in os.getloadavg())}"),
+         f"Python {platform.python_version()}; load average at the end "
+         f"{' / '.join(f'{x:.2f}' for x in os.getloadavg())}"),
         (f"- {args.rate:g} requests/s per endpoint for {args.duration:g} s, open loop, "
-        f"{args.connections} keep-alive connections; target p99 <= 50 ms"), "",
-        "| endpoint | heavy client | ok | errors | dropped | p50 ms | p99 ms | max ms | result |",
-        "|---|---|---|---|---|---|---|---|---|",
+         f"{args.connections} keep-alive connections; target p99 <= 50 ms"), "",
+        ("Server CPU is the server process's CPU time per request (with the heavy client, "
+         "its queries' too); load is the machine's 1-minute load average before / after."), "",
+        ("| endpoint | heavy client | ok | errors | dropped | p50 ms | p99 ms | max ms "
+         "| server CPU ms/req | load | result |"),
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         ok = r["p99"] <= 50 and not r["errors"] and not r["dropped"]
+        heavy = f"yes ({r['heavy_queries']} queries)" if r["heavy"] else "no"
         lines.append(
-            f"| `{r['endpoint']}` | "
-            f"{'yes (' + str(r['heavy_queries']) + ' queries)' if r['heavy'] else 'no'}"
+            f"| `{r['endpoint']}` | {heavy}"
             f" | {r['ok']:,} | {r['errors']} | {r['dropped']} | {r['p50']:.1f} | {r['p99']:.1f}"
-            f" | {r['max']:.1f} | {'**PASS**' if ok else '**FAIL**'} |")
+            f" | {r['max']:.1f} | {r['server_cpu_ms_per_request']:.2f}"
+            f" | {r['load_avg'][0]:.1f} / {r['load_avg'][1]:.1f}"
+            f" | {'**PASS**' if ok else '**FAIL**'} |")
     return "\n".join(lines) + "\n"
 
 
@@ -274,8 +302,8 @@ def main() -> None:
          str(port), "--insecure-cookies"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_up(port)
-        rows = asyncio.run(run_all(args, port, token))
+        wait_up(port, token)
+        rows = asyncio.run(run_all(args, port, token, server.pid))
     finally:
         server.terminate()
         server.wait(30)
@@ -287,7 +315,7 @@ def main() -> None:
         results = ROOT / "bench" / "RESULTS.md"
         body = results.read_text(encoding="utf-8")
         block = f"<!-- bench:load -->\n{text.rstrip()}\n<!-- /bench:load -->"
-        pattern = re.compile(r"<!-- bench:load -->.*?<!-- /bench:load -->", re.S)
+        pattern = re.compile(r"<!-- bench:load -->.*?<!-- /bench:load -->", re.DOTALL)
         body = (pattern.sub(lambda _: block, body) if pattern.search(body)
                 else body + "\n" + block + "\n")
         results.write_text(body, encoding="utf-8")

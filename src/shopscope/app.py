@@ -16,6 +16,7 @@ from shopscope.auth import AuthError, UserStore
 from shopscope.errors import InputError, SchemaError, ShopscopeError, WorkspaceError
 from shopscope.store import Workspace
 from shopscope.ui.deps import ApiError, AppState
+from shopscope.ui.respcache import ResponseCache
 from shopscope.ui.security import BodyLimit, SecurityHeaders, max_body_bytes
 
 
@@ -49,9 +50,11 @@ def create_app(workspace: str | Path | Workspace, *, cookie_secure: bool = True,
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ws.store  # noqa: B018 - open the engine before the first request
+        state.watch_version()  # the data version is read off the request path from now on
         state.warmup.enable()  # the pages' default views, now and after every load
         yield
         state.warmup.stop()
+        state.stop_watching()
         ws.close()
 
     app = FastAPI(
@@ -115,7 +118,9 @@ def create_app(workspace: str | Path | Workspace, *, cookie_secure: bool = True,
     from shopscope.ui import apidocs
 
     apidocs.mount(app, init_script=f"/static/apidocs.js?v={__version__}")
-    # Added last = outermost: the bound applies before any route reads a byte.
+    # Added last = outermost: the bound applies before any route reads a byte; cached
+    # answers (innermost) get the security headers like any other.
+    app.add_middleware(ResponseCache, state=state)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes(max_body))
     return app

@@ -12,7 +12,9 @@ import builtins  # UserStore.list shadows the builtin inside the class
 import hashlib
 import secrets
 import sqlite3
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,6 +39,10 @@ MAX_USER_FAILURES = 20  # ... per user name, any address (a distributed attack o
 # this address within KNOWN_SECONDS keeps signing in with the right password.
 KNOWN_SECONDS = 30 * 24 * 3600
 FAILURE_WINDOW = 15 * 60
+#: Signed-in sessions and API tokens kept in memory (see :class:`_AuthCache`).
+AUTH_CACHE_SIZE = 1024
+AUTH_CACHE_SECONDS = 300.0
+AUTH_CHECK_SECONDS = 0.1  # how soon the server sees another process's auth.sqlite change
 _hasher = PasswordHasher()
 
 _SCHEMA = """
@@ -96,13 +102,94 @@ def check_password_strength(password: str) -> None:
         raise AuthError("password too short", hint="use at least 10 characters")
 
 
+class _AuthCache:
+    """Who a session id or an API token is, in memory, so that a request costs no SQLite
+    query: at most AUTH_CACHE_SIZE entries (least recently used out), each trusted for
+    AUTH_CACHE_SECONDS and never past its session's expiry, keyed by the secret's SHA-256.
+    Unknown secrets are not kept (a stream of random tokens cannot evict the real ones).
+
+    A commit to auth.sqlite empties it: this process's changes (logout, new password,
+    revoked token, removed user) at once, other processes' (``shopscope user passwd`` or
+    ``token revoke`` in a shell) at the next :meth:`check`, which reads SQLite's ``PRAGMA
+    data_version`` (it moves whenever another connection commits). The served app checks
+    every AUTH_CHECK_SECONDS on a thread of its own; a look-up checks by itself only when
+    the last check is older than twice that. Checking on every hit would cost more than
+    the query it saves: the pragma lets go of the GIL, and getting it back behind a busy
+    query thread can hold up the event loop for milliseconds.
+    """
+
+    def __init__(self, path: Path, size: int = AUTH_CACHE_SIZE,
+                 seconds: float = AUTH_CACHE_SECONDS) -> None:
+        self.path, self.size, self.seconds = path, size, seconds
+        self.entries: OrderedDict[str, tuple[float, Session | User]] = OrderedDict()
+        self._lock = threading.Lock()  # the entries
+        self._ask_lock = threading.Lock()  # the connection below
+        self._watch: sqlite3.Connection | None = None
+        self._seen: int | None = None
+        self._checked = float("-inf")  # time.monotonic() of the last check
+
+    def check(self) -> int | None:
+        """Read the file's commit counter (empties the entries when it moved); None when
+        the file is busy, and then nothing is kept until a check succeeds."""
+        try:
+            with self._ask_lock:
+                if self._watch is None:
+                    # timeout 0: a writer holding the file means "busy", not a wait
+                    self._watch = sqlite3.connect(self.path, timeout=0,
+                                                  check_same_thread=False)
+                (version,) = self._watch.execute("PRAGMA data_version").fetchone()
+        except sqlite3.Error:
+            version = None
+        with self._lock:
+            if version is None or version != self._seen:
+                self.entries.clear()
+                self._seen = version
+            self._checked = time.monotonic()
+        return version
+
+    def get(self, key: str, exact: bool = True) -> tuple[Session | User | None, int | None]:
+        """The entry of ``key`` (or None) and, on a miss with ``exact``, the version to
+        hand to :meth:`put` after reading the database."""
+        if time.monotonic() - self._checked > 2 * AUTH_CHECK_SECONDS:
+            self.check()
+        with self._lock:
+            hit = self.entries.get(key)
+            if hit is not None and hit[0] > time.time():
+                self.entries.move_to_end(key)
+                return hit[1], None
+            self.entries.pop(key, None)
+        return None, self.check() if exact else None
+
+    def put(self, key: str, value: Session | User, version: int | None,
+            until: float | None = None) -> None:
+        """Keep ``value``, read from the database after :meth:`get` returned ``version``:
+        not if anything was committed since (a logout meanwhile must not be undone)."""
+        if version is None or self.check() != version:
+            return
+        with self._lock:
+            if self._seen != version:
+                return
+            self.entries[key] = (min(until or float("inf"), time.time() + self.seconds), value)
+            while len(self.entries) > self.size:
+                self.entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self.entries.clear()
+
+
 class UserStore:
-    """Users, sessions and tokens of one workspace."""
+    """Users, sessions and tokens of one workspace.
+
+    Session and token look-ups are answered from memory while auth.sqlite is unchanged
+    (:class:`_AuthCache`); any change to users, sessions or tokens empties that memory.
+    """
 
     def __init__(self, workspace_path: str | Path) -> None:
         self.path = Path(workspace_path) / AUTH_FILE
         with self._db() as db:
             db.executescript(_SCHEMA)
+        self._known = _AuthCache(self.path)
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
@@ -112,6 +199,16 @@ class UserStore:
                 yield db
         finally:
             db.close()
+
+    def check_sessions(self) -> None:
+        """Notice changes other processes made to users, sessions and tokens (the served
+        app calls this every AUTH_CHECK_SECONDS, see :class:`_AuthCache`)."""
+        self._known.check()
+
+    def _changed(self) -> None:
+        # The commit has moved data_version already, which empties the cache at the next
+        # look-up; clearing here as well does not depend on that.
+        self._known.clear()
 
     # -- users ------------------------------------------------------------------------
     def add(self, username: str, password: str, role: Role = "viewer", lang: str = "en") -> User:
@@ -148,6 +245,7 @@ class UserStore:
             db.execute("DELETE FROM sessions WHERE username = ?", (username,))
             db.execute("UPDATE tokens SET revoked_at = ? WHERE username = ? AND revoked_at IS NULL",
                        (time.time(), username))
+        self._changed()
         if not n:
             raise AuthError(f"no user {username!r}", hint="see `shopscope user list`")
 
@@ -162,12 +260,14 @@ class UserStore:
             db.execute("UPDATE tokens SET revoked_at = ? WHERE username = ? AND revoked_at IS NULL",
                        (time.time(), username))
             db.execute("DELETE FROM login_failures WHERE username = ?", (username,))
+        self._changed()
         if not n:
             raise AuthError(f"no user {username!r}", hint="see `shopscope user list`")
 
     def set_lang(self, username: str, lang: str) -> None:
         with self._db() as db:
             db.execute("UPDATE users SET lang = ? WHERE username = ?", (lang, username))
+        self._changed()
 
     # -- login ------------------------------------------------------------------------
     def limit_reason(self, username: str, client: str) -> str | None:
@@ -257,17 +357,32 @@ class UserStore:
     def session(self, sid: str | None) -> Session | None:
         if not sid:
             return None
+        key = "s:" + _digest(sid)
+        known, version = self._known.get(key)
+        if isinstance(known, Session):
+            return known
         with self._db() as db:
             row = db.execute(
-                "SELECT u.username, u.role, u.lang, s.csrf FROM sessions s JOIN users u "
-                "ON u.username = s.username WHERE s.id_hash = ? AND s.expires_at > ?",
-                (_digest(sid), time.time())).fetchone()
-        return Session(User(row[0], row[1], row[2]), row[3]) if row else None
+                "SELECT u.username, u.role, u.lang, s.csrf, s.expires_at FROM sessions s "
+                "JOIN users u ON u.username = s.username WHERE s.id_hash = ? "
+                "AND s.expires_at > ?", (key[2:], time.time())).fetchone()
+        if not row:
+            return None
+        session = Session(User(row[0], row[1], row[2]), row[3])
+        self._known.put(key, session, version, until=row[4])
+        return session
+
+    def known_session(self, sid: str) -> Session | None:
+        """The session of ``sid`` if it is in memory (no SQLite query); None: ask
+        :meth:`session`."""
+        known, _ = self._known.get("s:" + _digest(sid), exact=False)
+        return known if isinstance(known, Session) else None
 
     def end_session(self, sid: str | None) -> None:
         if sid:
             with self._db() as db:
                 db.execute("DELETE FROM sessions WHERE id_hash = ?", (_digest(sid),))
+            self._changed()
 
     # -- API tokens -------------------------------------------------------------------
     def create_token(self, username: str, name: str) -> tuple[str, TokenInfo]:
@@ -296,12 +411,28 @@ class UserStore:
             sql += " AND username = ?"
             args += (username,)
         with self._db() as db:
-            return db.execute(sql, args).rowcount > 0
+            revoked = db.execute(sql, args).rowcount > 0
+        self._changed()
+        return revoked
 
     def token_user(self, token: str) -> User | None:
+        key = "t:" + _digest(token)
+        known, version = self._known.get(key)
+        if isinstance(known, User):
+            return known
         with self._db() as db:
             row = db.execute(
                 "SELECT u.username, u.role, u.lang FROM tokens t JOIN users u "
                 "ON u.username = t.username WHERE t.token_hash = ? AND t.revoked_at IS NULL",
-                (_digest(token),)).fetchone()
-        return User(*row) if row else None
+                (key[2:],)).fetchone()
+        if not row:
+            return None
+        user = User(*row)
+        self._known.put(key, user, version)
+        return user
+
+    def known_token_user(self, token: str) -> User | None:
+        """The user of ``token`` if it is in memory (no SQLite query); None: ask
+        :meth:`token_user`."""
+        known, _ = self._known.get("t:" + _digest(token), exact=False)
+        return known if isinstance(known, User) else None

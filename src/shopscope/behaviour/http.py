@@ -29,6 +29,7 @@ from shopscope.behaviour.responses import (
 )
 from shopscope.behaviour.trends import TREND_METRICS
 from shopscope.ui.deps import ApiError, CurrentUser, State, download, require
+from shopscope.ui.respcache import cached_response
 
 router = APIRouter(tags=["behaviour"])
 P = TypeVar("P", bound=service.FunnelParams)
@@ -87,6 +88,7 @@ class FunnelQuery:
 
 
 @router.get("/api/behaviour/trends", response_model=TrendsOut)
+@cached_response
 def get_trends(
     state: State, user: CurrentUser,
     metric: Annotated[list[str] | None, Query(description=", ".join(TREND_METRICS))] = None,
@@ -106,6 +108,7 @@ def get_trends(
 
 
 @router.get("/api/behaviour/funnel", response_model=FunnelOut)
+@cached_response
 def get_funnel(state: State, user: CurrentUser,
                q: Annotated[FunnelQuery, Depends()]) -> dict[str, Any]:
     """Per-step counts, conversion, drop-off, time to convert (and values in order mode),
@@ -115,6 +118,7 @@ def get_funnel(state: State, user: CurrentUser,
 
 
 @router.get("/api/behaviour/funnel/trend", response_model=FunnelTrendOut)
+@cached_response
 def get_funnel_trend(state: State, user: CurrentUser, q: Annotated[FunnelQuery, Depends()],
                      grain: Grain = "day") -> dict[str, Any]:
     """The funnel's step counts and conversion per period of the first step."""
@@ -146,6 +150,7 @@ def get_dropped(state: State, user: Annotated[User, Depends(require("analyst"))]
 
 
 @router.get("/api/behaviour/retention", response_model=RetentionOut)
+@cached_response
 def get_retention(
     state: State, user: CurrentUser,
     start_event: str | None = None, return_event: str | None = None,
@@ -163,6 +168,7 @@ def get_retention(
 
 
 @router.get("/api/behaviour/cohorts", response_model=CohortsOut)
+@cached_response
 def get_cohorts(state: State, user: CurrentUser, grain: Grain = "month",
                 periods: Annotated[int, Query(ge=1, le=120)] = 12,
                 start: dt.date | None = None, end: dt.date | None = None) -> dict[str, Any]:
@@ -173,6 +179,7 @@ def get_cohorts(state: State, user: CurrentUser, grain: Grain = "month",
 
 
 @router.get("/api/behaviour/paths", response_model=PathsOut)
+@cached_response
 def get_paths(
     state: State, user: CurrentUser,
     start: str | None = None, end: str | None = None,

@@ -19,6 +19,7 @@ from shopscope.customers.lifecycle import STAGES, DerivedWindows, LifecycleWindo
 from shopscope.customers.routing import ServiceErrors, viewer
 from shopscope.customers.service import SEGMENTS, ClvReport, Order, label
 from shopscope.ui.deps import CurrentUser, State
+from shopscope.ui.respcache import cached_response
 
 Lang = Literal["en", "zh"]
 
@@ -140,6 +141,7 @@ def profile_out(p: svc.Profile, lang: str) -> ProfileOut:
 
 # -- endpoints ------------------------------------------------------------------------------
 @router.get("/api/customers/rfm", response_model=RfmOut)
+@cached_response
 def get_rfm(state: State, user: CurrentUser, as_of: dt.date | None = None,
             scheme: svc.Scheme = "classic", lang: Lang | None = None) -> RfmOut:
     """Customers and net sales per RFM segment as of ``as_of`` (orders before that day),
@@ -156,6 +158,7 @@ def get_rfm(state: State, user: CurrentUser, as_of: dt.date | None = None,
 
 
 @router.get("/api/customers/lifecycle", response_model=LifecycleOut)
+@cached_response
 def get_lifecycle(
     state: State, user: CurrentUser, as_of: dt.date | None = None,
     new_days: int | None = Query(None, ge=1),
@@ -175,6 +178,7 @@ def get_lifecycle(
 
 
 @router.get("/api/customers/lifecycle/transitions", response_model=TransitionsOut)
+@cached_response
 def get_transitions(
     state: State, user: CurrentUser, start: dt.date | None = None, end: dt.date | None = None,
     new_days: int | None = Query(None, ge=1),
@@ -196,6 +200,7 @@ def get_transitions(
 
 
 @router.get("/api/customers/lifecycle/flows", response_model=FlowsOut)
+@cached_response
 def get_flows(
     state: State, user: CurrentUser, start: dt.date | None = None, end: dt.date | None = None,
     new_days: int | None = Query(None, ge=1),
@@ -218,6 +223,7 @@ def get_flows(
 
 
 @router.get("/api/customers/clv", response_model=ClvReport)
+@cached_response
 def get_clv(
     state: State, user: CurrentUser, calibration_end: dt.date | None = None,
     horizon_months: int = Query(12, ge=1, le=120),

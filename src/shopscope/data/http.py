@@ -17,6 +17,7 @@ from shopscope.data import service
 from shopscope.data.service import TableInfo
 from shopscope.schema import TABLES
 from shopscope.ui.deps import ApiError, CurrentUser, State, download, require
+from shopscope.ui.respcache import cached_response
 from shopscope.ui.warmup import WarmupStatus
 
 router = APIRouter(tags=["data"])
@@ -88,6 +89,7 @@ SizeQuery = Query(100, ge=1, le=1000)
 
 
 @router.get("/api/data/tables", response_model=list[TableInfo])
+@cached_response
 def tables(state: State, user: CurrentUser):
     """Canonical tables with row counts and the range of their time column."""
     return list(service.tables(state))

@@ -18,6 +18,7 @@ from shopscope.experiments import service
 from shopscope.experiments.registry import ExperimentDefinition, ExperimentNotFound
 from shopscope.experiments.responses import ExperimentListItem, PlanResponse, ResultResponse
 from shopscope.ui.deps import ApiError, AppState, CurrentUser, State, require
+from shopscope.ui.respcache import cached_response
 
 router = APIRouter(tags=["experiments"])
 
@@ -30,6 +31,7 @@ class PlanQuery(service.PlanParams):
 
 
 @router.get("/api/experiments/plan", response_model=PlanResponse)
+@cached_response
 def get_plan(user: CurrentUser, query: Annotated[PlanQuery, Query()]) -> dict[str, Any]:
     """Units per variant (and days, given daily traffic) to detect ``mde`` with the given
     power; variants beyond two split alpha (Bonferroni)."""

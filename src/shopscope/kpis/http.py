@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from shopscope.kpis import METRICS, service
 from shopscope.ui.deps import ApiError, CurrentUser, State, download
+from shopscope.ui.respcache import cached_response
 
 router = APIRouter(tags=["kpis"])
 Grain = Literal["day", "week", "month", "quarter", "year"]
@@ -64,6 +65,7 @@ def _service(call):
 
 
 @router.get("/api/metrics", response_model=list[MetricOut])
+@cached_response
 def list_metrics(user: CurrentUser, lang: Literal["en", "zh"] | None = None):
     """Every KPI with its label (in the user's language unless ``lang``), unit and formula."""
     language = lang or user.lang
@@ -77,6 +79,7 @@ def list_metrics(user: CurrentUser, lang: Literal["en", "zh"] | None = None):
 
 @router.get("/api/kpis", response_model=KpiPage,
             responses={200: {"content": {"text/csv": {}, "application/vnd.apache.parquet": {}}}})
+@cached_response
 def get_kpis(
     state: State,
     user: CurrentUser,
@@ -112,6 +115,7 @@ def get_kpis(
 
 
 @router.get("/api/kpis/summary", response_model=service.KpiSummary)
+@cached_response
 def get_summary(state: State, user: CurrentUser, start: dt.date | None = None,
                 end: dt.date | None = None):
     """Every metric over the whole range ``[start, end)``."""

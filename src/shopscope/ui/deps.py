@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -13,9 +14,11 @@ from fastapi import Depends, Request
 from shopscope.auth import Role, Session, User, UserStore
 from shopscope.errors import ShopscopeError
 from shopscope.store import Workspace
+from shopscope.ui.respcache import SESSION_COOKIE, ResponseStore
 from shopscope.ui.warmup import Warmup
 
-SESSION_COOKIE = "ss_session"
+log = logging.getLogger(__name__)
+
 CSRF_HEADER = "x-csrf-token"
 UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
 
@@ -80,7 +83,11 @@ class AppState:
     """One workspace served: its store (used under a lock), users and a result cache.
 
     The cache is keyed by the store's data version, which every ingestion changes, so a
-    load invalidates every cached result at once. Keys are hashes of the parameters
+    load invalidates every cached result at once. Served (the app's lifespan calls
+    :meth:`watch_version`), a background thread reads that version every
+    ``version_seconds`` and requests only look at the last one read. ``responses`` holds
+    the encoded answers of the endpoints marked with :func:`shopscope.ui.respcache.
+    cached_response`, under the same version. Keys are hashes of the parameters
     (:func:`cache_key`); the cache holds at most ``cache_size`` results and
     ``cache_bytes`` bytes (``$SHOPSCOPE_CACHE_MB``, default 256 MiB; estimated by
     :func:`size_of`), least recently used first out; a result larger than the whole
@@ -98,6 +105,12 @@ class AppState:
     cache_used: int = 0
     _sizes: dict = field(default_factory=dict)
     _version: tuple[float, str] = (0.0, "")
+    version_seconds: float = 1.0
+    _watcher: threading.Thread | None = None
+    _stop_watching: threading.Event = field(default_factory=threading.Event)
+    _busy: int = 0  # requests inside the app; changed by the event loop only
+    _reading: threading.Lock = field(default_factory=threading.Lock)  # the watcher asks
+    responses: ResponseStore = field(default_factory=ResponseStore)
     _pseudonym_key: str | None = None
     warmup: Warmup = field(init=False, repr=False)
 
@@ -124,6 +137,8 @@ class AppState:
     def data_version(self) -> str:
         import time
 
+        if self._watcher is not None and self._version[1]:
+            return self._version[1]  # the watcher keeps it fresh: no query on the way
         # Asking the store is a query; once a second is plenty for a dashboard. While a
         # query holds the store, the last known version serves (a load through this app
         # takes the same lock, so it cannot be missed for longer than that query).
@@ -147,6 +162,68 @@ class AppState:
         if old and self._version[1] != old:  # a load, here or by another process
             self.warmup.data_changed()
         return self._version[1]
+
+    def known_version(self) -> str | None:
+        """The version the watcher read last, without ever waiting; None when no watcher
+        runs (then no response is cached, see :mod:`shopscope.ui.respcache`)."""
+        return (self._version[1] or None) if self._watcher is not None else None
+
+    def watch_version(self) -> None:
+        """Read the data version now, then every ``version_seconds`` on a thread of its
+        own: the store query (~10-25 ms) leaves the request path. A reading is skipped
+        while a query holds the store, as before; loads through this app refresh at once.
+        The same thread notices other processes' changes to sign-ins (see
+        :meth:`shopscope.auth.UserStore.check_sessions`)."""
+        self.refresh_version()
+        if self._watcher is None:
+            self._stop_watching.clear()
+            self._watcher = threading.Thread(target=self._watch, name="shopscope-version",
+                                             daemon=True)
+            self._watcher.start()
+
+    async def request_started(self) -> None:
+        """Count a request going into the app, after waiting while the watcher reads the
+        version. Pages and services touch the store outside :attr:`lock` too (building
+        expressions, probing sources) and the engine's connection is not safe across
+        threads, so the watcher asks only while no request is inside; a request that
+        arrives meanwhile waits for that one query (milliseconds, once a second at most).
+        Cache hits of :mod:`shopscope.ui.respcache` never get here."""
+        import asyncio
+
+        while True:
+            self._busy += 1  # first count, then look: see _watch for the other half
+            if not self._reading.locked():
+                return
+            self._busy -= 1
+            await asyncio.sleep(0.001)
+
+    def request_done(self) -> None:
+        self._busy -= 1
+
+    def stop_watching(self, timeout: float = 10.0) -> None:
+        self._stop_watching.set()
+        if self._watcher is not None:
+            self._watcher.join(timeout)
+        self._watcher = None
+
+    def _watch(self) -> None:
+        import time
+
+        from shopscope.auth import AUTH_CHECK_SECONDS
+
+        due = time.monotonic() + self.version_seconds
+        while not self._stop_watching.wait(min(AUTH_CHECK_SECONDS, self.version_seconds)):
+            try:
+                self.users.check_sessions()  # sign-outs and revocations by other processes
+                if time.monotonic() >= due and self._reading.acquire(blocking=False):
+                    try:  # first lock, then look: no request can enter while it reads
+                        if not self._busy:  # else try again at the next tick
+                            due = time.monotonic() + self.version_seconds
+                            self.refresh_version(blocking=False)
+                    finally:
+                        self._reading.release()
+            except Exception:  # a closed store at shutdown: keep going until stopped
+                log.debug("data version check failed", exc_info=True)
 
     def cached(self, key: Hashable, compute: Callable[[], Any]) -> Any:
         """``compute()``'s value for ``key`` at the current data version. A hit never waits
