@@ -8,7 +8,13 @@ if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/
     (apt-get update -q && apt-get install -y -q chromium fonts-noto-cjk) >/tmp/shopscope-apt.log 2>&1 \
         || echo "chromium install failed (see /tmp/shopscope-apt.log); browser tests will skip"
 fi
+# Database ingest tests start a throwaway PostgreSQL cluster from Debian's package.
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [ "$(id -u)" = 0 ] \
+        && command -v apt-get >/dev/null; then
+    (apt-get update -q && apt-get install -y -q postgresql) >/tmp/shopscope-apt-pg.log 2>&1 \
+        || echo "postgresql install failed (see /tmp/shopscope-apt-pg.log); database tests will fail in CI"
+fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-.venv/bin/python -m pip install -q -e ".[${SHOPSCOPE_TEST_EXTRAS:-test,spark}]"
+.venv/bin/python -m pip install -q -e ".[${SHOPSCOPE_TEST_EXTRAS:-test,spark,db}]"
 exec .venv/bin/python -m pytest "$@"
