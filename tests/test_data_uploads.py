@@ -227,3 +227,24 @@ def test_page_form_needs_the_csrf_token_and_the_role(ws):
     vic = login(app, "vic")
     r = vic.post("/data/upload", files=files, data={"preset": "online_retail", "csrf": csrf})
     assert r.status_code == 403
+
+
+def test_page_shows_loading_while_the_store_is_busy_and_stays_responsive(ws):
+    app = create_app(ws)
+    c = login(app, "ann")
+    assert c.get("/data").status_code == 200  # the page's tables are now cached
+    state = app.state.shopscope
+    with state.lock:  # a long query or load holds the store: the upload waits for it
+        started = upload(c, "june.csv", NEW.replace("two", "1").encode(),
+                         preset="online_retail").json()
+        deadline = time.monotonic() + 30
+        while c.get(f"/api/data/uploads/{started['id']}").json()["state"] != "loading":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        page = c.get(f"/data?upload={started['id']}").text  # served from the cache
+        assert 'data-finished="false"' in page and "loading…" in page
+        assert 'src="/static/data.js' in page  # the script that polls and reloads
+    assert wait(c, started["id"])["state"] == "done"
+    page = c.get(f"/data?upload={started['id']}").text
+    # 3 orders + 3 lines + 2 new customers (99003, 99004); the products were known
+    assert 'data-finished="true"' in page and "loaded, 8 rows added" in page

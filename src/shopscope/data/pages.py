@@ -114,7 +114,9 @@ def upload_view(t: Translator, status: UploadStatus) -> dict:
         "id": status.id, "state": status.state, "finished": status.finished,
         "state_label": t(f"data.upload_state.{status.state}"), "summary": summary,
         "file": status.file, "step": status.step or "",
-        "hint": status.hint if status.state in ("rejected", "failed") else "",
+        # the loader's hint speaks of the CLI's --policy; the page has its own choice
+        "hint": t("data.upload_rejected_hint") if status.state == "rejected"
+        else status.hint if status.state == "failed" else "",
         "added": [{"table": t.table_name(k), "rows": t.count(v)}
                   for k, v in status.rows_added.items() if v],
         "rejected": t.count(status.rows_rejected) if status.rows_rejected else "",
