@@ -180,8 +180,8 @@ async def data_upload(request: Request, state: State, session: PageSession) -> R
     try:
         status = await service.start_upload(state, request, session.user, check)
     except UploadError as exc:
-        message = upload_error_text(t, exc.code, exc.message)
+        message, code = upload_error_text(t, exc.code, exc.message), exc.status
         return await run_in_threadpool(
-            lambda: render(request, "error.html", t, session=session, status_code=exc.status,
+            lambda: render(request, "error.html", t, session=session, status_code=code,
                            title=t("error.invalid_title"), message=message))
     return RedirectResponse(f"/data?upload={status.id}#upload", status_code=303)

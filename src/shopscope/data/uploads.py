@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -226,7 +225,7 @@ class UploadStatus(BaseModel):
     sha256: str
     preset: str | None = None
     mapping: str | None = None
-    policy: str
+    policy: Literal["reject", "quarantine"]
     user: str
     started_at: str
     finished_at: str | None = None
@@ -336,7 +335,8 @@ class Uploads:
         status = UploadStatus(
             id=job_id, state="queued", file=file, size=data.stat().st_size,
             sha256=sha256_of(data), preset=None if mapping else preset,
-            mapping=mapping_name if mapping else None, policy=policy, user=user.username,
+            mapping=mapping_name if mapping else None, policy=policy,  # type: ignore[arg-type]
+            user=user.username,
             started_at=_now())
         job = _Job(status, folder, data, mapping, user.role,
                    sha256_of(mapping) if mapping else None)
@@ -397,7 +397,8 @@ class Uploads:
                     results = ingest_mapping(state.workspace, job.mapping, policy=policy,
                                              progress=self._progress(job))
                 else:
-                    results = [ingest_file(state.workspace, job.data, preset=job.status.preset,
+                    results = [ingest_file(state.workspace, job.data,
+                                           preset=job.status.preset or "",
                                            policy=policy, progress=self._progress(job))]
         except ValidationFailed as exc:
             problems = [_row(p) for p in exc.report.problems]

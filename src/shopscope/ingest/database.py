@@ -493,7 +493,7 @@ def read_rows(source: DbSource, since: Any = None, *, timeout: int = 15) -> DbRe
 def content_hash(table: pa.Table) -> str:
     """A hash of the rows read (a source without a watermark loaded twice unchanged is
     skipped as already loaded)."""
-    import pyarrow.ipc as ipc
+    from pyarrow import ipc
 
     sink = pa.BufferOutputStream()
     with ipc.new_stream(sink, table.schema) as writer:

@@ -995,6 +995,7 @@ def _build_order_lines(plan: _Plan, stage: ir.Table) -> list[Batch]:
 
 def _files(mapping_path: Path, src: Source, key: str) -> list[Path]:
     base = mapping_path.parent
+    assert src.file is not None  # database sources have no files
     found = sorted(Path(p) for p in glob.glob(str(base / src.file)))
     if not found:
         raise MappingError(
