@@ -8,11 +8,12 @@ if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/
     (apt-get update -q && apt-get install -y -q chromium fonts-noto-cjk) >/tmp/shopscope-apt.log 2>&1 \
         || echo "chromium install failed (see /tmp/shopscope-apt.log); browser tests will skip"
 fi
-# Database ingest tests start a throwaway PostgreSQL cluster from Debian's package.
-if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && [ "$(id -u)" = 0 ] \
-        && command -v apt-get >/dev/null; then
-    (apt-get update -q && apt-get install -y -q postgresql) >/tmp/shopscope-apt-pg.log 2>&1 \
-        || echo "postgresql install failed (see /tmp/shopscope-apt-pg.log); database tests will fail in CI"
+# Database ingest tests start throwaway PostgreSQL and MariaDB servers from Debian's packages.
+if { ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || [ ! -x /usr/sbin/mariadbd ]; } \
+        && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    (apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql \
+        mariadb-server) >/tmp/shopscope-apt-db.log 2>&1 \
+        || echo "database servers install failed (see /tmp/shopscope-apt-db.log); database tests will fail in CI"
 fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip >/dev/null

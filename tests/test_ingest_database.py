@@ -1,14 +1,16 @@
 """Ingest from a database (shopscope.ingest.database): a real PostgreSQL server in a
-throwaway cluster under the test's temp folder, whole tables, queries and incremental loads
-by a watermark; MySQL's SQL, URL and type handling without a server (see the MySQL note at
-the end).
+throwaway cluster in a temporary folder of the test's own, whole tables, queries and incremental loads
+by a watermark; the same against a real MariaDB server (Debian's mariadb-server), and
+MySQL's SQL, URL and type handling without one.
 
-The cluster comes from Debian's ``postgresql`` package (scripts/test.sh installs it for CI).
-As root, initdb refuses to run, so the server runs as the ``postgres`` user (runuser).
+The servers come from Debian's ``postgresql`` and ``mariadb-server`` packages (scripts/test.sh
+installs them for CI). As root, initdb refuses to run and mariadbd wants a user, so the
+servers run as the ``postgres`` and ``mysql`` users (runuser).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import glob
 import os
@@ -16,6 +18,8 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import pytest
@@ -55,10 +59,6 @@ class PgServer:
                 unavailable("running as root without runuser: cannot start PostgreSQL")
             self.as_user = ["runuser", "-u", "postgres", "--"]
             shutil.chown(root, "postgres")
-            for parent in [root, *root.parents]:  # the postgres user must reach its folder
-                if str(parent) in ("/", "/tmp"):
-                    break
-                parent.chmod(parent.stat().st_mode | 0o011)
 
     def _run(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run([*self.as_user, *args], capture_output=True, text=True,
@@ -93,16 +93,29 @@ class PgServer:
         return f"postgresql://postgres@/{db}?host={self.root}&port={self.port}"
 
 
-@pytest.fixture(scope="module")
-def pg(tmp_path_factory):
-    server = PgServer(tmp_path_factory.mktemp("pg"))
-    server.start()
+@contextlib.contextmanager
+def server_folder(prefix: str):
+    """A temporary folder of the test's own, removed afterwards. Not under pytest's
+    numbered folders: pytest sessions running beside this one prune those and reset
+    their modes, which pulls the folder from under a server running as another user."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
     try:
-        with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
-            conn.execute("CREATE DATABASE shop")
-        yield server
+        yield folder
     finally:
-        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def pg():
+    with server_folder("shopscope-pg-") as folder:
+        server = PgServer(folder)
+        server.start()
+        try:
+            with psycopg.connect(server.url("postgres"), autocommit=True) as conn:
+                conn.execute("CREATE DATABASE shop")
+            yield server
+        finally:
+            server.stop()
 
 
 def sql(server: PgServer, *statements: str, params: tuple = ()) -> None:
@@ -316,6 +329,133 @@ def test_a_query_cannot_write_to_the_database(pg, tmp_path):
     try:
         with pytest.raises(InputError, match="read-only"):
             ingest_mapping(ws, mapping)
+    finally:
+        ws.close()
+
+
+# -- MySQL / MariaDB: a real server (Debian's mariadb-server) ----------------------------------
+
+
+class MariaServer:
+    """A MariaDB server in ``root`` on a free port, grant tables skipped (any user may
+    connect: the test is about reading, not about MariaDB's accounts)."""
+
+    def __init__(self, root: Path) -> None:
+        self.install = shutil.which("mariadb-install-db") or shutil.which("mysql_install_db")
+        self.server = shutil.which("mariadbd", path="/usr/sbin:/usr/bin") or shutil.which(
+            "mysqld", path="/usr/sbin:/usr/bin")
+        if not self.install or not self.server:
+            unavailable("MariaDB is not installed (apt-get install mariadb-server)")
+        self.root = root
+        self.port = _free_port()
+        self.as_user: list[str] = []
+        if os.geteuid() == 0:
+            self.as_user = ["runuser", "-u", "mysql", "--"]
+            shutil.chown(root, "mysql")
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        init = subprocess.run([*self.as_user, self.install, f"--datadir={self.root / 'data'}",
+                               "--auth-root-authentication-method=normal", "--skip-test-db"],
+                              capture_output=True, text=True, timeout=300, check=False)
+        if init.returncode:
+            unavailable(f"mariadb-install-db failed: {init.stderr.strip()[-800:]}")
+        self.proc = subprocess.Popen(
+            [*self.as_user, self.server, "--no-defaults", f"--datadir={self.root / 'data'}",
+             f"--socket={self.root / 'sock'}", f"--port={self.port}",
+             "--bind-address=127.0.0.1", "--skip-grant-tables",
+             "--innodb-flush-log-at-trx-commit=0", f"--log-error={self.root / 'err.log'}"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        import pymysql
+
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                pymysql.connect(host="127.0.0.1", port=self.port, user="root").close()
+                return
+            except pymysql.MySQLError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    log = self.root / "err.log"
+                    self.stop()
+                    unavailable("MariaDB did not start: "
+                                + (log.read_text()[-400:] if log.exists() else "no log"))
+                time.sleep(0.3)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+    def url(self) -> str:
+        return f"mysql://shop:pw@127.0.0.1:{self.port}/shop"
+
+
+@pytest.fixture(scope="module")
+def maria():
+    pymysql = pytest.importorskip("pymysql", reason="the db extra (pymysql) is not installed")
+    with server_folder("shopscope-maria-") as folder:
+        yield from _maria(pymysql, folder)
+
+
+def _maria(pymysql, folder: Path):  # noqa: ANN001
+    server = MariaServer(folder)
+    server.start()
+    try:
+        conn = pymysql.connect(host="127.0.0.1", port=server.port, user="root", autocommit=True)
+        with conn.cursor() as cur:
+            cur.execute("CREATE DATABASE shop")
+            # LINES is a reserved word: the reader must quote the name
+            cur.execute("""CREATE TABLE shop.`lines` (
+                line_id int AUTO_INCREMENT PRIMARY KEY, order_no varchar(20),
+                customer varchar(20), ordered datetime, sku varchar(20), qty int,
+                price decimal(10,2), updated_at datetime(6))""")
+        conn.close()
+        yield server
+    finally:
+        server.stop()
+
+
+def _maria_insert(server: MariaServer, rows: list[tuple]) -> None:
+    import pymysql
+
+    conn = pymysql.connect(host="127.0.0.1", port=server.port, user="root", database="shop",
+                           autocommit=True)
+    with conn.cursor() as cur:
+        cur.executemany("INSERT INTO `lines` (order_no, customer, ordered, sku, qty, price, "
+                        "updated_at) VALUES (%s, %s, %s, %s, %s, %s, %s)", rows)
+    conn.close()
+
+
+def test_mariadb_table_loads_incrementally(maria, tmp_path):
+    t0 = dt.datetime(2024, 5, 1, 10, 0, 0, 250000)
+    _maria_insert(maria, [
+        ("M1", "c1", dt.datetime(2024, 5, 1, 9, 0), "TEA", 2, "3.50", t0),
+        ("M1", "c1", dt.datetime(2024, 5, 1, 9, 0), "CUP", 1, "8.00", t0),
+    ])
+    mapping = _mapping(tmp_path, f'url = "{maria.url()}"\ndb_table = "shop.lines"\n'
+                                 'watermark = "updated_at"')
+    ws = _ws(tmp_path)
+    try:
+        (first,) = ingest_mapping(ws, mapping)
+        assert first.rows_added["order_items"] == 2
+        assert _gross(ws) == {"M1": 15.0}  # 2 × 3.50 + 8.00, decimals read as numbers
+        assert first.source == f"mysql://shop@127.0.0.1:{maria.port}/shop shop.lines"
+        _maria_insert(maria, [
+            ("M2", "c2", dt.datetime(2024, 5, 2, 9, 0), "TEA", 3, "3.25",
+             t0 + dt.timedelta(microseconds=1)),  # newer by a microsecond: read
+            ("M0", "c0", dt.datetime(2024, 5, 2, 9, 0), "TEA", 1, "1.00", t0),  # tie: not read
+        ])
+        (second,) = ingest_mapping(ws, mapping)
+        assert second.rows_added["orders"] == 1
+        assert _gross(ws) == {"M1": 15.0, "M2": 9.75}
+        (third,) = ingest_mapping(ws, mapping)
+        assert third.skipped
+        bad = _mapping(tmp_path, f'url = "{maria.url()}"\ndb_table = "shop.nothing"')
+        with pytest.raises(InputError, match="refused the read: .*nothing"):
+            ingest_mapping(ws, bad)
     finally:
         ws.close()
 
