@@ -223,10 +223,13 @@ async def start_upload(state, request, user: Any,  # noqa: ANN001, ANN401
         mapping_name = safe_name(got.files["mapping"][0])
         mapping = folder / ".mapping.toml"  # hidden: a mapping's "*" never matches it
         got.files["mapping"][1].rename(mapping)
-    return jobs.start(job_id=job_id, folder=folder, data=data, file=name, user=user,
-                      preset=got.fields.get("preset") or None, mapping=mapping,
-                      mapping_name=mapping_name,
-                      policy=got.fields.get("policy") or "reject")
+    from starlette.concurrency import run_in_threadpool
+
+    # hashing and checking a large file is blocking work: off the event loop
+    return await run_in_threadpool(
+        jobs.start, job_id=job_id, folder=folder, data=data, file=name, user=user,
+        preset=got.fields.get("preset") or None, mapping=mapping, mapping_name=mapping_name,
+        policy=got.fields.get("policy") or "reject")
 
 
 def upload_status(state, job_id: str, user: Any) -> UploadStatus | None:  # noqa: ANN001, ANN401
