@@ -507,3 +507,16 @@ def test_mysql_server_unreachable_is_a_clear_error(tmp_path):
             ingest_mapping(ws, mapping)
     finally:
         ws.close()
+
+
+def test_values_that_fit_no_type_are_named_not_crashed_on():
+    import pyarrow as pa
+
+    schema = database._schema(["id", "placed"], [pa.int64(), pa.timestamp("us")], "db t")
+    rows = [(1, dt.datetime(2024, 1, 1)), (2, "0000-00-00 00:00:00")]  # MySQL's zero date
+    with pytest.raises(InputError, match="column 'placed' holds '0000-00-00 00:00:00'"):
+        list(database._batches(iter(rows), schema, 1, "db t"))
+    good = [(1, dt.datetime(2024, 1, 1)), (None, None)]
+    (batch,) = database._batches(iter(good), schema, 1, "db t")
+    assert batch.column("_row").to_pylist() == [1, 2]
+    assert batch.column("id").to_pylist() == [1, None]

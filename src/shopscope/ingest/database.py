@@ -298,14 +298,37 @@ def _cell(value: Any, kind: pa.DataType) -> Any:  # noqa: ANN401
     return value
 
 
-def _batches(rows: Iterator[Sequence[Any]], schema: pa.Schema, first_row: int
-             ) -> Iterator[pa.RecordBatch]:
+def _fits(value: Any, kind: pa.DataType) -> bool:  # noqa: ANN401
+    try:
+        pa.array([value], type=kind)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return False
+    return True
+
+
+def _batches(rows: Iterator[Sequence[Any]], schema: pa.Schema, first_row: int,
+             label: str = "database") -> Iterator[pa.RecordBatch]:
     n = first_row
     chunk: list[Sequence[Any]] = []
 
+    def column(values: tuple[Any, ...], field: pa.Field) -> pa.Array:
+        try:  # most columns convert as they come (C speed); the rest cell by cell
+            return pa.array(values, type=field.type)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            pass
+        cells = [_cell(v, field.type) for v in values]
+        try:
+            return pa.array(cells, type=field.type)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            # e.g. MySQL's zero date 0000-00-00, which is no date
+            bad = next(v for v in cells if not _fits(v, field.type))
+            raise InputError(f"{label}: column {field.name!r} holds {bad!r}, which is not "
+                             f"a {field.type}", hint=f"cast or clean it in a query "
+                             f"(query = \"SELECT …, NULLIF(…) AS {field.name} …\")") from None
+
     def flush() -> pa.RecordBatch:
-        columns = [pa.array([_cell(r[i], f.type) for r in chunk], type=f.type)
-                   for i, f in enumerate(schema) if f.name != ROW]
+        by_column = list(zip(*chunk, strict=True))
+        columns = [column(by_column[i], f) for i, f in enumerate(schema) if f.name != ROW]
         numbers = pa.array(range(n, n + len(chunk)), type=pa.int64())
         return pa.RecordBatch.from_arrays([*columns, numbers], schema=schema)
 
@@ -364,8 +387,8 @@ def _read_postgresql(source: DbSource, url: str, sql: str, params: list[Any],
                 names.append(d.name)
                 types.append(_arrow_type_pg(info.name if info else ""))
             schema = _schema(names, types, label)
-            table = pa.Table.from_batches(list(_batches(_fetch(cur, BATCH_ROWS), schema, 1)),
-                                          schema=schema)
+            rows = _fetch(cur, BATCH_ROWS)
+            table = pa.Table.from_batches(list(_batches(rows, schema, 1, label)), schema=schema)
         conn.rollback()
         return table
     except psycopg.Error as exc:
@@ -436,8 +459,8 @@ def _read_mysql(source: DbSource, url: str, sql: str, params: list[Any],
             desc = cur.description or []
             schema = _schema([d[0] for d in desc], [_arrow_type_mysql(d[1]) for d in desc],
                              label)
-            table = pa.Table.from_batches(list(_batches(_fetch(cur, BATCH_ROWS), schema, 1)),
-                                          schema=schema)
+            rows = _fetch(cur, BATCH_ROWS)
+            table = pa.Table.from_batches(list(_batches(rows, schema, 1, label)), schema=schema)
         return table
     except pymysql.MySQLError as exc:
         raise InputError(f"{label}: the database refused the read: {_first_line(exc)}",
