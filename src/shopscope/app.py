@@ -17,7 +17,13 @@ from shopscope.errors import InputError, SchemaError, ShopscopeError, WorkspaceE
 from shopscope.store import Workspace
 from shopscope.ui.deps import ApiError, AppState
 from shopscope.ui.respcache import ResponseCache
-from shopscope.ui.security import BodyLimit, SecurityHeaders, max_body_bytes
+from shopscope.ui.security import (
+    UPLOAD_PATHS,
+    BodyLimit,
+    SecurityHeaders,
+    max_body_bytes,
+    max_upload_bytes,
+)
 
 
 def _status_of(exc: ShopscopeError) -> tuple[int, str]:
@@ -37,13 +43,14 @@ def error_body(code: str, message: str, hint: str | None = None) -> dict:
 
 
 def create_app(workspace: str | Path | Workspace, *, cookie_secure: bool = True,
-               max_body: int | None = None) -> FastAPI:
+               max_body: int | None = None, max_upload: int | None = None) -> FastAPI:
     """Build the app serving ``workspace``.
 
     ``cookie_secure`` marks the session cookie Secure (browsers send it over HTTPS and to
     localhost); switch it off only behind a proxy that terminates TLS elsewhere.
     ``max_body`` bounds request bodies in bytes (default ``$SHOPSCOPE_MAX_BODY_BYTES`` or
-    1 MiB); larger ones get 413.
+    1 MiB); larger ones get 413. ``max_upload`` bounds file uploads on the data page
+    (default ``$SHOPSCOPE_MAX_UPLOAD_MB`` megabytes or 200 MB).
     """
     ws = workspace if isinstance(workspace, Workspace) else Workspace.open(workspace)
 
@@ -122,5 +129,6 @@ def create_app(workspace: str | Path | Workspace, *, cookie_secure: bool = True,
     # answers (innermost) get the security headers like any other.
     app.add_middleware(ResponseCache, state=state)
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(BodyLimit, max_bytes=max_body_bytes(max_body))
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes(max_body),
+                       upload_bytes=max_upload_bytes(max_upload), upload_paths=UPLOAD_PATHS)
     return app

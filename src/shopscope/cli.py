@@ -111,7 +111,8 @@ def print_report(report, limit: int = 20) -> None:
 def ingest(
     preset: Annotated[str | None, typer.Argument(
         help="online_retail | cdnow | taobao | canonical, or an export: shopify | "
-             "woocommerce | tmall | douyin | olist (or use --mapping)")] = None,
+             "woocommerce | tmall | douyin | olist (or use --mapping); with --mapping, "
+             "a database URL (postgresql://… or mysql://…)")] = None,
     paths: Annotated[list[Path] | None, typer.Argument(
         help="Files (or a folder for canonical).")] = None,
     workspace: WorkspaceOpt = DEFAULT_WS,
@@ -122,16 +123,34 @@ def ingest(
     encoding: Annotated[str | None, typer.Option(help="Text encoding (default: detect).")] = None,
     delimiter: Annotated[str | None, typer.Option(help="CSV delimiter (default: detect).")] = None,
     force: Annotated[bool, typer.Option(help="Re-read files already loaded.")] = False,
+    db_table: Annotated[str | None, typer.Option(
+        help="With a database URL: the table to read (schema.table).")] = None,
+    query: Annotated[str | None, typer.Option(
+        help="With a database URL: a SELECT to read instead of a table.")] = None,
 ) -> None:
     """Load files into the workspace with a preset or a mapping file; validated, atomic and
     idempotent."""
     from shopscope.errors import ShopscopeError, ValidationFailed
     from shopscope.ingest import ingest_files
+    from shopscope.ingest.database import DatabaseOverride
     from shopscope.ingest.load import total_added
     from shopscope.ingest.mapping import ingest_mapping
     from shopscope.ingest.presets.exports import EXPORTS, ingest_export
     from shopscope.ingest.readers import ReadOptions
 
+    url = preset if preset and "://" in preset else None
+    if url is not None:
+        if mapping is None or paths:
+            raise ShopscopeError("a database URL needs a mapping file and no file names",
+                                 hint="shopscope ingest URL --mapping M.toml --db-table T")
+        preset = None
+    elif db_table or query:
+        raise ShopscopeError("--db-table and --query need a database URL",
+                             hint="shopscope ingest postgresql://user@host/db --mapping M.toml "
+                                  "--db-table orders")
+    if db_table and query:
+        raise ShopscopeError("give --db-table or --query, not both")
+    database = DatabaseOverride(url, db_table, query) if url else None
     if policy not in ("reject", "quarantine"):
         raise ShopscopeError(f"unknown policy {policy!r}", hint="use reject or quarantine")
     if mapping is None and (preset is None or not paths):
@@ -144,7 +163,8 @@ def ingest(
     ws = _open_workspace(workspace)
     options = ReadOptions(encoding=encoding, delimiter=delimiter)
     jobs = ([(mapping.name, lambda bar: ingest_mapping(ws, mapping, policy=policy,  # type: ignore[arg-type]
-                                                        progress=bar, force=force))]
+                                                        progress=bar, force=force,
+                                                        database=database))]
             if mapping is not None else
             # export presets are shipped mappings; tmall and olist read several files at once
             [(preset, lambda bar: ingest_export(ws, paths or [], preset=preset,

@@ -9,12 +9,12 @@ from __future__ import annotations
 from typing import Any, Generic, Literal, TypeVar
 
 import pandas as pd
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, create_model
 
 from shopscope.auth import User
 from shopscope.data import service
-from shopscope.data.service import TableInfo
+from shopscope.data.service import AuditEntry, TableInfo, UploadError, UploadStatus
 from shopscope.schema import TABLES
 from shopscope.ui.deps import ApiError, CurrentUser, State, download, require
 from shopscope.ui.respcache import cached_response
@@ -95,7 +95,7 @@ def tables(state: State, user: CurrentUser):
     return list(service.tables(state))
 
 
-@router.get("/api/data/rejects", response_model=Page[RejectRow])  # type: ignore[valid-type]
+@router.get("/api/data/rejects", response_model=Page[RejectRow])
 def rejects(state: State, user: CurrentUser, page: int = PageQuery,
             page_size: int = SizeQuery):
     """Rows refused under the quarantine policy, with file, row, column, value and reason.
@@ -104,7 +104,7 @@ def rejects(state: State, user: CurrentUser, page: int = PageQuery,
                                  masked=not user.can("admin")))
 
 
-@router.get("/api/data/loads", response_model=Page[LoadRow])  # type: ignore[valid-type]
+@router.get("/api/data/loads", response_model=Page[LoadRow])
 def loads(state: State, user: CurrentUser, page: int = PageQuery,
           page_size: int = SizeQuery):
     """The ingest log: one row per table per load."""
@@ -148,3 +148,60 @@ def warmup(state: State, user: CurrentUser) -> WarmupStatus:
     """Progress of the background recomputation of every page's default view that follows
     a change of the data (and the server's start): step, area, errors, time taken."""
     return state.warmup.status()
+
+
+# -- uploads while serving (shopscope.data.uploads) --------------------------------------------
+def _api_error(exc: UploadError) -> ApiError:
+    return ApiError(exc.status, exc.code, exc.message, exc.hint)
+
+
+@router.post("/api/data/uploads", response_model=UploadStatus, status_code=202,
+             openapi_extra={"requestBody": {"content": {"multipart/form-data": {"schema": {
+                 "type": "object", "required": ["file"], "properties": {
+                     "file": {"type": "string", "format": "binary"},
+                     "mapping": {"type": "string", "format": "binary"},
+                     "preset": {"type": "string", "enum": ["online_retail", "cdnow", "taobao"]},
+                     "policy": {"type": "string", "enum": ["reject", "quarantine"]}}}}}}})
+async def upload(request: Request, state: State,
+                 user: User = Depends(require("analyst"))) -> UploadStatus:
+    """Load a file into the served workspace (analyst or admin): multipart ``file`` (CSV,
+    .csv.gz, .xlsx or Parquet) with a ``preset`` or a ``mapping`` (.toml), and ``policy``
+    (reject: any bad row and nothing loads; quarantine: bad rows go to the rejects).
+    Answers 202 at once; poll ``GET /api/data/uploads/{id}``. Too large: 413; wrong type:
+    415; every upload is in the audit log."""
+    try:
+        return await service.start_upload(state, request, user)
+    except UploadError as exc:
+        raise _api_error(exc) from None
+
+
+@router.get("/api/data/uploads/{upload_id}", response_model=UploadStatus)
+def upload_state(upload_id: str, state: State,
+                 user: User = Depends(require("analyst"))) -> UploadStatus:
+    """An upload's state (queued, loading, done, rejected, failed), its step, the rows it
+    added and its first problems; for its uploader and admins."""
+    found = service.upload_status(state, upload_id, user)
+    if found is None:
+        raise ApiError(404, "not_found", f"no upload {upload_id!r}",
+                       "uploads are kept while the server runs")
+    return found
+
+
+@router.get("/api/data/uploads/{upload_id}/rejects.csv", response_class=Response,
+            responses={200: {"content": {"text/csv": {}}}})
+def upload_rejects(upload_id: str, state: State,
+                   user: User = Depends(require("analyst"))) -> Response:
+    """The upload's rejected values (table, row, column, value, reason) as CSV."""
+    frame = service.upload_rejects(state, upload_id, user)
+    if frame is None:
+        raise ApiError(404, "not_found", f"no upload {upload_id!r}",
+                       "uploads are kept while the server runs")
+    return download(frame, "csv", f"rejects-{upload_id}")
+
+
+@router.get("/api/data/audit", response_model=list[AuditEntry])
+def upload_audit(state: State, user: User = Depends(require("admin")),
+                 limit: int = Query(200, ge=1, le=10_000)) -> list[AuditEntry]:
+    """The upload audit log, newest first (admins): who, when, file, size, sha256, preset or
+    mapping, result and rows."""
+    return service.upload_audit(state, limit)

@@ -9,8 +9,11 @@ the same rows. Results are cached under keys derived from the parameters here.
 
 from __future__ import annotations
 
+import shutil
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import ibis
 import ibis.expr.types as ir
@@ -18,21 +21,37 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from shopscope.core.service import Context, Params
+from shopscope.data.uploads import (
+    AuditEntry,
+    UploadError,
+    Uploads,
+    UploadStatus,
+    audit_log,
+    receive,
+    safe_name,
+)
 from shopscope.privacy import mask_rejects, protect
 from shopscope.schema import TABLES
 from shopscope.store.engine import INGEST_LOG, REJECTS
 
 __all__ = [
+    "AuditEntry",
     "CustomersParams",
     "LoadsParams",
     "RejectsParams",
     "Rows",
     "TableInfo",
+    "UploadError",
+    "UploadStatus",
     "customer_export",
     "customers",
     "loads",
     "rejects",
+    "start_upload",
     "tables",
+    "upload_audit",
+    "upload_rejects",
+    "upload_status",
 ]
 
 Pii = Literal["raw", "mask", "hash"]
@@ -151,3 +170,85 @@ def customer_export(ctx: Context, pii: Pii, *, key: str | None) -> pd.DataFrame:
     :func:`customers`; ``hash`` mode is keyed by it."""
     return _customers(ctx, pii, key).execute()
 
+
+
+# -- uploads while serving (shopscope.data.uploads) --------------------------------------------
+def upload_jobs(state) -> Uploads:
+    """The served app's uploads (one set of jobs per app, made on first use)."""
+    with _UPLOADS_LOCK:
+        jobs = getattr(state, "_data_uploads", None)
+        if jobs is None:
+            jobs = Uploads(state)
+            state._data_uploads = jobs
+        return jobs
+
+
+_UPLOADS_LOCK = threading.Lock()
+
+
+async def start_upload(state, request, user: Any,
+                       check: Callable[[dict[str, str]], None] | None = None) -> UploadStatus:
+    """Receive a multipart upload (fields ``file``, optional ``mapping``, ``preset``,
+    ``policy``) into the workspace's upload folder, check it and start loading it.
+    ``check`` sees the text fields first (the page's CSRF token) and may raise.
+
+    Raises
+    ------
+    UploadError
+        Refused before loading (no file, wrong type, bad mapping …), with its HTTP status.
+    """
+    jobs = upload_jobs(state)
+    job_id, folder = jobs.new_folder()
+    try:
+        got = await receive(request, folder)
+        if check is not None:
+            check(got.fields)
+    except UploadError as exc:
+        jobs.refuse(folder, user, "(not read)", exc)
+        raise
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    if "file" not in got.files:
+        err = UploadError(422, "upload_missing", "no file was sent",
+                          "choose a CSV, Excel or Parquet file")
+        jobs.refuse(folder, user, "(none)", err)
+        raise err
+    original, received = got.files["file"]
+    name = safe_name(original)
+    data = folder / name  # the name a mapping's file = "…" matches
+    received.rename(data)
+    mapping = mapping_name = None
+    if "mapping" in got.files:
+        mapping_name = safe_name(got.files["mapping"][0])
+        mapping = folder / ".mapping.toml"  # hidden: a mapping's "*" never matches it
+        got.files["mapping"][1].rename(mapping)
+    from starlette.concurrency import run_in_threadpool
+
+    # hashing and checking a large file is blocking work: off the event loop
+    return await run_in_threadpool(
+        jobs.start, job_id=job_id, folder=folder, data=data, file=name, user=user,
+        preset=got.fields.get("preset") or None, mapping=mapping, mapping_name=mapping_name,
+        policy=got.fields.get("policy") or "reject")
+
+
+def upload_status(state, job_id: str, user: Any) -> UploadStatus | None:
+    """An upload's status, for its uploader and admins (None: unknown to them)."""
+    status = upload_jobs(state).status(job_id)
+    if status is None or (status.user != user.username and not user.can("admin")):
+        return None
+    return status
+
+
+def upload_rejects(state, job_id: str, user: Any) -> pd.DataFrame | None:
+    """Every rejected value an upload's report kept (up to 200 per table), as a table."""
+    if upload_status(state, job_id, user) is None:
+        return None
+    rows = upload_jobs(state).problems(job_id) or []
+    columns = ["table", "row", "column", "value", "reason"]
+    return pd.DataFrame([r.model_dump() for r in rows], columns=columns)
+
+
+def upload_audit(state, limit: int = 200) -> list[AuditEntry]:
+    """The newest uploads, refused ones included (admins only: the adapters check)."""
+    return audit_log(state.workspace.path, limit)

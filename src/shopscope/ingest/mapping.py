@@ -47,6 +47,7 @@ from pydantic import (
 
 from shopscope.errors import SchemaError
 from shopscope.ingest import joins
+from shopscope.ingest.database import DatabaseOverride, read_database, resolve_databases
 from shopscope.ingest.joins import Join
 from shopscope.ingest.load import (
     Batch,
@@ -134,8 +135,13 @@ class Source(_Model):
     order's columns repeated; orders and order items are built from it).
     """
 
-    file: str = Field(min_length=1)
+    file: str | None = Field(None, min_length=1)
     table: Target
+    # a database instead of a file (shopscope.ingest.database); the URL may come from the CLI
+    url: str | None = Field(None, min_length=1)
+    db_table: str | None = Field(None, min_length=1)
+    query: str | None = Field(None, min_length=1)
+    watermark: str | None = Field(None, min_length=1)
     format: Literal["csv", "excel", "whitespace", "parquet"] | None = None
     encoding: str | None = None
     delimiter: str | None = Field(None, min_length=1, max_length=1)
@@ -352,7 +358,8 @@ def _from_pydantic(label: str, exc: ValidationError) -> MappingError:
         hint = f"accepted keys here: {', '.join(_fields(model))}"
     elif kind == "missing":
         what = "required key missing"
-        hint = "a [[source]] needs file and table" if model is Source else None
+        hint = ("a [[source]] needs table, and file (or url with db_table or query)"
+                if model is Source else None)
     elif kind == "literal_error" and last == "table":
         what = f"unknown table {err['input']!r}"
         hint = f"tables are: {', '.join(TARGETS)}"
@@ -444,6 +451,11 @@ def _check_source(src: Source, i: int, label: str) -> None:
     def fail(where: str, what: str, hint: str | None = None) -> NoReturn:
         raise MappingError(f"{label}: {key}.{where}: {what}", hint=hint)
 
+    if src.file is not None and (src.url or src.db_table or src.query or src.watermark):
+        fail("file", "a source reads a file or a database, not both",
+             "keep file, or url with db_table / query")
+    if src.db_table is not None and src.query is not None:
+        fail("query", "db_table and query both given", "keep one of them")
     for c, col in src.columns.items():
         if c not in vocab:
             fail(f"columns.{c}", f"table {src.table} has no column {c!r}",
@@ -563,6 +575,7 @@ class _Plan:
     notes: list[str] = field(default_factory=list)
     excel: bool = False
     utc_columns: set[str] = field(default_factory=set)
+    data: Any = None  # rows already read (a database source), an Arrow table
 
     def label_of(self, column: str) -> str:
         """The name a problem is reported under: the file's column when mapped."""
@@ -616,6 +629,9 @@ def _timestamp(text: ir.StringValue, formats: list[str]) -> tuple[ir.Value, ir.V
 def _read(plan: _Plan) -> tuple[ir.Table, dict[str, Any]]:
     """The source as an engine table with ``_row``, and its column types (parquet)."""
     src, path = plan.src, plan.file
+    if plan.data is not None:
+        table = plan.store.from_arrow(plan.data)
+        return table, {c: t for c, t in table.schema().items() if c != ROW}
     fmt = src.format or detect_format(path)
     if fmt == "parquet":
         target = str(path / "*.parquet") if path.is_dir() else str(path)
@@ -1031,6 +1047,7 @@ def _build_order_lines(plan: _Plan, stage: ir.Table) -> list[Batch]:
 
 def _files(mapping_path: Path, src: Source, key: str) -> list[Path]:
     base = mapping_path.parent
+    assert src.file is not None  # database sources have no files
     found = sorted(Path(p) for p in glob.glob(str(base / src.file)))
     if not found:
         raise MappingError(
@@ -1057,6 +1074,7 @@ def ingest_mapping(
     policy: Policy = "reject",
     progress: Progress | None = None,
     force: bool = False,
+    database: DatabaseOverride | None = None,
 ) -> list[LoadResult]:
     """Load the files a mapping file describes into the workspace.
 
@@ -1080,6 +1098,9 @@ def ingest_mapping(
     force
         Re-read files already loaded with the same mapping (rows are still never added
         twice).
+    database
+        The URL (and table or query) of the sources that have no ``file``, from the
+        command line (:mod:`shopscope.ingest.database`).
 
     Returns
     -------
@@ -1134,31 +1155,45 @@ def ingest_mapping(
         ((i, src) for i, src in enumerate(mapping.sources, start=1)),
         key=lambda pair: order.index(pair[1].table),
     )
-    todo = [(i, src, f) for i, src in plans for f in _files(path, src, f"source[{i}]")]
+    plans = resolve_databases(path.name, plans, database)
+    todo = [(i, src, f) for i, src in plans
+            for f in (_files(path, src, f"source[{i}]") if src.file else [None])]
     store = workspace.store
     results: list[LoadResult] = []
-    with one_load(store, len(todo)):  # every file validated, then all committed at once
+    with one_load(store, len(todo)):  # every source validated, then all committed at once
         for i, src, file in todo:
-            # Problems name the file as the mapping does: relative to the mapping's folder.
-            shown = (file.relative_to(path.parent).as_posix() if file.is_relative_to(path.parent)
-                     else file.name)
-            fp = _fingerprint(file, mapping, src)
-            if not force and already_loaded(store, fp, preset):
+            read = None
+            if file is None:  # a database: read first, the rows' watermark is the fingerprint
+                settings_text = (mapping.model_dump_json(exclude={"sources"})
+                                 + src.model_dump_json())
+                read, fp, shown, why = read_database(store, src, settings_text, preset,
+                                                     force=force, progress=progress)
+                file = Path(shown)
+            else:
+                # Problems name the file as the mapping does: relative to the mapping's folder.
+                shown = (file.relative_to(path.parent).as_posix()
+                         if file.is_relative_to(path.parent) else file.name)
+                fp = _fingerprint(file, mapping, src)
+                why = None if force or not already_loaded(store, fp, preset) else \
+                    "already loaded (same content); nothing added"
+            if why:
                 result = LoadResult(shown, ValidationReport(shown), skipped=True)
-                result.report.notes.append("already loaded (same content); nothing added")
+                result.report.notes.append(why)
                 results.append(result)
                 continue
             if progress:
                 progress(f"reading {shown}", 0, 1)
             plan = _Plan(
-                store=store, label=path.name, key=f"source[{i}]", src=src, file=file, source=shown,
-                workspace_tz=settings.timezone,
+                store=store, label=path.name, key=f"source[{i}]", src=src, file=file,
+                source=shown, workspace_tz=settings.timezone,
                 source_tz=src.timezone or mapping.timezone or settings.timezone,
                 currency=src.currency or mapping.currency or settings.currency,
                 decimal=src.decimal or mapping.decimal,
                 derive_customers=derive_customers, derive_products=derive_products,
-                policy=policy,
+                policy=policy, data=None if read is None else read.data,
             )
+            if read is not None:
+                plan.notes.extend(read.notes)
             try:
                 stage = _typed_stage(plan)
                 build = _build_order_lines if src.table == ORDER_LINES else _build_direct

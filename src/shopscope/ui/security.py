@@ -59,22 +59,51 @@ def _error(limit: int) -> bytes:
         "hint": f"send less data (the server's bound is set by ${MAX_BODY_ENV})"}}).encode()
 
 
+UPLOAD_ENV = "SHOPSCOPE_MAX_UPLOAD_MB"
+DEFAULT_MAX_UPLOAD_MB = 200
+#: Where files are uploaded (the data area: shopscope.data.uploads): their own bound.
+UPLOAD_PATHS = ("/api/data/uploads", "/data/upload")
+
+
+def max_upload_bytes(value: int | None = None) -> int:
+    """``value``, else ``$SHOPSCOPE_MAX_UPLOAD_MB`` megabytes, else 200 MB."""
+    if value is not None:
+        return int(value)
+    raw = os.environ.get(UPLOAD_ENV, "").strip()
+    mb = int(raw) if raw.isdigit() and int(raw) > 0 else DEFAULT_MAX_UPLOAD_MB
+    return mb * 1_000_000
+
+
+def _upload_error(limit: int) -> bytes:
+    mb = f"{limit / 1e6:,.0f} MB" if limit >= 1_000_000 else f"{limit:,} bytes"
+    return json.dumps({"error": {
+        "code": "upload_too_large", "message": f"the file is larger than the upload limit "
+        f"of {mb}",
+        "hint": f"load it with `shopscope ingest` on the server, or raise the limit "
+                f"(${UPLOAD_ENV})"}}).encode()
+
+
 class BodyLimit:
     """413 for a declared ``Content-Length`` over the bound, and for a streamed body that
-    grows past it (chunked uploads declare no length)."""
+    grows past it (chunked uploads declare no length). File uploads (``upload_paths``) have
+    their own bound, ``upload_bytes``, and may hold NUL bytes (gzip, Excel, Parquet)."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int = DEFAULT_MAX_BODY) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int = DEFAULT_MAX_BODY,
+                 upload_bytes: int | None = None, upload_paths: tuple[str, ...] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.upload_bytes = upload_bytes or max_bytes
+        self.upload_paths = upload_paths
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.max_bytes
+        upload = scope.get("path", "") in self.upload_paths
+        limit = self.upload_bytes if upload else self.max_bytes
         declared = dict(scope.get("headers") or ()).get(b"content-length")
         if declared is not None and (not declared.strip().isdigit() or int(declared) > limit):
-            await self._refuse(send, limit)
+            await self._refuse(send, limit, upload)
             return
         seen = 0
         started = False
@@ -89,7 +118,7 @@ class BodyLimit:
                 if seen > limit:
                     raise BodyTooLarge(limit)
                 window = tail + chunk  # an escape may straddle two chunks
-                if any(n in window for n in _NULS):
+                if not upload and any(n in window for n in _NULS):
                     raise NulInBody
                 tail = window[-5:]
             return message
@@ -117,7 +146,7 @@ class BodyLimit:
         except BodyTooLarge:
             if started:
                 raise
-            await self._refuse(send, limit)
+            await self._refuse(send, limit, upload)
         except NulInBody as exc:
             if started:
                 raise
@@ -125,8 +154,8 @@ class BodyLimit:
                               "remove NUL characters from the data sent")
 
     @staticmethod
-    async def _refuse(send: Send, limit: int) -> None:
-        body = _error(limit)
+    async def _refuse(send: Send, limit: int, upload: bool = False) -> None:
+        body = _upload_error(limit) if upload else _error(limit)
         headers = [(b"content-type", b"application/json"),
                    (b"content-length", str(len(body)).encode()), (b"connection", b"close")]
         await send({"type": "http.response.start", "status": 413, "headers": headers})
