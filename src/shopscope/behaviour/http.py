@@ -28,12 +28,13 @@ from shopscope.behaviour.responses import (
     TrendsOut,
 )
 from shopscope.behaviour.trends import TREND_METRICS
+from shopscope.core.periods import FineGrain
 from shopscope.ui.deps import ApiError, CurrentUser, State, download, require
 
 router = APIRouter(tags=["behaviour"])
 P = TypeVar("P", bound=service.FunnelParams)
 
-Grain = Literal["day", "week", "month"]
+Grain = FineGrain
 Source = Annotated[Literal["auto", "events", "orders"], Query(description=(
     "auto (events when there are events in the range, else orders), events, or orders: "
     "every placed order as a purchase event (shops without tracking)"))]

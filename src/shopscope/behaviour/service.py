@@ -41,8 +41,9 @@ from shopscope.behaviour.source import (
     why_empty,
 )
 from shopscope.behaviour.trends import TrendResult, check_grain
-from shopscope.behaviour.trends import partial_periods as partial_of
 from shopscope.behaviour.trends import trends as trends_query
+from shopscope.core.periods import DateRange, FineGrain, PeriodError
+from shopscope.core.periods import partial_periods as core_partial
 from shopscope.core.service import Context, Params
 from shopscope.errors import OptionError, ShopscopeError
 from shopscope.store.execute import execute
@@ -51,7 +52,7 @@ PiiMode = Literal["mask", "hash", "raw"]
 
 T = TypeVar("T")
 
-Grain = Literal["day", "week", "month"]
+Grain = FineGrain
 SourceKind = Literal["auto", "events", "orders"]
 Kind = Literal["events", "orders"]
 
@@ -93,8 +94,9 @@ class BehaviourParams(Params):
         if first["type"] == "literal_error" and choices:
             return OptionError(f"{name} must be one of {', '.join(choices)}, "
                                f"not {first['input']!r}")
-        if first["type"].startswith("date_"):  # as common.parse_date words it
-            return OptionError(f"{name} must be a date like 2024-01-31, not {first['input']!r}")
+        if first["type"].startswith("date_"):  # as the one parser words it
+            return PeriodError(f"{name}={first['input']!r} is not a date",
+                               hint="write dates as YYYY-MM-DD")
         return OptionError(f"{name}: {first['msg']}", hint=f"not {first['input']!r}")
 
 
@@ -476,7 +478,7 @@ def partial_periods(ctx: Context, choice: SourceChoice, periods: list[dt.date], 
                     start: dt.date | None, end: dt.date | None) -> set[dt.date]:
     """The periods that the data (their last day) or the inclusive range cover in part."""
     last = last_event_day(ctx, choice.kind)  # type: ignore[arg-type]
-    return partial_of(periods, grain, last, start, end)
+    return core_partial(periods, grain, last, DateRange(start, end))
 
 
 __all__ = [
