@@ -28,7 +28,7 @@ from shopscope.behaviour.responses import (
     TrendsOut,
 )
 from shopscope.behaviour.trends import TREND_METRICS
-from shopscope.core.periods import FineGrain
+from shopscope.core.periods import Day, FineGrain
 from shopscope.ui.deps import ApiError, CurrentUser, State, download, require
 
 router = APIRouter(tags=["behaviour"])
@@ -70,8 +70,8 @@ class FunnelQuery:
         order: Literal["sequential", "any"] = "sequential",
         same_product: bool = False,
         mode: Literal["user", "order"] = "user",
-        start: dt.date | None = None,
-        end: dt.date | None = None,
+        start: Day | None = None,
+        end: Day | None = None,
         by: Annotated[str | None, Query(description=(
             "an events column, a properties key, or customer.<column>"))] = None,
         source: Source = "auto",
@@ -93,9 +93,9 @@ class FunnelQuery:
 def get_trends(
     state: State, user: CurrentUser,
     metric: Annotated[list[str] | None, Query(description=", ".join(TREND_METRICS))] = None,
-    grain: Grain = "day", start: dt.date | None = None, end: dt.date | None = None,
+    grain: Grain = "day", start: Day | None = None, end: Day | None = None,
     event: str | None = None, by: str | None = None,
-    compare_start: dt.date | None = None, compare_end: dt.date | None = None,
+    compare_start: Day | None = None, compare_end: Day | None = None,
     source: Source = "auto",
 ) -> dict[str, Any]:
     """PV, UV, DAU/WAU/MAU, stickiness, events per visitor per period; a breakdown; a
@@ -154,7 +154,7 @@ def get_retention(
     start_event: str | None = None, return_event: str | None = None,
     grain: Grain = "day", periods: Annotated[int, Query(ge=1, le=400)] = 30,
     mode: Literal["exact", "unbounded"] = "exact",
-    start: dt.date | None = None, end: dt.date | None = None, by: str | None = None,
+    start: Day | None = None, end: Day | None = None, by: str | None = None,
     source: Source = "auto",
 ) -> dict[str, Any]:
     """Cohorts by first (start) event, share returning (return event) in period N after:
@@ -183,7 +183,7 @@ def get_paths(
     top: Annotated[int, Query(ge=1, le=200)] = 20,
     exclude: Annotated[list[str] | None, Query()] = None,
     collapse_repeats: bool = True, gap: str = "30m",
-    start_date: dt.date | None = None, end_date: dt.date | None = None,
+    start_date: Day | None = None, end_date: Day | None = None,
     source: Source = "auto",
 ) -> dict[str, Any]:
     """Top paths from a step, to a step, or from session start; next/previous step

@@ -42,7 +42,7 @@ from shopscope.behaviour.source import (
 )
 from shopscope.behaviour.trends import TrendResult, check_grain
 from shopscope.behaviour.trends import trends as trends_query
-from shopscope.core.periods import DateRange, FineGrain, PeriodError
+from shopscope.core.periods import DateRange, Day, FineGrain, PeriodError
 from shopscope.core.periods import partial_periods as core_partial
 from shopscope.core.service import Context, Params
 from shopscope.errors import OptionError, ShopscopeError
@@ -123,12 +123,12 @@ class TrendParams(Sourced):
 
     metrics: tuple[str, ...] = ("pv", "uv")
     grain: Grain = "day"
-    start: dt.date | None = None
-    end: dt.date | None = None
+    start: Day | None = None
+    end: Day | None = None
     event: str | None = None
     by: str | None = None
-    compare_start: dt.date | None = None
-    compare_end: dt.date | None = None
+    compare_start: Day | None = None
+    compare_end: Day | None = None
 
     @field_validator("grain", mode="before")
     @classmethod
@@ -158,8 +158,8 @@ class FunnelParams(Sourced):
     order: Literal["sequential", "any"] = "sequential"
     same_product: bool = False
     mode: Literal["user", "order"] = "user"
-    start: dt.date | None = None
-    end: dt.date | None = None
+    start: Day | None = None
+    end: Day | None = None
     by: str | None = None
 
 
@@ -183,8 +183,8 @@ class RetentionParams(Sourced):
     grain: Grain = "day"
     periods: int = 30
     mode: Literal["exact", "unbounded"] = "exact"
-    start: dt.date | None = None
-    end: dt.date | None = None
+    start: Day | None = None
+    end: Day | None = None
     by: str | None = None
 
     @field_validator("grain", mode="before")
@@ -205,8 +205,8 @@ class CohortParams(BehaviourParams):
 
     grain: Grain = "month"
     periods: int = 12
-    start: dt.date | None = None
-    end: dt.date | None = None
+    start: Day | None = None
+    end: Day | None = None
 
     @field_validator("grain", mode="before")
     @classmethod
@@ -225,8 +225,8 @@ class PathParams(Sourced):
     exclude: tuple[str, ...] = ()
     collapse_repeats: bool = True
     gap: str = "30m"
-    start_date: dt.date | None = None
-    end_date: dt.date | None = None
+    start_date: Day | None = None
+    end_date: Day | None = None
 
 
 class _FunnelSpec(Params):

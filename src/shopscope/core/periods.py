@@ -16,7 +16,9 @@ import datetime as dt
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Literal, get_args
+
+from pydantic import BeforeValidator, ValidationInfo
 
 from shopscope.errors import OptionError
 
@@ -98,6 +100,16 @@ def parse_date(value: dt.date | str | None, name: str) -> dt.date | None:
         raise PeriodError(f"{name}={day.isoformat()} is out of range",
                           hint=f"use a date between {MIN_DATE} and {MAX_DATE}")
     return day
+
+
+def _validate_day(value: object, info: ValidationInfo) -> object:
+    return parse_date(value, info.field_name or "date") if isinstance(value, str) else value
+
+
+#: A date parameter (API query, service parameters) read by :func:`parse_date`, so an API
+#: URL, a CLI option and a page link accept the same text (pydantic alone would take a
+#: Unix time such as ``1323388800`` and refuse ``2011-12-09T12:50``).
+Day = Annotated[dt.date, BeforeValidator(_validate_day)]
 
 
 def truncate(ts: ir.TimestampValue, grain: str) -> ir.DateValue:

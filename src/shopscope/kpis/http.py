@@ -19,7 +19,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from shopscope.core.metrics import Breakdown as By
-from shopscope.core.periods import Grain
+from shopscope.core.periods import Day, Grain
 from shopscope.kpis import METRICS, service
 from shopscope.ui.deps import ApiError, CurrentUser, State, download
 
@@ -99,8 +99,8 @@ def get_kpis(
     user: CurrentUser,
     grain: Grain = "month",
     by: By | None = None,
-    start: dt.date | None = None,
-    end: Annotated[dt.date | None, Query(description="last day included")] = None,
+    start: Day | None = None,
+    end: Annotated[Day | None, Query(description="last day included")] = None,
     end_inclusive: EndInclusive = None,
     metrics: str | None = Query(None, description="comma-separated metric names"),
     format: Format = "json",
@@ -132,7 +132,7 @@ def get_kpis(
 
 @router.get("/api/kpis/summary", response_model=service.KpiSummary)
 def get_summary(state: State, user: CurrentUser, start: dt.date | None = None,
-                end: Annotated[dt.date | None, Query(description="last day included")] = None,
+                end: Annotated[Day | None, Query(description="last day included")] = None,
                 end_inclusive: EndInclusive = None):
     """Every metric over the days ``start`` to ``end`` (both included)."""
     return service.summary(state, service.SummaryParams.of(

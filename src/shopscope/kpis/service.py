@@ -19,7 +19,7 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
-from shopscope.core.periods import DateRange, PeriodError, latest_full, partial_periods
+from shopscope.core.periods import DateRange, Day, PeriodError, latest_full, partial_periods
 from shopscope.core.service import Context, Params
 from shopscope.errors import OptionError, ShopscopeError
 from shopscope.kpis import queries as q
@@ -129,8 +129,8 @@ def _range(start: dt.date | str | None, end: dt.date | str | None) -> DateRange:
 class _Ranged(Params):
     """Parameters with a range of days ``start`` to ``end``, **both included**."""
 
-    start: dt.date | None = None
-    end: dt.date | None = None
+    start: Day | None = None
+    end: Day | None = None
 
     @property
     def dates(self) -> DateRange:
