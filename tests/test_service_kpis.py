@@ -147,7 +147,9 @@ def test_overview_page_plots_the_service_numbers(local, client):
     for got, want in zip(gmv_bars["y"], numbers.series["gmv"], strict=True):
         assert close(got, want)
     table = service.kpi_table(local, service.KpiParams(grain="month", start=START, end=END))
-    assert numbers.series["gmv"] == tuple(table.wide()["gmv"])
+    # two runs of one sum of doubles may differ in the last bits (DuckDB adds in parallel)
+    assert all(close(a, b) for a, b in zip(numbers.series["gmv"], table.wide()["gmv"],
+                                           strict=True))
 
 
 def test_report_totals_are_the_service_summary(local, tmp_path):
