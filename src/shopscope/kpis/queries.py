@@ -7,6 +7,10 @@ breakdown value), the three partial aggregates are stacked and summed, and the r
 taken last. Only that small aggregate reaches Python, where :func:`kpis` adds
 period-over-period (环比) and year-over-year (同比) comparisons.
 
+The functions here filter ``start <= t < end``: their ``end`` is the exclusive bound
+(:attr:`shopscope.core.periods.DateRange.stop`). Users never see it: the KPI service, the
+API, the CLI and the pages take ``end`` as the last day included and pass its ``stop``.
+
 Examples
 --------
 >>> import datetime as dt
