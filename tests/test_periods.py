@@ -223,6 +223,16 @@ def _readers():
             raise ValueError(problems)
         return f.start
 
+    def behaviour_page(v):
+        from shopscope.behaviour.pages import Options
+        from shopscope.ui.i18n import Translator
+
+        opts = Options(Translator("en"), {"start": v})
+        day = opts.date("start")
+        if opts.messages:
+            raise ValueError(opts.messages)
+        return day
+
     def cli(v):
         check_range(v, None)
         return parse_date(v, "--start")
@@ -233,6 +243,7 @@ def _readers():
         "kpi service": lambda v: kpis.KpiParams.of(start=v).start,
         "behaviour service": lambda v: behaviour.TrendParams(start=v).start,
         "overview page": page,
+        "behaviour page": behaviour_page,
         "cli": cli,
         "lifecycle": lambda v: _day(v, "as_of"),
     }
@@ -247,7 +258,7 @@ def test_one_parser_reads_the_same_day_everywhere(text, day):
 @pytest.mark.parametrize("text", BAD)
 def test_one_parser_refuses_the_same_text_everywhere(text):
     for where, read in _readers().items():
-        if text == "" and where == "overview page":
+        if text == "" and where.endswith("page"):
             continue  # an empty field is "not given" there
         with pytest.raises(ValueError):  # noqa: PT011 - each place has its own message
             read(text)

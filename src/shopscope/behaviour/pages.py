@@ -22,7 +22,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from shopscope.behaviour import service
 from shopscope.behaviour.paths import ARROW
 from shopscope.behaviour.source import DEFAULT_FUNNEL, EmptyReason, SourceChoice
-from shopscope.core.periods import FINE_GRAINS
+from shopscope.core.periods import FINE_GRAINS, PeriodError, parse_date
 from shopscope.errors import ShopscopeError
 from shopscope.schema.tables import EVENT_TYPES
 from shopscope.ui.charts import (
@@ -125,8 +125,8 @@ class Options:
         if not raw:
             return None
         try:
-            return dt.date.fromisoformat(raw)
-        except ValueError:
+            return parse_date(raw, name)
+        except PeriodError:
             self.messages.append(self.t("beh.bad_option", field=self.field(name), value=raw))
             self.values[name] = ""
             return None
