@@ -17,7 +17,8 @@ import pandas as pd
 import pytest
 from rich.cells import cell_len
 
-from shopscope.kpis.queries import is_partial, metric_change
+from shopscope.core.metrics import metric_change
+from shopscope.core.periods import DateRange, is_partial
 from shopscope.ui.clifmt import export_frame, fmt_days, fmt_duration, plural
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -176,9 +177,10 @@ def test_partial_periods_on_the_demo_dates():
     assert not is_partial(dt.date(2011, 12, 9), "day", last)
     assert is_partial(dt.date(2011, 12, 5), "week", last)  # Monday 5th to Sunday 11th
     # The range's exclusive end and its start cut periods too.
-    assert is_partial(dt.date(2011, 6, 1), "month", last, end=dt.date(2011, 6, 30))
-    assert not is_partial(dt.date(2011, 6, 1), "month", last, end=dt.date(2011, 7, 1))
-    assert is_partial(dt.date(2011, 6, 1), "month", last, start=dt.date(2011, 6, 2))
+    june = dt.date(2011, 6, 1)
+    assert is_partial(june, "month", last, DateRange(None, dt.date(2011, 6, 29)))
+    assert not is_partial(june, "month", last, DateRange(None, dt.date(2011, 6, 30)))
+    assert is_partial(june, "month", last, DateRange(dt.date(2011, 6, 2), None))
 
 
 def test_one_rule_for_changes():

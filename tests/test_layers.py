@@ -27,12 +27,6 @@ ENGINES = {"duckdb", "pyspark"}
 KNOWN: dict[tuple[str, str, str], str] = {
     ("platform-up", "shopscope.ingest.load", "shopscope.experiments.exposures"):
         "the experiments table's repeated-unit rule lives in the area; moves to ingest",
-    ("ui-area", "shopscope.ui.clifmt", "shopscope.kpis"): "metric kinds; moves to core",
-    ("ui-area", "shopscope.ui.filters", "shopscope.kpis.queries"): "grains; core.periods",
-    ("ui-area", "shopscope.ui.i18n", "shopscope.kpis"): "metric labels; moves to core",
-    ("ui-area", "shopscope.ui.i18n", "shopscope.kpis.queries"): "periods; core.periods",
-    ("cross-area", "shopscope.behaviour.trends", "shopscope.kpis.queries"):
-        "period helpers; core.periods",
     # adapters that still reach into other adapters (the service layer replaces them)
 }
 

@@ -55,7 +55,8 @@ def cli(*args: str) -> str:
 @pytest.fixture(scope="module")
 def cli_rows(ws):
     """The CLI's answers, taken before the app holds the workspace."""
-    common = ["-w", str(ws), "--start", str(START), "--end", str(END), "--format", "json"]
+    common = ["-w", str(ws), "--start", str(START), "--end", str(END), "--end-inclusive",
+              "--format", "json"]
     return {
         "long": json.loads(cli("kpi", "--changes", "--by", "country", "--metrics",
                                ",".join(NAMES), *common)),
@@ -98,7 +99,7 @@ def test_kpi_table_is_what_the_api_and_the_cli_answer(local, client, cli_rows):
     assert {m for _, _, m in mine} == set(NAMES) and len(mine) > 20
     body = client.get("/api/kpis", params={
         "grain": "month", "by": "country", "start": str(START), "end": str(END),
-        "metrics": ",".join(NAMES), "page_size": 10_000}).json()
+        "end_inclusive": "true", "metrics": ",".join(NAMES), "page_size": 10_000}).json()
     api = {(i["period"], i["breakdown"], i["metric"]): i for i in body["items"]}
     assert api.keys() == mine.keys() and body["total"] == len(mine)
     for key, row in mine.items():
@@ -126,7 +127,8 @@ def test_wide_cli_table_is_the_service_wide_table(local, cli_rows):
 def test_summary_is_what_the_api_answers(local, client):
     whole = service.summary(local, service.SummaryParams.of(start=str(START), end=str(END)))
     assert list(whole.values()) == list(METRICS)
-    body = client.get("/api/kpis/summary", params={"start": str(START), "end": str(END)}).json()
+    body = client.get("/api/kpis/summary", params={"start": str(START), "end": str(END),
+                                                   "end_inclusive": "true"}).json()
     assert list(body) == list(METRICS)
     for m in METRICS:
         assert close(body[m], whole.get(m)), m
@@ -135,7 +137,7 @@ def test_summary_is_what_the_api_answers(local, client):
 
 def test_overview_page_plots_the_service_numbers(local, client):
     html = client.get("/", params={"grain": "month", "start": str(START),
-                                   "end": str(END - dt.timedelta(days=1))}).text
+                                   "end": str(END)}).text
     charts = json.loads(re.search(r'id="charts-data">(.*?)</script>', html, re.DOTALL).group(1))
     sales = next(c["figure"] for c in charts["charts"] if c["id"] == "chart-sales")
     gmv_bars = sales["data"][0]
@@ -145,7 +147,9 @@ def test_overview_page_plots_the_service_numbers(local, client):
     for got, want in zip(gmv_bars["y"], numbers.series["gmv"], strict=True):
         assert close(got, want)
     table = service.kpi_table(local, service.KpiParams(grain="month", start=START, end=END))
-    assert numbers.series["gmv"] == tuple(table.wide()["gmv"])
+    # two runs of one sum of doubles may differ in the last bits (DuckDB adds in parallel)
+    assert all(close(a, b) for a, b in zip(numbers.series["gmv"], table.wide()["gmv"],
+                                           strict=True))
 
 
 def test_report_totals_are_the_service_summary(local, tmp_path):
@@ -207,7 +211,7 @@ def test_one_kpi_computation_serves_every_metric_selection(local):
 def test_bad_parameters_give_the_messages_users_know(client):
     with pytest.raises(service.UnknownMetricError, match="unknown metric"):
         service.KpiParams.of(metrics=["gmv", "bogus"])
-    with pytest.raises(KpiOptionError, match="is not before end"):
+    with pytest.raises(KpiOptionError, match="start 2011-05-01 is after end 2011-04-01"):
         service.KpiParams.of(start="2011-05-01", end="2011-04-01")
     with pytest.raises(KpiOptionError, match="unknown grain"):
         service.KpiParams.of(grain="fortnight")

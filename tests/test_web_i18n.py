@@ -25,8 +25,9 @@ from shopscope.app import create_app
 from shopscope.auth import UserStore
 from shopscope.behaviour.pages import keep_cohorts
 from shopscope.core.i18n import entries
+from shopscope.core.periods import DateRange, partial_periods
 from shopscope.customers.pages import sankey_positions
-from shopscope.kpis import kpis, partial_periods
+from shopscope.kpis import kpis
 from shopscope.ui.i18n import Translator, country_name, format_change
 from tests.test_web import PASSWORD, charts, client_for, demo_ws, login, synth_ws  # noqa: F401
 
@@ -53,13 +54,13 @@ def test_partial_periods_end_after_the_data_or_the_range():
     # data to Friday 9 Dec: the week of 5 Dec (to Sunday 11 Dec) is partial
     assert partial_periods(weeks, "week", dt.date(2011, 12, 9)) == {dt.date(2011, 12, 5)}
     assert partial_periods(weeks, "week", dt.date(2011, 12, 11)) == set()
-    # a range ending (exclusive) on 1 Dec cuts the week of 28 Nov
-    assert partial_periods(weeks, "week", dt.date(2011, 12, 11), None,
-                           dt.date(2011, 12, 1)) == set(weeks)
+    # a range ending on 30 Nov (included) cuts the week of 28 Nov
+    assert partial_periods(weeks, "week", dt.date(2011, 12, 11),
+                           DateRange(None, dt.date(2011, 11, 30))) == set(weeks)
     years = [dt.date(2011, 1, 1)]
     assert partial_periods(years, "year", dt.date(2011, 12, 31)) == set()
     assert partial_periods(years, "year", dt.date(2011, 12, 30)) == set(years)
-    assert partial_periods(years, "year", None, dt.date(2011, 1, 2)) == set(years)
+    assert partial_periods(years, "year", None, DateRange(dt.date(2011, 1, 2))) == set(years)
 
 
 @pytest.mark.parametrize(("raw", "zh", "en"), [

@@ -279,38 +279,31 @@ def _print_table(frame, title: str, grain: str = "day", *, kinds=None,
 
 
 def _period_label(value, grain: str) -> str:
-    if grain == "month":
-        return f"{value:%Y-%m}"
-    if grain == "quarter":
-        return f"{value.year}-Q{(value.month - 1) // 3 + 1}"
-    if grain == "year":
-        return f"{value:%Y}"
-    return f"{value:%Y-%m-%d}"
+    """The language-neutral label of the period starting on ``value`` (core.periods)."""
+    import pandas as pd
+
+    from shopscope.core.periods import label
+
+    return label(pd.Timestamp(value).date(), grain)
 
 
-def check_range(start: str | None, end: str | None, *, end_inclusive: bool = False,
-                names: tuple[str, str] = ("--start", "--end")) -> None:
-    """Refuse a range that ends before it starts (or is empty), before any work is done."""
-    import datetime as dt
-
+def check_range(start: str | None, end: str | None,
+                names: tuple[str, str] = ("--start", "--end"), *, after: bool = False) -> None:
+    """Refuse an unreadable date or a range that ends before it starts (both days are
+    included, as everywhere), before any work is done. ``after``: the second date must
+    come strictly after the first (two points in time, such as a holdout's end)."""
+    from shopscope.core.periods import parse_date
     from shopscope.errors import OptionError
 
-    days: list[dt.date | None] = []
-    for name, value in zip(names, (start, end), strict=True):
-        if value is None:
-            days.append(None)
-            continue
-        try:
-            days.append(dt.date.fromisoformat(str(value)))
-        except ValueError:
-            raise OptionError(f"{name} {value!r} is not a date", hint="use YYYY-MM-DD") from None
-    lo, hi = days
-    if lo is not None and hi is not None and (lo > hi or (lo == hi and not end_inclusive)):
+    lo, hi = (parse_date(value, name) for name, value in zip(names, (start, end), strict=True))
+    if lo is not None and hi is not None and after and lo == hi:
+        raise OptionError(f"{names[1]} {hi} is not after {names[0]} {lo}",
+                          hint=f"give {names[1]} a later day than {names[0]}")
+    if lo is not None and hi is not None and lo > hi:
         raise OptionError(
-            f"the range {lo} to {hi} is empty: {names[0]} comes after {names[1]}"
-            if lo > hi else f"the range {lo} to {hi} is empty ({names[1]} is exclusive)",
-            hint=f"give {names[0]} before {names[1]}, e.g. {names[0]} {hi} {names[1]} {lo}"
-            if lo > hi else f"use {names[1]} {lo + dt.timedelta(days=1)} for that one day")
+            f"the range {lo} to {hi} is empty: {names[0]} comes after {names[1]}",
+            hint=f"give {names[0]} before {names[1]}, e.g. {names[0]} {hi} {names[1]} {lo} "
+            "(both days are included)")
 
 
 def _lang(lang: str) -> Literal["en", "zh"]:

@@ -95,9 +95,9 @@ def trends_command(
             raise OptionError(f"--compare {compare!r} is not START..END",
                               hint="e.g. --compare 2024-01-01..2024-01-31")
         other = (first, last)
-    check_range(start, end, end_inclusive=True)
+    check_range(start, end)
     if other:
-        check_range(*other, end_inclusive=True, names=("--compare start", "--compare end"))
+        check_range(*other, names=("--compare start", "--compare end"))
     params = TrendParams(metrics=tuple(metric or ("pv", "uv")), grain=grain, start=start,
                          end=end, event=event, by=by, compare_start=other[0] if other else None,
                          compare_end=other[1] if other else None, source=source)
@@ -141,7 +141,7 @@ def funnel_command(
     drop-off and time to convert."""
     from shopscope.behaviour import service
 
-    check_range(start, end, end_inclusive=True)
+    check_range(start, end)
     question: dict[str, Any] = {
         "steps": tuple(steps) if steps else None, "window": window, "order": order,
         "same_product": same_product, "mode": mode, "start": start, "end": end, "by": by,
@@ -208,7 +208,7 @@ def retention_command(
     """Cohort retention: share of each cohort back in period N."""
     from shopscope.behaviour.service import RetentionParams, retention
 
-    check_range(start, end, end_inclusive=True)
+    check_range(start, end)
     params = RetentionParams(start_event=start_event, return_event=return_event, grain=grain,
                              periods=periods, mode=mode, start=start, end=end, by=by,
                              source=source)
@@ -239,7 +239,7 @@ def cohorts_command(
     from shopscope.behaviour.service import CohortParams, cohorts
     from shopscope.core.service import LocalContext
 
-    check_range(start, end, end_inclusive=True)
+    check_range(start, end)
     params = CohortParams(grain=grain, periods=periods, start=start, end=end)
     ws = _open_workspace(workspace)
     try:
@@ -274,7 +274,7 @@ def paths_command(
     """The most common paths through sessions, with the next (or previous) step."""
     from shopscope.behaviour.service import PathParams, paths
 
-    check_range(start_date, end_date, end_inclusive=True, names=("--start-date", "--end-date"))
+    check_range(start_date, end_date, names=("--start-date", "--end-date"))
     params = PathParams(start=start, end=end, length=length, top=top,
                         exclude=tuple(exclude or ()), collapse_repeats=collapse_repeats,
                         gap=gap, start_date=start_date, end_date=end_date, source=source)

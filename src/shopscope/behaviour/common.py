@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import ibis
 import ibis.expr.types as ir
 
+from shopscope.core.periods import FINE_GRAINS, check_grain, parse_date, truncate
 from shopscope.core.tables import TableSource
 from shopscope.errors import OptionError
 from shopscope.schema.tables import EVENT_TYPES
@@ -25,7 +26,6 @@ from shopscope.schema.tables import EVENT_TYPES
 EVENT_COLUMNS = ("event_type", "product_id", "category", "channel", "source", "medium",
                  "campaign", "session_id", "user_id", "anonymous_id")
 
-GRAINS = {"day": "D", "week": "W", "month": "M"}
 
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
@@ -132,23 +132,10 @@ def in_range(t: ir.Table, start: dt.date | str | None, end: dt.date | str | None
     return t
 
 
-def parse_date(value: dt.date | str, what: str) -> dt.date:
-    """A date from a date, datetime or ISO string; OptionError naming ``what`` otherwise."""
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        raise OptionError(f"{what} must be a date like 2024-01-31, not {value!r}") from None
-
-
 def period(ts: ir.TimestampValue, grain: str) -> ir.DateValue:
-    """The day, the Monday of the week, or the first of the month a timestamp falls in."""
-    if grain not in GRAINS:
-        raise OptionError(f"grain must be one of {', '.join(GRAINS)}, not {grain!r}")
-    return ts.truncate(GRAINS[grain]).cast("date")
+    """The day, the Monday of the week, or the first of the month a timestamp falls in
+    (:func:`shopscope.core.periods.truncate` for the event analyses' grains)."""
+    return truncate(ts, check_grain(grain, FINE_GRAINS))
 
 
 def orders_as_events(source: TableSource) -> ir.Table:

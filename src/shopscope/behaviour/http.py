@@ -28,13 +28,14 @@ from shopscope.behaviour.responses import (
     TrendsOut,
 )
 from shopscope.behaviour.trends import TREND_METRICS
+from shopscope.core.periods import Day, FineGrain
 from shopscope.ui.deps import ApiError, CurrentUser, State, download, require
 from shopscope.ui.respcache import cached_response
 
 router = APIRouter(tags=["behaviour"])
 P = TypeVar("P", bound=service.FunnelParams)
 
-Grain = Literal["day", "week", "month"]
+Grain = FineGrain
 Source = Annotated[Literal["auto", "events", "orders"], Query(description=(
     "auto (events when there are events in the range, else orders), events, or orders: "
     "every placed order as a purchase event (shops without tracking)"))]
@@ -68,8 +69,8 @@ class FunnelQuery:
         order: Literal["sequential", "any"] = "sequential",
         same_product: bool = False,
         mode: Literal["user", "order"] = "user",
-        start: dt.date | None = None,
-        end: dt.date | None = None,
+        start: Day | None = None,
+        end: Day | None = None,
         by: Annotated[str | None, Query(description=(
             "an events column, a properties key, or customer.<column>"))] = None,
         source: Source = "auto",
@@ -92,9 +93,9 @@ class FunnelQuery:
 def get_trends(
     state: State, user: CurrentUser,
     metric: Annotated[list[str] | None, Query(description=", ".join(TREND_METRICS))] = None,
-    grain: Grain = "day", start: dt.date | None = None, end: dt.date | None = None,
+    grain: Grain = "day", start: Day | None = None, end: Day | None = None,
     event: str | None = None, by: str | None = None,
-    compare_start: dt.date | None = None, compare_end: dt.date | None = None,
+    compare_start: Day | None = None, compare_end: Day | None = None,
     source: Source = "auto",
 ) -> dict[str, Any]:
     """PV, UV, DAU/WAU/MAU, stickiness, events per visitor per period; a breakdown; a
@@ -156,7 +157,7 @@ def get_retention(
     start_event: str | None = None, return_event: str | None = None,
     grain: Grain = "day", periods: Annotated[int, Query(ge=1, le=400)] = 30,
     mode: Literal["exact", "unbounded"] = "exact",
-    start: dt.date | None = None, end: dt.date | None = None, by: str | None = None,
+    start: Day | None = None, end: Day | None = None, by: str | None = None,
     source: Source = "auto",
 ) -> dict[str, Any]:
     """Cohorts by first (start) event, share returning (return event) in period N after:
@@ -187,7 +188,7 @@ def get_paths(
     top: Annotated[int, Query(ge=1, le=200)] = 20,
     exclude: Annotated[list[str] | None, Query()] = None,
     collapse_repeats: bool = True, gap: str = "30m",
-    start_date: dt.date | None = None, end_date: dt.date | None = None,
+    start_date: Day | None = None, end_date: Day | None = None,
     source: Source = "auto",
 ) -> dict[str, Any]:
     """Top paths from a step, to a step, or from session start; next/previous step

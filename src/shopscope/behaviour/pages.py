@@ -23,6 +23,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from shopscope.behaviour import service
 from shopscope.behaviour.paths import ARROW
 from shopscope.behaviour.source import DEFAULT_FUNNEL, EmptyReason, SourceChoice
+from shopscope.core.periods import FINE_GRAINS, PeriodError, parse_date
 from shopscope.errors import ShopscopeError
 from shopscope.schema.tables import EVENT_TYPES
 from shopscope.ui.charts import (
@@ -42,7 +43,7 @@ from shopscope.ui.pagedeps import PageSession, render, translator_for
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 TABS = ("trends", "funnel", "retention", "paths")
-GRAINS = ("day", "week", "month")
+GRAINS = FINE_GRAINS
 BREAKDOWNS = ("", "channel", "category", "source", "medium", "campaign", "customer.country",
               "customer.member_tier", "customer.signup_channel")
 DEFAULT_STEPS = " > ".join(DEFAULT_FUNNEL["events"][0])
@@ -125,8 +126,8 @@ class Options:
         if not raw:
             return None
         try:
-            return dt.date.fromisoformat(raw)
-        except ValueError:
+            return parse_date(raw, name)
+        except PeriodError:
             self.messages.append(self.t("beh.bad_option", field=self.field(name), value=raw))
             self.values[name] = ""
             return None

@@ -83,14 +83,14 @@ from shopscope.behaviour.trends import (
     label,
     to_records,
 )
-from shopscope.core.periods import MAX_PERIODS, bound, data_span
+from shopscope.core.periods import MAX_PERIODS, FineGrain, bound, data_span
 from shopscope.core.tables import TableSource
 from shopscope.errors import OptionError
 
 __all__ = ["CohortResult", "RetentionMode", "RetentionResult", "cohort_expr",
            "repurchase_cohorts", "retention", "retention_expr"]
 
-Grain = Literal["day", "week", "month"]
+Grain = FineGrain
 RetentionMode = Literal["exact", "unbounded"]
 MODES: tuple[str, ...] = get_args(RetentionMode)
 

@@ -41,8 +41,9 @@ from shopscope.behaviour.source import (
     why_empty,
 )
 from shopscope.behaviour.trends import TrendResult, check_grain
-from shopscope.behaviour.trends import partial_periods as partial_of
 from shopscope.behaviour.trends import trends as trends_query
+from shopscope.core.periods import DateRange, Day, FineGrain, PeriodError
+from shopscope.core.periods import partial_periods as core_partial
 from shopscope.core.service import Context, Params
 from shopscope.errors import OptionError, ShopscopeError
 from shopscope.store.execute import execute
@@ -51,7 +52,7 @@ PiiMode = Literal["mask", "hash", "raw"]
 
 T = TypeVar("T")
 
-Grain = Literal["day", "week", "month"]
+Grain = FineGrain
 SourceKind = Literal["auto", "events", "orders"]
 Kind = Literal["events", "orders"]
 
@@ -93,8 +94,9 @@ class BehaviourParams(Params):
         if first["type"] == "literal_error" and choices:
             return OptionError(f"{name} must be one of {', '.join(choices)}, "
                                f"not {first['input']!r}")
-        if first["type"].startswith("date_"):  # as common.parse_date words it
-            return OptionError(f"{name} must be a date like 2024-01-31, not {first['input']!r}")
+        if first["type"].startswith("date_"):  # as the one parser words it
+            return PeriodError(f"{name}={first['input']!r} is not a date",
+                               hint="write dates as YYYY-MM-DD")
         return OptionError(f"{name}: {first['msg']}", hint=f"not {first['input']!r}")
 
 
@@ -121,12 +123,12 @@ class TrendParams(Sourced):
 
     metrics: tuple[str, ...] = ("pv", "uv")
     grain: Grain = "day"
-    start: dt.date | None = None
-    end: dt.date | None = None
+    start: Day | None = None
+    end: Day | None = None
     event: str | None = None
     by: str | None = None
-    compare_start: dt.date | None = None
-    compare_end: dt.date | None = None
+    compare_start: Day | None = None
+    compare_end: Day | None = None
 
     @field_validator("grain", mode="before")
     @classmethod
@@ -156,8 +158,8 @@ class FunnelParams(Sourced):
     order: Literal["sequential", "any"] = "sequential"
     same_product: bool = False
     mode: Literal["user", "order"] = "user"
-    start: dt.date | None = None
-    end: dt.date | None = None
+    start: Day | None = None
+    end: Day | None = None
     by: str | None = None
 
 
@@ -181,8 +183,8 @@ class RetentionParams(Sourced):
     grain: Grain = "day"
     periods: int = 30
     mode: Literal["exact", "unbounded"] = "exact"
-    start: dt.date | None = None
-    end: dt.date | None = None
+    start: Day | None = None
+    end: Day | None = None
     by: str | None = None
 
     @field_validator("grain", mode="before")
@@ -203,8 +205,8 @@ class CohortParams(BehaviourParams):
 
     grain: Grain = "month"
     periods: int = 12
-    start: dt.date | None = None
-    end: dt.date | None = None
+    start: Day | None = None
+    end: Day | None = None
 
     @field_validator("grain", mode="before")
     @classmethod
@@ -223,8 +225,8 @@ class PathParams(Sourced):
     exclude: tuple[str, ...] = ()
     collapse_repeats: bool = True
     gap: str = "30m"
-    start_date: dt.date | None = None
-    end_date: dt.date | None = None
+    start_date: Day | None = None
+    end_date: Day | None = None
 
 
 class _FunnelSpec(Params):
@@ -476,7 +478,7 @@ def partial_periods(ctx: Context, choice: SourceChoice, periods: list[dt.date], 
                     start: dt.date | None, end: dt.date | None) -> set[dt.date]:
     """The periods that the data (their last day) or the inclusive range cover in part."""
     last = last_event_day(ctx, choice.kind)  # type: ignore[arg-type]
-    return partial_of(periods, grain, last, start, end)
+    return core_partial(periods, grain, last, DateRange(start, end))
 
 
 __all__ = [

@@ -59,25 +59,33 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from shopscope.behaviour.common import (
-    GRAINS,
     Step,
     as_step,
     in_range,
-    parse_date,
     period,
     property_value,
     visitor,
 )
-from shopscope.core.periods import bound, data_span
+from shopscope.core.metrics import UNKNOWN
+from shopscope.core.periods import (
+    FINE_GRAINS,
+    DateRange,
+    FineGrain,
+    bound,
+    data_span,
+    is_partial,
+    period_end,
+    period_start,
+)
+from shopscope.core.periods import check_grain as _check_grain
 from shopscope.core.tables import TableSource
 from shopscope.errors import OptionError
-from shopscope.kpis.queries import UNKNOWN, is_partial
 from shopscope.privacy import PII_COLUMNS
 from shopscope.schema import get_table
 
 __all__ = ["TREND_METRICS", "TrendMetric", "TrendResult", "trends"]
 
-Grain = Literal["day", "week", "month"]
+Grain = FineGrain
 TrendMetric = Literal["pv", "uv", "dau", "wau", "mau", "stickiness", "events_per_visitor"]
 #: Every metric :func:`trends` can compute, in display order.
 TREND_METRICS: tuple[str, ...] = get_args(TrendMetric)
@@ -91,19 +99,13 @@ _ACTIVES = {"dau": "day", "wau": "week", "mau": "month"}
 # --------------------------------------------------------------------------------------
 def check_grain(grain: str) -> None:
     """Raise OptionError for a grain other than day, week or month."""
-    if grain not in GRAINS:
-        raise OptionError(f"grain must be one of {', '.join(GRAINS)}, not {grain!r}",
-                          hint='e.g. grain="week" (weeks start on Monday)')
+    _check_grain(grain, FINE_GRAINS)
 
 
 def check_range(start: object, end: object) -> tuple[dt.date | None, dt.date | None]:
-    """Parse ``start``/``end`` (inclusive dates) and refuse ``start > end``."""
-    lo = None if start is None else parse_date(start, "start")  # type: ignore[arg-type]
-    hi = None if end is None else parse_date(end, "end")  # type: ignore[arg-type]
-    if lo is not None and hi is not None and lo > hi:
-        raise OptionError(f"start {lo} is after end {hi}",
-                          hint="both dates are inclusive: start <= end")
-    return lo, hi
+    """Parse ``start``/``end`` (both days included) and refuse ``start > end``."""
+    days = DateRange.parse(start, end)  # type: ignore[arg-type]
+    return days.start, days.end
 
 
 def check_by(by: str | None) -> None:
@@ -159,43 +161,6 @@ def to_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
-def period_start(day: dt.date, grain: str) -> dt.date:
-    """Python twin of :func:`~shopscope.behaviour.common.period` for one date."""
-    if grain == "week":
-        return day - dt.timedelta(days=day.weekday())
-    if grain == "month":
-        return day.replace(day=1)
-    return day
-
-
-def next_period(day: dt.date, grain: str) -> dt.date:
-    if grain == "week":
-        return day + dt.timedelta(days=7)
-    if grain == "month":
-        return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-    return day + dt.timedelta(days=1)
-
-
-def partial_periods(periods: Sequence[dt.date], grain: str, last: dt.date | None,
-                    start: dt.date | None = None, end: dt.date | None = None) -> set[dt.date]:
-    """The periods that the data or the range cover only in part: the data's last day
-    (``last``) or the range's inclusive ``end`` comes before the period's last day, or the
-    range's ``start`` after its first day.
-
-    >>> months = [dt.date(2011, 11, 1), dt.date(2011, 12, 1)]
-    >>> partial_periods(months, "month", dt.date(2011, 12, 9))
-    {datetime.date(2011, 12, 1)}
-    >>> sorted(partial_periods(months, "month", dt.date(2011, 12, 31), dt.date(2011, 11, 2)))
-    [datetime.date(2011, 11, 1)]
-    >>> partial_periods(months, "month", None, end=dt.date(2011, 12, 30))
-    {datetime.date(2011, 12, 1)}
-    """
-    cuts = [d for d in (last, end) if d is not None]
-    return {p for p in periods
-            if any(d + dt.timedelta(days=1) < next_period(p, grain) for d in cuts)
-            or (start is not None and start > p)}
-
-
 # --------------------------------------------------------------------------------------
 # Result
 # --------------------------------------------------------------------------------------
@@ -225,8 +190,8 @@ class TrendResult:
     end: dt.date | None
     compare: tuple[dt.date, dt.date] | None
     data: pd.DataFrame
-    #: Period starts the data (their last day) or the range cover only in part, as the KPIs
-    #: mark them (:func:`shopscope.kpis.queries.is_partial`).
+    #: Period starts the data (their last day) or the range cover only in part, by the one
+    #: rule of every area (:func:`shopscope.core.periods.is_partial`).
     partial: tuple[dt.date, ...] = ()
 
     @property
@@ -307,7 +272,7 @@ def _spine(first: dt.date, last: dt.date, grain: str) -> list[dt.date]:
     spine, p = [], period_start(first, grain)
     while p <= last:
         spine.append(p)
-        p = next_period(p, grain)
+        p = period_end(p, grain)
     return spine
 
 
@@ -481,7 +446,7 @@ def trends(
     last_day = span[1] if span else None
     partial = tuple(sorted(
         p for p in {pd.Timestamp(v).date() for v in data["period"]}
-        if is_partial(p, grain, last_day, lo, hi + dt.timedelta(days=1) if hi else None)))
+        if is_partial(p, grain, last_day, DateRange(lo, hi))))
     return TrendResult(metrics=metrics, grain=grain, by=by,
                        event=None if step is None else step.name,
                        start=first, end=last, compare=window2, data=data, partial=partial)

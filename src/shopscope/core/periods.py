@@ -13,9 +13,12 @@ exclusive bound the queries filter with (``start <= t < stop``).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING, Annotated, Literal, get_args
+
+from pydantic import BeforeValidator, ValidationInfo
 
 from shopscope.errors import OptionError
 
@@ -27,6 +30,10 @@ if TYPE_CHECKING:
 Grain = Literal["day", "week", "month", "quarter", "year"]
 #: Every grain, shortest first.
 GRAINS: tuple[str, ...] = get_args(Grain)
+#: The grains of the event analyses (trends, funnels, retention, cohorts): activity per
+#: quarter or year says little about behaviour, so those take the three shortest.
+FineGrain = Literal["day", "week", "month"]
+FINE_GRAINS: tuple[str, ...] = get_args(FineGrain)
 #: Ibis truncation units (weeks start on Monday).
 TRUNCATE_UNIT = {"day": "D", "week": "W", "month": "M", "quarter": "Q", "year": "Y"}
 _MONTHS = {"month": 1, "quarter": 3, "year": 12}
@@ -35,6 +42,9 @@ _MONTHS = {"month": 1, "quarter": 3, "year": 12}
 MIN_DATE, MAX_DATE = dt.date(1900, 1, 1), dt.date(2199, 12, 31)
 #: The most periods one request may produce (ten years of days).
 MAX_PERIODS = 3660
+
+
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]|$)")
 
 
 class PeriodError(OptionError):
@@ -48,16 +58,22 @@ def check_grain(grain: str, allowed: tuple[str, ...] = GRAINS, name: str = "grai
     'week'
     """
     if grain not in allowed:
-        raise PeriodError(f"{name} must be one of {', '.join(allowed)}, not {grain!r}")
+        raise PeriodError(f"{name} must be one of {', '.join(allowed)}, not {grain!r}",
+                          hint=f'e.g. {name}="{allowed[min(1, len(allowed) - 1)]}" '
+                          "(weeks start on Monday)")
     return grain
 
 
 def parse_date(value: dt.date | str | None, name: str) -> dt.date | None:
-    """A date from a date, a datetime or ``YYYY-MM-DD`` (None stays None), within
-    :data:`MIN_DATE` .. :data:`MAX_DATE`; :class:`PeriodError` naming ``name`` otherwise.
+    """A date from a date, a datetime or ``YYYY-MM-DD`` text, optionally followed by a time
+    (``2011-12-09T12:50``: the day is kept); None stays None. The one date parser of every
+    area, adapter and page. Within :data:`MIN_DATE` .. :data:`MAX_DATE`;
+    :class:`PeriodError` naming ``name`` otherwise.
 
-    >>> parse_date("2011-12-09", "end"), parse_date(None, "end")
-    (datetime.date(2011, 12, 9), None)
+    >>> parse_date("2011-12-09", "end"), parse_date(" 2011-12-09 12:50:00", "end")
+    (datetime.date(2011, 12, 9), datetime.date(2011, 12, 9))
+    >>> parse_date(None, "end") is None
+    True
     >>> parse_date("9/12/2011", "end")
     Traceback (most recent call last):
     ...
@@ -70,8 +86,13 @@ def parse_date(value: dt.date | str | None, name: str) -> dt.date | None:
     elif isinstance(value, dt.date):
         day = value
     else:
+        text = str(value).strip()
         try:
-            day = dt.date.fromisoformat(str(value).strip())
+            if not _ISO_DAY.match(text):  # not the other ISO forms (20111209, 2011-W49-5)
+                raise ValueError(text)
+            # a time after the day (an exported timestamp) is allowed and dropped
+            day = (dt.date.fromisoformat(text) if len(text) == 10
+                   else dt.datetime.fromisoformat(text).date())
         except ValueError:
             raise PeriodError(f"{name}={value!r} is not a date",
                               hint="write dates as YYYY-MM-DD") from None
@@ -79,6 +100,16 @@ def parse_date(value: dt.date | str | None, name: str) -> dt.date | None:
         raise PeriodError(f"{name}={day.isoformat()} is out of range",
                           hint=f"use a date between {MIN_DATE} and {MAX_DATE}")
     return day
+
+
+def _validate_day(value: object, info: ValidationInfo) -> object:
+    return parse_date(value, info.field_name or "date") if isinstance(value, str) else value
+
+
+#: A date parameter (API query, service parameters) read by :func:`parse_date`, so an API
+#: URL, a CLI option and a page link accept the same text (pydantic alone would take a
+#: Unix time such as ``1323388800`` and refuse ``2011-12-09T12:50``).
+Day = Annotated[dt.date, BeforeValidator(_validate_day)]
 
 
 def truncate(ts: ir.TimestampValue, grain: str) -> ir.DateValue:
@@ -244,6 +275,38 @@ def is_partial(period: dt.date, grain: str, last: dt.date | dt.datetime | None,
         if range_.start is not None and range_.start > period:
             return True
     return False
+
+
+def partial_periods(periods: Iterable[dt.date], grain: str, last: dt.date | dt.datetime | None,
+                    range_: DateRange | None = None) -> set[dt.date]:
+    """The ``periods`` that :func:`is_partial` marks: one rule for the KPIs, the trends
+    and every table that flags a period cut short.
+
+    >>> months = [dt.date(2011, 11, 1), dt.date(2011, 12, 1)]
+    >>> sorted(partial_periods(months, "month", dt.date(2011, 12, 31),
+    ...                        DateRange.parse("2011-11-02", None)))
+    [datetime.date(2011, 11, 1)]
+    """
+    return {p for p in periods if is_partial(p, grain, last, range_)}
+
+
+def latest_full(periods: list[dt.date], grain: str, last: dt.date | dt.datetime | None,
+                range_: DateRange | None = None) -> dt.date:
+    """The last of ``periods`` (sorted) that neither the data's end (``last``) nor the
+    range's ``end`` cuts short (a range ``start`` inside the first period does not count:
+    that period still ends where it should); the last period when every one is cut.
+
+    >>> months = [dt.date(2011, 11, 1), dt.date(2011, 12, 1)]
+    >>> latest_full(months, "month", dt.date(2011, 12, 9))
+    datetime.date(2011, 11, 1)
+    >>> latest_full(months, "month", None, DateRange.parse(None, "2011-12-31"))
+    datetime.date(2011, 12, 1)
+    """
+    tail = DateRange(None, range_.end) if range_ is not None else None
+    for p in reversed(periods):
+        if not is_partial(p, grain, last, tail):
+            return p
+    return periods[-1]
 
 
 def count_periods(first: dt.date, last: dt.date, grain: str) -> int:

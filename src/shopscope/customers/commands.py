@@ -21,6 +21,7 @@ from shopscope.cli import (
     check_range,
     console,
 )
+from shopscope.core.periods import PeriodError, parse_date
 from shopscope.core.service import LocalContext
 from shopscope.errors import ShopscopeError
 from shopscope.ui.clifmt import escape, plural
@@ -44,9 +45,9 @@ def _day_option(value: str | None, name: str) -> dt.date | None:
     if not value:
         return None
     try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise ShopscopeError(f"{name} {value!r} is not a date", hint="use YYYY-MM-DD") from None
+        return parse_date(value, name)
+    except PeriodError as exc:
+        raise ShopscopeError(f"{name} {value!r} is not a date", hint=exc.hint) from None
 
 
 @contextmanager
@@ -234,7 +235,8 @@ def clv_command(
         raise ShopscopeError(f"unknown spend measure {spend!r} (--spend)",
                              hint="use one of: " + ", ".join(
                                  f"{k} ({v})" for k, v in SPEND_MEASURES.items()))
-    check_range(calibration_end, holdout_end, names=("--calibration-end", "--holdout-end"))
+    check_range(calibration_end, holdout_end, names=("--calibration-end", "--holdout-end"),
+                after=True)
     params = svc.make_params(
         svc.ClvParams, calibration_end=_day_option(calibration_end, "--calibration-end"),
         holdout_end=_day_option(holdout_end, "--holdout-end") or "none", model=model,

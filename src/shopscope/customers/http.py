@@ -14,6 +14,7 @@ from typing import Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from shopscope.core.periods import Day
 from shopscope.customers import service as svc
 from shopscope.customers.lifecycle import STAGES, DerivedWindows, LifecycleWindows
 from shopscope.customers.routing import ServiceErrors, viewer
@@ -160,7 +161,7 @@ def get_rfm(state: State, user: CurrentUser, as_of: dt.date | None = None,
 @router.get("/api/customers/lifecycle", response_model=LifecycleOut)
 @cached_response
 def get_lifecycle(
-    state: State, user: CurrentUser, as_of: dt.date | None = None,
+    state: State, user: CurrentUser, as_of: Day | None = None,
     new_days: int | None = Query(None, ge=1),
     active_days: int | None = Query(None, ge=1),
     churn_days: int | None = Query(None, ge=1), lang: Lang | None = None,
@@ -180,7 +181,7 @@ def get_lifecycle(
 @router.get("/api/customers/lifecycle/transitions", response_model=TransitionsOut)
 @cached_response
 def get_transitions(
-    state: State, user: CurrentUser, start: dt.date | None = None, end: dt.date | None = None,
+    state: State, user: CurrentUser, start: Day | None = None, end: Day | None = None,
     new_days: int | None = Query(None, ge=1),
     active_days: int | None = Query(None, ge=1),
     churn_days: int | None = Query(None, ge=1), lang: Lang | None = None,
@@ -202,7 +203,7 @@ def get_transitions(
 @router.get("/api/customers/lifecycle/flows", response_model=FlowsOut)
 @cached_response
 def get_flows(
-    state: State, user: CurrentUser, start: dt.date | None = None, end: dt.date | None = None,
+    state: State, user: CurrentUser, start: Day | None = None, end: Day | None = None,
     new_days: int | None = Query(None, ge=1),
     active_days: int | None = Query(None, ge=1),
     churn_days: int | None = Query(None, ge=1), lang: Lang | None = None,
@@ -225,7 +226,7 @@ def get_flows(
 @router.get("/api/customers/clv", response_model=ClvReport)
 @cached_response
 def get_clv(
-    state: State, user: CurrentUser, calibration_end: dt.date | None = None,
+    state: State, user: CurrentUser, calibration_end: Day | None = None,
     horizon_months: int = Query(12, ge=1, le=120),
     margin: float = Query(1.0, ge=0, le=1, description="profit share of sales; 1 = revenue"),
     discount_rate: float = Query(0.10, ge=0, le=1, description="annual discount rate"),

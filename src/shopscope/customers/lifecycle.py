@@ -75,7 +75,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from shopscope.core.periods import bound, data_span
+from shopscope.core.periods import PeriodError, bound, data_span, parse_date
 from shopscope.core.tables import TableSource
 from shopscope.errors import ShopscopeError
 
@@ -223,9 +223,12 @@ def _day(value: dt.date | str, name: str = "as_of") -> dt.date:
         return value.date()
     if isinstance(value, str):
         try:
-            return dt.date.fromisoformat(value.strip()[:10])
-        except ValueError:
+            day = parse_date(value, name)
+        except PeriodError:
             pass
+        else:
+            assert day is not None
+            return day
     raise LifecycleError(f"{name}={value!r} is not a date", hint="write dates as YYYY-MM-DD")
 
 

@@ -16,6 +16,7 @@ import pandas as pd
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from shopscope.core.periods import PeriodError, parse_date
 from shopscope.customers import service as svc
 from shopscope.customers.lifecycle import STAGES
 from shopscope.customers.routing import ServiceErrors, viewer
@@ -39,8 +40,8 @@ def _date_param(t: Translator, params, name: str, field: str,
     if not raw:
         return None
     try:
-        return dt.date.fromisoformat(raw)
-    except ValueError:
+        return parse_date(raw, name)
+    except PeriodError:
         problems.append(t("filters.bad_date", field=t(field), value=raw))
         return None
 

@@ -20,6 +20,7 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from shopscope.core.periods import PeriodError, parse_date
 from shopscope.core.tables import TableSource
 from shopscope.errors import ShopscopeError
 
@@ -82,11 +83,13 @@ ELEVEN_GRID: Mapping[int, tuple[str, str, str, str, str]] = {
 
 def _as_of(value: dt.date | str) -> dt.datetime:
     try:
-        day = dt.date.fromisoformat(value) if isinstance(value, str) else value
-    except ValueError:
+        day = parse_date(value, "as_of") if isinstance(value, str) else value
+    except PeriodError:
         raise RfmOptionError(f"as_of {value!r} is not a date", hint="use YYYY-MM-DD") from None
     if isinstance(day, dt.datetime):
         return day
+    if day is None:  # an empty text
+        raise RfmOptionError("as_of is empty", hint="use YYYY-MM-DD")
     return dt.datetime.combine(day, dt.time())
 
 

@@ -12,8 +12,7 @@ from shopscope.kpis.queries import (
     Metric,
     kpi_expr,
     kpis,
-    partial_periods,
     summary,
 )
 
-__all__ = ["METRICS", "KpiResult", "Metric", "kpi_expr", "kpis", "partial_periods", "summary"]
+__all__ = ["METRICS", "KpiResult", "Metric", "kpi_expr", "kpis", "summary"]

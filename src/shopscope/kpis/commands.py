@@ -6,6 +6,7 @@ Top-level commands (registered through ``Area.top_commands``): parse the options
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Annotated
 
@@ -36,12 +37,26 @@ _CHANGE_COLUMNS = {"value": "value", "previous": "previous", "pop_change": "vs p
 _UNIT_KIND = {"currency": "money", "ratio": "rate", "count": "count", "number": "number"}
 
 
+End = Annotated[str | None, typer.Option(help=(
+    "Last day (YYYY-MM-DD), included; say --end-inclusive with it (it used to be exclusive)."))]
+EndInclusive = Annotated[bool | None, typer.Option(
+    "--end-inclusive/--end-exclusive",
+    help="Required with --end while its meaning changes: --end-inclusive includes that day "
+         "(the convention everywhere); --end-exclusive keeps the old meaning.")]
+
+
+def _last_day(end: str | None, end_inclusive: bool | None, command: str) -> dt.date | None:
+    return service.last_day(end, end_inclusive, where=f"for shopscope {command}",
+                            names=("--end", "--end-inclusive", "--end-exclusive"))
+
+
 def kpi(
     workspace: WorkspaceOpt = DEFAULT_WS,
     grain: Annotated[str, typer.Option(help="day | week | month | quarter | year")] = "month",
     by: Annotated[str | None, typer.Option(help="channel | country | region | category")] = None,
     start: Annotated[str | None, typer.Option(help="First day (YYYY-MM-DD), inclusive.")] = None,
-    end: Annotated[str | None, typer.Option(help="Last day (YYYY-MM-DD), exclusive.")] = None,
+    end: End = None,
+    end_inclusive: EndInclusive = None,
     metrics: Annotated[str | None, typer.Option(help="Comma-separated metric names.")] = None,
     changes: Annotated[bool, typer.Option(help="Long form with 环比/同比 changes.")] = False,
     fmt: Annotated[str, typer.Option("--format", help="table | csv | json | parquet")] = "table",
@@ -53,7 +68,8 @@ def kpi(
     names = [m.strip() for m in metrics.split(",")] if metrics else list(DEFAULT_KPIS)
     service.check_metrics(names)  # before the range, as always
     check_range(start, end)
-    params = service.KpiParams.of(grain=grain, by=by, start=start, end=end, metrics=names)
+    last_day = _last_day(end, end_inclusive, "kpi")
+    params = service.KpiParams.of(grain=grain, by=by, start=start, end=last_day, metrics=names)
     ws = _open_workspace(workspace)
     try:
         currency = ws.settings.currency
@@ -64,7 +80,7 @@ def kpi(
         ws.close()
     title = f"KPIs by {grain}" + (f" and {by}" if by else "")
     shown = table.data.reset_index(drop=True) if changes else table.wide()
-    frame = mark_partial(shown, grain, last, params.start, params.end)
+    frame = mark_partial(shown, grain, last, params.dates)
     footnote = (f"(partial): the data end on {last:%Y-%m-%d}, before the period does"
                 if last is not None and frame["partial"].any() else "")
     if changes:
@@ -117,17 +133,19 @@ def report(
     output: Annotated[Path, typer.Option(help="HTML file to write.")] = Path("report.html"),
     lang: Annotated[str, typer.Option(help="en or zh")] = "en",
     start: Annotated[str | None, typer.Option(help="First day (YYYY-MM-DD), inclusive.")] = None,
-    end: Annotated[str | None, typer.Option(help="Last day (YYYY-MM-DD), exclusive.")] = None,
+    end: End = None,
+    end_inclusive: EndInclusive = None,
 ) -> None:
     """Write the HTML KPI report (charts work offline)."""
     from shopscope.kpis.report import write_kpi_report
 
     language = _lang(lang)
     check_range(start, end)
+    last_day = _last_day(end, end_inclusive, "report")
     ws = _open_workspace(workspace)
     try:
         path = write_kpi_report(LocalContext(ws), output, lang=language,
-                                currency=ws.settings.currency, start=start, end=end,
+                                currency=ws.settings.currency, start=start, end=last_day,
                                 timezone=ws.settings.timezone)
     finally:
         ws.close()

@@ -2,24 +2,29 @@
 
 A thin adapter over :mod:`shopscope.kpis.service`: parse the query, call the service,
 shape the JSON (or a CSV/Parquet download).
+
+``end`` is the last day included, as on every endpoint. These two endpoints used to read it
+as the first day after the range; so that no client silently gets one more day, a request
+with ``end`` says which it means (``end_inclusive=true`` or ``false``) while the transition
+lasts, and is refused (422 ``end_changed``) otherwise. See docs/api.md, "Dates and periods".
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 
 import pandas as pd
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
+from shopscope.core.metrics import Breakdown as By
+from shopscope.core.periods import Day, Grain
 from shopscope.kpis import METRICS, service
 from shopscope.ui.deps import ApiError, CurrentUser, State, download
 from shopscope.ui.respcache import cached_response
 
 router = APIRouter(tags=["kpis"])
-Grain = Literal["day", "week", "month", "quarter", "year"]
-By = Literal["channel", "country", "region", "category"]
 Format = Literal["json", "csv", "parquet"]
 
 
@@ -50,6 +55,18 @@ class KpiPage(BaseModel):
     page: int
     page_size: int
     total: int
+
+
+EndInclusive = Annotated[bool | None, Query(description=(
+    "Required with `end` during the transition: true = `end` is the last day included (the "
+    "convention of every endpoint); false = the old meaning, the first day after the range"))]
+
+
+def _last_day(end: dt.date | None, end_inclusive: bool | None) -> dt.date | None:
+    try:
+        return service.last_day(end, end_inclusive, where="on /api/kpis")
+    except service.EndChangedError as exc:
+        raise ApiError(422, exc.code, exc.message, exc.hint) from None
 
 
 def _clean(v: object) -> float | None:
@@ -85,8 +102,9 @@ def get_kpis(
     user: CurrentUser,
     grain: Grain = "month",
     by: By | None = None,
-    start: dt.date | None = None,
-    end: dt.date | None = None,
+    start: Day | None = None,
+    end: Annotated[Day | None, Query(description="last day included")] = None,
+    end_inclusive: EndInclusive = None,
     metrics: str | None = Query(None, description="comma-separated metric names"),
     format: Format = "json",
     page: int = Query(1, ge=1, le=1_000_000),
@@ -97,8 +115,9 @@ def get_kpis(
     ``format=csv|parquet`` downloads the whole table; JSON is paginated.
     """
     names = [m.strip() for m in metrics.split(",") if m.strip()] if metrics else None
+    last = _last_day(end, end_inclusive)
     table = _service(lambda: service.kpi_table(state, service.KpiParams.of(
-        grain=grain, by=by, start=start, end=end, metrics=names)))
+        grain=grain, by=by, start=start, end=last, metrics=names)))
     frame = table.data
     if format != "json":
         return download(frame.rename(columns={by: "breakdown"}) if by else frame, format, "kpis")
@@ -117,6 +136,8 @@ def get_kpis(
 @router.get("/api/kpis/summary", response_model=service.KpiSummary)
 @cached_response
 def get_summary(state: State, user: CurrentUser, start: dt.date | None = None,
-                end: dt.date | None = None):
-    """Every metric over the whole range ``[start, end)``."""
-    return service.summary(state, service.SummaryParams.of(start=start, end=end))
+                end: Annotated[Day | None, Query(description="last day included")] = None,
+                end_inclusive: EndInclusive = None):
+    """Every metric over the days ``start`` to ``end`` (both included)."""
+    return service.summary(state, service.SummaryParams.of(
+        start=start, end=_last_day(end, end_inclusive)))

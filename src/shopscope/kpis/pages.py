@@ -14,13 +14,9 @@ from dataclasses import asdict
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from shopscope.core.metrics import BREAKDOWNS, METRICS
+from shopscope.core.periods import GRAINS
 from shopscope.kpis import service
-from shopscope.kpis.queries import (
-    BREAKDOWNS,
-    GRAINS,
-    METRICS,
-    partial_periods,  # noqa: F401 - behaviour pages import it here
-)
 from shopscope.kpis.service import TOP, Card, Overview, OverviewParams
 from shopscope.ui.charts import PLOT_CONFIG, Chart, breakdown_chart, trend_charts
 from shopscope.ui.deps import State
@@ -75,8 +71,8 @@ def _options(t: Translator, f: Filters, options: ShopOptions, periods: tuple[dt.
 
 
 def params_for(f: Filters) -> OverviewParams:
-    """The overview's parameters for the page's filters (whose ``end`` is inclusive)."""
-    return OverviewParams(grain=f.grain, by=f.by, start=f.start, end=f.end_exclusive,
+    """The overview's parameters for the page's filters (``end`` included, as everywhere)."""
+    return OverviewParams(grain=f.grain, by=f.by, start=f.start, end=f.end,
                           segment=f.segment, period=f.period)
 
 

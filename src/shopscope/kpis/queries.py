@@ -7,6 +7,10 @@ breakdown value), the three partial aggregates are stacked and summed, and the r
 taken last. Only that small aggregate reaches Python, where :func:`kpis` adds
 period-over-period (环比) and year-over-year (同比) comparisons.
 
+The functions here filter ``start <= t < end``: their ``end`` is the exclusive bound
+(:attr:`shopscope.core.periods.DateRange.stop`). Users never see it: the KPI service, the
+API, the CLI and the pages take ``end`` as the last day included and pass its ``stop``.
+
 Examples
 --------
 >>> import datetime as dt
@@ -38,17 +42,36 @@ Examples
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
 from dataclasses import dataclass
-from types import MappingProxyType
-from typing import Literal, get_args
 
 import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
-from shopscope.core import periods as core_periods
-from shopscope.core.periods import bound, data_span
+from shopscope.core.metrics import (
+    BREAKDOWNS,
+    METRICS,
+    UNKNOWN,
+    Breakdown,
+    Change,
+    Metric,
+    metric_change,
+    unit_change,
+)
+from shopscope.core.periods import (
+    GRAINS,
+    TRUNCATE_UNIT,
+    DateRange,
+    Grain,
+    PeriodError,
+    bound,
+    data_span,
+    is_partial,
+    parse_date,
+    period_start,
+    shift,
+    year_ago,
+)
 from shopscope.core.tables import TableSource
 from shopscope.errors import OptionError
 
@@ -58,6 +81,7 @@ __all__ = [
     "METRICS",
     "UNKNOWN",
     "Breakdown",
+    "Change",
     "Grain",
     "KpiOptionError",
     "KpiResult",
@@ -65,168 +89,15 @@ __all__ = [
     "TableSource",
     "kpi_expr",
     "kpis",
+    "metric_change",
     "summary",
+    "unit_change",
 ]
-
-Grain = Literal["day", "week", "month", "quarter", "year"]
-Breakdown = Literal["channel", "country", "region", "category"]
-Unit = Literal["currency", "count", "number", "ratio"]
-
-GRAINS: tuple[str, ...] = get_args(Grain)
-BREAKDOWNS: tuple[str, ...] = get_args(Breakdown)
-
-#: Label of a missing breakdown value (an order without country, a product without category).
-UNKNOWN = "(unknown)"
-
-_TRUNCATE_UNIT = {"day": "D", "week": "W", "month": "M", "quarter": "Q", "year": "Y"}
-# Period arithmetic for the comparisons: the previous period, and the same period a year
-# earlier (52 weeks for weeks, so that a Monday stays a Monday).
-_PREVIOUS = {
-    "day": pd.DateOffset(days=1),
-    "week": pd.DateOffset(weeks=1),
-    "month": pd.DateOffset(months=1),
-    "quarter": pd.DateOffset(months=3),
-    "year": pd.DateOffset(years=1),
-}
-_YEAR_AGO = {g: pd.DateOffset(weeks=52) if g == "week" else pd.DateOffset(years=1) for g in GRAINS}
 
 
 class KpiOptionError(OptionError):
     """An unknown grain or breakdown, or an impossible date range."""
 
-
-# --------------------------------------------------------------------------------------
-# Metric registry
-# --------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Metric:
-    """The definition of one KPI, shared by the engine, the dashboard, the CLI and the docs.
-
-    Parameters
-    ----------
-    name
-        Column name in :func:`kpi_expr` and value of ``metric`` in :class:`KpiResult`.
-    label_en, label_zh
-        Display labels.
-    unit
-        ``"currency"`` (order currency), ``"count"``, ``"number"`` (a plain quotient such as
-        units per order) or ``"ratio"`` (a fraction, 0.25 = 25%).
-    formula
-        The formula in one line, as written in ``docs/metrics.md``.
-    doc
-        What counts and what does not.
-    ratio
-        True when the metric is a quotient: it is null when its denominator is zero and it
-        cannot be summed across periods or breakdown values.
-    higher_is_better
-        Direction of a good change, for colouring dashboards.
-    """
-
-    name: str
-    label_en: str
-    label_zh: str
-    unit: Unit
-    formula: str
-    doc: str
-    ratio: bool = False
-    higher_is_better: bool = True
-
-
-def _m(*args: object, **kwargs: object) -> tuple[str, Metric]:
-    metric = Metric(*args, **kwargs)  # type: ignore[arg-type]
-    return metric.name, metric
-
-
-#: Every KPI by name, in display order.
-METRICS: Mapping[str, Metric] = MappingProxyType(
-    dict(
-        [
-            _m("gmv", "GMV", "成交总额 (GMV)", "currency",
-               "Σ orders.gross_amount",
-               "Merchandise value of the orders placed in the period (by ordered_at), all "
-               "statuses: orders later cancelled or refunded still count. Shipping excluded."),
-            _m("discounts", "Discounts", "优惠金额", "currency",
-               "Σ orders.discount_amount",
-               "Discounts granted on the orders placed in the period.",
-               higher_is_better=False),
-            _m("cancelled_amount", "Cancelled amount", "取消金额", "currency",
-               "Σ gross_amount [status = cancelled] + Σ returns.amount [kind = cancellation]",
-               "Gross value of orders placed in the period whose status is 'cancelled', plus "
-               "cancellation credits issued in the period (by returned_at).",
-               higher_is_better=False),
-            _m("returned_amount", "Returned amount", "退货金额", "currency",
-               "Σ returns.amount [kind = return] + Σ gross_amount [status = refunded]",
-               "Return credits issued in the period (by returned_at), plus the gross value of "
-               "orders placed in the period whose status is 'refunded'.",
-               higher_is_better=False),
-            _m("net_sales", "Net sales", "净销售额", "currency",
-               "gmv - discounts - cancelled_amount - returned_amount",
-               "What the shop keeps from the period's sales. Can be negative in a period "
-               "with little selling and many credits."),
-            _m("orders", "Orders", "订单数", "count",
-               "count(orders)",
-               "Orders placed in the period, all statuses. With the category breakdown: "
-               "distinct orders with at least one line in the category."),
-            _m("units", "Units", "销售件数", "count",
-               "Σ order_items.quantity",
-               "Units on the lines of the orders placed in the period (all statuses)."),
-            _m("buyers", "Buyers", "买家数", "count",
-               "count distinct customer_id [status ≠ cancelled]",
-               "Identified customers with at least one order in the period that was not "
-               "cancelled. Guest orders (customer_id null) cannot be told apart, so they "
-               "count in gmv and orders but not as buyers."),
-            _m("new_buyers", "New buyers", "新买家数", "count",
-               "count distinct buyers whose first non-cancelled order ever is in the period",
-               "Buyers whose first-ever non-cancelled order (over the whole history, not "
-               "only the range asked for, in any channel or category) falls in the period."),
-            _m("returning_buyers", "Returning buyers", "老买家数", "count",
-               "buyers - new_buyers",
-               "Buyers who had bought before the period."),
-            _m("aov", "Average order value", "客单价", "currency",
-               "gmv / orders",
-               "Average gross value per order placed (all statuses). Null without orders.",
-               ratio=True),
-            _m("units_per_order", "Units per order", "连带率", "number",
-               "units / orders with items",
-               "Units per order, over the orders of the period that have item lines. Null "
-               "when no order has lines.",
-               ratio=True),
-            _m("repurchase_rate", "Repurchase rate", "复购率", "ratio",
-               "buyers with ≥ 2 non-cancelled orders in the period / buyers",
-               "Share of the period's buyers who placed two or more non-cancelled orders in "
-               "that same period (and breakdown value). Null without buyers.",
-               ratio=True),
-            _m("cancellation_rate", "Cancellation rate", "取消率", "ratio",
-               "cancelled_amount / gmv",
-               "Cancelled value as a share of GMV. Null when gmv is 0.",
-               ratio=True, higher_is_better=False),
-            _m("return_rate", "Return rate", "退货率", "ratio",
-               "returned_amount / gmv",
-               "Returned and refunded value as a share of GMV. Null when gmv is 0.",
-               ratio=True, higher_is_better=False),
-            _m("arpu", "ARPU (per buyer)", "ARPU (每买家净销售额)", "currency",
-               "net_sales / buyers",
-               "Net sales per paying (identified) buyer, not per visitor; guest sales are in "
-               "the numerator but guests are not in the denominator. Null without buyers.",
-               ratio=True),
-            _m("pv", "Page views", "浏览量 (PV)", "count",
-               "count(events) [event_type = view]",
-               "View events in the period (by event_at)."),
-            _m("uv", "Unique visitors", "访客数 (UV)", "count",
-               "count distinct coalesce(user_id, anonymous_id)",
-               "Distinct visitors with any event in the period; a visitor is the user id "
-               "when known, else the anonymous id."),
-            _m("event_buyers", "Purchasing visitors", "下单访客数", "count",
-               "count distinct visitor [event_type = purchase]",
-               "Distinct visitors with a purchase event in the period."),
-            _m("conversion_rate", "Conversion rate", "转化率", "ratio",
-               "event_buyers / uv",
-               "Share of visitors who purchased, from behaviour events. Null when there are "
-               "no events.",
-               ratio=True),
-        ]
-    )
-)
 
 # The additive partial aggregates every source contributes to (zero where it has none).
 _FLOAT_PARTS = (
@@ -267,46 +138,13 @@ def _check_by(by: str | None) -> None:
         )
 
 
-MIN_YEAR, MAX_YEAR = 1900, 2999
-
-
 def _as_datetime(value: dt.date | str | None, name: str) -> dt.datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        try:
-            value = dt.date.fromisoformat(value)
-        except ValueError:
-            raise KpiOptionError(
-                f"{name}={value!r} is not a date", hint="write dates as YYYY-MM-DD"
-            ) from None
-    if not isinstance(value, dt.date):
-        raise KpiOptionError(
-            f"{name} must be a date, got {type(value).__name__}", hint="pass datetime.date(...)"
-        )
-    # Comparisons reach back a year before start: keep the arithmetic in range.
-    if not MIN_YEAR <= value.year <= MAX_YEAR:
-        raise KpiOptionError(
-            f"{name}={value.isoformat()} is out of range",
-            hint=f"use a date between {MIN_YEAR} and {MAX_YEAR}",
-        )
-    if isinstance(value, dt.datetime):
-        return value.replace(tzinfo=None)
-    return dt.datetime(value.year, value.month, value.day)
-
-
-def _period_start(value: dt.datetime, grain: str) -> dt.datetime:
-    """The start of the period holding ``value`` (Python side of ``_period``)."""
-    d = dt.datetime(value.year, value.month, value.day)
-    if grain == "week":
-        return d - dt.timedelta(days=d.weekday())
-    if grain == "month":
-        return d.replace(day=1)
-    if grain == "quarter":
-        return d.replace(month=3 * ((d.month - 1) // 3) + 1, day=1)
-    if grain == "year":
-        return d.replace(month=1, day=1)
-    return d
+    """A date by the one parser (:func:`shopscope.core.periods.parse_date`), as midnight."""
+    try:
+        day = parse_date(value, name)
+    except PeriodError as exc:
+        raise KpiOptionError(exc.message, hint=exc.hint) from None
+    return None if day is None else dt.datetime(day.year, day.month, day.day)
 
 
 @dataclass(frozen=True)
@@ -345,7 +183,7 @@ def _filter(t: ir.Table, ts: str, window: _Window) -> ir.Table:
 # The expression
 # --------------------------------------------------------------------------------------
 def _period(ts: ir.TimestampValue, grain: str) -> ir.DateValue:
-    return ts.truncate(_TRUNCATE_UNIT[grain]).date()
+    return ts.truncate(TRUNCATE_UNIT[grain]).date()
 
 
 def _keys(grain: str | None, by: str | None) -> list[str]:
@@ -682,8 +520,8 @@ def _window(
         )
     if not history or lo is None or grain is None:
         return _Window(lo, hi), None
-    first = _period_start(lo, grain)
-    earliest = (pd.Timestamp(first) - _YEAR_AGO[grain]).to_pydatetime()
+    day = period_start(lo.date(), grain)
+    first, earliest = (dt.datetime.combine(d, dt.time()) for d in (day, year_ago(day, grain)))
     return _Window(lo, hi, history_from=earliest, history_to=first), first
 
 
@@ -793,11 +631,13 @@ def kpis(
     long = frame.melt(id_vars=keys, value_vars=metrics, var_name="metric", value_name="value")
     rest = [*keys[1:], "metric"]
     base = long.rename(columns={"period": "_then", "value": "_earlier"})
-    for target, offset, change in (
-        ("previous", _PREVIOUS[grain], "pop_change"),
-        ("yoy_value", _YEAR_AGO[grain], "yoy_change"),
+    for target, earlier, change in (
+        ("previous", lambda p: shift(p, grain, -1), "pop_change"),
+        ("yoy_value", lambda p: year_ago(p, grain), "yoy_change"),
     ):
-        then = long["period"] - offset if len(long) else long["period"]
+        # The earlier period by the one offset table (core.periods), once per period.
+        then = long["period"].map({p: pd.Timestamp(earlier(p.date()))
+                                   for p in long["period"].unique()}).astype("datetime64[ns]")
         matched = (
             long[rest].assign(_then=then).merge(base, on=["_then", *rest], how="left")
         )
@@ -857,132 +697,6 @@ def summary(
 # --------------------------------------------------------------------------------------
 # Presentation rules shared by the CLI, the report and the dashboard
 # --------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Change:
-    """How a metric moved against an earlier value.
-
-    ``unit`` is ``"pp"`` for rates (``value`` is the difference in percentage points: 0.020
-    → 0.032 is +1.2 pp) and ``"relative"`` for amounts and counts (``value`` is the
-    relative change: 0.1 is +10%).
-    """
-
-    value: float
-    unit: Literal["pp", "relative"]
-
-    def text(self) -> str:
-        """``▲1.2 pp``, ``▼10.0%`` or ``＝``.
-
-        >>> Change(1.25, "pp").text(), Change(-0.1, "relative").text(), Change(0.0, "pp").text()
-        ('▲1.2 pp', '▼10.0%', '＝')
-        """
-        if self.value == 0:
-            return "＝"
-        arrow = "▲" if self.value > 0 else "▼"
-        size = abs(self.value)
-        return f"{arrow}{size:,.1f} pp" if self.unit == "pp" else f"{arrow}{size:,.1%}"
-
-
-def metric_change(metric: str, value: float | None, earlier: float | None) -> Change | None:
-    """The one rule for expressing a change of ``metric``: percentage points for rates
-    (``unit == "ratio"``: a relative change of a small rate reads as ▲10,027.6%), relative
-    change for amounts, counts and quotients in money (AOV). None when there is nothing to
-    compare with (or, for a relative change, the earlier value is zero).
-
-    >>> metric_change("cancellation_rate", 0.032, 0.020)
-    Change(value=1.2, unit='pp')
-    >>> metric_change("gmv", 110.0, 100.0).text(), metric_change("orders", 5.0, 0.0)
-    ('▲10.0%', None)
-    """
-    return unit_change(METRICS[metric].unit, value, earlier)
-
-
-def unit_change(unit: str, value: float | None, earlier: float | None) -> Change | None:
-    """:func:`metric_change` for a metric's unit (``"ratio"`` moves in points)."""
-    if value is None or earlier is None or pd.isna(value) or pd.isna(earlier):
-        return None
-    if unit == "ratio":
-        return Change(round((float(value) - float(earlier)) * 100, 10), "pp")
-    if earlier == 0:
-        return None
-    return Change((float(value) - float(earlier)) / abs(float(earlier)), "relative")
-
-
-def period_end(start: dt.date, grain: str) -> dt.date:
-    """The first day after the period that starts on ``start``.
-
-    >>> period_end(dt.date(2011, 12, 1), "month"), period_end(dt.date(2011, 12, 5), "week")
-    (datetime.date(2012, 1, 1), datetime.date(2011, 12, 12))
-    """
-    return core_periods.period_end(pd.Timestamp(start).date(), grain)
-
-
-def is_partial(period: dt.date, grain: str, last: dt.date | dt.datetime | None,
-               start: dt.date | None = None, end: dt.date | None = None) -> bool:
-    """True when the data do not cover the whole period: the data's last day (``last``)
-    ends before the period does, the range's exclusive ``end`` cuts it, or the range's
-    ``start`` falls inside it.
-
-    The demo's Online Retail ends on 2011-12-09, so December 2011 is partial and November
-    is not:
-
-    >>> last = dt.datetime(2011, 12, 9, 12, 50)
-    >>> is_partial(dt.date(2011, 12, 1), "month", last), is_partial(dt.date(2011, 11, 1),
-    ...                                                             "month", last)
-    (True, False)
-    >>> is_partial(dt.date(2011, 12, 5), "week", last), is_partial(dt.date(2011, 12, 9), "day",
-    ...                                                           last)
-    (True, False)
-    """
-    stop = period_end(period, grain)
-    first = pd.Timestamp(period).date()
-    if (last is not None and not pd.isna(last)
-            and pd.Timestamp(last).date() + dt.timedelta(days=1) < stop):
-        return True
-    if end is not None and pd.Timestamp(end).date() < stop:
-        return True
-    return start is not None and pd.Timestamp(start).date() > first
-
-
-def partial_periods(periods: list[dt.date], grain: str, last_day: dt.date | None,
-                    start: dt.date | None = None, end: dt.date | None = None) -> set[dt.date]:
-    """The periods that the data or the range cover only in part: the data's last day
-    (``last_day``) or the range's exclusive ``end`` falls before the period's end, or the
-    range's ``start`` after its first day.
-
-    Examples
-    --------
-    >>> months = [dt.date(2011, 11, 1), dt.date(2011, 12, 1)]
-    >>> partial_periods(months, "month", dt.date(2011, 12, 9))
-    {datetime.date(2011, 12, 1)}
-    >>> partial_periods(months, "month", dt.date(2011, 12, 31))
-    set()
-    >>> sorted(partial_periods(months, "month", dt.date(2011, 12, 31), dt.date(2011, 11, 2),
-    ...                        dt.date(2011, 12, 31)))
-    [datetime.date(2011, 11, 1), datetime.date(2011, 12, 1)]
-    """
-    return {p for p in periods if is_partial(p, grain, last_day, start, end)}
-
-
-def latest_full_period(periods: list[dt.date], grain: str, last_day: dt.date | None,
-                       end: dt.date | None) -> dt.date:
-    """The last period that the data (and the range's end) cover to its last day.
-
-    Examples
-    --------
-    >>> days = [dt.date(2011, 11, 1), dt.date(2011, 12, 1)]
-    >>> latest_full_period(days, "month", dt.date(2011, 12, 9), None)
-    datetime.date(2011, 11, 1)
-    >>> latest_full_period(days, "month", dt.date(2011, 12, 31), None)
-    datetime.date(2011, 12, 1)
-    """
-    covered = [d for d in (last_day + dt.timedelta(days=1) if last_day else None, end) if d]
-    until = min(covered) if covered else None
-    for p in reversed(periods):
-        if until is None or until >= period_end(p, grain):
-            return p
-    return periods[-1]
-
-
 def data_last_at(tables: TableSource) -> dt.datetime | None:
     """The newest order, credit or event time: where the data end."""
     newest = []
@@ -995,13 +709,11 @@ def data_last_at(tables: TableSource) -> dt.datetime | None:
 
 
 def mark_partial(frame: pd.DataFrame, grain: str, last: dt.datetime | None,
-                 start: dt.date | str | None = None,
-                 end: dt.date | str | None = None) -> pd.DataFrame:
-    """``frame`` with a boolean ``partial`` column (see :func:`is_partial`), last so that
-    the columns before it stay where exports always had them."""
-    lo = _as_datetime(start, "start")
-    hi = _as_datetime(end, "end")
-    flags = [bool(is_partial(p, grain, last, lo, hi)) for p in frame["period"]]
+                 range_: DateRange | None = None) -> pd.DataFrame:
+    """``frame`` with a boolean ``partial`` column (the one rule,
+    :func:`shopscope.core.periods.is_partial`), last so that the columns before it stay
+    where exports always had them."""
+    flags = [is_partial(pd.Timestamp(p).date(), grain, last, range_) for p in frame["period"]]
     out = frame.copy()
     out["partial"] = pd.array(flags, dtype=bool)
     return out

@@ -21,9 +21,10 @@ from plotly.offline import get_plotlyjs
 from plotly.subplots import make_subplots
 
 from shopscope.core.i18n import translations
+from shopscope.core.metrics import Change, metric_change
+from shopscope.core.periods import DateRange, is_partial, latest_full
 from shopscope.core.service import Context
 from shopscope.kpis import METRICS, service
-from shopscope.kpis.queries import Change, is_partial, metric_change
 
 Lang = Literal["en", "zh"]
 CARD_METRICS = ("gmv", "net_sales", "orders", "buyers", "aov", "repurchase_rate",
@@ -175,14 +176,12 @@ def _cards(values: dict[str, float | None], changes: dict[str, Change | None], l
 
 
 def latest_full_month(periods: pd.Series, last: dt.datetime | None,
-                      end: dt.date | None = None) -> pd.Timestamp:
+                      dates: DateRange | None = None) -> pd.Timestamp:
     """The last month that the data (ending at ``last``) and the range's end cover to its
     end: a month cut short by the end of the data would show a misleading drop against the
     previous one."""
-    for month in sorted(pd.Timestamp(p) for p in periods)[::-1]:
-        if not is_partial(month.date(), "month", last, end=end):
-            return month
-    return pd.Timestamp(periods.max())
+    months = sorted(pd.Timestamp(p).date() for p in periods)
+    return pd.Timestamp(latest_full(months, "month", last, dates))
 
 
 def _plotly_locale(lang: Lang) -> str:
@@ -206,13 +205,15 @@ def write_kpi_report(ctx: Context, path: str | Path, *, lang: Lang = "en",
                      currency: str = "", title: str | None = None,
                      start: dt.date | str | None = None, end: dt.date | str | None = None,
                      timezone: str | None = None) -> Path:
-    """Write the KPI report of the workspace behind ``ctx`` (orders in ``[start, end)``,
+    """Write the KPI report of the workspace behind ``ctx`` (orders from ``start`` to ``end``,
+    both days included,
     everything by default) to ``path`` and return it. Dates are written for ``lang`` in
     the country of the shop's ``timezone``; the month the data end in is marked partial."""
     out = Path(path)
     locale = report_locale(lang, timezone)
     table = service.kpi_table(ctx, service.KpiParams.of(grain="month", start=start, end=end))
     start_day, end_day = table.params.start, table.params.end
+    dates = table.params.dates
     monthly = table.wide()
     totals = service.summary(ctx, service.SummaryParams(start=start_day, end=end_day)).values()
     parts = [f"<h1>{html.escape(title or _t('report.title', lang))}</h1>"]
@@ -221,7 +222,7 @@ def write_kpi_report(ctx: Context, path: str | Path, *, lang: Lang = "en",
         body, js = "".join(parts), ""
     else:
         data_end = service.data_end(ctx)
-        month = latest_full_month(monthly.period, data_end, end_day)
+        month = latest_full_month(monthly.period, data_end, dates)
         last = table.data[table.data.period == month]
         values = {r.metric: r.value for r in last.itertuples()}
         changes = {r.metric: metric_change(r.metric, r.value, r.previous)
@@ -231,10 +232,9 @@ def write_kpi_report(ctx: Context, path: str | Path, *, lang: Lang = "en",
                   end=month_label(last_m, locale))
         parts.append(f"<p class='sub'>{html.escape(span)}</p>")
         partial = [p for p in monthly.period
-                   if is_partial(p.date(), "month", data_end, start_day, end_day)]
+                   if is_partial(p.date(), "month", data_end, dates)]
         if data_end is not None and pd.Timestamp(last_m) in partial:
-            stop = min(pd.Timestamp(data_end).date(), end_day - dt.timedelta(days=1)
-                       if end_day else pd.Timestamp(data_end).date())
+            stop = min(pd.Timestamp(data_end).date(), end_day or pd.Timestamp(data_end).date())
             note = _t("report.partial", lang, month=month_label(last_m, locale),
                       day=day_label(stop, locale))
             parts.append(f"<p class='sub partial'>{html.escape(note)}</p>")

@@ -19,8 +19,9 @@ from typing import Any, Literal
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
+from shopscope.core.periods import DateRange, Day, PeriodError, latest_full, partial_periods
 from shopscope.core.service import Context, Params
-from shopscope.errors import ShopscopeError
+from shopscope.errors import OptionError, ShopscopeError
 from shopscope.kpis import queries as q
 from shopscope.kpis.queries import METRICS, Breakdown, Grain, KpiResult
 from shopscope.ui.filters import ShopOptions
@@ -28,6 +29,7 @@ from shopscope.ui.filters import ShopOptions
 __all__ = [
     "CARD_METRICS",
     "TREND_METRICS",
+    "EndChangedError",
     "KpiParams",
     "KpiSummary",
     "KpiTable",
@@ -38,6 +40,7 @@ __all__ = [
     "check_metrics",
     "data_end",
     "kpi_table",
+    "last_day",
     "overview",
     "shop_options",
     "summary",
@@ -62,6 +65,49 @@ class UnknownMetricError(ShopscopeError):
     code = "unknown_metric"
 
 
+class EndChangedError(OptionError):
+    """A KPI request (API or CLI) whose ``end`` does not say which meaning it has.
+
+    KPIs read ``end`` as the first day *after* the range until the periods were made one
+    model; now it is the last day included, as everywhere. So that no one silently gets one
+    more day, a KPI request with ``end`` says ``end_inclusive`` true or false while the
+    transition lasts (docs/api.md, "Dates and periods"). Exit code 2, API 422
+    ``end_changed``.
+    """
+
+    code = "end_changed"
+
+
+def last_day(end: dt.date | str | None, end_inclusive: bool | None, *, where: str,
+             names: tuple[str, str, str] = ("end", "end_inclusive=true",
+                                            "end_inclusive=false")) -> dt.date | None:
+    """``end`` as the last day included: as given when ``end_inclusive``, the day before
+    when not (the old exclusive meaning); :class:`EndChangedError` when it was not said.
+
+    ``where`` and ``names`` (the end parameter, its two confirmations) word the message for
+    the API or the CLI.
+
+    >>> last_day("2011-02-01", False, where="on /api/kpis")
+    datetime.date(2011, 1, 31)
+    >>> last_day("2011-02-01", None, where="on /api/kpis")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    shopscope.kpis.service.EndChangedError: end=2011-02-01 is ambiguous: ...
+    """
+    day = _range(None, end).end
+    if day is None:
+        return None
+    before = day - dt.timedelta(days=1)
+    if end_inclusive is None:
+        name, yes, no = names
+        raise EndChangedError(
+            f"{name}={day} is ambiguous: {where} {name} is now the last day included (it was "
+            f"the first day after the range, which meant up to {before})",
+            hint=f"add {yes} to include {day}, or {no} to keep the old meaning (the same as "
+            f"{name}={before} with {yes})")
+    return day if end_inclusive else before
+
+
 def check_metrics(names: Sequence[str]) -> tuple[str, ...]:
     """``names`` if every one is a metric, else :class:`UnknownMetricError` naming the others."""
     unknown = [m for m in names if m not in METRICS]
@@ -71,22 +117,41 @@ def check_metrics(names: Sequence[str]) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _range(start: dt.date | str | None, end: dt.date | str | None) -> DateRange:
+    """The days ``start`` to ``end``, both included (the one convention of every area:
+    :class:`~shopscope.core.periods.DateRange`); the KPI errors users know otherwise."""
+    try:
+        return DateRange.parse(start, end)
+    except PeriodError as exc:
+        raise q.KpiOptionError(exc.message, hint=exc.hint) from None
+
+
+class _Ranged(Params):
+    """Parameters with a range of days ``start`` to ``end``, **both included**."""
+
+    start: Day | None = None
+    end: Day | None = None
+
+    @property
+    def dates(self) -> DateRange:
+        return DateRange(self.start, self.end)
+
+
 # -- the KPI table -----------------------------------------------------------------------
-class KpiParams(Params):
-    """A KPI table: ``grain``, optional breakdown ``by``, the range ``[start, end)`` (end
-    exclusive) and the metrics to keep (all when None, in the order given)."""
+class KpiParams(_Ranged):
+    """A KPI table: ``grain``, optional breakdown ``by``, the days ``start`` to ``end``
+    (both included) and the metrics to keep (all when None, in the order given)."""
 
     grain: Grain = "month"
     by: Breakdown | None = None
-    start: dt.date | None = None
-    end: dt.date | None = None
     metrics: tuple[str, ...] | None = None
 
     @model_validator(mode="after")
     def _check(self) -> KpiParams:
         if self.metrics is not None:
             check_metrics(self.metrics)
-        q.check_options(self.grain, self.by, self.start, self.end)
+        q.check_options(self.grain, self.by, None, None)
+        _range(self.start, self.end)
         return self
 
     @classmethod
@@ -97,8 +162,9 @@ class KpiParams(Params):
         grain, breakdown and dates. An empty metric list means every metric."""
         if metrics is not None:
             check_metrics(metrics)
-        lo, hi = q.check_options(grain, by, start, end)
-        return cls(grain=grain, by=by, start=lo, end=hi,  # type: ignore[arg-type]
+        q.check_options(grain, by, None, None)
+        days = _range(start, end)
+        return cls(grain=grain, by=by, start=days.start, end=days.end,  # type: ignore[arg-type]
                    metrics=tuple(metrics) or None if metrics is not None else None)
 
 
@@ -133,7 +199,7 @@ def kpi_table(ctx: Context, params: KpiParams) -> KpiTable:
     whole = params.model_copy(update={"metrics": None})
     result = ctx.cached(("kpis.kpi_table", whole.cache_key()),
                         lambda: q.kpis(ctx.store, grain=params.grain, by=params.by,
-                                       start=params.start, end=params.end))
+                                       start=params.start, end=params.dates.stop))
     data = result.data
     if params.metrics is not None:
         data = data[data.metric.isin(params.metrics)]
@@ -141,22 +207,19 @@ def kpi_table(ctx: Context, params: KpiParams) -> KpiTable:
 
 
 # -- the whole-range summary -------------------------------------------------------------
-class SummaryParams(Params):
-    """Every metric over the whole range ``[start, end)``."""
-
-    start: dt.date | None = None
-    end: dt.date | None = None
+class SummaryParams(_Ranged):
+    """Every metric over the days ``start`` to ``end`` (both included)."""
 
     @model_validator(mode="after")
     def _check(self) -> SummaryParams:
-        q.check_options(None, None, self.start, self.end)
+        _range(self.start, self.end)
         return self
 
     @classmethod
     def of(cls, *, start: dt.date | str | None = None,
            end: dt.date | str | None = None) -> SummaryParams:
-        lo, hi = q.check_options(None, None, start, end)
-        return cls(start=lo, end=hi)
+        days = _range(start, end)
+        return cls(start=days.start, end=days.end)
 
 
 class _SummaryBase(BaseModel):
@@ -185,7 +248,7 @@ def summary(ctx: Context, params: SummaryParams) -> _SummaryBase:
     """Every metric over the range (distinct counts are distinct over the whole range)."""
     return ctx.cached(("kpis.summary", params.cache_key()),
                       lambda: KpiSummary(**q.summary(ctx.store, start=params.start,
-                                                     end=params.end)))
+                                                     end=params.dates.stop)))
 
 
 # -- where the data end, what the filters offer ------------------------------------------
@@ -216,15 +279,13 @@ def shop_options(ctx: Context) -> ShopOptions:
 
 
 # -- the overview ------------------------------------------------------------------------
-class OverviewParams(Params):
-    """An overview: ``grain``, the breakdown chart's ``by``, the range ``[start, end)``,
-    an optional channel or category ``segment`` and the cards' ``period`` (default: the
-    latest period the data cover to its end)."""
+class OverviewParams(_Ranged):
+    """An overview: ``grain``, the breakdown chart's ``by``, the days ``start`` to ``end``
+    (both included), an optional channel or category ``segment`` and the cards' ``period``
+    (default: the latest period the data cover to its end)."""
 
     grain: Grain = "month"
     by: Breakdown = "country"
-    start: dt.date | None = None
-    end: dt.date | None = None
     segment: tuple[Literal["channel", "category"], str] | None = None
     period: dt.date | None = None
 
@@ -313,15 +374,14 @@ def _overview(ctx: Context, params: OverviewParams) -> Overview:
     if segment is not None:
         frame = frame[frame[segment[0]] == segment[1]]
     periods = sorted(pd.Timestamp(p).date() for p in frame["period"].unique())
-    partial = frozenset(q.partial_periods(periods, params.grain, options.last, params.start,
-                                          params.end))
+    partial = frozenset(partial_periods(periods, params.grain, options.last, params.dates))
     if not periods:
         return Overview(params=params, options=options, partial=partial)
     wide = frame.pivot(index="period", columns="metric", values="value")
     with_events = bool(options.has_events and "uv" in wide and wide["uv"].fillna(0).sum() > 0)
     shown = tuple(m for m in CARD_METRICS if with_events or m != "conversion_rate")
     period = (params.period if params.period in periods
-              else q.latest_full_period(periods, params.grain, options.last, params.end))
+              else latest_full(periods, params.grain, options.last, params.dates))
     rows = frame[frame["period"] == pd.Timestamp(period)].set_index("metric")
     cards = {m: Card(*(_value(rows.loc[m, col]) if m in rows.index else None
                        for col in ("value", "previous", "yoy_value")))

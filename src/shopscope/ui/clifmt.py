@@ -154,7 +154,7 @@ def column_kind(name: str, series: pd.Series | None = None) -> Kind:
     >>> column_kind("p_value", pd.Series([0.04324492804302163])), column_kind("value_lost")
     ('number', 'money')
     """
-    from shopscope.kpis import METRICS
+    from shopscope.core.metrics import METRICS
 
     if name in METRICS:
         return {"currency": "money", "ratio": "rate", "count": "count",
@@ -224,7 +224,7 @@ def export_frame(frame: pd.DataFrame, kinds: Mapping[str, Kind] | None = None,
     >>> out.to_csv(index=False).splitlines()
     ['orders,gmv,repurchase_rate', '1622,782.85,0.3', ',1.0,0.5']
     """
-    from shopscope.kpis import METRICS
+    from shopscope.core.metrics import METRICS
 
     out = frame.copy()
     digits = minor_digits(currency)

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlencode
 
-from shopscope.kpis.queries import BREAKDOWNS, GRAINS
+from shopscope.core.metrics import BREAKDOWNS
+from shopscope.core.periods import GRAINS, PeriodError, parse_date
 
 #: A message for the page: catalogue key and its arguments (translated when rendered).
 Problem = tuple[str, dict[str, str]]
@@ -36,8 +37,8 @@ class ShopOptions:
 
 @dataclass(frozen=True)
 class Filters:
-    """A dashboard view. ``end`` is inclusive (the last day shown), unlike the JSON API's
-    exclusive ``end``; :attr:`end_exclusive` converts."""
+    """A dashboard view. ``end`` is the last day shown (included), as in the API and the
+    CLI (:class:`shopscope.core.periods.DateRange`)."""
 
     start: dt.date | None = None
     end: dt.date | None = None
@@ -47,10 +48,6 @@ class Filters:
     category: str | None = None
     period: dt.date | None = None
     defaults: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)
-
-    @property
-    def end_exclusive(self) -> dt.date | None:
-        return None if self.end is None else self.end + dt.timedelta(days=1)
 
     @property
     def segment(self) -> tuple[str, str] | None:
@@ -88,8 +85,8 @@ def _date(params: Mapping[str, str], name: str, label: str,
     if not raw:
         return None
     try:
-        return dt.date.fromisoformat(raw[:10])
-    except ValueError:
+        return parse_date(raw, name)
+    except PeriodError:
         problems.append(("filters.bad_date", {"field": label, "value": raw[:MAX_TEXT]}))
         return None
 

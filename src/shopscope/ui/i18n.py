@@ -35,7 +35,7 @@ from jinja2 import Environment, pass_context
 from jinja2.runtime import Context
 
 from shopscope.core.i18n import has, translations
-from shopscope.kpis import METRICS
+from shopscope.core.metrics import METRICS
 
 Lang = Literal["en", "zh"]
 LANGS: tuple[Lang, ...] = ("en", "zh")
@@ -105,7 +105,7 @@ def country_name(name: str, lang: str) -> str:
 
 def format_change(t: Translator, unit: str, now: float | None,
                   before: float | None) -> tuple[str, float] | None:
-    """A change by the KPI module's one rule (:func:`shopscope.kpis.queries.unit_change`)
+    """A change by the KPI module's one rule (:func:`shopscope.core.metrics.unit_change`)
     as text in this language, with its signed size (for the arrow and colour); None when
     there is nothing to compare with.
 
@@ -121,7 +121,7 @@ def format_change(t: Translator, unit: str, now: float | None,
     >>> format_change(Translator("en"), "currency", 90.0, 80.0)
     ('12.5%', 0.125)
     """
-    from shopscope.kpis.queries import unit_change
+    from shopscope.core.metrics import unit_change
 
     moved = unit_change(unit, now, before)
     if moved is None:
@@ -224,7 +224,7 @@ class Translator:
 
     def value_label(self, value: str) -> str:
         """A breakdown value for display (the unknown marker is translated)."""
-        from shopscope.kpis.queries import UNKNOWN
+        from shopscope.core.metrics import UNKNOWN
 
         return self("unknown") if value == UNKNOWN else value
 
