@@ -67,6 +67,7 @@ def ingest_file(
         currency=workspace.settings.currency,
         source=p.name,
         read_options=read_options or ReadOptions(),
+        policy=policy,
     )
     if progress:
         progress(f"reading {p.name}", 0, 1)

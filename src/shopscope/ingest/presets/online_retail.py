@@ -21,11 +21,23 @@ from pathlib import Path
 import ibis
 
 from shopscope.ingest.load import Batch
-from shopscope.ingest.parse import parse_float, parse_id, parse_int, parse_timestamp
+from shopscope.ingest.parse import (
+    parse_float,
+    parse_id,
+    parse_int,
+    parse_timestamp,
+    resolve_day_month,
+)
 from shopscope.ingest.presets import Built, Context, pick_column
-from shopscope.ingest.readers import ROW, read_text
+from shopscope.ingest.readers import INTERNAL, ROW, read_text
 from shopscope.ingest.reasons import reason
-from shopscope.ingest.validate import Check, raw_name
+from shopscope.ingest.validate import (
+    MAX_QUANTITY,
+    Check,
+    raw_name,
+    value_checks,
+    with_malformed,
+)
 
 SHIPPING_CODES = ("POST", "DOT", "C2")
 DISCOUNT_CODES = ("D",)
@@ -36,8 +48,10 @@ FEE_CODES = (
 NON_MERCH_PATTERN = r"^(?i:gift_\d+_\d+)$"
 DATE_FORMATS = (
     "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S",
-    "%d/%m/%Y %H:%M",
+    "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S",
 )
+#: Lines of one invoice further apart than this are not one order.
+MAX_INVOICE_SPAN_HOURS = 24
 COLUMNS = {
     "invoice": ("InvoiceNo", "Invoice"),
     "stock_code": ("StockCode",),
@@ -61,18 +75,28 @@ class OnlineRetail:
                               required=role != "description")
             for role, names in COLUMNS.items()
         }
+        for role, name in src.items():
+            if name:
+                text.check_unique(name, f"the online_retail preset ({role})")
         raw = ctx.store.from_arrow(text.data)
+        execute = ctx.store.backend.execute
+        formats, date_note = resolve_day_month(
+            raw, raw[src["invoice_date"]].strip(), DATE_FORMATS, execute,
+            chosen=ctx.read_options.date_order, where=f"{path.name}: column {src['invoice_date']}",
+            hint="say which: --date-order dmy (day/month) or --date-order mdy (month/day)")
         code = raw[src["stock_code"]].strip()
         code_uc = code.upper()
         invoice = raw[src["invoice"]].strip().upper()
         lines = raw.select(
             raw[ROW],
+            *[raw[c] for c in INTERNAL[1:] if c in raw.columns],
             invoice=invoice,
             stock_code=code,
             description=raw[src["description"]].strip() if src["description"] else ibis.null(
                 "string"),
             quantity=parse_int(raw[src["quantity"]]),
-            ordered_at=parse_timestamp(raw[src["invoice_date"]], DATE_FORMATS),
+            ordered_at=parse_timestamp(raw[src["invoice_date"]], formats),
+            quantity_number=parse_float(raw[src["quantity"]]),
             unit_price=parse_float(raw[src["unit_price"]]),
             customer_id=parse_id(raw[src["customer_id"]]),
             country=raw[src["country"]].strip(),
@@ -87,34 +111,45 @@ class OnlineRetail:
                raw_name("ordered_at"): raw[src["invoice_date"]],
                raw_name("unit_price"): raw[src["unit_price"]]},
         )
+        first = ctx.store.materialize(lines, "_stage_online_retail_read")
+        ok = ~ibis.or_(*[c.bad.fill_null(False) for c in self._line_checks(first, execute)])
+        # Each invoice's first good line says who, where and when; lines that disagree are
+        # not merged into it (one invoice, two customers is an export fault).
+        good_first = first.filter(ok)
+        heads = good_first.group_by(__head_invoice=good_first.invoice).aggregate(
+            **{f"__head_{c}": good_first[c].argmin(good_first[ROW],
+                                                   where=good_first[c].notnull())
+               for c in ("customer_id", "country", "ordered_at")})
+        lines = first.left_join(heads, first.invoice == heads["__head_invoice"]).drop(
+            "__head_invoice")
         lines = ctx.store.materialize(lines, "_stage_online_retail")
-        line_checks = [
-            Check("InvoiceNo", reason("missing"), lines.invoice.isnull(), lines.invoice),
-            Check("StockCode", reason("missing"), lines.stock_code.isnull(), lines.stock_code),
-            Check("Quantity", reason("not_whole_number"),
-                  lines[raw_name("quantity")].notnull() & lines.quantity.isnull(),
-                  lines[raw_name("quantity")]),
-            Check("Quantity", reason("missing"), lines[raw_name("quantity")].isnull(),
-                  lines[raw_name("quantity")]),
-            Check("InvoiceDate", reason("not_date",
-                                        formats="e.g. 2010-12-01 08:26:00 or 12/1/2010 8:26"),
-                  lines[raw_name("ordered_at")].notnull() & lines.ordered_at.isnull(),
-                  lines[raw_name("ordered_at")]),
-            Check("InvoiceDate", reason("missing"), lines[raw_name("ordered_at")].isnull(),
-                  lines[raw_name("ordered_at")]),
-            Check("UnitPrice", reason("not_number"),
-                  lines[raw_name("unit_price")].notnull() & lines.unit_price.isnull(),
-                  lines[raw_name("unit_price")]),
-            Check("UnitPrice", reason("missing"), lines[raw_name("unit_price")].isnull(),
-                  lines[raw_name("unit_price")]),
-            Check("UnitPrice", reason("negative_price"),
-                  (lines.kind == "merch") & (lines.unit_price < 0), lines[raw_name("unit_price")]),
-            Check("Quantity", reason("zero_quantity"), lines.quantity == 0,
-                  lines[raw_name("quantity")]),
-        ]
+        line_checks = self._line_checks(lines, execute)
+        for c, label in (("customer_id", "CustomerID"), ("country", "Country")):
+            line_checks.append(Check(label, reason("order_differs"),
+                                     lines[c].notnull() & (lines[c] != lines[f"__head_{c}"]),
+                                     lines[c]))
+        hours = (lines.ordered_at.epoch_seconds() - lines["__head_ordered_at"].epoch_seconds()
+                 ).abs() / 3600
+        line_checks.append(Check("InvoiceDate", reason("order_differs"),
+                                 hours > MAX_INVOICE_SPAN_HOURS, lines[raw_name("ordered_at")]))
         # Lines breaking a rule never reach the derived tables; the line batch reports them.
         ok = ~ibis.or_(*[c.bad.fill_null(False) for c in line_checks])
         good = lines.filter(ok)
+        if ctx.policy == "quarantine_orders":  # on request: a bad line drops its invoice
+            bad = lines.filter(~ok & lines.invoice.notnull())
+            dropped = lines.invoice.isin(bad.select(__bad=bad.invoice).distinct()["__bad"])
+            line_checks.append(Check("InvoiceNo", reason("order_line_rejected"),
+                                     ok & dropped.fill_null(False), lines.invoice))
+            good = good.filter(~dropped.fill_null(False))
+        elif ctx.policy == "quarantine":
+            # Flag, on its first good line, an invoice that loads without some lines.
+            bad = lines.filter(~ok & lines.invoice.notnull())
+            partial = good.filter(good.invoice.isin(bad.select(__bad=bad.invoice)["__bad"]))
+            flag_rows = partial.group_by("invoice").aggregate(__flag=partial[ROW].min())
+            line_checks.append(Check("InvoiceNo", reason("order_partial"),
+                                     ok & lines[ROW].isin(flag_rows["__flag"]), lines.invoice,
+                                     note=True))
+        merch = good.filter(good.kind == "merch")
         merch = good.filter(good.kind == "merch")
         sales = merch.filter(~merch.is_cancel & (merch.quantity > 0))
 
@@ -194,7 +229,45 @@ class OnlineRetail:
             Batch("orders", orders, derived=True),
             Batch("returns", returns, derived=True),
         ]
-        return Built(batches, self._notes(good, lines, raw, ctx))
+        notes = [*text.notes, *([date_note] if date_note else [])]
+        return Built(batches, notes + self._notes(good, lines, raw, ctx))
+
+    @staticmethod
+    def _line_checks(lines, execute) -> list[Check]:  # noqa: ANN001
+        """A line's own rules, named by the file's columns."""
+        qty_raw, price_raw = lines[raw_name("quantity")], lines[raw_name("unit_price")]
+        date_raw = lines[raw_name("ordered_at")]
+        number = lines.quantity_number
+        finite = number.notnull() & ~number.isnan() & ~number.isinf()
+        checks = [
+            Check("InvoiceNo", reason("missing"), lines.invoice.isnull(), lines.invoice),
+            Check("StockCode", reason("missing"), lines.stock_code.isnull(), lines.stock_code),
+            Check("Quantity", reason("not_finite"), number.isnan() | number.isinf(), qty_raw),
+            Check("Quantity", reason("too_large", max=f"{MAX_QUANTITY:g}"),
+                  finite & (number.abs() > MAX_QUANTITY), qty_raw),
+            Check("Quantity", reason("not_whole_number"),
+                  qty_raw.notnull() & lines.quantity.isnull()
+                  & ~(finite & (number.abs() > MAX_QUANTITY))
+                  & ~(number.isnan() | number.isinf()).fill_null(False), qty_raw),
+            Check("Quantity", reason("missing"), qty_raw.isnull(), qty_raw),
+            Check("InvoiceDate", reason("not_date",
+                                        formats="e.g. 2010-12-01 08:26:00 or 12/1/2010 8:26"),
+                  date_raw.notnull() & lines.ordered_at.isnull(), date_raw),
+            Check("InvoiceDate", reason("missing"), date_raw.isnull(), date_raw),
+            Check("UnitPrice", reason("not_number"),
+                  price_raw.notnull() & lines.unit_price.isnull(), price_raw),
+            Check("UnitPrice", reason("missing"), price_raw.isnull(), price_raw),
+            Check("UnitPrice", reason("negative_price"),
+                  (lines.kind == "merch") & (lines.unit_price < 0), price_raw),
+            Check("Quantity", reason("zero_quantity"), lines.quantity == 0, qty_raw),
+            *value_checks(lines.ordered_at, date_raw, "InvoiceDate", "timestamp", "ordered_at"),
+            *value_checks(lines.unit_price, price_raw, "UnitPrice", "float64", "unit_price"),
+        ]
+        for c, label in (("invoice", "InvoiceNo"), ("stock_code", "StockCode"),
+                         ("description", "Description"), ("customer_id", "CustomerID"),
+                         ("country", "Country")):
+            checks += value_checks(lines[c], lines[c], label, "string", c)
+        return with_malformed(lines, checks, execute)
 
     @staticmethod
     def _notes(good, lines, raw, ctx: Context) -> list[str]:  # noqa: ANN001
@@ -210,7 +283,7 @@ class OnlineRetail:
         n_return = int(execute(good.filter(~good.is_cancel & (good.kind == "merch")
                                            & (good.quantity < 0)).count()))
         guests = int(execute(good.filter(good.customer_id.isnull()).count()))
-        cols = [c for c in raw.columns if c != ROW]
+        cols = [c for c in raw.columns if c not in INTERNAL]
         dup = raw.group_by(cols).aggregate(n=raw.count())
         n_dup = execute(dup.filter(dup.n > 1).aggregate(extra=(dup.n - 1).sum()).extra)
         n_dup = int(n_dup.iloc[0] or 0) if hasattr(n_dup, "iloc") else int(n_dup or 0)
