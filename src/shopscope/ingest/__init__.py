@@ -12,7 +12,7 @@ from pathlib import Path
 
 from shopscope.ingest.load import LoadResult, Progress, already_loaded, load_batches
 from shopscope.ingest.presets import PRESETS, Context, get_preset
-from shopscope.ingest.readers import ReadOptions, fingerprint
+from shopscope.ingest.readers import ReadOptions, disk_errors, fingerprint
 from shopscope.ingest.validate import Policy, ValidationReport
 from shopscope.store import Workspace
 
@@ -71,18 +71,19 @@ def ingest_file(
     )
     if progress:
         progress(f"reading {p.name}", 0, 1)
-    built = get_preset(preset).build(p, ctx)
-    return load_batches(
-        store,
-        built.batches,
-        source=p.name,
-        fingerprint=fp,
-        preset=preset,
-        policy=policy,
-        notes=built.notes,
-        progress=progress,
-        currency=workspace.settings.currency,
-    )
+    with disk_errors(p.name, workspace.path):
+        built = get_preset(preset).build(p, ctx)
+        return load_batches(
+            store,
+            built.batches,
+            source=p.name,
+            fingerprint=fp,
+            preset=preset,
+            policy=policy,
+            notes=built.notes,
+            progress=progress,
+            currency=workspace.settings.currency,
+        )
 
 
 def ingest_files(

@@ -9,13 +9,15 @@ the engine, never loaded into Python.
 from __future__ import annotations
 
 import codecs
+import contextlib
+import errno
 import csv
 import gzip
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -480,3 +482,25 @@ def fingerprint(path: str | Path) -> str:
                 fh.seek(-(1 << 20), 2)
                 h.update(fh.read())
     return h.hexdigest()
+
+
+_NO_SPACE = ("no space left on device", "disk is full", "not enough space")
+
+
+@contextlib.contextmanager
+def disk_errors(source: str, where: str | Path | None = None) -> Iterator[None]:
+    """A full disk while loading ``source`` is an input problem with a hint, not a bug:
+    the engine's IO error (or the OS's ENOSPC) becomes an :class:`InputError`."""
+    try:
+        yield
+    except Exception as exc:
+        errno_ = getattr(exc, "errno", None)
+        text = str(exc).lower()
+        if errno_ in (errno.ENOSPC, errno.EDQUOT) or any(t in text for t in _NO_SPACE):
+            place = f" ({where})" if where else ""
+            raise InputError(
+                f"{source}: no space left on the disk while loading it; nothing was loaded",
+                hint=f"free space where the workspace is{place}, then run the same command "
+                "again",
+            ) from exc
+        raise

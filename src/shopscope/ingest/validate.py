@@ -211,7 +211,7 @@ def sanity_checks(staged: ir.Table, spec: TableSpec, already: Sequence[Check]) -
     for col in spec.columns:
         if col.name not in staged.columns:
             continue
-        value = staged[col.name]
+        value = staged[col.name].cast(col.dtype)  # an all-null column has no type yet
         for c in value_checks(value, value, col.name, col.dtype, col.name, SAFE_WINDOW):
             bad = c.bad if flagged is None else c.bad & ~flagged
             checks.append(Check(c.column, c.reason, bad, c.value))
