@@ -161,3 +161,16 @@ def test_full_disk_names_the_file_and_is_not_an_internal_error(tmp_path, monkeyp
     err = capsys.readouterr().err
     assert info.value.code == 2, err
     assert "day.csv" in err and "no space left" in err and "internal error" not in err
+
+
+def test_a_ragged_whitespace_row_is_a_reject_and_does_not_reshape_the_file(tmp_path):
+    path = tmp_path / "cdnow.txt"
+    path.write_text("00001 19970101 1 11.77\n"
+                    "00002 19970112 1 12.00\n"
+                    "00002 19970112 5 77.00 oops\n"   # row 3: one field too many
+                    "00003 19970102 2 20.76\n")
+    ws = _ws(tmp_path)
+    result = ingest_file(ws, path, preset="cdnow", policy="quarantine")
+    assert result.rows_added["orders"] == 3
+    rejects = ws.store.table("_rejects").execute()
+    assert rejects[["row", "reason"]].values.tolist() == [[3, "row has 5 field(s), expected 4"]]

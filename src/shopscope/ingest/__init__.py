@@ -42,7 +42,8 @@ def ingest_file(
         One of :data:`PRESETS`.
     policy
         ``reject`` (default): any bad row and nothing is loaded. ``quarantine``: good rows
-        load, bad rows go to the ``_rejects`` table with their reasons.
+        load, bad rows go to the ``_rejects`` table with their reasons (an order loads with
+        its good lines, flagged). ``quarantine_orders``: a bad line keeps its order out.
     force
         Re-read a file whose fingerprint is already in the ingest log (keyed rows are still
         never added twice).

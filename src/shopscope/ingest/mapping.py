@@ -1068,7 +1068,8 @@ def ingest_mapping(
     policy
         ``reject`` (default): any bad row and nothing of that file is loaded.
         ``quarantine``: good rows load, bad rows go to ``_rejects`` with their reasons (for
-        order lines, a bad line keeps its whole order out).
+        order lines, an order loads with its good lines and is flagged in ``_rejects``).
+        ``quarantine_orders``: as quarantine, but a bad line keeps its whole order out.
     progress
         Called as ``progress(description, done, total)``.
     force

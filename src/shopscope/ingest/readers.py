@@ -9,6 +9,7 @@ the engine, never loaded into Python.
 from __future__ import annotations
 
 import codecs
+from collections import Counter
 import contextlib
 import errno
 import csv
@@ -356,7 +357,9 @@ def read_whitespace(path: Path, options: ReadOptions) -> TextTable:
     else:
         header = None
     numbered = [(i, r) for i, r in enumerate(rows, start=1) if r]
-    width = max((len(r) for _, r in numbered), default=0)
+    # The usual width, not the largest: one ragged row must not reshape the file.
+    widths = Counter(len(r) for _, r in numbered)
+    width = widths.most_common(1)[0][0] if widths else 0
     names = list(options.column_names or header or [f"column_{i + 1}" for i in range(width)])
     good = [(i, r) for i, r in numbered if len(r) == len(names)]
     bad = [(i, r) for i, r in numbered if len(r) != len(names)]
