@@ -247,6 +247,8 @@ def resolve_day_month(
     if chosen in groups:
         other = "mdy" if chosen == "dmy" else "dmy"
         return [f for f in formats if f not in groups[other]], None
+    # Only values starting "nn?nn?" can be read both ways: count over those alone.
+    table = table.filter(text.re_search(r"^\s*\d{1,2}\D\d{1,2}\D"))
     dmy, mdy = parse_timestamp(text, groups["dmy"]), parse_timestamp(text, groups["mdy"])
     agg = {
         "only_d": (dmy.notnull() & mdy.isnull()).sum(),

@@ -45,6 +45,7 @@ REASONS: dict[str, str] = {
     "not_finite": "not a finite number",
     "control_chars": "contains control characters",
     "order_differs": "differs from the value on the order's first line",
+    "order_conflict": "the order's lines disagree on this value",
     "order_missing": "missing on every line of the order",
     "order_partial": "order loaded without its rejected line(s)",
 }

@@ -50,7 +50,7 @@ DATE_FORMATS = (
     "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S",
     "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S",
 )
-#: Lines of one invoice further apart than this are not one order.
+#: Lines of one invoice further apart than this (hours) are not one order.
 MAX_INVOICE_SPAN_HOURS = 24
 COLUMNS = {
     "invoice": ("InvoiceNo", "Invoice"),
@@ -111,27 +111,30 @@ class OnlineRetail:
                raw_name("ordered_at"): raw[src["invoice_date"]],
                raw_name("unit_price"): raw[src["unit_price"]]},
         )
-        first = ctx.store.materialize(lines, "_stage_online_retail_read")
-        ok = ~ibis.or_(*[c.bad.fill_null(False) for c in self._line_checks(first, execute)])
-        # Each invoice's first good line says who, where and when; lines that disagree are
-        # not merged into it (one invoice, two customers is an export fault).
-        good_first = first.filter(ok)
-        heads = good_first.group_by(__head_invoice=good_first.invoice).aggregate(
-            **{f"__head_{c}": good_first[c].argmin(good_first[ROW],
-                                                   where=good_first[c].notnull())
-               for c in ("customer_id", "country", "ordered_at")})
-        lines = first.left_join(heads, first.invoice == heads["__head_invoice"]).drop(
-            "__head_invoice")
-        lines = ctx.store.materialize(lines, "_stage_online_retail")
-        line_checks = self._line_checks(lines, execute)
-        for c, label in (("customer_id", "CustomerID"), ("country", "Country")):
-            line_checks.append(Check(label, reason("order_differs"),
-                                     lines[c].notnull() & (lines[c] != lines[f"__head_{c}"]),
-                                     lines[c]))
-        hours = (lines.ordered_at.epoch_seconds() - lines["__head_ordered_at"].epoch_seconds()
-                 ).abs() / 3600
-        line_checks.append(Check("InvoiceDate", reason("order_differs"),
-                                 hours > MAX_INVOICE_SPAN_HOURS, lines[raw_name("ordered_at")]))
+        # One invoice is one order of one customer, in one country, at one time: an invoice
+        # whose good lines disagree is an export fault, and which line is right cannot be
+        # told, so all its lines are refused. Found by one grouping pass (no join).
+        ok = ~ibis.or_(*[c.bad.fill_null(False)
+                         for c in self._line_checks(lines, text_rules=False)])
+        good_lines = lines.filter(ok & lines.invoice.notnull())
+        spans = good_lines.group_by("invoice").aggregate(
+            customers=good_lines.customer_id.nunique(), countries=good_lines.country.nunique(),
+            hours=(good_lines.ordered_at.max().epoch_seconds()
+                   - good_lines.ordered_at.min().epoch_seconds()) / 3600)
+        conflicts = {
+            "customer_id": spans.filter(spans.customers > 1).invoice,
+            "country": spans.filter(spans.countries > 1).invoice,
+            "ordered_at": spans.filter(spans.hours > MAX_INVOICE_SPAN_HOURS).invoice,
+        }
+        # Every rule is evaluated once, into a flag column: the derived tables filter the
+        # good lines several times, and the rules (regular expressions) are not cheap.
+        rules = self._all_checks(lines, conflicts)
+        lines = ctx.store.materialize(
+            lines.mutate(**{f"__bad{i}": c.bad.fill_null(False) for i, c in enumerate(rules)}),
+            "_stage_online_retail")
+        line_checks = with_malformed(lines, [
+            Check(c.column, c.reason, lines[f"__bad{i}"], c.value)
+            for i, c in enumerate(self._all_checks(lines))], execute)
         # Lines breaking a rule never reach the derived tables; the line batch reports them.
         ok = ~ibis.or_(*[c.bad.fill_null(False) for c in line_checks])
         good = lines.filter(ok)
@@ -149,7 +152,6 @@ class OnlineRetail:
             line_checks.append(Check("InvoiceNo", reason("order_partial"),
                                      ok & lines[ROW].isin(flag_rows["__flag"]), lines.invoice,
                                      note=True))
-        merch = good.filter(good.kind == "merch")
         merch = good.filter(good.kind == "merch")
         sales = merch.filter(~merch.is_cancel & (merch.quantity > 0))
 
@@ -233,8 +235,9 @@ class OnlineRetail:
         return Built(batches, notes + self._notes(good, lines, raw, ctx))
 
     @staticmethod
-    def _line_checks(lines, execute) -> list[Check]:  # noqa: ANN001
-        """A line's own rules, named by the file's columns."""
+    def _line_checks(lines, text_rules: bool = True) -> list[Check]:  # noqa: ANN001
+        """A line's own rules, named by the file's columns (``text_rules``: with the
+        control-character rule on every text column, the costly one)."""
         qty_raw, price_raw = lines[raw_name("quantity")], lines[raw_name("unit_price")]
         date_raw = lines[raw_name("ordered_at")]
         number = lines.quantity_number
@@ -265,9 +268,22 @@ class OnlineRetail:
         ]
         for c, label in (("invoice", "InvoiceNo"), ("stock_code", "StockCode"),
                          ("description", "Description"), ("customer_id", "CustomerID"),
-                         ("country", "Country")):
+                         ("country", "Country")) if text_rules else ():
             checks += value_checks(lines[c], lines[c], label, "string", c)
-        return with_malformed(lines, checks, execute)
+        return checks
+
+    @classmethod
+    def _all_checks(cls, lines, conflicts=None) -> list[Check]:  # noqa: ANN001
+        """A line's own rules, then whether its invoice's lines agree (``conflicts``: the
+        invoices disagreeing on each column; None when only the values are wanted)."""
+        checks = cls._line_checks(lines)
+        for c, label, shown in (("customer_id", "CustomerID", lines.customer_id),
+                                ("country", "Country", lines.country),
+                                ("ordered_at", "InvoiceDate", lines[raw_name("ordered_at")])):
+            bad = (lines.invoice.isin(conflicts[c]) if conflicts is not None
+                   else ibis.literal(False))
+            checks.append(Check(label, reason("order_conflict"), bad, shown))
+        return checks
 
     @staticmethod
     def _notes(good, lines, raw, ctx: Context) -> list[str]:  # noqa: ANN001
