@@ -149,7 +149,7 @@ def test_full_disk_names_the_file_and_is_not_an_internal_error(tmp_path, monkeyp
     path.write_text(HEADER + "".join(LINES))
     _ws(tmp_path).close()
 
-    def full(self, name, expr):  # noqa: ANN001 - the engine's error on a full disk
+    def full(self, name, expr):  # the engine's error on a full disk
         raise duckdb.IOException('IO Error: Could not write file "shop.duckdb": '
                                  "No space left on device")
 

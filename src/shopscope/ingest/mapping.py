@@ -64,6 +64,7 @@ from shopscope.ingest.readers import (
     fingerprint,
     read_text,
 )
+from shopscope.ingest.reasons import reason
 from shopscope.ingest.validate import (
     MIN_DATE,
     Check,
@@ -76,7 +77,6 @@ from shopscope.ingest.validate import (
     value_checks,
     with_malformed,
 )
-from shopscope.ingest.reasons import reason
 from shopscope.schema import TABLES, Column, get_table
 from shopscope.store import Store, Workspace
 
