@@ -63,6 +63,10 @@ def test_ragged_and_broken_quote_rows_keep_their_numbers(tmp_path):
     assert why[1] is None and why[3] is None
     assert table.data.filter(table.data.column("_row").to_numpy() == 3).column(
         "StockCode").to_pylist() == ["71053"]
+    last = tmp_path / "last.csv"
+    last.write_text("a,b,c\n1,2,3\n4,\"5,6\n")  # the quote opened on the last line
+    assert read_text(last).data.column("_malformed").to_pylist() == [
+        None, "unclosed quote: the row runs on over 0 more line(s)"]
 
 
 # -- encodings, compression, line endings -------------------------------------------------

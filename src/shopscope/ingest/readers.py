@@ -255,7 +255,7 @@ def _malformed_rows(
     for number, expected, actual, text in bad:
         row = number - first_row
         lines = text.count("\n")
-        if lines and text.count('"') % 2:
+        if text.count('"') % 2:  # an odd number of quotes: one never closed
             why = reason("unclosed_quote", lines=lines)
             text = text.split("\n", 1)[0]
         else:
