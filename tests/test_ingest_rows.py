@@ -278,3 +278,26 @@ def test_derived_batches_are_checked_too(tmp_path):
                      fingerprint="x", preset="test")
     assert [(p.column, p.value) for p in info.value.report.problems] == [
         ("ordered_at", "9999-01-01 00:00:00")]
+
+
+def test_the_date_window_is_set_in_the_mapping(tmp_path):
+    (tmp_path / "orders.csv").write_text("Order,Day,Total\nA1,1995-06-01,10\nA2,2024-05-02,12\n")
+    body = '''
+[[source]]
+file = "orders.csv"
+table = "orders"
+constants = { channel = "web", status = "completed" }
+[source.columns]
+order_id = "Order"
+ordered_at = "Day"
+gross_amount = "Total"
+'''
+    (tmp_path / "narrow.toml").write_text("date_window = [2000-01-01, 2030-12-31]\n" + body)
+    (tmp_path / "default.toml").write_text(body)
+    ws = _ws(tmp_path)
+    with pytest.raises(ValidationFailed) as info:
+        ingest_mapping(ws, tmp_path / "narrow.toml")
+    assert [(p.row, p.reason) for p in info.value.report.problems] == [
+        (1, "date out of range (2000-01-01 .. 2030-12-31)")]
+    ingest_mapping(ws, tmp_path / "default.toml")  # 1995 is within 1970 .. a year ahead
+    assert ws.store.row_count("orders") == 2
