@@ -394,10 +394,11 @@ def test_bad_rows_rejected_with_file_row_column_value_reason(make_ws, tmp_path):
 
 
 def test_bad_rows_quarantined_keep_their_whole_order_out(make_ws, tmp_path):
+    # The whole-order rule is now the quarantine_orders policy (per line: test_ingest_rows.py)
     ws = make_ws("Europe/Berlin")
     mapping = _copy(tmp_path, "shopify.toml", "shopify_bad.csv",
                     **{"shopify_orders.csv": "shopify_bad.csv"})
-    (result,) = ingest_mapping(ws, mapping, policy="quarantine")
+    (result,) = ingest_mapping(ws, mapping, policy="quarantine_orders")
     # #2002: 1 line; #2005: 2 lines (30.00 + 45.00 = 75.00)
     assert _counts(ws) == {"orders": 2, "order_items": 3, "products": 3, "customers": 2}
     orders = _rows(ws, "orders", "order_id")

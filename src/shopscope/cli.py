@@ -118,8 +118,13 @@ def ingest(
     workspace: WorkspaceOpt = DEFAULT_WS,
     mapping: Annotated[Path | None, typer.Option(
         help="TOML mapping file for your own exports (see docs/ingest.md).")] = None,
-    policy: Annotated[str, typer.Option(help="reject (load nothing if any row is bad) or "
-                                         "quarantine (bad rows to _rejects)")] = "reject",
+    policy: Annotated[str, typer.Option(help="reject (load nothing if any row is bad), "
+                                         "quarantine (bad lines to _rejects, their orders "
+                                         "load flagged) or quarantine_orders (a bad line "
+                                         "keeps its whole order out)")] = "reject",
+    date_order: Annotated[str | None, typer.Option(
+        help="dmy or mdy: how to read dates such as 03/04/2024 (refused when ambiguous)")
+    ] = None,
     encoding: Annotated[str | None, typer.Option(help="Text encoding (default: detect).")] = None,
     delimiter: Annotated[str | None, typer.Option(help="CSV delimiter (default: detect).")] = None,
     force: Annotated[bool, typer.Option(help="Re-read files already loaded.")] = False,
@@ -151,8 +156,11 @@ def ingest(
     if db_table and query:
         raise ShopscopeError("give --db-table or --query, not both")
     database = DatabaseOverride(url, db_table, query) if url else None
-    if policy not in ("reject", "quarantine"):
-        raise ShopscopeError(f"unknown policy {policy!r}", hint="use reject or quarantine")
+    if policy not in ("reject", "quarantine", "quarantine_orders"):
+        raise ShopscopeError(f"unknown policy {policy!r}",
+                             hint="use reject, quarantine or quarantine_orders")
+    if date_order not in (None, "dmy", "mdy"):
+        raise ShopscopeError(f"unknown date order {date_order!r}", hint="use dmy or mdy")
     if mapping is None and (preset is None or not paths):
         raise ShopscopeError("nothing to load",
                              hint="shopscope ingest PRESET FILE… or "
@@ -161,7 +169,8 @@ def ingest(
         raise ShopscopeError("give either a preset with files or --mapping, not both",
                              hint="a mapping file names its own files")
     ws = _open_workspace(workspace)
-    options = ReadOptions(encoding=encoding, delimiter=delimiter)
+    options = ReadOptions(encoding=encoding, delimiter=delimiter,
+                          date_order=date_order)  # type: ignore[arg-type]
     jobs = ([(mapping.name, lambda bar: ingest_mapping(ws, mapping, policy=policy,  # type: ignore[arg-type]
                                                         progress=bar, force=force,
                                                         database=database))]

@@ -19,7 +19,7 @@ from shopscope.ingest.load import (
     one_load,
 )
 from shopscope.ingest.presets import PRESETS, Context, get_preset
-from shopscope.ingest.readers import ReadOptions
+from shopscope.ingest.readers import ReadOptions, disk_errors
 from shopscope.ingest.validate import Policy, ValidationReport
 from shopscope.store import Workspace
 
@@ -49,7 +49,8 @@ def ingest_file(
         One of :data:`PRESETS`.
     policy
         ``reject`` (default): any bad row and nothing is loaded. ``quarantine``: good rows
-        load, bad rows go to the ``_rejects`` table with their reasons.
+        load, bad rows go to the ``_rejects`` table with their reasons (an order loads with
+        its good lines, flagged). ``quarantine_orders``: a bad line keeps its order out.
     force
         Re-read a file whose fingerprint is already in the ingest log (keyed rows are still
         never added twice).
@@ -74,21 +75,23 @@ def ingest_file(
         currency=workspace.settings.currency,
         source=p.name,
         read_options=read_options or ReadOptions(),
+        policy=policy,
     )
     if progress:
         progress(f"reading {p.name}", 0, 1)
-    built = get_preset(preset).build(p, ctx)
-    return load_batches(
-        store,
-        built.batches,
-        source=p.name,
-        fingerprint=fp,
-        preset=preset,
-        policy=policy,
-        notes=built.notes,
-        progress=progress,
-        currency=workspace.settings.currency,
-    )
+    with disk_errors(p.name, workspace.path):
+        built = get_preset(preset).build(p, ctx)
+        return load_batches(
+            store,
+            built.batches,
+            source=p.name,
+            fingerprint=fp,
+            preset=preset,
+            policy=policy,
+            notes=built.notes,
+            progress=progress,
+            currency=workspace.settings.currency,
+        )
 
 
 def ingest_files(

@@ -30,7 +30,9 @@ from shopscope.ingest.validate import (
     problems_expr,
     reference_check,
     run_checks,
+    sanity_checks,
     schema_checks,
+    with_malformed,
 )
 from shopscope.schema import get_table
 from shopscope.store import Store
@@ -128,7 +130,9 @@ def validate_batches(
         if progress:
             progress(f"validating {batch.table}", i, len(batches))
         spec = get_table(batch.table)
-        checks = [] if batch.derived else schema_checks(batch.staged, spec)
+        # Derived tables were built from checked rows; the plausibility rules still apply.
+        checks = (sanity_checks(batch.staged, spec, batch.extra_checks) if batch.derived
+                  else schema_checks(batch.staged, spec))
         checks += batch.extra_checks
         if batch.table == "experiments":  # exposure logs repeat units: keep the earliest
             from shopscope.experiments.exposures import (
@@ -154,6 +158,7 @@ def validate_batches(
             checks.append(dup)
         if batch.reference_checks:
             checks += _refs(batch, by_table, store)
+        checks = with_malformed(batch.staged, checks, execute)  # rows the reader could not split
         table_report, any_bad = run_checks(
             batch.staged, checks, table=batch.table, source=source, execute=execute
         )

@@ -26,7 +26,7 @@ import hashlib
 import re
 import tomllib
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -65,8 +65,10 @@ from shopscope.ingest.parse import (
     parse_float,
     parse_id,
     parse_timestamp,
+    resolve_day_month,
+    whole_number,
 )
-from shopscope.ingest.readers import ROW, ReadOptions, detect_format, read_text
+from shopscope.ingest.readers import INTERNAL, ROW, ReadOptions, detect_format, read_text
 from shopscope.ingest.reasons import reason
 from shopscope.ingest.tomllines import Origin, key_lines, line_of
 from shopscope.ingest.validate import (
@@ -74,9 +76,12 @@ from shopscope.ingest.validate import (
     Check,
     Policy,
     ValidationReport,
+    date_window,
     duplicate_key_check,
     raw_name,
     reference_check,
+    value_checks,
+    with_malformed,
 )
 from shopscope.schema import TABLES, Column, get_table
 from shopscope.store import Store, Workspace
@@ -114,7 +119,7 @@ _CUSTOMER_EXTRAS = ("email", "phone", "customer_name")
 _PRODUCT_EXTRAS = ("sku", "product_name", "category", "brand")
 _ZERO_FILLED = ("discount_amount", "shipping_amount", "line_discount_amount")
 # Order-level values that must agree on every line of one order.
-_ORDER_IDENTITY = ("customer_id", "ordered_at")
+_ORDER_IDENTITY = ("customer_id", "ordered_at", "country", "currency")
 
 
 class MappingError(SchemaError):
@@ -162,6 +167,8 @@ class Source(_Model):
     compute: dict[str, StrictStr] = Field(default_factory=dict)
     filter: StrictStr | list[StrictStr] | None = None
     _origin: Origin = PrivateAttr(default_factory=lambda: Origin("", Path("."), {}))
+    #: lines with quantity 0 are legitimate (free samples, placeholders): load them
+    allow_zero_quantity: bool = False
 
     def formats(self, column: str) -> list[str]:
         given = self.dates.get(column, [])
@@ -184,6 +191,8 @@ class Mapping(_Model):
     timezone: str | None = None
     currency: str | None = None
     decimal: Literal[".", ","] = "."
+    #: [first, last] plausible dates (TOML dates); default 1970-01-01 .. a year from today
+    date_window: list[date] | None = Field(None, min_length=2, max_length=2)
     derive: Derive = Field(default_factory=Derive)
     sources: list[Source] = Field(alias="source", min_length=1)
 
@@ -576,6 +585,7 @@ class _Plan:
     excel: bool = False
     utc_columns: set[str] = field(default_factory=set)
     data: Any = None  # rows already read (a database source), an Arrow table
+    window: tuple[datetime, datetime] = field(default_factory=date_window)
 
     def label_of(self, column: str) -> str:
         """The name a problem is reported under: the file's column when mapped."""
@@ -599,7 +609,7 @@ def _number(text: ir.StringValue, decimal: str, excel: bool) -> ir.FloatingValue
 
 
 def _whole(number: ir.FloatingValue) -> ir.IntegerValue:
-    return (number == number.floor()).ifelse(number.try_cast("int64"), ibis.null("int64"))
+    return whole_number(number)
 
 
 def _timestamp(text: ir.StringValue, formats: list[str]) -> tuple[ir.Value, ir.Value]:
@@ -644,9 +654,12 @@ def _read(plan: _Plan) -> tuple[ir.Table, dict[str, Any]]:
         skip_rows=src.skip_rows, sheet=src.sheet,
     )
     text = read_text(path, opts)
+    for c, name in src.columns.items():
+        text.check_unique(name, f"{plan.label} {plan.key}.columns.{c}")
     plan.excel = fmt == "excel"
     if fmt == "csv":
         plan.notes.append(f"read as {text.encoding}, delimiter {text.delimiter!r}")
+    plan.notes.extend(text.notes)
     return plan.store.from_arrow(text.data), dict.fromkeys(text.columns, ibis.dtype("string"))
 
 
@@ -666,6 +679,7 @@ def _parsed(plan: _Plan, raw: ir.Table, types: dict[str, Any]) -> dict[str, ir.V
     until they are put into the workspace's zone."""
     src, vocab = plan.src, vocabulary(plan.src.table)
     out: dict[str, ir.Value] = {ROW: raw[ROW].cast("int64")}
+    out |= {c: raw[c] for c in INTERNAL[1:] if c in raw.columns}  # rows the reader refused
     for c, name in src.columns.items():
         col = vocab[c]
         source_type = types[name]
@@ -697,6 +711,13 @@ def _parsed(plan: _Plan, raw: ir.Table, types: dict[str, Any]) -> dict[str, ir.V
             text = text.substitute({k: str(v) for k, v in src.values[c].items()}, else_=text)
         out[raw_name(c)] = original  # problems show the cell as it is in the file
         formats = src.formats(c)
+        if col.dtype in ("timestamp", "date") and len(formats) > 1:
+            formats, note = resolve_day_month(
+                raw, text, formats, plan.store.backend.execute, chosen=None,
+                where=f"{plan.source}: column {name!r}",
+                hint=f"keep only the right one in {plan.label} {plan.key}.dates.{c}")
+            if note:
+                plan.notes.append(note)
         if col.dtype == "string":
             out[c] = parse_id(text) if c.endswith("_id") else text
         elif col.dtype == "int64":
@@ -779,7 +800,6 @@ def _parse_reason(col: Column, formats: list[str]) -> str:
 def _column_checks(plan: _Plan, stage: ir.Table, relaxed: set[str]) -> list[Check]:
     """The canonical rules on every column a source gives, named by the file's column."""
     src, vocab = plan.src, vocabulary(plan.src.table)
-    max_ts = datetime.combine(datetime.now().date(), datetime.min.time()) + timedelta(days=2)
     checks = []
     for c, col in vocab.items():
         if c not in stage.columns:
@@ -797,21 +817,17 @@ def _column_checks(plan: _Plan, stage: ir.Table, relaxed: set[str]) -> list[Chec
         if not col.nullable and c not in relaxed:
             missing = value.isnull() if raw is None else raw.isnull() & value.isnull()
             checks.append(Check(label, reason("missing"), missing, shown))
+        inclusive = col.min_inclusive or (c == "quantity" and src.allow_zero_quantity)
         if col.min_value is not None:
-            bad = value < col.min_value if col.min_inclusive else value <= col.min_value
-            op = ">=" if col.min_inclusive else ">"
+            bad = value < col.min_value if inclusive else value <= col.min_value
+            op = ">=" if inclusive else ">"
             checks.append(Check(label, reason("below_min", op=op, min=f"{col.min_value:g}"),
                                 bad, shown))
         if col.allowed is not None:
             checks.append(Check(label, reason("not_allowed", allowed=", ".join(col.allowed)),
                                 value.notnull() & ~value.isin(col.allowed), shown))
-        if col.dtype in ("timestamp", "date"):
-            ts = value.cast("timestamp") if col.dtype == "date" else value
-            checks.append(Check(
-                label,
-                reason("date_range", range=f"{MIN_DATE:%Y-%m-%d} .. {max_ts:%Y-%m-%d}"),
-                (ts < MIN_DATE) | (ts > max_ts), shown))
-    return checks
+        checks += value_checks(value, shown, label, col.dtype, c, plan.window)
+    return with_malformed(stage, checks, plan.store.backend.execute)
 
 
 def _reference_checks(plan: _Plan, stage: ir.Table, derived: set[str]) -> list[Check]:
@@ -950,37 +966,49 @@ def _build_order_lines(plan: _Plan, stage: ir.Table) -> list[Batch]:
     stage = _fill(stage, {"line_discount_amount": 0.0})  # order-level ones: per order below
     level = [c for c in ORDER_LEVEL if c in stage.columns]
     texts = [c for c in level if raw_name(c) in stage.columns]
+    # A line's own faults first: an order takes its order-level values from good lines only,
+    # so a refused line (a status not allowed, a customer cut short) never shapes its order.
+    relaxed = {c for c, k in kinds.items() if k == "computed"} | set(defaults) | set(level)
+    stage = _materialize(plan, stage.mutate(
+        __line_ok=~_any(_column_checks(plan, stage, relaxed))), "checked")
+    usable = stage["__line_ok"]
     firsts = stage.group_by(__order_key=stage.order_id).aggregate(
         __order_first_row=stage[ROW].min(),
-        **{f"__order_{c}": stage[c].argmin(stage[ROW], where=stage[c].notnull()) for c in level},
+        __order_has_ok=usable.any(),
+        **{f"__order_{c}": stage[c].argmin(stage[ROW], where=stage[c].notnull() & usable)
+           for c in level},
         **{f"__order_text_{c}": stage[raw_name(c)].max() for c in texts},
     )
     joined = stage.left_join(firsts, stage.order_id == firsts["__order_key"])
-    joined = joined.drop("__order_key")
+    joined = joined.drop("__order_key", "__line_ok")
     fills = {f"__order_{c}": joined[f"__order_{c}"].fill_null(value)
              for c, value in defaults.items() if c in level}
     lines = _materialize(plan, joined.mutate(**fills) if fills else joined, "lines")
 
     # A line may leave an order-level cell empty; the order must have it on some line.
-    relaxed = {c for c, k in kinds.items() if k == "computed"} | set(defaults) | set(level)
     checks = _column_checks(plan, lines, relaxed)
     orders_spec = get_table("orders")
+    unbuildable = []
     for c in level:
         col = orders_spec.column(c) if c in orders_spec.names else None
         if col is None or col.nullable or c in defaults or kinds.get(c) == "computed":
             continue
+        # An order none of whose lines is good is not built: nothing is missing from it.
+        missing = lines[f"__order_{c}"].isnull() & lines["__order_has_ok"]
+        unbuildable.append(missing)
         # Text that does not parse is reported as such, on its own line.
         no_text = lines[f"__order_text_{c}"].isnull() if c in texts else ibis.literal(True)
         checks.append(Check(
-            plan.label_of(c), "missing on every line of the order",
-            lines[f"__order_{c}"].isnull() & no_text & lines.order_id.notnull()
+            plan.label_of(c), reason("order_missing"),
+            missing & no_text & lines.order_id.notnull()
             & (lines[ROW] == lines["__order_first_row"]), lines[c].cast("string")))
     for c in _ORDER_IDENTITY:
         if c in level:
             shown = lines[raw_name(c)] if raw_name(c) in lines.columns else lines[c]
             checks.append(Check(
-                plan.label_of(c), "differs from the value on the order's first line",
-                lines[c].notnull() & (lines[c] != lines[f"__order_{c}"]), shown))
+                plan.label_of(c), reason("order_differs"),
+                lines[c].notnull() & lines[f"__order_{c}"].notnull()
+                & (lines[c] != lines[f"__order_{c}"]), shown))
     derived = {"orders"}
     if plan.derive_customers and "customer_id" in level:
         derived.add("customers")
@@ -989,16 +1017,29 @@ def _build_order_lines(plan: _Plan, stage: ir.Table) -> list[Batch]:
     checks += _reference_checks(plan, lines, derived)
     dup = duplicate_key_check(lines, ("order_id", "line_no"))
     bad = _any([*checks, *([dup] if dup is not None else [])])
-    # A bad line keeps its whole order out, so no order loads with lines missing.
+    shown_id = (lines[raw_name("order_id")] if raw_name("order_id") in lines.columns
+                else lines.order_id)
     failed = lines.filter(bad & lines.order_id.notnull())
     bad_orders = failed.select(__bad_order=failed.order_id).distinct()
-    in_bad_order = lines.order_id.isin(bad_orders["__bad_order"])
-    if plan.policy == "quarantine":
-        checks.append(Check(plan.label_of("order_id"),
-                            reason("order_line_rejected"),
-                            ~bad & in_bad_order, lines[raw_name("order_id")]
-                            if raw_name("order_id") in lines.columns else lines.order_id))
-    good = lines.filter(~bad & ~in_bad_order.fill_null(False))
+    in_bad_order = lines.order_id.isin(bad_orders["__bad_order"]).fill_null(False)
+    if plan.policy == "quarantine_orders":
+        # The old rule, on request: a bad line keeps its whole order out.
+        dropped = in_bad_order
+    else:
+        # Per line: only an order that cannot be built (no status on any good line …)
+        # stays out; any other order loads with its good lines and is flagged.
+        dropped = (lines.order_id.notnull() & ibis.or_(*unbuildable)) if unbuildable \
+            else ibis.literal(False)
+        kept = lines.filter(~bad & in_bad_order & ~dropped)
+        flag_rows = kept.group_by("order_id").aggregate(__flag_row=kept[ROW].min())
+        if plan.policy == "quarantine":
+            checks.append(Check(plan.label_of("order_id"), reason("order_partial"),
+                                ~bad & lines[ROW].isin(flag_rows["__flag_row"]), shown_id,
+                                note=True))
+    if plan.policy in ("quarantine", "quarantine_orders"):
+        checks.append(Check(plan.label_of("order_id"), reason("order_line_rejected"),
+                            ~bad & dropped, shown_id))
+    good = lines.filter(~bad & ~dropped)
 
     items = good.select(
         order_id=good.order_id, line_no=good.line_no,
@@ -1092,7 +1133,8 @@ def ingest_mapping(
     policy
         ``reject`` (default): any bad row and nothing of the mapping is loaded.
         ``quarantine``: good rows load, bad rows go to ``_rejects`` with their reasons (for
-        order lines, a bad line keeps its whole order out).
+        order lines, an order loads with its good lines and is flagged in ``_rejects``).
+        ``quarantine_orders``: as quarantine, but a bad line keeps its whole order out.
     progress
         Called as ``progress(description, done, total)``.
     force
@@ -1191,6 +1233,7 @@ def ingest_mapping(
                 decimal=src.decimal or mapping.decimal,
                 derive_customers=derive_customers, derive_products=derive_products,
                 policy=policy, data=None if read is None else read.data,
+                window=date_window(*(mapping.date_window or ())),
             )
             if read is not None:
                 plan.notes.extend(read.notes)

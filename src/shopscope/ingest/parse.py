@@ -44,9 +44,15 @@ def _clean(s: ir.StringValue) -> ir.StringValue:
 
 def parse_int(s: ir.StringValue) -> ir.IntegerValue:
     """Whole numbers; ``"3.0"`` parses as 3, ``"3.5"`` does not."""
-    text = _clean(s)
-    as_float = text.try_cast("float64")
-    return (as_float == as_float.floor()).ifelse(as_float.try_cast("int64"), ibis.null("int64"))
+    return whole_number(_clean(s).try_cast("float64"))
+
+
+def whole_number(number: ir.FloatingValue) -> ir.IntegerValue:
+    """The integer value of a float that is whole, else null. Infinity, NaN and values past
+    2**53 are null too: the engine's floor casts to int64 and fails on them."""
+    exact = number.abs() < 2.0**53  # false for NaN and infinities
+    safe = exact.ifelse(number, 0.0)
+    return (exact & (safe == safe.floor())).ifelse(safe.try_cast("int64"), ibis.null("int64"))
 
 
 def parse_float(s: ir.StringValue, decimal: str = ".") -> ir.FloatingValue:
@@ -187,3 +193,82 @@ def convert_timezone(
         ],
         else_=ts + ibis.interval(seconds=seconds[-1]),
     )
+
+
+def day_month_order(fmt: str) -> str | None:
+    """``"dmy"`` or ``"mdy"`` for a format with day and month before the year (the two
+    that read 03/04/2024 differently), else None.
+
+    Examples
+    --------
+    >>> day_month_order("%d/%m/%Y %H:%M"), day_month_order("%m/%d/%y"), day_month_order("%Y-%m-%d")
+    ('dmy', 'mdy', None)
+    """
+    pos = {c: fmt.find(c) for c in ("%d", "%m")}
+    year = max(fmt.find("%Y"), fmt.find("%y"))
+    if min(pos.values()) < 0 or year < max(pos.values()):
+        return None
+    return "dmy" if pos["%d"] < pos["%m"] else "mdy"
+
+
+def resolve_day_month(
+    table: ir.Table,
+    text: ir.StringValue,
+    formats: list[str] | tuple[str, ...],
+    execute,
+    *,
+    chosen: str | None,
+    where: str,
+    hint: str,
+) -> tuple[list[str], str | None]:
+    """The formats to read ``text`` (a column of ``table``) with when they allow both
+    day/month and month/day.
+
+    With ``chosen`` (``dmy``/``mdy``) the other order is dropped. Otherwise the values
+    decide: when some can only be day/month (a first number above 12) and none only
+    month/day, the column is day/month (and the reverse). When no value decides and some
+    would read differently, the file is refused with their count: guessing is how
+    03/04 becomes the wrong month silently. Returns the formats and a note (or None).
+
+    Raises
+    ------
+    InputError
+        The order is ambiguous (or contradicted within the column) and was not chosen.
+    """
+    from shopscope.errors import InputError
+
+    groups = {o: [f for f in formats if day_month_order(f) == o] for o in ("dmy", "mdy")}
+    if not (groups["dmy"] and groups["mdy"]):
+        return list(formats), None
+    if chosen in groups:
+        other = "mdy" if chosen == "dmy" else "dmy"
+        return [f for f in formats if f not in groups[other]], None
+    # Only values starting "nn?nn?" can be read both ways: count over those alone.
+    table = table.filter(text.re_search(r"^\s*\d{1,2}\D\d{1,2}\D"))
+    dmy, mdy = parse_timestamp(text, groups["dmy"]), parse_timestamp(text, groups["mdy"])
+    agg = {
+        "only_d": (dmy.notnull() & mdy.isnull()).sum(),
+        "only_m": (mdy.notnull() & dmy.isnull()).sum(),
+        "differ": (dmy.notnull() & mdy.notnull() & (dmy != mdy)).sum(),
+        "total": text.notnull().sum(),
+    }
+    row = execute(table.aggregate(**agg)).iloc[0]
+    only_d, only_m = int(row["only_d"] or 0), int(row["only_m"] or 0)
+    differ, total = int(row["differ"] or 0), int(row["total"] or 0)
+    names = {"dmy": "day/month", "mdy": "month/day"}
+    if (only_d and not only_m) or (only_m and not only_d):
+        keep = "dmy" if only_d else "mdy"
+        other = "mdy" if keep == "dmy" else "dmy"
+        n = only_d or only_m
+        return ([f for f in formats if f not in groups[other]],
+                f"{where}: dates read as {names[keep]} ({n:,} value(s) can only be read so)")
+    if only_d and only_m:
+        raise InputError(
+            f"{where}: {only_d:,} date(s) can only be day/month and {only_m:,} only "
+            "month/day; the column mixes both orders", hint=hint)
+    if differ:
+        raise InputError(
+            f"{where}: the date order is ambiguous: {differ:,} of {total:,} value(s) read "
+            "differently as day/month and as month/day (03/04 is 3 April or 4 March)",
+            hint=hint)
+    return list(formats), None

@@ -31,6 +31,7 @@ REASONS: dict[str, str] = {
     "not_date": "cannot parse as a date (expected {formats})",
     "not_type": "cannot parse as {dtype}",
     "not_allowed": "must be one of {allowed}",
+    "too_large": "larger than {max}",
     "below_min": "must be {op} {min}",
     "duplicate_key": "duplicate key ({keys})",
     "date_range": "date out of range ({range})",
@@ -39,6 +40,14 @@ REASONS: dict[str, str] = {
     "zero_quantity": "zero quantity",
     "negative_price": "negative price on a merchandise line",
     "pattern": "does not match the pattern {pattern}",
+    "row_fields": "row has {found} field(s), expected {expected}",
+    "unclosed_quote": "unclosed quote: the row runs on over {lines} more line(s)",
+    "not_finite": "not a finite number",
+    "control_chars": "contains control characters",
+    "order_differs": "differs from the value on the order's first line",
+    "order_conflict": "the order's lines disagree on this value",
+    "order_missing": "missing on every line of the order",
+    "order_partial": "order loaded without its rejected line(s)",
 }
 
 

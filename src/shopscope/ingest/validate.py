@@ -18,14 +18,46 @@ from typing import Literal
 import ibis
 import ibis.expr.types as ir
 
-from shopscope.ingest.readers import ROW
+from shopscope.ingest.readers import MALFORMED, MALFORMED_TEXT, ROW
 from shopscope.ingest.reasons import reason
 from shopscope.schema import TableSpec
 
-Policy = Literal["reject", "quarantine"]
+#: ``quarantine``: a bad line goes to ``_rejects`` and its order loads with its other lines;
+#: ``quarantine_orders``: a bad line keeps its whole order out (the behaviour before 0.x).
+Policy = Literal["reject", "quarantine", "quarantine_orders"]
+POLICIES = ("reject", "quarantine", "quarantine_orders")
 RAW_PREFIX = "__raw_"
-MIN_DATE = datetime(1990, 1, 1)
+#: The default window of plausible dates: from 1970 to a year from today.
+MIN_DATE = datetime(1970, 1, 1)
+FUTURE = timedelta(days=366)
+#: Derived tables are checked against a wider window only (their lines were checked
+#: against the configured one): it catches year 0001 and 9999, never a legitimate date.
+SAFE_WINDOW = (datetime(1900, 1, 1), datetime(2200, 1, 1))
+#: The largest plausible value of a number: quantities of one line, then anything else
+#: (money, counts). 1e308 prices and 9.2e18 quantities are export bugs, not sales.
+MAX_QUANTITY = 1e7
+MAX_NUMBER = 1e12
+# C0 controls but tab, newline and carriage return (which quoted text may hold), and DEL.
+CONTROL_RX = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 MAX_EXAMPLES = 200
+MALFORMED_COLUMN = "(whole row)"
+
+
+def date_window(lo: date | datetime | None = None, hi: date | datetime | None = None,
+                today: date | None = None) -> tuple[datetime, datetime]:
+    """The window dates must fall in: the bounds given, else 1970-01-01 .. today + 1 year.
+
+    Examples
+    --------
+    >>> date_window(today=date(2024, 5, 1))
+    (datetime.datetime(1970, 1, 1, 0, 0), datetime.datetime(2025, 5, 2, 0, 0))
+    """
+    def at(d: date | datetime) -> datetime:
+        return d if isinstance(d, datetime) else datetime.combine(d, datetime.min.time())
+
+    start = at(lo) if lo is not None else MIN_DATE
+    end = at(hi) if hi is not None else at(today or date.today()) + FUTURE
+    return start, end
 
 
 def raw_name(column: str) -> str:
@@ -57,6 +89,9 @@ class Check:
     reason: str
     bad: ir.BooleanValue
     value: ir.Value
+    #: a flag, not a fault: written to ``_rejects`` but the row still loads and is not
+    #: counted as rejected (an order that loaded without some of its lines)
+    note: bool = False
 
 
 @dataclass
@@ -70,9 +105,12 @@ class TableReport:
     counts: dict[tuple[str, str], int] = field(default_factory=dict)
     examples: list[Problem] = field(default_factory=list)
 
+    #: (column, reason) of the counts that are flags, not faults (Check.note)
+    flags: set[tuple[str, str]] = field(default_factory=set)
+
     @property
     def ok(self) -> bool:
-        return not self.counts
+        return not (set(self.counts) - self.flags)
 
 
 @dataclass
@@ -93,7 +131,8 @@ class ValidationReport:
 
     @property
     def n_problems(self) -> int:
-        return sum(sum(t.counts.values()) for t in self.tables.values())
+        return sum(n for t in self.tables.values() for k, n in t.counts.items()
+                   if k not in t.flags)
 
     def summary_lines(self) -> list[str]:
         lines = []
@@ -103,11 +142,36 @@ class ValidationReport:
         return lines
 
 
-def schema_checks(staged: ir.Table, spec: TableSpec, today: date | None = None) -> list[Check]:
+def value_checks(value: ir.Value, shown: ir.Value, label: str, dtype: str, name: str,
+                 window: tuple[datetime, datetime] | None = None) -> list[Check]:
+    """Plausibility of one parsed column: dates in the window, finite and not absurd
+    numbers, no control characters in text."""
+    checks = []
+    if dtype in ("timestamp", "date"):
+        lo, hi = window or date_window()
+        ts = value.cast("timestamp") if dtype == "date" else value
+        checks.append(Check(label, reason("date_range", range=f"{lo:%Y-%m-%d} .. {hi:%Y-%m-%d}"),
+                            (ts < lo) | (ts > hi), shown))
+    elif dtype in ("float64", "int64"):
+        top = MAX_QUANTITY if name == "quantity" else MAX_NUMBER
+        if dtype == "float64":
+            checks.append(Check(label, reason("not_finite"), value.isnan() | value.isinf(),
+                                shown))
+            big = ~value.isnan() & ~value.isinf() & (value.abs() > top)
+        else:
+            big = value.abs() > top
+        checks.append(Check(label, reason("too_large", max=f"{top:g}"), big, shown))
+    elif dtype == "string":
+        checks.append(Check(label, reason("control_chars"), value.re_search(CONTROL_RX), shown))
+    return checks
+
+
+def schema_checks(staged: ir.Table, spec: TableSpec, today: date | None = None,
+                  window: tuple[datetime, datetime] | None = None) -> list[Check]:
     """The canonical schema's rules as checks over a staged table."""
     checks: list[Check] = []
     cols = set(staged.columns)
-    max_ts = datetime.combine(today or date.today(), datetime.min.time()) + timedelta(days=2)
+    window = window or date_window(today=today)
     for col in spec.columns:
         if col.name not in cols:
             continue
@@ -134,14 +198,37 @@ def schema_checks(staged: ir.Table, spec: TableSpec, today: date | None = None) 
                 Check(col.name, reason("not_allowed", allowed=", ".join(col.allowed)),
                       value.notnull() & ~value.isin(col.allowed), shown)
             )
-        if col.dtype in ("timestamp", "date"):
-            ts = value.cast("timestamp") if col.dtype == "date" else value
-            checks.append(
-                Check(col.name,
-                      reason("date_range", range=f"{MIN_DATE:%Y-%m-%d} .. {max_ts:%Y-%m-%d}"),
-                      (ts < MIN_DATE) | (ts > max_ts), shown)
-            )
+        checks += value_checks(value, shown, col.name, col.dtype, col.name, window)
     return checks
+
+
+def sanity_checks(staged: ir.Table, spec: TableSpec, already: Sequence[Check]) -> list[Check]:
+    """The plausibility rules on a derived table (built from checked rows), for the rows no
+    other rule of the batch refused: dates within :data:`SAFE_WINDOW`, finite and not
+    absurd numbers, text without control characters."""
+    flagged = ibis.or_(*[c.bad.fill_null(False) for c in already]) if already else None
+    checks = []
+    for col in spec.columns:
+        if col.name not in staged.columns:
+            continue
+        value = staged[col.name].cast(col.dtype)  # an all-null column has no type yet
+        for c in value_checks(value, value, col.name, col.dtype, col.name, SAFE_WINDOW):
+            bad = c.bad if flagged is None else c.bad & ~flagged
+            checks.append(Check(c.column, c.reason, bad, c.value))
+    return checks
+
+
+def with_malformed(staged: ir.Table, checks: Sequence[Check], execute) -> list[Check]:
+    """Rows the reader could not split (``_malformed``) become one problem each, with their
+    reason and text; every other rule skips them (their cells are all empty)."""
+    if MALFORMED not in staged.columns or any(c.column == MALFORMED_COLUMN for c in checks):
+        return list(checks)
+    why = staged[MALFORMED]
+    reasons = [r for r in execute(staged.select(why).distinct())[MALFORMED] if isinstance(r, str)]
+    ok = why.isnull()
+    out = [Check(c.column, c.reason, c.bad & ok, c.value, c.note) for c in checks]
+    out += [Check(MALFORMED_COLUMN, r, why == r, staged[MALFORMED_TEXT]) for r in sorted(reasons)]
+    return out
 
 
 def duplicate_key_check(staged: ir.Table, keys: Sequence[str]) -> Check | None:
@@ -153,7 +240,10 @@ def duplicate_key_check(staged: ir.Table, keys: Sequence[str]) -> Check | None:
     value = staged[keys[0]].cast("string")
     for k in keys[1:]:
         value = value.concat("|", staged[k].cast("string").fill_null(""))
-    return Check("+".join(keys), reason("duplicate_key", keys=", ".join(keys)), rank > 0, value)
+    # A row without its key is reported as missing it, not once more as a duplicate.
+    has_key = staged[keys[0]].notnull()
+    return Check("+".join(keys), reason("duplicate_key", keys=", ".join(keys)),
+                 has_key & (rank > 0), value)
 
 
 def reference_check(
@@ -179,6 +269,7 @@ def run_checks(
     Returns the report and the row predicate "breaks any rule" (None when all passed).
     """
     report = TableReport(table, source)
+    checks = with_malformed(staged, checks, execute)
     if not checks:
         report.rows = int(execute(staged.count()))
         return report, None
@@ -193,9 +284,12 @@ def run_checks(
     if not failed:
         return report, None
     any_bad = ibis.or_(*[c.bad.fill_null(False) for _, c in failed])
-    report.bad_rows = int(execute(staged.filter(any_bad).count()))
+    faults = [c.bad.fill_null(False) for _, c in failed if not c.note]
+    report.bad_rows = int(execute(staged.filter(ibis.or_(*faults)).count())) if faults else 0
     for i, c in failed:
         report.counts[(c.column, c.reason)] = int(row[f"c{i}"])
+        if c.note:
+            report.flags.add((c.column, c.reason))
     report.examples = fetch_problems(staged, [c for _, c in failed], table, source, MAX_EXAMPLES,
                                      execute)
     return report, any_bad

@@ -29,6 +29,8 @@ class Context:
     currency: str = "GBP"
     source: str = ""
     read_options: ReadOptions = field(default_factory=ReadOptions)
+    #: the load's policy: a preset deriving orders from lines flags or drops partial orders
+    policy: str = "reject"
 
 
 @dataclass

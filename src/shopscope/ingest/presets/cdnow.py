@@ -19,7 +19,7 @@ from shopscope.errors import InputError
 from shopscope.ingest.load import Batch
 from shopscope.ingest.parse import parse_float, parse_int, parse_timestamp
 from shopscope.ingest.presets import Built, Context
-from shopscope.ingest.readers import ROW, ReadOptions, read_text
+from shopscope.ingest.readers import INTERNAL, ROW, ReadOptions, read_text
 from shopscope.ingest.validate import raw_name
 
 
@@ -45,6 +45,7 @@ class Cdnow:
         raw = ctx.store.from_arrow(text.data)
         lines = raw.select(
             raw[ROW],
+            *[raw[c] for c in INTERNAL[1:] if c in raw.columns],  # rows the reader refused
             customer_id=raw.customer_id.strip(),
             sample_id=raw.sample_id if width == 5 else ibis.null("string"),
             ordered_at=parse_timestamp(raw.date, ["%Y%m%d"]),

@@ -19,7 +19,7 @@ import ibis
 from shopscope.ingest.load import Batch
 from shopscope.ingest.parse import convert_timezone, parse_id, parse_timestamp
 from shopscope.ingest.presets import Built, Context
-from shopscope.ingest.readers import ROW, ReadOptions, read_text
+from shopscope.ingest.readers import INTERNAL, ROW, ReadOptions, read_text
 from shopscope.ingest.validate import raw_name
 
 BEHAVIOURS = {"pv": "view", "cart": "add_to_cart", "fav": "favorite", "buy": "purchase"}
@@ -39,6 +39,7 @@ class Taobao:
         mapped = ibis.cases(*[(kind == k, v) for k, v in BEHAVIOURS.items()], else_=kind)
         staged = raw.select(
             raw[ROW],
+            *[raw[c] for c in INTERNAL[1:] if c in raw.columns],  # rows the reader refused
             user_id=parse_id(raw.user_id),
             product_id=parse_id(raw.item_id),
             category=parse_id(raw.category_id),
