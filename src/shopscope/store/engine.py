@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from shopscope.errors import ShopscopeError, UnsupportedOnEngine
 from shopscope.schema import TABLES, get_table
+from shopscope.store import people
 
 # SQL types of the schema's dtypes, for columns added to tables made by older versions.
 _SQL_TYPES = {
@@ -57,6 +58,7 @@ _META_SCHEMAS = {
             "loaded_at": "timestamp",
         }
     ),
+    people.PERSON_MAP: people.PERSON_MAP_SCHEMA,
 }
 
 
@@ -136,6 +138,11 @@ class Store:
         self._scratch: str | None = None
         # Tables known to hold rows outside TIME_RANGE (checked once; writes reset it).
         self._out_of_range: dict[str, bool] = {}
+        # The person map when it merges anyone (None: it does not; unset: not read yet),
+        # and whether a write to customers/identities awaits its recomputation.
+        self._people: ibis.Table | None | bool = False
+        self._people_stale = False
+        self._in_transaction = False
 
     @property
     def engine(self) -> str:
@@ -153,6 +160,7 @@ class Store:
         commit = self.catalog.commit_id()
         if commit != self._seen:
             self._out_of_range.clear()
+            self._people = False
             self._seen = commit
         return commit
 
@@ -173,6 +181,8 @@ class Store:
         for name, schema in _META_SCHEMAS.items():
             if name not in existing:
                 self.backend.create_table(name, schema=schema)
+        if people.PERSON_MAP not in existing and existing & {"customers", "identities"}:
+            people.refresh(self)  # a workspace made before people were resolved
 
     def _add_new_columns(self, name: str) -> None:
         """Give a table made by an older shopscope the nullable columns added to the schema
@@ -193,8 +203,14 @@ class Store:
             else:
                 self.backend.raw_sql(f"ALTER TABLE `{name}` ADD COLUMNS (`{col.name}` {sql_type})")
 
-    def table(self, name: str) -> ibis.Table:
+    def table(self, name: str, *, raw: bool = False) -> ibis.Table:
         """A canonical table; an empty one of the right schema if nothing was loaded.
+
+        Analyses count people: when ``identities`` (or shared e-mails and phones) merge
+        customer ids, ``orders``, ``returns``, ``events`` and ``experiments`` carry the person
+        id in place of the customer id and ``customers`` has one row per person (see
+        :mod:`shopscope.store.people`). ``raw=True`` gives the rows as stored: ingestion
+        (keys, references) and drill-down read those.
 
         Rows whose time column lies outside ``TIME_RANGE`` (1900 to 2199) are left out:
         ingestion refuses such dates, but a row that got in another way (dated 9999, say)
@@ -204,13 +220,16 @@ class Store:
         if self.has_table(name):
             t = self.backend.table(name)
             bounded = _in_time_range(t, name)
-            if bounded is None:
+            if bounded is not None:
+                if name not in self._out_of_range:
+                    self._out_of_range[name] = self.out_of_range(name) > 0
+                # Only a table that has such rows gets the filter: the tuned queries over
+                # clean data keep their plans (and their speed).
+                t = t.filter(bounded) if self._out_of_range[name] else t
+            if raw or (name not in people.PERSON_COLUMNS and name != "customers"):
                 return t
-            if name not in self._out_of_range:
-                self._out_of_range[name] = self.out_of_range(name) > 0
-            # Only a table that has such rows gets the filter: the tuned queries over
-            # clean data keep their plans (and their speed).
-            return t.filter(bounded) if self._out_of_range[name] else t
+            merged = self.person_map()
+            return t if merged is None else people.resolved(t, name, merged)
         spec = TABLES.get(name)
         if spec is None:
             schema = _META_SCHEMAS.get(name)
@@ -218,6 +237,30 @@ class Store:
                 raise ShopscopeError(f"no table {name!r} in {self.url or self.engine}")
             return ibis.memtable(pa.Table.from_pylist([], schema=schema.to_pyarrow()))
         return ibis.memtable(pa.Table.from_pylist([], schema=spec.ibis_schema().to_pyarrow()))
+
+    def person_map(self) -> ibis.Table | None:
+        """``_person_map`` (customer id → person id) when it merges anyone, else None."""
+        if self._people is False:
+            merged = None
+            if self.has_table(people.PERSON_MAP):
+                t = self.backend.table(people.PERSON_MAP)
+                merged = t if int(t.count().execute()) else None
+            self._people = merged
+        return self._people  # type: ignore[return-value]
+
+    def _wrote(self, name: str) -> None:
+        """After a write: the person map follows customers and identities (at the end of
+        the transaction, so that a load and its people commit together)."""
+        self._out_of_range.pop(name, None)
+        if name in ("customers", "identities"):
+            self._people_stale = True
+            if not self._in_transaction:
+                self._refresh_people()
+
+    def _refresh_people(self) -> None:
+        self._people_stale = False
+        people.refresh(self)
+        self._people = False
 
     def out_of_range(self, name: str) -> int:
         """Rows of ``name`` hidden by :meth:`table` for an implausible time."""
@@ -228,24 +271,25 @@ class Store:
         return 0 if bounded is None else int(t.filter(~bounded).count().execute())
 
     def row_count(self, name: str) -> int:
-        return int(self.table(name).count().execute()) if self.has_table(name) else 0
+        return int(self.table(name, raw=True).count().execute()) if self.has_table(name) else 0
 
     def insert(self, name: str, expr: ibis.Table) -> None:
-        self._out_of_range.pop(name, None)
         if self.catalog is not None:
             with self._spark_frame(expr) as frame:
                 self.catalog.append(name, frame)
-            return
-        self.backend.insert(name, expr)
+        else:
+            self.backend.insert(name, expr)
+        self._wrote(name)
 
     def replace(self, name: str, expr: ibis.Table) -> None:
         """Replace a whole table's rows (small derived tables such as products)."""
-        self._out_of_range.pop(name, None)
         if self.catalog is not None:
             with self._spark_frame(expr) as frame:
                 self.catalog.overwrite(name, frame)
-            return
-        self.backend.create_table(name, expr, overwrite=True)
+        else:
+            self.backend.create_table(name, expr, overwrite=True)
+        if name != people.PERSON_MAP:
+            self._wrote(name)
 
     @contextlib.contextmanager
     def _spark_frame(self, expr: ibis.Table) -> Iterator[Any]:
@@ -318,24 +362,44 @@ class Store:
             self._out_of_range.clear()
             try:
                 with self.catalog.transaction():
-                    yield
+                    with self._people_follow():
+                        yield
             finally:
                 self._out_of_range.clear()
             return
         if self.engine != "duckdb":
-            yield
+            with self._people_follow():
+                yield
             return
         self._out_of_range.clear()
         raw = self.backend.raw_sql
         raw("BEGIN TRANSACTION").fetchall()
         try:
-            yield
+            with self._people_follow():
+                yield
         except BaseException:
             raw("ROLLBACK").fetchall()
             raise
         finally:  # what was seen inside may be rolled back
             self._out_of_range.clear()
         raw("COMMIT").fetchall()
+
+    @contextlib.contextmanager
+    def _people_follow(self) -> Iterator[None]:
+        """Inside a transaction: recompute the person map once, at its end, if the block
+        wrote customers or identities."""
+        outer = self._in_transaction
+        self._in_transaction = True
+        try:
+            yield
+            if self._people_stale and not outer:
+                self._refresh_people()
+        except BaseException:
+            self._people_stale = False
+            raise
+        finally:
+            self._in_transaction = outer
+            self._people = False  # what was read inside may be rolled back
 
     def data_version(self) -> str:
         """Changes whenever an ingestion commits: the key for caches."""
