@@ -253,3 +253,55 @@ def test_random_shop_matches_plain_components():
     assert expected  # the draw does merge some customers
     assert _map(store) == expected
     store.close()
+
+
+def test_experiments_assign_people(shop):
+    """A and tm-77 (one person) both in the treatment arm are one unit (a repeated
+    exposure); C and M1 are the control's two units."""
+    from shopscope.experiments.analysis import analyze
+    from shopscope.experiments.registry import ExperimentDefinition, MetricDef
+
+    at = dt.datetime(2024, 2, 28)
+    rows = [{"experiment_id": "e1", "unit_id": u, "variant": v, "assigned_at": at}
+            for u, v in (("A", "treatment"), ("tm-77", "treatment"), ("C", "control"),
+                         ("M1", "control"))]
+    _load(shop, experiments=rows)
+    d = ExperimentDefinition(experiment_id="e1", variants=["control", "treatment"],
+                             start="2024-03-01", end="2024-03-07",
+                             metrics=[MetricDef(name="orders", kind="mean")])
+    result = analyze(shop, d)
+    assert dict(result.counts) == {"control": 2, "treatment": 1}
+    units = shop.table("experiments").unit_id.execute()
+    assert sorted(units) == ["A", "A", "C", "M1"]
+
+
+def test_loads_through_ingest_merge_people(tmp_path):
+    """The site's data, then a marketplace export (its buyer, an identity and an order) in
+    a second load: the buyer is the site's customer, and a re-load changes nothing."""
+    import pyarrow.parquet as pq
+
+    from shopscope.ingest import ingest_file
+    from shopscope.store import Workspace
+
+    def write(folder, **tables):
+        folder.mkdir()
+        for name, rows in tables.items():
+            pq.write_table(_arrow(name, rows), folder / f"{name}.parquet")
+        return folder
+
+    site = write(tmp_path / "site", customers=[CUSTOMERS[0], CUSTOMERS[2]],
+                 orders=[ORDERS[0], ORDERS[2]])
+    market = write(tmp_path / "market", customers=[CUSTOMERS[1]],
+                   identities=[{"customer_id": "tm-77", "channel": "email_sha256",
+                                "external_id": ANN}],
+                   orders=[ORDERS[1]])
+    with Workspace.create(tmp_path / "ws") as ws:
+        ingest_file(ws, site, preset="canonical")
+        assert summary(ws.store)["buyers"] == 2
+        ingest_file(ws, market, preset="canonical")
+        assert summary(ws.store)["buyers"] == 2  # tm-77 is A: still A and C
+        assert summary(ws.store)["orders"] == 3
+        ingest_file(ws, market, preset="canonical", force=True)
+        assert ws.store.row_count("customers") == 3
+        assert summary(ws.store)["orders"] == 3
+        assert ws.store.person_of("tm-77") == "A"

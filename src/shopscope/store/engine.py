@@ -248,6 +248,15 @@ class Store:
             self._people = merged
         return self._people  # type: ignore[return-value]
 
+    def person_of(self, customer_id: str) -> str:
+        """The person id a stored customer id counts as (itself unless merged): for
+        drill-down from a raw id, such as a marketplace buyer's, to its person."""
+        merged = self.person_map()
+        if merged is None:
+            return customer_id
+        hit = merged.filter(merged.customer_id == customer_id).person_id.execute()
+        return str(hit.iloc[0]) if len(hit) else customer_id
+
     def _wrote(self, name: str) -> None:
         """After a write: the person map follows customers and identities (at the end of
         the transaction, so that a load and its people commit together)."""
@@ -361,9 +370,8 @@ class Store:
         if self.catalog is not None:
             self._out_of_range.clear()
             try:
-                with self.catalog.transaction():
-                    with self._people_follow():
-                        yield
+                with self.catalog.transaction(), self._people_follow():
+                    yield
             finally:
                 self._out_of_range.clear()
             return
