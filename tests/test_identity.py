@@ -305,3 +305,18 @@ def test_loads_through_ingest_merge_people(tmp_path):
         assert ws.store.row_count("customers") == 3
         assert summary(ws.store)["orders"] == 3
         assert ws.store.person_of("tm-77") == "A"
+
+
+def test_person_lookup_keeps_scans_inlined(shop):
+    """The events read twice by a funnel stay a scan (NOT MATERIALIZED) with the person
+    lookup joined in; a real join in a CTE is still computed once."""
+    from shopscope.store.execute import duckdb_sql
+
+    ev = shop.table("events")
+    views = ev.filter(ev.event_type == "view")
+    sql = duckdb_sql(views.join(views.view(), "user_id").count())
+    assert "_person_map" in sql and "AS NOT MATERIALIZED" in sql
+    o = shop.table("orders", raw=True).select("order_id", "customer_id")
+    per = o.join(shop.table("customers", raw=True).select("customer_id", "email"),
+                 "customer_id")
+    assert "NOT MATERIALIZED" not in duckdb_sql(per.join(per.view(), "order_id").count())
