@@ -138,7 +138,7 @@ class Store:
         self._scratch: str | None = None
         # Tables known to hold rows outside TIME_RANGE (checked once; writes reset it).
         self._out_of_range: dict[str, bool] = {}
-        # The person map when it merges anyone (None: it does not; unset: not read yet),
+        # The person map when it merges anyone (None: it does not; False: not read yet),
         # and whether a write to customers/identities awaits its recomputation.
         self._people: ibis.Table | None | bool = False
         self._people_stale = False
