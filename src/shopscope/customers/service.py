@@ -592,6 +592,7 @@ def profile(ctx: Context, params: ProfileParams, viewer: Viewer) -> Profile:
     """One customer: attributes (PII masked unless ``viewer`` is an admin), stage, RFM
     values and segments, tags, CLV and P(alive), and the last 50 orders."""
     customer_id, shown = _customer_ref(ctx, params.customer_id, viewer)
+    customer_id = ctx.store.person_of(customer_id)  # a merged id shows its person
     p = params.model_copy(update={"customer_id": customer_id,
                                   "as_of": _as_of(ctx, params.as_of)})
     day = p.as_of

@@ -154,7 +154,7 @@ def rejects(ctx: Context, params: RejectsParams, *, masked: bool) -> Rows:
 
 
 def _customers(ctx: Context, pii: Pii, key: str | None) -> ir.Table:
-    return protect(ctx.store.table("customers"), pii, key).order_by("customer_id")
+    return protect(ctx.store.table("customers", raw=True), pii, key).order_by("customer_id")
 
 
 def customers(ctx: Context, params: CustomersParams, *, key: str | None) -> Rows:

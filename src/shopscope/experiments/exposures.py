@@ -92,7 +92,7 @@ def stored_repeat_check(staged: ir.Table, store: TableSource) -> Any:
     need = {"experiment_id", "unit_id", "variant"}
     if not need <= set(staged.columns) or not _has_table(store, "experiments"):
         return None
-    bad = _key(staged).isin(_key(store.table("experiments")))
+    bad = _key(staged).isin(_key(_stored(store)))
     return Check("experiment_id+unit_id", STORED_REASON, bad, _json_value(staged))
 
 
@@ -103,7 +103,7 @@ def stored_repeat_note(staged: ir.Table, check: Any, store: TableSource,
     if check is None:
         return None
     again = staged.filter(check.bad.fill_null(False))
-    other = ~_in_arm(again).isin(_in_arm(store.table("experiments")))
+    other = ~_in_arm(again).isin(_in_arm(_stored(store)))
     per_exp = again.group_by("experiment_id").aggregate(
         units=again.unit_id.nunique(), rows=again.count(),
         moved=again.unit_id.nunique(where=other))
@@ -135,6 +135,14 @@ def ingest_note(staged: ir.Table, execute: Any) -> str | None:
     return ("experiments: repeated assignments (" + "; ".join(parts) + "); the earliest "
             "exposure of each unit is kept, the other rows go to _rejects, and `experiment "
             "analyze` excludes units in more than one arm (multi_arm policy)")
+
+
+def _stored(store: TableSource) -> ir.Table:
+    """The assignments as stored (unit ids, not people): what a load is checked against."""
+    try:
+        return store.table("experiments", raw=True)  # type: ignore[call-arg]
+    except TypeError:  # a plain TableSource has no people to resolve
+        return store.table("experiments")
 
 
 def _has_table(store: TableSource, name: str) -> bool:

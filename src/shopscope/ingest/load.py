@@ -109,7 +109,7 @@ def _refs(batch: Batch, batches: dict[str, Batch], store: Store) -> list[Check]:
             continue
         ref_table, ref_col = col.references.split(".")
         dtype = get_table(ref_table).column(ref_col).dtype
-        existing = store.table(ref_table)
+        existing = store.table(ref_table, raw=True)
         known = existing.select(existing[ref_col].cast(dtype).name(ref_col))
         if ref_table in batches:
             adding = batches[ref_table].staged
@@ -172,7 +172,7 @@ def _new_rows(store: Store, table: str, rows: ir.Table) -> ir.Table:
     spec = get_table(table)
     if store.row_count(table) == 0:
         return rows
-    existing = store.table(table)
+    existing = store.table(table, raw=True)
     if spec.primary_key:
         # A nullable key part (marketing_spend.campaign_id) must match null to null.
         preds = [rows[k].identical_to(existing[k]) if spec.column(k).nullable

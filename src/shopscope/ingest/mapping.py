@@ -840,7 +840,7 @@ def _reference_checks(plan: _Plan, stage: ir.Table, derived: set[str]) -> list[C
         target, target_col = col.references.split(".")
         if target in derived:
             continue
-        existing = plan.store.table(target)
+        existing = plan.store.table(target, raw=True)
         known = existing.select(existing[target_col].cast(col.dtype).name(target_col))
         check = reference_check(stage, c, known, target_col, col.references)
         checks.append(Check(plan.label_of(c), check.reason, check.bad, check.value))

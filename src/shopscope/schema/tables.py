@@ -127,11 +127,16 @@ _TABLES = (
         "identities",
         (
             Column("customer_id", "string", nullable=False, references="customers.customer_id"),
-            Column("channel", "string", nullable=False),
+            Column("channel", "string", nullable=False,
+                   description="identifier kind: email (address or SHA-256), phone, member, "
+                   "customer (another customer id), or a channel's buyer id (tmall, jd, …)"),
             Column("external_id", "string", nullable=False),
         ),
-        primary_key=("channel", "external_id"),
-        description="Omni-channel identity map: the id a channel knows a customer by.",
+        # Several customer ids may hold one identifier: that is how they become one person
+        # (docs/identity.md).
+        primary_key=("customer_id", "channel", "external_id"),
+        description="Identifiers of customers across channels; customer ids sharing one are "
+        "one person (docs/identity.md).",
     ),
     TableSpec(
         "products",

@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from shopscope.errors import ShopscopeError, UnsupportedOnEngine
 from shopscope.schema import TABLES, get_table
+from shopscope.store import people
 
 # SQL types of the schema's dtypes, for columns added to tables made by older versions.
 _SQL_TYPES = {
@@ -61,6 +62,7 @@ _META_SCHEMAS = {
             "loaded_at": "timestamp",
         }
     ),
+    people.PERSON_MAP: people.PERSON_MAP_SCHEMA,
 }
 _LOADS_SCHEMA = ibis.schema({"load_id": "int64", "started_at": "timestamp"})
 
@@ -143,6 +145,11 @@ class Store:
         self._out_of_range: dict[str, bool] = {}
         self._load: Load | None = None  # the load being written (see :meth:`load`)
         self._depth = 0  # open transactions; nested ones join the outermost
+        # The person map when it merges anyone (None: it does not; False: not read yet),
+        # and whether a write to customers/identities awaits its recomputation.
+        self._people: ibis.Table | bool | None = False
+        self._people_stale = False
+        self._in_transaction = False
 
     @property
     def engine(self) -> str:
@@ -160,6 +167,7 @@ class Store:
         commit = self.catalog.commit_id()
         if commit != self._seen:
             self._out_of_range.clear()
+            self._people = False
             self._seen = commit
         return commit
 
@@ -182,11 +190,13 @@ class Store:
             else:
                 self._add_new_columns(name)
         for name, schema in _META_SCHEMAS.items():
+            # the person map is derived and rewritten whole: no load owns its rows
+            track = tagged and name != people.PERSON_MAP
             if name not in existing:
-                if tagged:
+                if track:
                     schema = ibis.schema({**schema, LOAD_COLUMN: "int64"})
                 self.backend.create_table(name, schema=schema)
-            elif tagged:
+            elif track:
                 self._add_load_column(name)
         if tagged and LOADS not in existing:
             self.backend.create_table(LOADS, schema=_LOADS_SCHEMA)
@@ -200,6 +210,8 @@ class Store:
         if LOAD_COLUMN not in self.backend.table(name).columns:
             self.backend.raw_sql(f'ALTER TABLE "{name}" ADD COLUMN "{LOAD_COLUMN}" BIGINT'
                                  ).fetchall()
+        if people.PERSON_MAP not in existing and existing & {"customers", "identities"}:
+            people.refresh(self)  # a workspace made before people were resolved
 
     def _add_new_columns(self, name: str) -> None:
         """Give a table made by an older shopscope the nullable columns added to the schema
@@ -222,8 +234,14 @@ class Store:
             else:
                 self.backend.raw_sql(f"ALTER TABLE `{name}` ADD COLUMNS (`{col.name}` {sql_type})")
 
-    def table(self, name: str) -> ibis.Table:
+    def table(self, name: str, *, raw: bool = False) -> ibis.Table:
         """A canonical table; an empty one of the right schema if nothing was loaded.
+
+        Analyses count people: when ``identities`` (or shared e-mails and phones) merge
+        customer ids, ``orders``, ``returns``, ``events`` and ``experiments`` carry the person
+        id in place of the customer id and ``customers`` has one row per person (see
+        :mod:`shopscope.store.people`). ``raw=True`` gives the rows as stored: ingestion
+        (keys, references) and drill-down read those.
 
         Rows whose time column lies outside ``TIME_RANGE`` (1900 to 2199) are left out:
         ingestion refuses such dates, but a row that got in another way (dated 9999, say)
@@ -235,13 +253,16 @@ class Store:
             if LOAD_COLUMN in t.columns:  # bookkeeping of the commit protocol, not data
                 t = t.drop(LOAD_COLUMN)
             bounded = _in_time_range(t, name)
-            if bounded is None:
+            if bounded is not None:
+                if name not in self._out_of_range:
+                    self._out_of_range[name] = self.out_of_range(name) > 0
+                # Only a table that has such rows gets the filter: the tuned queries over
+                # clean data keep their plans (and their speed).
+                t = t.filter(bounded) if self._out_of_range[name] else t
+            if raw or (name not in people.PERSON_COLUMNS and name != "customers"):
                 return t
-            if name not in self._out_of_range:
-                self._out_of_range[name] = self.out_of_range(name) > 0
-            # Only a table that has such rows gets the filter: the tuned queries over
-            # clean data keep their plans (and their speed).
-            return t.filter(bounded) if self._out_of_range[name] else t
+            merged = self.person_map()
+            return t if merged is None else people.resolved(t, name, merged)
         spec = TABLES.get(name)
         if spec is None:
             schema = _META_SCHEMAS.get(name)
@@ -249,6 +270,39 @@ class Store:
                 raise ShopscopeError(f"no table {name!r} in {self.url or self.engine}")
             return ibis.memtable(pa.Table.from_pylist([], schema=schema.to_pyarrow()))
         return ibis.memtable(pa.Table.from_pylist([], schema=spec.ibis_schema().to_pyarrow()))
+
+    def person_map(self) -> ibis.Table | None:
+        """``_person_map`` (customer id → person id) when it merges anyone, else None."""
+        if self._people is False:
+            merged = None
+            if self.has_table(people.PERSON_MAP):
+                t = self.backend.table(people.PERSON_MAP)
+                merged = t if int(t.count().execute()) else None
+            self._people = merged
+        return self._people  # type: ignore[return-value]
+
+    def person_of(self, customer_id: str) -> str:
+        """The person id a stored customer id counts as (itself unless merged): for
+        drill-down from a raw id, such as a marketplace buyer's, to its person."""
+        merged = self.person_map()
+        if merged is None:
+            return customer_id
+        hit = merged.filter(merged.customer_id == customer_id).person_id.execute()
+        return str(hit.iloc[0]) if len(hit) else customer_id
+
+    def _wrote(self, name: str) -> None:
+        """After a write: the person map follows customers and identities (at the end of
+        the transaction, so that a load and its people commit together)."""
+        self._out_of_range.pop(name, None)
+        if name in ("customers", "identities"):
+            self._people_stale = True
+            if not self._in_transaction:
+                self._refresh_people()
+
+    def _refresh_people(self) -> None:
+        self._people_stale = False
+        people.refresh(self)
+        self._people = False
 
     def out_of_range(self, name: str) -> int:
         """Rows of ``name`` hidden by :meth:`table` for an implausible time."""
@@ -259,7 +313,7 @@ class Store:
         return 0 if bounded is None else int(t.filter(~bounded).count().execute())
 
     def row_count(self, name: str) -> int:
-        return int(self.table(name).count().execute()) if self.has_table(name) else 0
+        return int(self.table(name, raw=True).count().execute()) if self.has_table(name) else 0
 
     def insert(self, name: str, expr: ibis.Table) -> None:
         """Append rows; inside :meth:`load` they are tagged with the load's id."""
@@ -267,10 +321,11 @@ class Store:
         if self.catalog is not None:
             with self._spark_frame(expr) as frame:
                 self.catalog.append(name, frame)
-            return
-        if self._load is not None and LOAD_COLUMN in self.backend.table(name).columns:
-            expr = expr.mutate(**{LOAD_COLUMN: ibis.literal(self._load.id, "int64")})
-        self.backend.insert(name, expr)
+        else:
+            if self._load is not None and LOAD_COLUMN in self.backend.table(name).columns:
+                expr = expr.mutate(**{LOAD_COLUMN: ibis.literal(self._load.id, "int64")})
+            self.backend.insert(name, expr)
+        self._wrote(name)
 
     def replace(self, name: str, expr: ibis.Table) -> None:
         """Replace a whole table's rows (small derived tables such as products). On DuckDB
@@ -280,8 +335,10 @@ class Store:
         if self.catalog is not None:
             with self._spark_frame(expr) as frame:
                 self.catalog.overwrite(name, frame)
-            return
-        self.backend.create_table(name, expr, overwrite=True)
+        else:
+            self.backend.create_table(name, expr, overwrite=True)
+        if name != people.PERSON_MAP:
+            self._wrote(name)
 
     @contextlib.contextmanager
     def _spark_frame(self, expr: ibis.Table) -> Iterator[Any]:
@@ -353,7 +410,7 @@ class Store:
         if self.catalog is not None:
             self._out_of_range.clear()
             try:
-                with self.catalog.transaction():
+                with self.catalog.transaction(), self._people_follow():
                     yield
             finally:
                 self._out_of_range.clear()
@@ -361,7 +418,8 @@ class Store:
         if self.engine != "duckdb" or self._depth:  # a nested block joins the outer one
             self._depth += 1
             try:
-                yield
+                with self._people_follow():
+                    yield
             finally:
                 self._depth -= 1
             return
@@ -370,7 +428,8 @@ class Store:
         raw("BEGIN TRANSACTION").fetchall()
         self._depth = 1
         try:
-            yield
+            with self._people_follow():
+                yield
         except BaseException:
             raw("ROLLBACK").fetchall()
             raise
@@ -455,7 +514,26 @@ class Store:
             raise
         raw("COMMIT").fetchall()
         self._out_of_range.clear()
+        if {"customers", "identities"} & set(self.list_tables()):
+            people.refresh(self)  # the torn load's customers may have merged people
         return torn
+
+    @contextlib.contextmanager
+    def _people_follow(self) -> Iterator[None]:
+        """Inside a transaction: recompute the person map once, at its end, if the block
+        wrote customers or identities."""
+        outer = self._in_transaction
+        self._in_transaction = True
+        try:
+            yield
+            if self._people_stale and not outer:
+                self._refresh_people()
+        except BaseException:
+            self._people_stale = False
+            raise
+        finally:
+            self._in_transaction = outer
+            self._people = False  # what was read inside may be rolled back
 
     def data_version(self) -> str:
         """Changes whenever an ingestion commits: the key for caches."""

@@ -26,6 +26,8 @@ import sqlglot
 import sqlglot.expressions as sge
 from sqlglot.tokens import TokenType
 
+from shopscope.store.people import PERSON_MAP
+
 __all__ = ["duckdb_sql", "execute", "hint_ctes", "inline_scans", "stored"]
 
 #: Name prefix of the relations made by :func:`stored`.
@@ -39,7 +41,20 @@ _WORK = (sge.Join, sge.AggFunc, sge.Window, sge.Distinct, sge.Group, sge.SetOper
 def _scan_only(body: sge.Expression) -> bool:
     if not isinstance(body, sge.Select):
         return False
-    return next(body.find_all(*_WORK), None) is None
+    return all(_person_lookup(node) for node in body.find_all(*_WORK))
+
+
+def _person_lookup(node: sge.Expression) -> bool:
+    """A join that only reads ``_person_map`` (the customer id → person id lookup that
+    :meth:`Store.table` adds when identities merge customers) is part of a scan: repeating
+    a join with that small table is far cheaper than storing the large table it renames
+    (the 100M-event funnel's CTE above). Anything else it holds is real work."""
+    if not isinstance(node, sge.Join):
+        return False
+    other = node.this
+    tables = {t.name for t in other.find_all(sge.Table)}
+    return tables == {PERSON_MAP} and next(
+        (n for n in other.find_all(*_WORK) if n is not other), None) is None
 
 
 def stored(table: ir.Table, name: str) -> ir.Table:
