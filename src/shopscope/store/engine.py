@@ -200,6 +200,8 @@ class Store:
                 self._add_load_column(name)
         if tagged and LOADS not in existing:
             self.backend.create_table(LOADS, schema=_LOADS_SCHEMA)
+        if people.PERSON_MAP not in existing and existing & {"customers", "identities"}:
+            people.refresh(self)  # a workspace made before people were resolved
 
     @property
     def _tracks_loads(self) -> bool:
@@ -210,8 +212,6 @@ class Store:
         if LOAD_COLUMN not in self.backend.table(name).columns:
             self.backend.raw_sql(f'ALTER TABLE "{name}" ADD COLUMN "{LOAD_COLUMN}" BIGINT'
                                  ).fetchall()
-        if people.PERSON_MAP not in existing and existing & {"customers", "identities"}:
-            people.refresh(self)  # a workspace made before people were resolved
 
     def _add_new_columns(self, name: str) -> None:
         """Give a table made by an older shopscope the nullable columns added to the schema
@@ -279,7 +279,7 @@ class Store:
                 t = self.backend.table(people.PERSON_MAP)
                 merged = t if int(t.count().execute()) else None
             self._people = merged
-        return self._people  # type: ignore[return-value]
+        return self._people if isinstance(self._people, ibis.Table) else None
 
     def person_of(self, customer_id: str) -> str:
         """The person id a stored customer id counts as (itself unless merged): for

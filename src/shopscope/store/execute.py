@@ -44,7 +44,7 @@ def _scan_only(body: sge.Expression) -> bool:
     return all(_person_lookup(node) for node in body.find_all(*_WORK))
 
 
-def _person_lookup(node: sge.Expression) -> bool:
+def _person_lookup(node: sge.Expr) -> bool:
     """A join that only reads ``_person_map`` (the customer id → person id lookup that
     :meth:`Store.table` adds when identities merge customers) is part of a scan: repeating
     a join with that small table is far cheaper than storing the large table it renames
