@@ -25,8 +25,6 @@ ENGINES = {"duckdb", "pyspark"}
 
 #: (rule, importer, imported): why it is still there.
 KNOWN: dict[tuple[str, str, str], str] = {
-    ("platform-up", "shopscope.ingest.load", "shopscope.experiments.exposures"):
-        "the experiments table's repeated-unit rule lives in the area; moves to ingest",
     # adapters that still reach into other adapters (the service layer replaces them)
 }
 

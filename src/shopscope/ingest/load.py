@@ -135,7 +135,7 @@ def validate_batches(
                   else schema_checks(batch.staged, spec))
         checks += batch.extra_checks
         if batch.table == "experiments":  # exposure logs repeat units: keep the earliest
-            from shopscope.experiments.exposures import (
+            from shopscope.ingest.exposures import (
                 ingest_note,
                 repeated_assignment_check,
                 stored_repeat_check,
