@@ -124,7 +124,7 @@ def ingest_note(staged: ir.Table, execute: Any) -> str | None:
 def stored_assignments(store: Any) -> ir.Table:
     """The assignments as stored (unit ids, not people): what a load is checked against."""
     try:
-        return store.table("experiments", raw=True)  # type: ignore[call-arg]
+        return store.table("experiments", raw=True)
     except TypeError:  # a plain TableSource has no people to resolve
         return store.table("experiments")
 
