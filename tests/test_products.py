@@ -179,16 +179,16 @@ TOY = {"b1": "ABC", "b2": "AB", "b3": "AC", "b4": "BC", "b5": "ABCD"}
 def toy():
     store = connect("duckdb://")
     when = dt.datetime(2024, 3, 1)
-    orders = [dict(order_id=o, customer_id=None, ordered_at=when, channel="web",
-                   status="completed", gross_amount=10.0 * len(items), discount_amount=0.0,
-                   shipping_amount=0.0, net_amount=10.0 * len(items), currency="EUR")
+    orders = [{"order_id": o, "customer_id": None, "ordered_at": when, "channel": "web",
+                   "status": "completed", "gross_amount": 10.0 * len(items), "discount_amount": 0.0,
+                   "shipping_amount": 0.0, "net_amount": 10.0 * len(items), "currency": "EUR"}
               for o, items in TOY.items()]
     # a cancelled order holding D counts in no basket
     orders.append({**orders[0], "order_id": "x", "status": "cancelled"})
-    lines = [dict(order_id=o, line_no=i + 1, product_id=p, quantity=1, unit_price=10.0,
-                  discount_amount=0.0)
+    lines = [{"order_id": o, "line_no": i + 1, "product_id": p, "quantity": 1, "unit_price": 10.0,
+                  "discount_amount": 0.0}
              for o, items in {**TOY, "x": "DD"}.items() for i, p in enumerate(items)]
-    products = [dict(product_id=p, category="x" if p in "AB" else "y") for p in "ABCD"]
+    products = [{"product_id": p, "category": "x" if p in "AB" else "y"} for p in "ABCD"]
     for name, rows in (("orders", orders), ("order_items", lines), ("products", products)):
         schema = get_table(name).ibis_schema().to_pyarrow()
         store.backend.create_table(name, pa.Table.from_pylist(rows, schema=schema))

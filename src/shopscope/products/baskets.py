@@ -102,13 +102,13 @@ def _rule(ante: list[ir.Value], cons: list[ir.Value], n_ac: ir.Value, n_a: ir.Va
     s_a = n_a.cast("float64") / n
     s_c = n_c.cast("float64") / n
     conf = s_ac / s_a
-    return dict(
-        antecedents=ibis.array(ante), consequents=ibis.array(cons),
-        antecedent_support=s_a, consequent_support=s_c, support=s_ac,
-        confidence=conf, lift=conf / s_c, leverage=s_ac - s_a * s_c,
-        conviction=(conf == 1.0).ifelse(ibis.literal(float("inf")),
+    return {
+        "antecedents": ibis.array(ante), "consequents": ibis.array(cons),
+        "antecedent_support": s_a, "consequent_support": s_c, "support": s_ac,
+        "confidence": conf, "lift": conf / s_c, "leverage": s_ac - s_a * s_c,
+        "conviction": (conf == 1.0).ifelse(ibis.literal(float("inf")),
                                         (1.0 - s_c) / (1.0 - conf)),
-        count=n_ac, basket_value=value)
+        "count": n_ac, "basket_value": value}
 
 
 def rules(tables: TableSource, start: dt.datetime | None, stop: dt.datetime | None, *,

@@ -77,8 +77,8 @@ def table(
     from shopscope.products import service as svc
 
     _check(fmt)
-    params = svc.TableParams(**_range(start, end), level=level, category=category,
-                             search=search, sort=sort, desc=not asc, limit=limit)
+    params = svc.make(svc.TableParams, **_range(start, end), level=level, category=category,
+                      search=search, sort=sort, desc=not asc, limit=limit)
     result, currency = _run(workspace, lambda ctx: svc.product_table(ctx, params))
     key = "product_id" if level == "product" else "category"
     if fmt != "table":
@@ -103,7 +103,7 @@ def detail(
     """One product: its numbers, trend, funnel, return reasons and what is bought with it."""
     from shopscope.products import service as svc
 
-    params = svc.DetailParams(product_id=product_id, **_range(start, end))
+    params = svc.make(svc.DetailParams, product_id=product_id, **_range(start, end))
     d, currency = _run(workspace, lambda ctx: svc.product_detail(ctx, params))
     name = d.info.get("name") or ""
     console.print(f"[bold]{product_id}[/] {name} · {d.info.get('category') or ''} · "
@@ -144,9 +144,9 @@ def rules(
     from shopscope.products import service as svc
 
     _check(fmt)
-    params = svc.RuleParams(**_range(start, end), level=level, min_support=min_support,
-                            min_confidence=min_confidence, min_lift=min_lift,
-                            max_len=max_len, sort=sort, limit=limit)
+    params = svc.make(svc.RuleParams, **_range(start, end), level=level,
+                      min_support=min_support, min_confidence=min_confidence,
+                      min_lift=min_lift, max_len=max_len, sort=sort, limit=limit)
     out, currency = _run(workspace, lambda ctx: svc.rules(ctx, params))
     frame = out.rules.drop(columns=["basket_value"])
     table_ = fmt == "table"
@@ -173,8 +173,8 @@ def bundles(
     from shopscope.products import service as svc
 
     _check(fmt)
-    params = svc.BundleParams(**_range(start, end), min_support=min_support, max_len=max_len,
-                              limit=limit)
+    params = svc.make(svc.BundleParams, **_range(start, end), min_support=min_support,
+                      max_len=max_len, limit=limit)
     out, currency = _run(workspace, lambda ctx: svc.bundles(ctx, params))
     frame = out.bundles.copy()
     frame["items"] = [_items(v, out.names, fmt == "table") for v in frame["items"]]

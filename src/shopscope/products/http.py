@@ -140,7 +140,7 @@ def _export(frame: pd.DataFrame) -> pd.DataFrame:
 @router.get("/api/products", response_model=PerfPage, responses=_FILES)
 def get_products(
     state: State, user: CurrentUser,
-    start: dt.date | None = None, end: dt.date | None = Query(None, description="inclusive"),
+    start: dt.date | None = None, end: dt.date | None = None,
     level: svc.Level = "product", category: str | None = Query(None, max_length=200),
     search: str | None = Query(None, max_length=100), sort: svc.SortKey = "gmv",
     desc: bool = True, offset: int = Query(0, ge=0, le=10_000_000),
@@ -148,8 +148,8 @@ def get_products(
 ):
     """Every SKU's (or category's) performance over ``start``..``end``, sorted and
     filtered, with GMV sparklines; ``format=csv|parquet`` downloads every matching row."""
-    params = svc.TableParams(start=start, end=end, level=level, category=category,
-                             search=search, sort=sort, desc=desc, offset=offset, limit=limit)
+    params = svc.make(svc.TableParams, start=start, end=end, level=level, category=category,
+                      search=search, sort=sort, desc=desc, offset=offset, limit=limit)
     if format != "json":
         rows = svc.product_table(state, params.model_copy(update={"limit": 1})).filtered
         return download(_export(rows), format, f"products-{level}")
@@ -174,7 +174,7 @@ def get_products(
 def get_overview(state: State, user: CurrentUser, start: dt.date | None = None,
                  end: dt.date | None = None):
     """The long tail (Pareto of GMV by SKU), 动销率 and the new SKUs' first-30-day sales."""
-    over = svc.overview(state, svc.RangeParams(start=start, end=end))
+    over = svc.overview(state, svc.make(svc.RangeParams, start=start, end=end))
     return OverviewOut(start=over.range.start, end=over.range.end, pareto=over.pareto,
                        skus_80=over.skus_80, sell_through=over.sell_through,
                        new_products=_records(over.new_products))
@@ -196,8 +196,8 @@ def get_rules(
     """Frequently bought together: rules A → C over the baskets (non-cancelled orders) of
     the range, with support, confidence, lift, leverage and conviction (as mlxtend's
     ``association_rules``)."""
-    out = svc.rules(state, svc.RuleParams(
-        start=start, end=end, level=level, min_support=min_support,
+    out = svc.rules(state, svc.make(
+        svc.RuleParams, start=start, end=end, level=level, min_support=min_support,
         min_confidence=min_confidence, min_lift=min_lift, max_len=max_len, sort=sort,
         limit=limit))
     if format != "json":
@@ -219,8 +219,8 @@ def get_bundles(state: State, user: CurrentUser, start: dt.date | None = None,
                 format: Format = "json"):
     """Bundle suggestions: pairs and triples by expected added basket value, with their
     co-purchase rate and the AOV of the baskets holding them."""
-    out = svc.bundles(state, svc.BundleParams(start=start, end=end, min_support=min_support,
-                                              max_len=max_len, limit=limit))
+    out = svc.bundles(state, svc.make(svc.BundleParams, start=start, end=end,
+                                      min_support=min_support, max_len=max_len, limit=limit))
     if format != "json":
         return download(_export(out.bundles), format, "product-bundles")
     items = [BundleOut(items=list(r["items"]), count=int(r["count"]), support=r["support"],
@@ -235,8 +235,8 @@ def get_product(state: State, user: CurrentUser, product_id: str,
                 start: dt.date | None = None, end: dt.date | None = None):
     """One SKU: its performance, trend, funnel, return reasons and what is bought with it."""
     try:
-        d = svc.product_detail(state, svc.DetailParams(product_id=product_id, start=start,
-                                                       end=end))
+        d = svc.product_detail(state, svc.make(svc.DetailParams, product_id=product_id,
+                                               start=start, end=end))
     except svc.ProductNotFound as exc:
         raise ApiError(404, "not_found", exc.message, exc.hint) from None
     row = None if d.row is None else {

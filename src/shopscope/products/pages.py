@@ -15,9 +15,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
-from pydantic import ValidationError
 
-from shopscope.errors import OptionError
 from shopscope.products import service as svc
 from shopscope.ui.charts import COLORS, PLOT_CONFIG, json_safe, layout
 from shopscope.ui.deps import State
@@ -37,16 +35,9 @@ PAGE_SIZE = 50
 
 
 def _params(cls: type[svc.Params], query: Mapping[str, str], **extra: Any) -> Any:
-    """The service's parameters from the query string (empty values left out); a bad value
-    is an :class:`OptionError` naming the field."""
+    """The service's parameters from the query string (empty values left out)."""
     fields = {k: v for k, v in query.items() if k in cls.model_fields and v != ""}
-    try:
-        return cls(**{**fields, **extra})
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        name = ".".join(str(x) for x in first["loc"]) or "query"
-        raise OptionError(f"{name}: {first['msg']}",
-                          hint="fix or remove it in the address") from None
+    return svc.make(cls, **{**fields, **extra})
 
 
 def _fmt(t: Translator, col: str, value: object, currency: str) -> str:
@@ -200,7 +191,7 @@ def bundles_page(request: Request, state: State, session: PageSession) -> HTMLRe
     query = dict(request.query_params)
     query.pop("lang", None)
     rp = _params(svc.RuleParams, query, limit=50)
-    bp = svc.BundleParams(start=rp.start, end=rp.end, max_len=rp.max_len,
+    bp = svc.make(svc.BundleParams, start=rp.start, end=rp.end, max_len=rp.max_len,
                           min_support=rp.min_support, limit=30)
     currency = state.workspace.settings.currency
     out = svc.rules(state, rp)
@@ -211,7 +202,7 @@ def bundles_page(request: Request, state: State, session: PageSession) -> HTMLRe
                         for c in ("support", "confidence", "lift", "leverage", "conviction")],
               "count": t.count(r["count"])}
              for r in out.top.to_dict("records")]
-    bundles = [{"items": _items_label(r["items"], bund.names),
+    bundles = [{"members": _items_label(r["items"], bund.names),
                 "cells": [(c, _fmt(t, c, r[c], currency))
                           for c in ("added_value", "co_rate", "aov", "price")],
                 "count": t.count(r["count"])}

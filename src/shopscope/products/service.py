@@ -12,10 +12,10 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, TypeVar
 
 import pandas as pd
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from shopscope.core.periods import DateRange, data_span
 from shopscope.core.service import Context, Params
@@ -23,6 +23,7 @@ from shopscope.errors import OptionError, ShopscopeError
 from shopscope.products import baskets as bq
 from shopscope.products import metrics as pq
 
+P = TypeVar("P", bound=Params)
 Level = Literal["product", "category"]
 SortKey = Literal["gmv", "net_sales", "units", "orders", "buyers", "repeat_share",
                   "avg_price", "discount_rate", "return_rate", "views", "view_to_cart",
@@ -37,6 +38,19 @@ class ProductNotFound(ShopscopeError, LookupError):
     """A product id the catalogue and the order lines do not know."""
 
     exit_code = 1
+
+
+def make(cls: type[P], **fields: object) -> P:
+    """``cls(**fields)``, with a validation failure raised as an :class:`OptionError` that
+    names the field (the CLI exits with 2, the API and the pages answer 422)."""
+    try:
+        return cls(**fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        text = str(first["msg"]).removeprefix("Value error, ")
+        raise OptionError(f"{where}: {text}" if where else text,
+                          hint="see the allowed values in the API docs or --help") from None
 
 
 # -- ranges ------------------------------------------------------------------------------
