@@ -16,3 +16,4 @@ def products_page(state: AppState) -> None:
     """The default product table and the overview (treemap, Pareto, 动销率)."""
     svc.product_table(state, svc.TableParams(limit=PAGE_SIZE))
     svc.overview(state, svc.RangeParams())
+    svc.categories(state)
