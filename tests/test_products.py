@@ -201,7 +201,7 @@ def _by_rule(frame: pd.DataFrame) -> dict:
 
 
 def test_rules_on_the_five_basket_toy_by_hand(toy):
-    got = _by_rule(rule_expr(toy, None, None, min_support=0.3).execute())
+    got = _by_rule(rule_expr(toy, None, None, min_support=0.3, values=True).execute())
     assert len(got) == 12  # AB, AC, BC both ways; ABC six ways; D (1 of 5) is pruned
     ab = got[("A",), ("B",)]
     assert ab["support"] == pytest.approx(0.6) and ab["confidence"] == pytest.approx(0.75)

@@ -49,40 +49,60 @@ def baskets(tables: TableSource, start: dt.datetime | None, stop: dt.datetime | 
 
 
 def itemsets(tables: TableSource, start: dt.datetime | None, stop: dt.datetime | None, *,
-             min_support: float, level: str = "product",
-             max_len: int = 3) -> tuple[ir.Table, ir.Table, ir.Table | None, ir.Table | None]:
+             min_support: float, level: str = "product", max_len: int = 3,
+             values: bool = False) -> tuple[ir.Table, ir.Table, ir.Table | None,
+                                            ir.Table | None]:
     """``(n, items, pairs, triples)``: the basket count (one row ``n``) and the frequent
-    itemsets with their basket count ``count`` and summed basket value ``value``
+    itemsets (columns ``item`` or ``a, b[, c]`` in ascending order) with their basket
+    ``count`` and, with ``values``, the summed basket value ``value``
     (``pairs``/``triples`` None past ``max_len``)."""
-    b = baskets(tables, start, stop, level)
-    n = b.aggregate(n=b.order_id.nunique())
+    # Each step is materialised in the engine (``cache``: a temporary table), since the
+    # later steps and the rules read it several times and would otherwise recompute it.
+    b = baskets(tables, start, stop, level).cache()
+    n = b.aggregate(n=b.order_id.nunique()).cache()
 
     def frequent(t: ir.Table) -> ir.Table:
         t = t.cross_join(n)
-        return t.filter((t["count"] / t.n) >= min_support).drop("n")
+        return t.filter((t["count"] / t.n) >= min_support).drop("n").cache()
 
-    items = frequent(b.group_by("item").agg(count=b.count(), value=b.value.sum()))
+    def sums(t: ir.Table) -> dict[str, ir.Value]:
+        return {"count": t.count(), **({"value": t.value.sum()} if values else {})}
+
+    items = frequent(b.group_by("item").agg(**sums(b)))
     if max_len < 2:
         return n, items, None, None
-    fb = b.semi_join(items, b.item == items.item)
+    # the joins run on small integer ids of the frequent items (numbered in item order,
+    # so id order is item order): hashing and comparing integers beats strings
+    ids = items.select(_item=items.item,
+                       iid=ibis.row_number().over(ibis.window(order_by=items.item)))
+    fb = b.join(ids, b.item == ids._item)
+    fb = fb.select("order_id", "iid", *(["value"] if values else [])).cache()
     x, y = fb.view(), fb.view()
-    xy = x.join(y, (x.order_id == y.order_id) & (x.item < y.item))
-    pair_rows = xy.select(order_id=x.order_id, a=x.item, b=y.item, value=x.value)
-    pairs = frequent(pair_rows.group_by(["a", "b"]).agg(count=pair_rows.count(),
-                                                         value=pair_rows.value.sum()))
+    xy = x.join(y, (x.order_id == y.order_id) & (x.iid < y.iid))
+    pair_rows = xy.select(order_id=x.order_id, a=x.iid, b=y.iid,
+                          **({"value": x.value} if values else {}))
+    pair_ids = frequent(pair_rows.group_by(["a", "b"]).agg(**sums(pair_rows)))
+
+    def named(t: ir.Table, cols: tuple[str, ...]) -> ir.Table:
+        for col in cols:
+            m = ids.view()
+            t = t.join(m, t[col] == m.iid).mutate(**{col: m._item}).drop("_item", "iid")
+        return t
+
+    pairs = named(pair_ids, ("a", "b")).cache()
     if max_len < 3:
         return n, items, pairs, None
     # candidates: a frequent pair (a, b) in the basket plus an item c > b whose pairs
     # (a, c) and (b, c) are frequent too
-    fp = pair_rows.semi_join(pairs, (pair_rows.a == pairs.a) & (pair_rows.b == pairs.b))
+    fp = pair_rows.semi_join(pair_ids, (pair_rows.a == pair_ids.a) & (pair_rows.b == pair_ids.b))
     z = fb.view()
-    abc = fp.join(z, (fp.order_id == z.order_id) & (z.item > fp.b))
-    abc = abc.select(a=fp.a, b=fp.b, c=z.item, value=fp.value)
-    ac, bc = pairs.view(), pairs.view()
+    abc = fp.join(z, (fp.order_id == z.order_id) & (z.iid > fp.b))
+    abc = abc.select(a=fp.a, b=fp.b, c=z.iid, **({"value": fp.value} if values else {}))
+    ac, bc = pair_ids.view(), pair_ids.view()
     abc = abc.semi_join(ac, (abc.a == ac.a) & (abc.c == ac.b))
     abc = abc.semi_join(bc, (abc.b == bc.a) & (abc.c == bc.b))
-    triples = frequent(abc.group_by(["a", "b", "c"]).agg(count=abc.count(),
-                                                          value=abc.value.sum()))
+    triples = named(frequent(abc.group_by(["a", "b", "c"]).agg(**sums(abc))),
+                    ("a", "b", "c")).cache()
     return n, items, pairs, triples
 
 
@@ -94,6 +114,10 @@ def _lookup(t: ir.Table, other: ir.Table, on: dict[str, str], take: dict[str, st
                        **{new: other[c] for new, c in take.items()})
     preds = [t[k] == sel[f"_k{i}"] for i, k in enumerate(on)]
     return t.join(sel, preds, how=how).drop(*(f"_k{i}" for i in range(len(on))))
+
+
+def _value(t: ir.Table) -> ir.Value:
+    return t.value.cast("float64") if "value" in t.columns else ibis.null("float64")
 
 
 def _rule(ante: list[ir.Value], cons: list[ir.Value], n_ac: ir.Value, n_a: ir.Value,
@@ -113,22 +137,22 @@ def _rule(ante: list[ir.Value], cons: list[ir.Value], n_ac: ir.Value, n_a: ir.Va
 
 def rules(tables: TableSource, start: dt.datetime | None, stop: dt.datetime | None, *,
           min_support: float = 0.01, min_confidence: float = 0.0, min_lift: float = 0.0,
-          level: str = "product", max_len: int = 3) -> ir.Table:
+          level: str = "product", max_len: int = 3, values: bool = False) -> ir.Table:
     """Every rule ``A → C`` from the frequent pairs (and triples, when ``max_len`` is 3)
     with ``confidence >= min_confidence`` and ``lift >= min_lift``.
 
     ``antecedents`` and ``consequents`` are sorted arrays of items; ``basket_value`` is the
-    summed gross value of the baskets holding the whole itemset.
+    summed gross value of the baskets holding the whole itemset (null unless ``values``).
     """
     n, items, pairs, triples = itemsets(tables, start, stop, min_support=min_support,
-                                        level=level, max_len=max_len)
+                                        level=level, max_len=max_len, values=values)
     if pairs is None:
         raise ValueError("rules need itemsets of two items or more (max_len >= 2)")
     p = _lookup(pairs, items, {"a": "item"}, {"n_a": "count"})
     p = _lookup(p, items, {"b": "item"}, {"n_b": "count"}).cross_join(n)
     parts = [
-        p.select(**_rule([p.a], [p.b], p["count"], p.n_a, p.n_b, p.value, p.n)),
-        p.select(**_rule([p.b], [p.a], p["count"], p.n_b, p.n_a, p.value, p.n)),
+        p.select(**_rule([p.a], [p.b], p["count"], p.n_a, p.n_b, _value(p), p.n)),
+        p.select(**_rule([p.b], [p.a], p["count"], p.n_b, p.n_a, _value(p), p.n)),
     ]
     if triples is not None:
         t = triples
@@ -137,7 +161,7 @@ def rules(tables: TableSource, start: dt.datetime | None, stop: dt.datetime | No
         for x, y in (("a", "b"), ("a", "c"), ("b", "c")):
             t = _lookup(t, pairs, {x: "a", y: "b"}, {f"n_{x}{y}": "count"})
         t = t.cross_join(n)
-        cnt, val = t["count"], t.value
+        cnt, val = t["count"], _value(t)
         for single, rest, n_rest in (("a", ("b", "c"), "n_bc"), ("b", ("a", "c"), "n_ac"),
                                      ("c", ("a", "b"), "n_ab")):
             restv = [t[r] for r in rest]
@@ -161,7 +185,7 @@ def bundles(tables: TableSource, start: dt.datetime | None, stop: dt.datetime | 
     the rest's average unit price in the window.
     """
     n, items, pairs, triples = itemsets(tables, start, stop, min_support=min_support,
-                                        max_len=max_len)
+                                        max_len=max_len, values=True)
     assert pairs is not None
     orders = _window(tables.table("orders"), "ordered_at", start, stop)
     orders = orders.filter(orders.status != "cancelled")
