@@ -324,7 +324,7 @@ RULE_COLUMNS = ["antecedents", "consequents", "support", "confidence", "lift", "
                 "conviction"]
 
 
-def _rules_frame(frame):  # noqa: ANN001, ANN202 - pandas in, pandas out
+def _rules_frame(frame):  # pandas in, pandas out
     """Rules in one comparable form: items as sorted ``a|b`` text, measures to 10 places."""
     out = frame[RULE_COLUMNS].copy()
     for col in ("antecedents", "consequents"):
@@ -365,7 +365,7 @@ def _retail_rules_mlxtend(p: Params) -> dict:
     lines = items.join(kept, "order_id").select("order_id", "product_id").execute().dropna()
     baskets = lines.groupby("order_id")["product_id"].agg(lambda s: sorted(set(s))).tolist()
 
-    def run():  # noqa: ANN202
+    def run():
         enc = TransactionEncoder()
         dense = pd.DataFrame(enc.fit(baskets).transform(baskets), columns=enc.columns_)
         frequent = fpgrowth(dense, min_support=RULE_SUPPORT, use_colnames=True, max_len=2)
