@@ -111,6 +111,11 @@ class BundlesOut(BaseModel):
     names: dict[str, str]
 
 
+def _text(value: object) -> str | None:
+    """A text cell for JSON: None for null (pandas gives NaN for a missing string)."""
+    return value if isinstance(value, str) else None
+
+
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     out = []
     for rec in frame.to_dict("records"):
@@ -158,11 +163,12 @@ def get_products(
     items = []
     for rec in table.rows.to_dict("records"):
         items.append(PerfRow(
-            product_id=rec.get("product_id"), sku=rec.get("sku"), name=rec.get("name"),
+            product_id=_text(rec.get("product_id")), sku=_text(rec.get("sku")),
+            name=_text(rec.get("name")),
             category=str(rec["category"]),
             values={c: finite(rec.get(c)) for c in PERF_COLUMNS},
             share_of_category=finite(rec.get("share_of_category")),
-            top_reasons=list(rec["top_reasons"]),
+            top_reasons=[_text(r) for r in rec["top_reasons"]],
             sparkline=table.sparklines.get(str(rec[key]), [])))
     perf = table.performance
     return PerfPage(start=perf.range.start, end=perf.range.end, level=level, grain=table.grain,
