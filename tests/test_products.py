@@ -309,3 +309,11 @@ def test_service_ranks_and_names_rules(retail_month):
     assert list(out.rules["lift"]) == sorted(out.rules["lift"], reverse=True)
     first = out.top.iloc[0]
     assert all(i in out.names for i in (*first["antecedents"], *first["consequents"]))
+
+
+def test_service_keeps_the_best_rules_when_there_are_too_many(toy, monkeypatch):
+    monkeypatch.setattr(svc, "MAX_RULES", 3)
+    out = svc.rules(_Ctx(toy), svc.RuleParams(min_support=0.3, min_lift=0, sort="confidence"))
+    assert out.total == 12 and len(out.rules) == 3
+    # the six pair rules have confidence 3/4, every triple rule less (2/3 or 1/2)
+    assert list(out.rules["confidence"]) == pytest.approx([0.75] * 3)

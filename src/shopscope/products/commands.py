@@ -156,7 +156,7 @@ def rules(
     for col in ("antecedents", "consequents"):
         frame[col] = [_items(v, out.names, table_) for v in frame[col]]
     _emit(frame, fmt, output, kinds=_kinds(frame), currency=currency,
-          title=f"{len(out.rules)} rules over {out.baskets:,} baskets "
+          title=f"{out.total} rules over {out.baskets:,} baskets "
                 f"({out.range.start} to {out.range.end})")
 
 

@@ -215,7 +215,7 @@ def get_rules(
                      conviction=finite(r["conviction"]), count=int(r["count"]))
              for r in out.top.to_dict("records")]
     return RulesOut(start=out.range.start, end=out.range.end, level=level,
-                    baskets=out.baskets, total=len(out.rules), rules=rules, names=out.names)
+                    baskets=out.baskets, total=out.total, rules=rules, names=out.names)
 
 
 @router.get("/api/products/bundles", response_model=BundlesOut, responses=_FILES)

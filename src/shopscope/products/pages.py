@@ -209,7 +209,7 @@ def bundles_page(request: Request, state: State, session: PageSession) -> HTMLRe
                for r in bund.bundles.to_dict("records")]
     export = {k: v for k, v in query.items() if v}
     view = {"range_label": _range_label(t, out.range), "rules": rules, "bundles": bundles,
-            "baskets": t.count(out.baskets), "total": t.count(len(out.rules)),
+            "baskets": t.count(out.baskets), "total": t.count(out.total),
             "level": rp.level,
             "export_csv": "/api/products/rules?" + urlencode({**export, "format": "csv"}),
             "export_parquet": "/api/products/rules?" + urlencode({**export,

@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Literal, TypeVar
 
+import ibis
 import pandas as pd
 from pydantic import Field, ValidationError, model_validator
 
@@ -371,14 +372,16 @@ class RuleParams(RangeParams):
 
 @dataclass(frozen=True, eq=False)
 class Rules:
-    """``rules`` (every rule over the thresholds, best first by ``params.sort``; items as
-    tuples, names in ``names``) and the basket count ``baskets``."""
+    """``rules`` (the rules over the thresholds, best first by ``params.sort``, at most
+    :data:`MAX_RULES` of ``total``; items as tuples, names in ``names``) and the basket
+    count ``baskets``."""
 
     params: RuleParams
     range: DateRange
     baskets: int
     rules: pd.DataFrame
     names: dict[str, str]
+    total: int = 0  # rules over the thresholds (``rules`` keeps at most MAX_RULES)
 
     @property
     def top(self) -> pd.DataFrame:
@@ -394,21 +397,31 @@ def _names(ctx: Context, ids: set[str]) -> dict[str, str]:
             if b is not None and not pd.isna(b)}
 
 
+#: Rules kept (the best by the asked order) when thresholds let through more: a few
+#: baskets and a low support give millions of triple rules.
+MAX_RULES = 20_000
+
+
 def _rules(ctx: Context, params: RuleParams) -> Rules:
     r = resolve(ctx, params)
     start, stop = _bounds(r)
     n = bq.baskets(ctx.store, start, stop, params.level)
     count = int(n.order_id.nunique().execute())
-    frame = bq.rules(ctx.store, start, stop, min_support=params.min_support,
-                     min_confidence=params.min_confidence, min_lift=params.min_lift,
-                     level=params.level, max_len=params.max_len).execute()
+    expr = bq.rules(ctx.store, start, stop, min_support=params.min_support,
+                    min_confidence=params.min_confidence, min_lift=params.min_lift,
+                    level=params.level, max_len=params.max_len)
+    total = int(expr.count().execute())
+    if total > MAX_RULES:
+        expr = expr.order_by([ibis.desc(params.sort), ibis.desc("support")]).limit(MAX_RULES)
+    frame = expr.execute()
     for col in ("antecedents", "consequents"):
         frame[col] = [tuple(str(x) for x in v) for v in frame[col]]
     frame = frame.sort_values([params.sort, "support", "antecedents", "consequents"],
                               ascending=[False, False, True, True]).reset_index(drop=True)
     ids = {i for col in ("antecedents", "consequents") for v in frame[col] for i in v}
     names = _names(ctx, ids) if params.level == "product" else {}
-    return Rules(params=params, range=r, baskets=count, rules=frame, names=names)
+    return Rules(params=params, range=r, baskets=count, rules=frame, names=names,
+                 total=total)
 
 
 def rules(ctx: Context, params: RuleParams) -> Rules:
