@@ -317,6 +317,69 @@ def _events_daily_pandas(p: Params) -> dict:
     return {"seconds": seconds, "days": len(frame)}
 
 
+# --------------------------------------------------------------------------------------
+# Frequently bought together: pair rules on Online Retail (issue 16)
+# --------------------------------------------------------------------------------------
+RULE_SUPPORT = 0.01
+RULE_COLUMNS = ["antecedents", "consequents", "support", "confidence", "lift", "leverage",
+                "conviction"]
+
+
+def _rules_frame(frame):  # pandas in, pandas out
+    """Rules in one comparable form: items as sorted ``a|b`` text, measures to 10 places."""
+    out = frame[RULE_COLUMNS].copy()
+    for col in ("antecedents", "consequents"):
+        out[col] = ["|".join(sorted(str(x) for x in v)) for v in out[col]]
+    for col in RULE_COLUMNS[2:]:
+        out[col] = out[col].astype(float).round(10)
+    return out.sort_values(["antecedents", "consequents"]).reset_index(drop=True)
+
+
+@case("retail_rules_shopscope")
+def _retail_rules_shopscope(p: Params) -> dict:
+    from shopscope.products.baskets import rules
+    from shopscope.store import Workspace
+
+    ws = Workspace.open(p["retail_ws"])
+    store = ws.store
+    res = _repeat(lambda: rules(store, None, None, min_support=RULE_SUPPORT,
+                                max_len=2).execute(), p["warm"])
+    out = res.pop("_out")
+    _save_check(p, _rules_frame(out))
+    res["rules"] = len(out)
+    return res
+
+
+@case("retail_rules_mlxtend")
+def _retail_rules_mlxtend(p: Params) -> dict:
+    import pandas as pd
+    from mlxtend.frequent_patterns import association_rules, fpgrowth
+    from mlxtend.preprocessing import TransactionEncoder
+
+    from shopscope.store import Workspace
+
+    # the same baskets, in memory before the clock starts: product lines of orders not
+    # cancelled, one list of distinct SKUs per order
+    store = Workspace.open(p["retail_ws"]).store
+    orders, items = store.table("orders"), store.table("order_items")
+    kept = orders.filter(orders.status != "cancelled")
+    lines = items.join(kept, "order_id").select("order_id", "product_id").execute().dropna()
+    baskets = lines.groupby("order_id")["product_id"].agg(lambda s: sorted(set(s))).tolist()
+
+    def run():
+        enc = TransactionEncoder()
+        dense = pd.DataFrame(enc.fit(baskets).transform(baskets), columns=enc.columns_)
+        frequent = fpgrowth(dense, min_support=RULE_SUPPORT, use_colnames=True, max_len=2)
+        return association_rules(frequent, num_itemsets=len(dense), metric="support",
+                                 min_threshold=0.0)
+
+    res = _repeat(run, p["warm"])
+    out = res.pop("_out")
+    _save_check(p, _rules_frame(out))
+    res["rules"] = len(out)
+    return res
+
+
 def _register_more() -> None:
     """Cases kept in their own modules (behaviour analytics: funnels, retention, paths)."""
     import behaviour_cases

@@ -35,7 +35,7 @@ DEFINITION = {
     "metrics": [{"name": "purchase", "kind": "binary"},
                 {"name": "revenue", "kind": "mean", "value": "revenue"}]}
 #: Every page whose default view the built-in warmers prepare.
-PAGES = ("/", "/customers", "/audiences", "/behaviour/funnel", "/behaviour/trends",
+PAGES = ("/", "/customers", "/audiences", "/products", "/behaviour/funnel", "/behaviour/trends",
          "/behaviour/retention", "/behaviour/paths", "/experiments", "/experiments/coupon_test")
 
 
@@ -100,8 +100,8 @@ def warmup_line(html: str) -> str:
 # -- the built-in warmers ----------------------------------------------------------------------
 def test_every_area_registers_its_warmers() -> None:
     names = [area for area, _ in warmers()]
-    assert names == ["kpis", "customers", "customers", "behaviour", "behaviour", "behaviour",
-                     "behaviour", "experiments"]
+    assert names == ["kpis", "customers", "customers", "products", "behaviour", "behaviour",
+                     "behaviour", "behaviour", "experiments"]
 
 
 def test_first_visit_after_a_load_is_served_from_the_cache(
@@ -117,8 +117,8 @@ def test_first_visit_after_a_load_is_served_from_the_cache(
         # warmed at start-up
         assert state.warmup.wait(120)
         started = WarmupStatus.model_validate(client.get("/api/data/warmup").json())
-        assert (started.state, started.total, started.done, started.errors) == ("done", 8, 8, 0)
-        assert [s.status for s in started.steps] == ["done"] * 8
+        assert (started.state, started.total, started.done, started.errors) == ("done", 9, 9, 0)
+        assert [s.status for s in started.steps] == ["done"] * 9
         r = client.post("/api/audiences", json={
             "name": "active", "filters": [{"field": "stage", "op": "eq", "value": "active"}]})
         assert r.status_code == 201, r.text
@@ -132,7 +132,7 @@ def test_first_visit_after_a_load_is_served_from_the_cache(
         assert state.warmup.wait(120)
         after = WarmupStatus.model_validate(client.get("/api/data/warmup").json())
         assert after.runs == 2 and after.data_version == state.data_version()
-        assert (after.state, after.done, after.errors) == ("done", 8, 0), after.steps
+        assert (after.state, after.done, after.errors) == ("done", 9, 0), after.steps
 
         misses = spy_misses(monkeypatch, state)
         for page in PAGES:
@@ -143,7 +143,7 @@ def test_first_visit_after_a_load_is_served_from_the_cache(
         assert "coupon_test" in client.get("/api/experiments/coupon_test/results").text
         assert misses == []
         assert warmup_line(client.get("/data").text).startswith(
-            "Dashboards ready: 8 views prepared in")
+            "Dashboards ready: 9 views prepared in")
     assert not state.warmup.running
 
 

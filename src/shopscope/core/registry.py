@@ -22,6 +22,7 @@ from typing import Any
 BUILTIN_AREAS: tuple[str, ...] = (
     "shopscope.kpis.area",
     "shopscope.customers.area",
+    "shopscope.products.area",
     "shopscope.behaviour.area",
     "shopscope.experiments.area",
     "shopscope.data.area",

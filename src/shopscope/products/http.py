@@ -1,0 +1,258 @@
+"""The products API: SKU and category performance, one product, association rules and
+bundles. A thin adapter over :mod:`shopscope.products.service`; every table downloads
+whole as CSV or Parquet with ``format=``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+import pandas as pd
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from shopscope.products import service as svc
+from shopscope.products.service import finite
+from shopscope.ui.deps import ApiError, CurrentUser, State, download
+
+router = APIRouter(tags=["products"])
+Format = Literal["json", "csv", "parquet"]
+_FILES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {}, "application/vnd.apache.parquet": {}}}}
+
+#: The columns of a performance row, in the API's order.
+PERF_COLUMNS = ("rank", "rank_change", "gmv", "discounts", "cancelled", "returned",
+                "net_sales", "units", "orders", "buyers", "repeat_buyers", "repeat_share",
+                "avg_price", "discount_rate", "return_rate", "returned_units",
+                "returned_unit_rate", "views", "viewers", "carters", "purchasers",
+                "view_to_cart", "view_to_purchase", "share", "cum_share")
+
+
+class PerfRow(BaseModel):
+    """One SKU (``product_id`` set) or category; ratios null when undefined."""
+
+    product_id: str | None = None
+    sku: str | None = None
+    name: str | None = None
+    category: str
+    values: dict[str, float | None]
+    share_of_category: float | None = None
+    top_reasons: list[str | None]
+    sparkline: list[float]
+
+
+class PerfPage(BaseModel):
+    start: dt.date | None
+    end: dt.date | None
+    level: str
+    grain: str
+    periods: list[dt.date]
+    items: list[PerfRow]
+    matched: int
+    totals: dict[str, float]
+    unattributed: dict[str, float]
+
+
+class OverviewOut(BaseModel):
+    start: dt.date | None
+    end: dt.date | None
+    pareto: list[float]
+    skus_80: int | None
+    sell_through: dict[str, Any]
+    new_products: list[dict[str, Any]]
+
+
+class DetailOut(BaseModel):
+    product: dict[str, Any]
+    performance: dict[str, Any] | None
+    grain: str
+    trend: list[dict[str, Any]]
+    funnel: dict[str, int]
+    return_reasons: list[dict[str, Any]]
+    bought_with: list[dict[str, Any]]
+
+
+class RuleOut(BaseModel):
+    antecedents: list[str]
+    consequents: list[str]
+    antecedent_support: float
+    consequent_support: float
+    support: float
+    confidence: float
+    lift: float
+    leverage: float
+    conviction: float | None  # null: infinite (confidence 1)
+    count: int
+
+
+class RulesOut(BaseModel):
+    start: dt.date | None
+    end: dt.date | None
+    level: str
+    baskets: int
+    total: int
+    rules: list[RuleOut]
+    names: dict[str, str]
+
+
+class BundleOut(BaseModel):
+    items: list[str]
+    count: int
+    support: float
+    co_rate: float | None
+    aov: float | None
+    added_value: float | None
+    price: float | None
+
+
+class BundlesOut(BaseModel):
+    start: dt.date | None
+    end: dt.date | None
+    bundles: list[BundleOut]
+    names: dict[str, str]
+
+
+def _text(value: object) -> str | None:
+    """A text cell for JSON: None for null (pandas gives NaN for a missing string)."""
+    return value if isinstance(value, str) else None
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    out = []
+    for rec in frame.to_dict("records"):
+        row = {}
+        for k, v in rec.items():
+            if isinstance(v, pd.Timestamp):
+                row[k] = v.isoformat()
+            elif isinstance(v, str) or v is None:
+                row[k] = v
+            elif isinstance(v, (list, tuple)):
+                row[k] = list(v)
+            else:
+                row[k] = finite(v) if not isinstance(v, dt.date) else v.isoformat()
+        out.append(row)
+    return out
+
+
+def _export(frame: pd.DataFrame) -> pd.DataFrame:
+    """Lists become ``a|b`` text for CSV and Parquet."""
+    out = frame.copy()
+    for col in out.columns:
+        if out[col].map(lambda v: isinstance(v, (list, tuple))).any():
+            out[col] = out[col].map(lambda v: "|".join("" if x is None else str(x) for x in v))
+    return out
+
+
+@router.get("/api/products", response_model=PerfPage, responses=_FILES)
+def get_products(
+    state: State, user: CurrentUser,
+    start: dt.date | None = None, end: dt.date | None = None,
+    level: svc.Level = "product", category: str | None = Query(None, max_length=200),
+    search: str | None = Query(None, max_length=100), sort: svc.SortKey = "gmv",
+    desc: bool = True, offset: int = Query(0, ge=0, le=10_000_000),
+    limit: int = Query(50, ge=1, le=10_000), format: Format = "json",
+):
+    """Every SKU's (or category's) performance over ``start``..``end``, sorted and
+    filtered, with GMV sparklines; ``format=csv|parquet`` downloads every matching row."""
+    params = svc.make(svc.TableParams, start=start, end=end, level=level, category=category,
+                      search=search, sort=sort, desc=desc, offset=offset, limit=limit)
+    if format != "json":
+        rows = svc.product_table(state, params.model_copy(update={"limit": 1})).filtered
+        return download(_export(rows), format, f"products-{level}")
+    table = svc.product_table(state, params)
+    key = "product_id" if level == "product" else "category"
+    items = []
+    for rec in table.rows.to_dict("records"):
+        items.append(PerfRow(
+            product_id=_text(rec.get("product_id")), sku=_text(rec.get("sku")),
+            name=_text(rec.get("name")),
+            category=str(rec["category"]),
+            values={c: finite(rec.get(c)) for c in PERF_COLUMNS},
+            share_of_category=finite(rec.get("share_of_category")),
+            top_reasons=[_text(r) for r in rec["top_reasons"]],
+            sparkline=table.sparklines.get(str(rec[key]), [])))
+    perf = table.performance
+    return PerfPage(start=perf.range.start, end=perf.range.end, level=level, grain=table.grain,
+                    periods=list(table.periods), items=items, matched=table.matched,
+                    totals=perf.totals, unattributed=perf.unattributed)
+
+
+@router.get("/api/products/overview", response_model=OverviewOut)
+def get_overview(state: State, user: CurrentUser, start: dt.date | None = None,
+                 end: dt.date | None = None):
+    """The long tail (Pareto of GMV by SKU), 动销率 and the new SKUs' first-30-day sales."""
+    over = svc.overview(state, svc.make(svc.RangeParams, start=start, end=end))
+    return OverviewOut(start=over.range.start, end=over.range.end, pareto=over.pareto,
+                       skus_80=over.skus_80, sell_through=over.sell_through,
+                       new_products=_records(over.new_products))
+
+
+def _rule_frame(out: svc.Rules) -> pd.DataFrame:
+    return out.rules.drop(columns=["basket_value"])
+
+
+@router.get("/api/products/rules", response_model=RulesOut, responses=_FILES)
+def get_rules(
+    state: State, user: CurrentUser, start: dt.date | None = None,
+    end: dt.date | None = None, level: svc.Level = "product",
+    min_support: float = Query(0.01, gt=0, le=1), min_confidence: float = Query(0.0, ge=0, le=1),
+    min_lift: float = Query(1.0, ge=0), max_len: int = Query(3, ge=2, le=3),
+    sort: svc.RuleSort = "lift", limit: int = Query(100, ge=1, le=100_000),
+    format: Format = "json",
+):
+    """Frequently bought together: rules A → C over the baskets (non-cancelled orders) of
+    the range, with support, confidence, lift, leverage and conviction (as mlxtend's
+    ``association_rules``)."""
+    out = svc.rules(state, svc.make(
+        svc.RuleParams, start=start, end=end, level=level, min_support=min_support,
+        min_confidence=min_confidence, min_lift=min_lift, max_len=max_len, sort=sort,
+        limit=limit))
+    if format != "json":
+        return download(_export(_rule_frame(out)), format, "product-rules")
+    rules = [RuleOut(antecedents=list(r["antecedents"]), consequents=list(r["consequents"]),
+                     antecedent_support=r["antecedent_support"],
+                     consequent_support=r["consequent_support"], support=r["support"],
+                     confidence=r["confidence"], lift=r["lift"], leverage=r["leverage"],
+                     conviction=finite(r["conviction"]), count=int(r["count"]))
+             for r in out.top.to_dict("records")]
+    return RulesOut(start=out.range.start, end=out.range.end, level=level,
+                    baskets=out.baskets, total=out.total, rules=rules, names=out.names)
+
+
+@router.get("/api/products/bundles", response_model=BundlesOut, responses=_FILES)
+def get_bundles(state: State, user: CurrentUser, start: dt.date | None = None,
+                end: dt.date | None = None, min_support: float = Query(0.005, gt=0, le=1),
+                max_len: int = Query(3, ge=2, le=3), limit: int = Query(50, ge=1, le=10_000),
+                format: Format = "json"):
+    """Bundle suggestions: pairs and triples by expected added basket value, with their
+    co-purchase rate and the AOV of the baskets holding them."""
+    out = svc.bundles(state, svc.make(svc.BundleParams, start=start, end=end,
+                                      min_support=min_support, max_len=max_len, limit=limit))
+    if format != "json":
+        return download(_export(out.bundles), format, "product-bundles")
+    items = [BundleOut(items=list(r["items"]), count=int(r["count"]), support=r["support"],
+                       co_rate=finite(r["co_rate"]), aov=finite(r["aov"]),
+                       added_value=finite(r["added_value"]), price=finite(r["price"]))
+             for r in out.bundles.to_dict("records")]
+    return BundlesOut(start=out.range.start, end=out.range.end, bundles=items, names=out.names)
+
+
+@router.get("/api/products/{product_id}", response_model=DetailOut)
+def get_product(state: State, user: CurrentUser, product_id: str,
+                start: dt.date | None = None, end: dt.date | None = None):
+    """One SKU: its performance, trend, funnel, return reasons and what is bought with it."""
+    try:
+        d = svc.product_detail(state, svc.make(svc.DetailParams, product_id=product_id,
+                                               start=start, end=end))
+    except svc.ProductNotFound as exc:
+        raise ApiError(404, "not_found", exc.message, exc.hint) from None
+    row = None if d.row is None else {
+        k: (v if isinstance(v, str) or v is None else
+            list(v) if isinstance(v, (list, tuple)) else finite(v))
+        for k, v in d.row.items()}
+    info = {k: (None if v is None or (not isinstance(v, str) and pd.isna(v)) else
+                v.isoformat() if isinstance(v, (pd.Timestamp, dt.date)) else v)
+            for k, v in d.info.items()}
+    return DetailOut(product=info, performance=row, grain=d.grain,
+                     trend=_records(d.trend), funnel=d.funnel,
+                     return_reasons=_records(d.reasons), bought_with=_records(d.bought_with))

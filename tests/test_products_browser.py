@@ -1,0 +1,86 @@
+"""The products pages in headless Chromium, in English and Chinese: the treemap, Pareto
+curve, trend and funnel draw, nothing loads from another host, and screenshots go to
+``test-artifacts/`` (copied to ``docs/img/`` for the docs)."""
+
+from __future__ import annotations
+
+import shutil
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.test_browser import ARTIFACTS, CHROMIUM, LAUNCH_ARGS, PASSWORD, serve, shot
+
+if not CHROMIUM.exists():
+    pytest.skip(f"{CHROMIUM} not installed", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    from shopscope.app import create_app
+    from shopscope.auth import UserStore
+    from shopscope.ingest import ingest_file
+    from shopscope.store import Workspace
+    from shopscope.synth import generate
+
+    root = tmp_path_factory.mktemp("browser-products")
+    generate(root / "synth", customers=150, seed=5, start="2023-01-01", days=240,
+             products=60, events=True)
+    for name in ("inventory.parquet", "marketing_spend.parquet"):
+        path = root / "synth" / name
+        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
+    ws = Workspace.create(root / "ws", currency="CNY", timezone="Asia/Shanghai")
+    ingest_file(ws, root / "synth", preset="canonical")
+    UserStore(ws.path).add("li", PASSWORD, "analyst", lang="zh")
+    UserStore(ws.path).add("ann", PASSWORD, "analyst", lang="en")
+    with serve(create_app(ws)) as url:
+        yield url
+    ws.close()
+
+
+def _visit(server: str, user: str, lang: str) -> None:
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                    args=LAUNCH_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        hosts: set[str] = set()
+        problems: list[str] = []
+        page.on("request", lambda r: hosts.add(urlsplit(r.url).hostname or r.url))
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.goto(server + "/products")
+        page.fill("input[name=username]", user)
+        page.fill("input[name=password]", PASSWORD)
+        with page.expect_navigation():
+            page.click("button[type=submit]")
+        page.wait_for_selector("html[data-charts=ready]")
+        assert page.evaluate("document.getElementById('chart-treemap').data[0].type") \
+            == "treemap"
+        pareto = page.evaluate("document.getElementById('chart-pareto').data[0].y")
+        assert pareto == sorted(pareto) and pareto[-1] == pytest.approx(1.0)
+        rows = page.locator("[data-testid=product-table] tbody tr")
+        assert rows.count() == 50 and page.locator("svg.spark").count() > 0
+        shot(page, f"40-products-{lang}.png")
+
+        first = rows.first.locator("a").first
+        with page.expect_navigation():
+            first.click()
+        page.wait_for_selector("html[data-charts=ready]")
+        assert page.locator("#chart-trend").count() == 1
+        assert page.locator("#chart-funnel").count() == 1
+        shot(page, f"41-product-{lang}.png")
+
+        page.goto(server + "/products/bundles?min_support=0.002")
+        assert page.locator("[data-testid=rules] tbody tr").count() > 0
+        shot(page, f"42-bundles-{lang}.png")
+        browser.close()
+    assert hosts == {"127.0.0.1"}, hosts
+    assert not problems, problems
+
+
+@pytest.mark.parametrize(("user", "lang"), [("ann", "en"), ("li", "zh")])
+def test_products_pages_in_chromium(server, user, lang):
+    _visit(server, user, lang)
+    for name in (f"40-products-{lang}.png", f"41-product-{lang}.png",
+                 f"42-bundles-{lang}.png"):
+        assert (ARTIFACTS / name).stat().st_size > 10_000
