@@ -98,9 +98,10 @@ def trends_command(
     check_range(start, end)
     if other:
         check_range(*other, names=("--compare start", "--compare end"))
-    params = TrendParams(metrics=tuple(metric or ("pv", "uv")), grain=grain, start=start,
-                         end=end, event=event, by=by, compare_start=other[0] if other else None,
-                         compare_end=other[1] if other else None, source=source)
+    params = TrendParams.model_validate(dict(
+        metrics=tuple(metric or ("pv", "uv")), grain=grain, start=start, end=end, event=event,
+        by=by, compare_start=other[0] if other else None,
+        compare_end=other[1] if other else None, source=source))
     ws = _open_workspace(workspace)
     try:
         answer = trends(_context(ws, source, params.start, params.end), params)
@@ -148,7 +149,7 @@ def funnel_command(
         "source": source}
     params = (service.DroppedParams(**question, at_step=dropped_at)
               if dropped_at is not None
-              else service.FunnelTrendParams(**question, grain=trend) if trend
+              else service.FunnelTrendParams.model_validate(dict(**question, grain=trend)) if trend
               else service.FunnelParams(**question))
     if pii not in ("mask", "raw"):
         raise OptionError(f"unknown --pii {pii!r}", hint="use mask or raw")
@@ -209,9 +210,9 @@ def retention_command(
     from shopscope.behaviour.service import RetentionParams, retention
 
     check_range(start, end)
-    params = RetentionParams(start_event=start_event, return_event=return_event, grain=grain,
-                             periods=periods, mode=mode, start=start, end=end, by=by,
-                             source=source)
+    params = RetentionParams.model_validate(dict(
+        start_event=start_event, return_event=return_event, grain=grain, periods=periods,
+        mode=mode, start=start, end=end, by=by, source=source))
     ws = _open_workspace(workspace)
     try:
         answer = retention(_context(ws, source, params.start, params.end), params)
@@ -240,7 +241,7 @@ def cohorts_command(
     from shopscope.core.service import LocalContext
 
     check_range(start, end)
-    params = CohortParams(grain=grain, periods=periods, start=start, end=end)
+    params = CohortParams.model_validate(dict(grain=grain, periods=periods, start=start, end=end))
     ws = _open_workspace(workspace)
     try:
         result = cohorts(LocalContext(ws), params)
@@ -275,9 +276,9 @@ def paths_command(
     from shopscope.behaviour.service import PathParams, paths
 
     check_range(start_date, end_date, names=("--start-date", "--end-date"))
-    params = PathParams(start=start, end=end, length=length, top=top,
+    params = PathParams.model_validate(dict(start=start, end=end, length=length, top=top,
                         exclude=tuple(exclude or ()), collapse_repeats=collapse_repeats,
-                        gap=gap, start_date=start_date, end_date=end_date, source=source)
+                        gap=gap, start_date=start_date, end_date=end_date, source=source))
     ws = _open_workspace(workspace)
     try:
         answer = paths(_context(ws, source, params.start_date, params.end_date), params)

@@ -124,10 +124,12 @@ def as_step(step: Step | str) -> Step:
 def in_range(t: ir.Table, start: dt.date | str | None, end: dt.date | str | None,
              column: str = "event_at") -> ir.Table:
     """Rows with ``start <= column < end + 1 day`` (both dates inclusive, either optional)."""
-    if start is not None:
-        t = t.filter(t[column] >= ibis.timestamp(parse_date(start, "start").isoformat()))
-    if end is not None:
-        stop = parse_date(end, "end") + dt.timedelta(days=1)
+    first = parse_date(start, "start") if start is not None else None
+    last = parse_date(end, "end") if end is not None else None
+    if first is not None:
+        t = t.filter(t[column] >= ibis.timestamp(first.isoformat()))
+    if last is not None:
+        stop = last + dt.timedelta(days=1)
         t = t.filter(t[column] < ibis.timestamp(stop.isoformat()))
     return t
 

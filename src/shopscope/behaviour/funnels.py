@@ -692,6 +692,7 @@ def _add_start_levels(units: ir.Table, run: _Run) -> ir.Table:
     """Start join, user mode: units whose step-1 events never reach the window passes
     (no later step at all) are at level 1; merged with the window pass's units."""
     starts, unit, n, with_user = run.rows.starts, run.rows.unit, run.plan.n, run.with_user
+    assert starts is not None  # the start join keeps them (the planner's strategy)
     ones: dict[str, ir.Value] = {
         "_level": ibis.literal(1, "int64"), "_first": starts._t1.min(),
         **({"user_id": starts.user_id.max()} if with_user else {}),
@@ -730,6 +731,7 @@ def _best_product(units: ir.Table, run: _Run) -> ir.Table:
 
 def _text_ids(units: ir.Table, run: _Run) -> ir.Table:
     """Sorted rows: the visitor numbers back to the visitors' ids."""
+    assert run.rows.ids is not None  # sorted rows carry their visitor numbers
     back = run.rows.ids.select(_vid="_id", _vtext="_v")
     units = units.join(back, units._v == back._vid)
     return units.select(*[units[c] if c != "_v" else units._vtext.name("_v")

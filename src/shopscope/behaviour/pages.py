@@ -78,7 +78,8 @@ class Options:
     """Query-string options with defaults; bad values become messages."""
 
     def __init__(self, t: Translator, params: Mapping[str, str]) -> None:
-        self.t, self.params, self.messages = t, params, []
+        self.t, self.params = t, params
+        self.messages: list[str] = []
         self.values: dict[str, str] = {}
         #: auto, events, or orders (each order a purchase event) for shops without tracking;
         #: resolved per range by :meth:`resolve` (the CLI's and the API's rule)
@@ -207,11 +208,11 @@ def trends_view(state: AppState, t: Translator, opts: Options) -> tuple[dict, li
     compare = (cmp_start, cmp_end) if cmp_start and cmp_end else None
     metrics = ("pv", "uv", "dau", "mau", "stickiness", "events_per_visitor")
     opts.resolve(state, start, end)
-    answer = _try(opts, lambda: service.trends(state, service.TrendParams(
+    answer = _try(opts, lambda: service.trends(state, service.TrendParams.model_validate(dict(
         metrics=metrics, grain=grain, start=start, end=end, event=event, by=by,
         compare_start=cmp_start if compare else None,
         compare_end=cmp_end if compare else None,
-        source=opts.source)))
+        source=opts.source))))
     result = answer.result if answer else None
     if result is None or result.data.empty:
         return {"empty_result": True, "empty_reason": _empty(t, answer)}, []
@@ -301,7 +302,7 @@ def funnel_chart(t: Translator, table: pd.DataFrame, mode: str) -> Chart:
     text = [f"{t.count(c)} ({t.percent(o)})" for c, o in
             zip(table["count"], table["conversion_overall"], strict=True)]
     names = [t.step(n) for n in table["name"]]
-    fig = {"data": [{
+    fig: dict[str, Any] = {"data": [{
         "type": "funnel", "y": names, "x": table["count"].tolist(),
         "text": text, "textinfo": "text", "marker": {"color": COLORS[0]},
         "hovertemplate": "%{y}: %{text}<extra></extra>", "name": unit,
@@ -379,8 +380,8 @@ def funnel_view(state: AppState, t: Translator, opts: Options) -> tuple[dict, li
                           "converted": t.count(r["count"]),
                           "rate": t.percent(r["conversion_overall"])}
                          for r in last.to_dict("records")]
-    answer = _try(opts, lambda: service.funnel_trend(state, service.FunnelTrendParams(
-        **question, grain=grain)))
+    answer = _try(opts, lambda: service.funnel_trend(
+        state, service.FunnelTrendParams.model_validate(dict(**question, grain=grain))))
     trend = answer.result if answer else None
     if trend is not None and len(trend):
         last_step = trend[trend.step == trend.step.max()].sort_values("period")
@@ -432,9 +433,9 @@ def retention_view(state: AppState, t: Translator, opts: Options) -> tuple[dict,
     start, end = opts.date_range()
     charts: list[Chart] = []
     opts.resolve(state, start, end)
-    answer = _try(opts, lambda: service.retention(state, service.RetentionParams(
-        start_event=start_event, return_event=return_event, grain=grain, periods=periods,
-        mode=mode, start=start, end=end, source=opts.source)))
+    answer = _try(opts, lambda: service.retention(state, service.RetentionParams.model_validate(
+        dict(start_event=start_event, return_event=return_event, grain=grain, periods=periods,
+        mode=mode, start=start, end=end, source=opts.source))))
     result = answer.result if answer else None
     reason = _empty(t, answer)
     if result is not None and not result.matrix.empty:
@@ -506,10 +507,10 @@ def paths_view(state: AppState, t: Translator, opts: Options) -> tuple[dict, lis
     top = opts.integer("top", 20, 1, 100)
     exclude = tuple(s for s in opts.text("exclude").replace(",", " ").split() if s)
     collapse = opts.choice("collapse", ("yes", "no"), "yes") == "yes"
-    answer = _try(opts, lambda: service.paths(state, service.PathParams(
+    answer = _try(opts, lambda: service.paths(state, service.PathParams.model_validate(dict(
         start=start, end=end, length=length, top=top, exclude=exclude,
         collapse_repeats=collapse, start_date=start_date, end_date=end_date,
-        source=opts.source)))
+        source=opts.source))))
     result = answer.result if answer else None
     if result is None or result.error or not result.sessions:
         return {"empty_result": True, "empty_reason": _empty(t, answer)}, []

@@ -399,7 +399,7 @@ def trends(
     ...
     shopscope.errors.OptionError: unknown trend metric(s): 'visits'
     """
-    metrics = _check_metrics(metrics)
+    checked = _check_metrics(metrics)
     check_grain(grain)
     check_by(by)
     lo, hi = check_range(start, end)
@@ -408,9 +408,9 @@ def trends(
     lo, hi = bound(grain, lo, hi, span)
     step = None if event is None else as_step(event)
     keys = [by] if by else []
-    wide, first, last = _frame(source, metrics, grain, lo, hi, step, by)
+    wide, first, last = _frame(source, checked, grain, lo, hi, step, by)
     wide = wide.rename(columns={"key": by}) if by else wide
-    data = _long(wide, keys, metrics)
+    data = _long(wide, keys, checked)
     window2 = None
     if compare is not None:
         if isinstance(compare, str) or len(compare) != 2:
@@ -421,8 +421,8 @@ def trends(
         # Offsets align the two ranges from their starts: check only, never move them.
         bound(grain, c_lo, c_hi, span, clamp=False)
         window2 = (c_lo, c_hi)
-        other, _, _ = _frame(source, metrics, grain, c_lo, c_hi, step, by)
-        other = _long(other.rename(columns={"key": by}) if by else other, keys, metrics)
+        other, _, _ = _frame(source, checked, grain, c_lo, c_hi, step, by)
+        other = _long(other.rename(columns={"key": by}) if by else other, keys, checked)
         # the compared range's periods, also those without any event
         periods = dict(enumerate(_spine(c_lo, c_hi, grain)))
         other = other.drop(columns="period").rename(columns={"value": "compare_value"})
@@ -437,7 +437,7 @@ def trends(
         data["delta"] = data["value"] - data["compare_value"]
         base = data["compare_value"].where(data["compare_value"] != 0)
         data["delta_pct"] = data["delta"] / base.abs()
-    order = {m: i for i, m in enumerate(metrics)}
+    order = {m: i for i, m in enumerate(checked)}
     data = data.sort_values(
         ["period", *keys, "metric"], key=lambda s: s.map(order) if s.name == "metric" else s
     ).reset_index(drop=True)
@@ -447,6 +447,6 @@ def trends(
     partial = tuple(sorted(
         p for p in {pd.Timestamp(v).date() for v in data["period"]}
         if is_partial(p, grain, last_day, DateRange(lo, hi))))
-    return TrendResult(metrics=metrics, grain=grain, by=by,
+    return TrendResult(metrics=checked, grain=grain, by=by,
                        event=None if step is None else step.name,
                        start=first, end=last, compare=window2, data=data, partial=partial)

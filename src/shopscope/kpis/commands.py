@@ -27,14 +27,15 @@ from shopscope.core.service import LocalContext
 from shopscope.errors import ShopscopeError
 from shopscope.kpis import service
 from shopscope.kpis.queries import METRICS, mark_partial, metric_change
-from shopscope.ui.clifmt import escape, exact, fmt_value, minor_digits, print_table
+from shopscope.ui.clifmt import Kind, escape, exact, fmt_value, minor_digits, print_table
 
 #: The columns of the wide table when ``--metrics`` is not given (the table fits 80 columns).
 DEFAULT_KPIS = ("gmv", "net_sales", "orders", "buyers", "new_buyers", "aov", "units_per_order",
                 "repurchase_rate", "cancellation_rate", "return_rate")
 _CHANGE_COLUMNS = {"value": "value", "previous": "previous", "pop_change": "vs previous",
                    "yoy_value": "year ago", "yoy_change": "vs year ago"}
-_UNIT_KIND = {"currency": "money", "ratio": "rate", "count": "count", "number": "number"}
+_UNIT_KIND: dict[str, Kind] = {"currency": "money", "ratio": "rate", "count": "count",
+                               "number": "number"}
 
 
 End = Annotated[str | None, typer.Option(help=(

@@ -72,8 +72,8 @@ def _options(t: Translator, f: Filters, options: ShopOptions, periods: tuple[dt.
 
 def params_for(f: Filters) -> OverviewParams:
     """The overview's parameters for the page's filters (``end`` included, as everywhere)."""
-    return OverviewParams(grain=f.grain, by=f.by, start=f.start, end=f.end,
-                          segment=f.segment, period=f.period)
+    return OverviewParams.model_validate(dict(grain=f.grain, by=f.by, start=f.start, end=f.end,
+                                              segment=f.segment, period=f.period))
 
 
 def build_overview(t: Translator, f: Filters, numbers: Overview, currency: str) -> dict:
@@ -98,6 +98,7 @@ def build_overview(t: Translator, f: Filters, numbers: Overview, currency: str) 
         view.update(cards=[], totals=[], charts=[], card_period="")
         return view
     period = numbers.card_period
+    assert period is not None  # there are periods
     view["card_period"] = t.period(period, f.grain) + (
         t("cards.partial") if period in numbers.partial else "")
     view["cards"] = _cards(t, dict(numbers.cards), f.grain, currency)

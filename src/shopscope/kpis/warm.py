@@ -21,7 +21,8 @@ def overview_page(state: AppState) -> None:
     region = region_of_timezone(state.workspace.settings.timezone)
     for lang in LANGS:
         t = Translator(lang, region)
-        state.cached(("kpis.overview_page", t.lang, filters),
-                     lambda t=t: build_overview(t, filters,
-                                                service.overview(state, params_for(filters)),
-                                                currency))
+        def build(t: Translator = t) -> dict:
+            return build_overview(t, filters, service.overview(state, params_for(filters)),
+                                  currency)
+
+        state.cached(("kpis.overview_page", t.lang, filters), build)
