@@ -54,10 +54,11 @@ def test_product_api_adds_up_to_the_kpi_api(client):
     assert body["totals"]["net_sales"] == pytest.approx(kpi["net_sales"])
     cats = client.get("/api/products", params={"level": "category"}).json()
     assert cats["totals"]["gmv"] == pytest.approx(kpi["gmv"])
-    # the first month: the KPI API's end is exclusive, ours inclusive
+    # the first month (both APIs take the last day included)
     june = client.get("/api/products", params={"start": "2023-06-01", "end": "2023-06-30"})
     kpi_june = client.get("/api/kpis/summary",
-                          params={"start": "2023-06-01", "end": "2023-07-01"}).json()
+                          params={"start": "2023-06-01", "end": "2023-06-30",
+                                  "end_inclusive": "true"}).json()
     assert june.json()["totals"]["gmv"] == pytest.approx(kpi_june["gmv"])
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import ibis
@@ -253,8 +254,11 @@ def resolve_day_month(
         "total": text.notnull().sum(),
     }
     row = execute(table.aggregate(**agg)).iloc[0]
-    only_d, only_m = int(row["only_d"] or 0), int(row["only_m"] or 0)
-    differ, total = int(row["differ"] or 0), int(row["total"] or 0)
+    def count(value: Any) -> int:  # an empty sum is null: NaN from Spark, None from DuckDB
+        return 0 if value is None or value != value else int(value)
+
+    only_d, only_m = count(row["only_d"]), count(row["only_m"])
+    differ, total = count(row["differ"]), count(row["total"])
     names = {"dmy": "day/month", "mdy": "month/day"}
     if (only_d and not only_m) or (only_m and not only_d):
         keep = "dmy" if only_d else "mdy"
