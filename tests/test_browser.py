@@ -86,8 +86,20 @@ def serve(app):
 def server(workspace):
     from shopscope.app import create_app
 
-    with serve(create_app(workspace)) as url:
+    app = create_app(workspace)
+    SERVED[:] = [app]
+    with serve(app) as url:
         yield url
+
+
+#: The app the ``server`` fixture serves. The test reads the same store as the server (one
+#: DuckDB connection, not safe across threads): it does so under the app's store lock, so
+#: that the warm-up and the data-version check in the server's threads wait meanwhile.
+SERVED: list = []
+
+
+def store_lock():
+    return SERVED[-1].state.shopscope.lock
 
 
 @pytest.fixture(scope="module")
@@ -137,17 +149,20 @@ def test_dashboard_in_chromium(server, browser, workspace):
 
     # The numbers on the page are the KPI module's, formatted in English.
     store = workspace.store
-    nov = kpis(store, grain="month").data
+    with store_lock():
+        nov = kpis(store, grain="month").data
+        net_sales = summary(store)["net_sales"]
+        first_gmv = kpis(store, grain="month").wide().gmv.iloc[0]
     nov = nov[nov.period == pd.Timestamp("2011-11-01")].set_index("metric")
     assert page.inner_text("[data-testid=card-gmv]") == format_currency(
         nov.loc["gmv", "value"], "GBP", locale="en")
     assert page.inner_text("[data-testid=card-orders]") == format_decimal(
         nov.loc["orders", "value"], "#,##0", locale="en")
     assert page.inner_text("[data-testid=total-net_sales]") == format_currency(
-        summary(store)["net_sales"], "GBP", locale="en")
+        net_sales, "GBP", locale="en")
     assert x_points(page) == 13
     assert page.evaluate("document.getElementById('chart-sales').data[0].y[0]") == \
-        pytest.approx(kpis(store, grain="month").wide().gmv.iloc[0])
+        pytest.approx(first_gmv)
 
     # Switch to Chinese: labels, dates and the chart's axis follow.
     with page.expect_navigation():
@@ -220,9 +235,10 @@ def test_audience_builder_in_chromium(server, browser, workspace):
         page.click("button[type=submit]")
     page.wait_for_selector("[data-testid=no-audiences]")
 
-    last = workspace.store.table("orders").ordered_at.max().execute().date()
-    day = last + dt.timedelta(days=1)
-    profile = build_profile(workspace.store, day, extra=clv_columns(workspace.store, day))
+    with store_lock():
+        last = workspace.store.table("orders").ordered_at.max().execute().date()
+        day = last + dt.timedelta(days=1)
+        profile = build_profile(workspace.store, day, extra=clv_columns(workspace.store, day))
     expected = audience_stats(AudienceDefinition(name="vip", filters=[
         {"field": "m_score", "op": "ge", "value": 4},
         {"field": "stage", "op": "in", "value": ["active", "new"]}]), profile)

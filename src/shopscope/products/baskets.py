@@ -23,6 +23,7 @@ import ibis
 import ibis.expr.types as ir
 
 from shopscope.core.tables import TableSource
+from shopscope.errors import OptionError
 from shopscope.products.metrics import UNKNOWN, _window
 
 LEVELS = ("product", "category")
@@ -46,6 +47,24 @@ def baskets(tables: TableSource, start: dt.datetime | None, stop: dt.datetime | 
     else:
         item = j.product_id
     return j.select(order_id=j.order_id, item=item, value=j.value).distinct()
+
+
+#: The most candidate rows a pair (or triple) count may join: a support so low that nearly
+#: every item is frequent would otherwise exhaust memory (a request may ask for anything).
+MAX_CANDIDATES = 30_000_000
+
+
+def _check_work(fb: ir.Table, max_len: int, min_support: float) -> None:
+    """Refuse, before joining, a pair count whose candidate rows exceed
+    :data:`MAX_CANDIDATES` (per basket of k frequent items, k(k-1)/2 pairs; the triples
+    are then drawn from frequent pairs only)."""
+    k = fb.group_by("order_id").aggregate(k=fb.count()).k.cast("float64")
+    found = (k * (k - 1) / 2).sum().execute()
+    if found is not None and found == found and found > MAX_CANDIDATES:
+        raise OptionError(
+            f"min_support {min_support:g} is too low for these baskets: counting would join "
+            f"{found:,.0f} candidate rows (the limit is {MAX_CANDIDATES:,})",
+            hint="raise min_support (a share of baskets, e.g. 0.01)")
 
 
 def itemsets(tables: TableSource, start: dt.datetime | None, stop: dt.datetime | None, *,
@@ -77,6 +96,7 @@ def itemsets(tables: TableSource, start: dt.datetime | None, stop: dt.datetime |
                        iid=ibis.row_number().over(ibis.window(order_by=items.item)))
     fb = b.join(ids, b.item == ids._item)
     fb = fb.select("order_id", "iid", *(["value"] if values else [])).cache()
+    _check_work(fb, max_len, min_support)
     x, y = fb.view(), fb.view()
     xy = x.join(y, (x.order_id == y.order_id) & (x.iid < y.iid))
     pair_rows = xy.select(order_id=x.order_id, a=x.iid, b=y.iid,
