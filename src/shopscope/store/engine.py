@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from shopscope.errors import ShopscopeError, UnsupportedOnEngine
 from shopscope.schema import TABLES, get_table
-from shopscope.store import people
+from shopscope.store import people, threads
 
 # SQL types of the schema's dtypes, for columns added to tables made by older versions.
 _SQL_TYPES = {
@@ -649,8 +649,10 @@ def connect(url: str = "duckdb://", *, warehouse: str | None = None,
         return Store(backend, url, ParquetCatalog(Path(tables), own, declared_tables()))
     try:
         backend = ibis.connect(url)
-        if backend.name == "duckdb" and "memory_limit" not in url:
-            _limit_memory(backend)
+        if backend.name == "duckdb":
+            threads.per_thread(backend)
+            if "memory_limit" not in url:
+                _limit_memory(backend)
         store = Store(backend, url)
         store.recover()  # before anything reads: rows of a load killed mid-way go
     except Exception as exc:
