@@ -467,26 +467,6 @@ def read_text(path: str | Path, options: ReadOptions | None = None) -> TextTable
     return reader(p, options)
 
 
-def fingerprint(path: str | Path) -> str:
-    """A cheap content fingerprint: size plus the first and last MiB (sha256)."""
-    import hashlib
-
-    p = Path(path)
-    files = sorted(p.rglob("*")) if p.is_dir() else [p]
-    h = hashlib.sha256()
-    for f in files:
-        if not f.is_file():
-            continue
-        size = f.stat().st_size
-        h.update(f"{f.name}:{size}".encode())
-        with open(f, "rb") as fh:
-            h.update(fh.read(1 << 20))
-            if size > 2 << 20:
-                fh.seek(-(1 << 20), 2)
-                h.update(fh.read())
-    return h.hexdigest()
-
-
 _NO_SPACE = ("no space left on device", "disk is full", "not enough space")
 
 
