@@ -317,3 +317,17 @@ def test_service_keeps_the_best_rules_when_there_are_too_many(toy, monkeypatch):
     assert out.total == 12 and len(out.rules) == 3
     # the six pair rules have confidence 3/4, every triple rule less (2/3 or 1/2)
     assert list(out.rules["confidence"]) == pytest.approx([0.75] * 3)
+
+
+def test_a_support_that_keeps_too_many_itemsets_is_refused(toy, monkeypatch):
+    """At 30% the toy keeps 3 frequent pairs and 1 triple (12 rules, as above): a limit of
+    3 itemsets lets it through, a limit of 2 refuses it by its pair count."""
+    from shopscope.errors import OptionError
+    from shopscope.products import baskets
+
+    params = svc.RuleParams(min_support=0.3, min_lift=0)
+    monkeypatch.setattr(baskets, "MAX_ITEMSETS", 3)
+    assert svc.rules(_Ctx(toy), params).total == 12
+    monkeypatch.setattr(baskets, "MAX_ITEMSETS", 2)
+    with pytest.raises(OptionError, match="3 frequent pairs"):
+        svc.rules(_Ctx(toy), params)
