@@ -25,6 +25,7 @@ import datetime as dt
 import math
 import time
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,23 +38,23 @@ METRICS = ("ndcg", "recall", "precision", "map", "hit_rate", "coverage", "novelt
 
 
 # -- metrics of one list -------------------------------------------------------------------
-def precision_at_k(recs: Sequence[object], relevant: set[object], k: int) -> float:
+def precision_at_k(recs: Sequence[object], relevant: AbstractSet[object], k: int) -> float:
     return sum(1 for r in recs[:k] if r in relevant) / k
 
 
-def recall_at_k(recs: Sequence[object], relevant: set[object], k: int) -> float:
+def recall_at_k(recs: Sequence[object], relevant: AbstractSet[object], k: int) -> float:
     if not relevant:
         return 0.0
     return sum(1 for r in recs[:k] if r in relevant) / len(relevant)
 
 
-def ndcg_at_k(recs: Sequence[object], relevant: set[object], k: int) -> float:
+def ndcg_at_k(recs: Sequence[object], relevant: AbstractSet[object], k: int) -> float:
     dcg = sum(1 / math.log2(i + 2) for i, r in enumerate(recs[:k]) if r in relevant)
     ideal = sum(1 / math.log2(i + 2) for i in range(min(k, len(relevant))))
     return dcg / ideal if ideal else 0.0
 
 
-def average_precision_at_k(recs: Sequence[object], relevant: set[object], k: int) -> float:
+def average_precision_at_k(recs: Sequence[object], relevant: AbstractSet[object], k: int) -> float:
     hits, total = 0, 0.0
     for i, r in enumerate(recs[:k]):
         if r in relevant:

@@ -242,8 +242,7 @@ class Model:
             data = Data(users=z["users"], items=z["items"], X=X, B=B)
             return cls(kind=str(z["kind"]), data=data, params=params or {},
                        popularity=z["popularity"], sim=csr("sim"),
-                       user_factors=z["user_factors"] if "user_factors" in z else None,
-                       item_factors=z["item_factors"] if "item_factors" in z else None)
+                       user_factors=z.get("user_factors"), item_factors=z.get("item_factors"))
 
 
 def _index(ids: np.ndarray, key: str) -> int | None:
