@@ -70,6 +70,22 @@ def test_top_k_ties_and_padding():
     assert top_k(s, 3).tolist() == [[1, 2, 0], [0, -1, -1]]
 
 
+def test_filter_bought_evaluation_counts_only_new_items():
+    # u0 bought A; u1 bought A and C. u0 then buys A again and C; u1 only A again.
+    data = _data([("u0", "A", 1), ("u1", "A", 1), ("u1", "C", 1)])
+    s = ev.Split(cutoff=dt.date(2024, 1, 1), test_days=30, train=data,
+                 rows=np.array([0, 1]), relevant=[{"A", "C"}, {"A"}], test_customers=2)
+    pop = fit("popularity", data)  # A (2 customers), then C (1)
+    kept = ev.score(pop, s, 1, filter_bought=False)
+    # top 1 = A for both: u0 hit (recall 1/2), u1 hit (recall 1/1)
+    assert kept["customers"] == 2 and kept["precision"] == 1.0
+    assert kept["recall"] == pytest.approx((1 / 2 + 1) / 2)
+    left = ev.score(pop, s, 1, filter_bought=True)
+    # A is left out of u0's list and of u0's relevant items: {C}, list [C] → a hit;
+    # u1 bought nothing new and does not count
+    assert left["customers"] == 1 and left["recall"] == 1.0 and left["ndcg"] == 1.0
+
+
 # -- models on hand-made matrices ----------------------------------------------------------
 KNN = [("u0", "A", 1), ("u0", "B", 1), ("u1", "A", 1), ("u1", "B", 1), ("u1", "C", 1),
        ("u2", "C", 1), ("u2", "D", 1)]

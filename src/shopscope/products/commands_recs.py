@@ -33,9 +33,9 @@ Models = Annotated[str | None, typer.Option(
     "(default: all).")]
 Weight = Annotated[float, typer.Option(min=0)]
 
-_KINDS = {"ndcg": "number", "recall": "number", "precision": "number", "map": "number",
+_KINDS = {"ndcg": "rate", "recall": "rate", "precision": "rate", "map": "rate",
           "hit_rate": "rate", "coverage": "rate", "novelty": "number",
-          "customers": "count", "fit_seconds": "number", "score": "number",
+          "customers": "count", "fit_seconds": "seconds", "score": "number",
           "bought": "count", "similarity": "number", "buyers": "count", "share": "rate"}
 
 

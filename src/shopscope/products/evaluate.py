@@ -4,7 +4,9 @@ The split: models are fitted on the interactions before ``cutoff`` (order lines 
 events); the test is what customers bought in the ``test_days`` days from ``cutoff``. A
 customer counts when they have training history (a row in the training matrix) and at
 least one test purchase; their relevant items are the distinct products they bought in the
-test window (items the training data never saw stay relevant, and cannot be hit).
+test window (items the training data never saw stay relevant, and cannot be hit). With
+``filter_bought`` the lists leave out what each customer bought before the cutoff, so those
+items are not relevant either and only customers who bought something new count.
 
 Per customer with top-K list ``R`` and relevant set ``T`` (``hits`` = items of ``R`` in
 ``T``), averaged over the counted customers:
@@ -123,12 +125,22 @@ def score(model: Model, s: Split, k: int, filter_bought: bool,
           batch: int = 2048) -> dict[str, float]:
     """The metrics of ``model`` (fitted on ``s.train``) on the split's customers."""
     items = model.data.items
+    rows, relevant = s.rows, s.relevant
+    if filter_bought:
+        # items bought before the cutoff cannot be recommended, so they are not relevant
+        # either: only customers buying something new count
+        B = model.data.B
+        new = [rel - {str(items[j]) for j in B.indices[B.indptr[r]:B.indptr[r + 1]]}
+               for r, rel in zip(rows, relevant, strict=True)]
+        keep = [i for i, rel in enumerate(new) if rel]
+        rows, relevant = rows[keep], [new[i] for i in keep]
     lists: list[list[int]] = []
-    for lo in range(0, len(s.rows), batch):
-        top = model.recommend(s.rows[lo:lo + batch], k, filter_bought)
+    for lo in range(0, len(rows), batch):
+        top = model.recommend(rows[lo:lo + batch], k, filter_bought)
         lists.extend([int(x) for x in row if x >= 0] for row in top)
-    out = {"precision": 0.0, "recall": 0.0, "ndcg": 0.0, "map": 0.0, "hit_rate": 0.0}
-    for recs, rel in zip(lists, s.relevant, strict=True):
+    out = {"precision": 0.0, "recall": 0.0, "ndcg": 0.0, "map": 0.0, "hit_rate": 0.0,
+           "customers": float(len(rows))}
+    for recs, rel in zip(lists, relevant, strict=True):
         ids = [str(items[i]) for i in recs]
         out["precision"] += precision_at_k(ids, rel, k)
         out["recall"] += recall_at_k(ids, rel, k)
@@ -136,7 +148,7 @@ def score(model: Model, s: Split, k: int, filter_bought: bool,
         out["map"] += average_precision_at_k(ids, rel, k)
         out["hit_rate"] += any(i in rel for i in ids)
     n = max(len(lists), 1)
-    out = {m: v / n for m, v in out.items()}
+    out = {m: v if m == "customers" else v / n for m, v in out.items()}
     share = model.popularity / max(len(model.data.users), 1)
     out["coverage"] = coverage(lists, len(items))
     out["novelty"] = novelty(lists, share)
@@ -152,8 +164,8 @@ def evaluate(s: Split, kinds: Sequence[str], k: int = 10, filter_bought: bool = 
         t0 = time.perf_counter()
         model = fit(kind, s.train, seed=seed)
         fit_s = time.perf_counter() - t0
-        rows.append({"model": kind, **score(model, s, k, filter_bought),
-                     "customers": len(s.rows), "fit_seconds": fit_s})
+        rows.append({"model": kind, **score(model, s, k, filter_bought), "fit_seconds": fit_s})
     frame = pd.DataFrame(rows, columns=["model", *METRICS, "customers", "fit_seconds"])
+    frame["customers"] = frame["customers"].astype(int)
     return frame.sort_values(["ndcg", "recall", "model"],
                              ascending=[False, False, True]).reset_index(drop=True)
