@@ -419,3 +419,16 @@ def test_holdout_on_online_retail_sample(tmp_path):
     assert t.loc["buy_again", "ndcg"] > t.loc["popularity", "ndcg"]
     assert t.loc["item_knn", "ndcg"] > t.loc["popularity", "ndcg"]
     assert e.best == e.table["model"].iloc[0]
+
+
+def test_customer_without_history_gets_popular_items(shop_ws, trained):
+    c = shop_ws.store.table("customers").execute()
+    fresh = sorted(set(c["customer_id"].astype(str)) - set(trained.model.data.users))
+    assert fresh, "the synthetic shop has prospects who never bought"
+    got = svc.recommend_for(LocalContext(shop_ws), svc.RecsForParams(customer_id=fresh[0],
+                                                                      k=3))
+    m = trained.model
+    # the three items with the most customers (ties by id), the same as the baseline
+    order = sorted(range(len(m.data.items)), key=lambda i: (-m.popularity[i], m.data.items[i]))
+    assert got.fallback and got.items["product_id"].tolist() == [
+        str(m.data.items[i]) for i in order[:3]]

@@ -720,10 +720,33 @@ class Recommendations:
     data_version: str
 
 
-def _catalogue(ctx: Context, ids: list[str]) -> pd.DataFrame:
-    p = ctx.store.table("products")
-    got = p.filter(p.product_id.isin(ids)).select("product_id", "name", "category").execute()
-    return pd.DataFrame({"product_id": ids}).merge(got, on="product_id", how="left")
+@dataclass(frozen=True, eq=False)
+class _Serving:
+    """What answering from a stored model needs besides its arrays, read once per model
+    and data version: names and categories of its items, and whether it is stale."""
+
+    names: np.ndarray
+    categories: np.ndarray
+    stale: bool
+
+
+def _serving(ctx: Context, stored: StoredModel) -> _Serving:
+    def build() -> _Serving:
+        items = [str(i) for i in stored.model.data.items]
+        p = ctx.store.table("products")
+        got = p.select("product_id", "name", "category").execute().drop_duplicates(
+            "product_id").set_index("product_id")
+        got = got.reindex(items)
+        return _Serving(names=got["name"].to_numpy(object),
+                        categories=got["category"].to_numpy(object),
+                        stale=stored.info.get("data_version") != ctx.store.data_version())
+
+    return ctx.cached(("products.recs.serving", str(stored.path),
+                       stored.info.get("trained_at")), build)
+
+
+def _catalogue(serving: _Serving, idx: np.ndarray) -> pd.DataFrame:
+    return pd.DataFrame({"name": serving.names[idx], "category": serving.categories[idx]})
 
 
 def _known_customer(ctx: Context, customer_id: str) -> bool:
@@ -754,16 +777,16 @@ def recommend_for(ctx: Context, params: RecsForParams,
             scores = m
         top = top[top >= 0]
         s = scores.scores(np.array([row or 0]))[0][top]
-        ids = [str(m.data.items[i]) for i in top]
         bought = (np.asarray(m.data.B[row].todense()).ravel()[top] if row is not None
                   else np.zeros(len(top)))
-        items = _catalogue(ctx, ids)
+        serving = _serving(ctx, stored)
+        items = pd.concat([pd.DataFrame({"product_id": m.data.items[top].astype(str)}),
+                           _catalogue(serving, top)], axis=1)
         items["score"] = s.astype(float)
         items["bought"] = bought.astype(int)
         return Recommendations(params=params, customer_id=shown, model=m.kind,
                                filter_bought=filter_bought, items=items,
-                               fallback=row is None,
-                               stale=stored.info.get("data_version") != ctx.store.data_version(),
+                               fallback=row is None, stale=serving.stale,
                                data_version=str(stored.info.get("data_version")))
 
     return ctx.cached(("products.recs.for", str(stored.path), real, params.cache_key(),
@@ -801,14 +824,20 @@ def similar_items(ctx: Context, params: SimilarParams) -> SimilarItems:
             raise ProductNotFound(f"no product {params.product_id!r} in the trained model",
                                   hint="product ids are listed by `shopscope products "
                                   "table`; a product new since training needs a retrain")
+        serving = _serving(ctx, stored)
+
+        def frame(idx: np.ndarray) -> pd.DataFrame:
+            return pd.concat([pd.DataFrame({"product_id": m.data.items[idx].astype(str)}),
+                              _catalogue(serving, idx)], axis=1)
+
         idx, sim = m.similar(i, params.k)
-        similar = _catalogue(ctx, [str(m.data.items[j]) for j in idx])
+        similar = frame(idx)
         similar["similarity"] = sim.astype(float)
         idx, co, buyers = m.also_bought(i, params.k)
-        also = _catalogue(ctx, [str(m.data.items[j]) for j in idx])
+        also = frame(idx)
         also["buyers"] = co.astype(int)
         also["share"] = co / buyers if buyers else co
-        me = _catalogue(ctx, [params.product_id])["name"].iloc[0]
+        me = serving.names[i]
         return SimilarItems(params=params, model=m.kind,
                             name=None if pd.isna(me) else str(me), buyers=buyers,
                             similar=similar, also_bought=also)
