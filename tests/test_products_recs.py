@@ -244,6 +244,16 @@ def test_interaction_weights_add_events():
     # A: 1 order · 1 + 1 cart · 0.5 = 1.5; B: 2 views · 0.25 = 0.5 (never bought)
     assert d.items.tolist() == ["A", "B"]
     assert d.X.toarray().tolist() == [[1.5, 0.5]] and d.B.toarray().tolist() == [[1, 0]]
+    # a behaviour log without orders (Taobao): purchases are the purchase events
+    buy = {"event_at": T(2024, 1, 9), "user_id": "c2", "event_type": "purchase",
+           "product_id": "C"}
+    store.backend.create_table("events", pa.Table.from_pylist([*ev_rows, buy, buy],
+                                                              schema=schema), overwrite=True)
+    d = Data.load(store, None, None, svc.Weights(1.0, 0.5, 0.25, purchases_from="events"))
+    # c1: A 1 cart · 0.5 (the order o1 is not read), B 0.5; c2: C 2 purchase events
+    assert d.users.tolist() == ["c1", "c2"] and d.items.tolist() == ["A", "B", "C"]
+    assert d.X.toarray().tolist() == [[0.5, 0.5, 0], [0, 0, 2]]
+    assert d.B.toarray().tolist() == [[0, 0, 0], [0, 0, 2]]
 
 
 # -- the service, the API and the CLI -------------------------------------------------------

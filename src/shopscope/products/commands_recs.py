@@ -32,6 +32,9 @@ Models = Annotated[str | None, typer.Option(
     help="Comma-separated: popularity, buy_again, item_knn, item_bm25, als, bpr "
     "(default: all).")]
 Weight = Annotated[float, typer.Option(min=0)]
+PurchasesFrom = Annotated[str, typer.Option(
+    help="orders (order lines) | events (purchase events, for behaviour logs without "
+    "orders such as Taobao's).")]
 
 _KINDS = {"ndcg": "rate", "recall": "rate", "precision": "rate", "map": "rate",
           "hit_rate": "rate", "coverage": "rate", "novelty": "number",
@@ -57,11 +60,12 @@ def _kinds(frame: Any) -> dict[str, str]:
 
 
 def _eval_fields(cutoff: str | None, test_days: int, k: int, filter_bought: bool,
-                 models: str | None, purchase: float, cart: float, view: float) -> dict:
+                 models: str | None, purchase: float, cart: float, view: float,
+                 purchases_from: str) -> dict:
     names = tuple(m.strip() for m in models.split(",") if m.strip()) if models else None
     return {"cutoff": parse_date(cutoff, "--cutoff"), "test_days": test_days, "k": k,
             "filter_bought": filter_bought, "models": names, "purchase_weight": purchase,
-            "cart_weight": cart, "view_weight": view}
+            "cart_weight": cart, "view_weight": view, "purchases_from": purchases_from}
 
 
 def _show_evaluation(e: Any, fmt: str, output: Path | None) -> None:
@@ -79,6 +83,7 @@ def evaluate(
     workspace: WorkspaceOpt = DEFAULT_WS, cutoff: Cutoff = None, test_days: TestDays = 30,
     k: K = 10, filter_bought: FilterBought = False, models: Models = None,
     purchase_weight: Weight = 1.0, cart_weight: Weight = 0.3, view_weight: Weight = 0.1,
+    purchases_from: PurchasesFrom = "orders",
     fmt: Fmt = "table", output: Out = None,
 ) -> None:
     """Every model and baseline on a temporal holdout: Recall, Precision, NDCG and MAP at
@@ -88,7 +93,7 @@ def evaluate(
     _check(fmt)
     params = svc.make(svc.RecsEvalParams, **_eval_fields(
         cutoff, test_days, k, filter_bought, models, purchase_weight, cart_weight,
-        view_weight))
+        view_weight, purchases_from))
     _show_evaluation(_run(workspace, lambda ctx: svc.recs_evaluation(ctx, params)), fmt,
                      output)
 
@@ -100,6 +105,7 @@ def train(
     model: Annotated[str | None, typer.Option(
         help="Store this model (default: the best NDCG@K on the holdout).")] = None,
     purchase_weight: Weight = 1.0, cart_weight: Weight = 0.3, view_weight: Weight = 0.1,
+    purchases_from: PurchasesFrom = "orders",
 ) -> None:
     """Evaluate on the holdout, fit the chosen model on all the data and store it in the
     workspace (models/recs/) with its data version and evaluation."""
@@ -107,7 +113,7 @@ def train(
 
     params = svc.make(svc.TrainParams, model=model, **_eval_fields(
         cutoff, test_days, k, filter_bought, models, purchase_weight, cart_weight,
-        view_weight))
+        view_weight, purchases_from))
     stored = _run(workspace, lambda ctx: svc.train_recs(ctx, params))
     info = stored.info
     console.print(f"trained [bold]{info['model']}[/] ({info['chosen']}) on "

@@ -53,37 +53,51 @@ class MissingExtra(ShopscopeError):
 
 @dataclass(frozen=True)
 class Weights:
-    """How much one order, one add-to-cart and one view of a product count."""
+    """How much one purchase, one add-to-cart and one view of a product count, and where
+    purchases come from: ``orders`` (the order lines) or ``events`` (purchase events, for
+    sources without orders such as the Taobao behaviour log)."""
 
     purchase: float = 1.0
     cart: float = 0.3
     view: float = 0.1
+    purchases_from: str = "orders"
 
 
 # -- interactions, in the engine -----------------------------------------------------------
 def interactions(tables: TableSource, start: dt.datetime | None, stop: dt.datetime | None,
                  weights: Weights = Weights(), *, events: bool = True) -> ir.Table:
-    """One row per ``(customer_id, product_id)`` with ``purchases`` (orders holding it),
-    ``carts``, ``views`` and the weighted ``score``, over ``start <= time < stop``."""
-    orders = _window(tables.table("orders"), "ordered_at", start, stop)
-    orders = orders.filter(orders.status != "cancelled", orders.customer_id.notnull())
-    heads = orders.select(_oid=orders.order_id, customer_id=orders.customer_id)
-    lines = tables.table("order_items")
-    lines = lines.filter(lines.product_id.notnull())
-    j = lines.join(heads, lines.order_id == heads._oid)
-    bought = j.group_by(["customer_id", "product_id"]).aggregate(
-        purchases=j.order_id.nunique().cast("float64"),
-        carts=ibis.literal(0.0), views=ibis.literal(0.0))
-    parts = [bought]
-    if events and (weights.cart or weights.view) and _has_events(tables):
+    """One row per ``(customer_id, product_id)`` with ``purchases`` (orders holding it, or
+    purchase events), ``carts``, ``views`` and the weighted ``score``, over ``start <= time
+    < stop`` (``events=False``: purchases only)."""
+    if weights.purchases_from not in ("orders", "events"):
+        raise OptionError(f"purchases_from={weights.purchases_from!r}",
+                          hint="purchases come from orders or events")
+    kinds = []
+    if weights.purchases_from == "events":
+        kinds.append("purchase")
+    if events:
+        kinds += [k for k, w in (("add_to_cart", weights.cart), ("view", weights.view)) if w]
+    parts = []
+    if weights.purchases_from == "orders":
+        orders = _window(tables.table("orders"), "ordered_at", start, stop)
+        orders = orders.filter(orders.status != "cancelled", orders.customer_id.notnull())
+        heads = orders.select(_oid=orders.order_id, customer_id=orders.customer_id)
+        lines = tables.table("order_items")
+        lines = lines.filter(lines.product_id.notnull())
+        j = lines.join(heads, lines.order_id == heads._oid)
+        parts.append(j.group_by(["customer_id", "product_id"]).aggregate(
+            purchases=j.order_id.nunique().cast("float64"),
+            carts=ibis.literal(0.0), views=ibis.literal(0.0)))
+    if kinds and _has_events(tables):
         e = _window(tables.table("events"), "event_at", start, stop)
-        e = e.filter(e.user_id.notnull(), e.product_id.notnull(),
-                     e.event_type.isin(["add_to_cart", "view"]))
-        seen = e.group_by([e.user_id.name("customer_id"), "product_id"]).aggregate(
-            purchases=ibis.literal(0.0),
+        e = e.filter(e.user_id.notnull(), e.product_id.notnull(), e.event_type.isin(kinds))
+        parts.append(e.group_by([e.user_id.name("customer_id"), "product_id"]).aggregate(
+            purchases=(e.event_type == "purchase").sum().cast("float64"),
             carts=(e.event_type == "add_to_cart").sum().cast("float64"),
-            views=(e.event_type == "view").sum().cast("float64"))
-        parts.append(seen)
+            views=(e.event_type == "view").sum().cast("float64")))
+    if not parts:
+        raise OptionError("no purchases to learn from: the store has no events",
+                          hint="use purchases from orders")
     u = ibis.union(*parts) if len(parts) > 1 else parts[0]
     g = u.group_by(["customer_id", "product_id"]).aggregate(
         purchases=u.purchases.sum(), carts=u.carts.sum(), views=u.views.sum())

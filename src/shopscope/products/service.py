@@ -529,9 +529,11 @@ class RecsEvalParams(Params):
     purchase_weight: float = Field(1.0, ge=0, le=1000)
     cart_weight: float = Field(0.3, ge=0, le=1000)
     view_weight: float = Field(0.1, ge=0, le=1000)
+    purchases_from: Literal["orders", "events"] = "orders"
 
     def weights(self) -> Weights:
-        return Weights(self.purchase_weight, self.cart_weight, self.view_weight)
+        return Weights(self.purchase_weight, self.cart_weight, self.view_weight,
+                       self.purchases_from)
 
 
 @dataclass(frozen=True, eq=False)
@@ -564,10 +566,11 @@ def _kinds(asked: tuple[str, ...] | None) -> tuple[list[str], tuple[str, ...]]:
 
 
 def _recs_evaluation(ctx: Context, params: RecsEvalParams) -> RecsEvaluation:
-    span = order_span(ctx)
+    span = (order_span(ctx) if params.purchases_from == "orders" else
+            data_span(ctx.store, [("events", "event_at")]))
     if span is None:
-        raise NoModel("no orders to evaluate recommendations on",
-                      hint="load orders first (shopscope ingest)")
+        raise NoModel(f"no {params.purchases_from} to evaluate recommendations on",
+                      hint="load data first (shopscope ingest)")
     cutoff = params.cutoff or span[1] + dt.timedelta(days=1 - params.test_days)
     if cutoff <= span[0]:
         raise OptionError(f"cutoff {cutoff} leaves no training data (orders start "
@@ -635,7 +638,7 @@ def train_recs(ctx: Context, params: TrainParams) -> StoredModel:
         "model": kind, "chosen": "asked" if params.model else "best NDCG@K on the holdout",
         "params": model.params, "filter_bought": params.filter_bought, "k": params.k,
         "weights": {"purchase": params.purchase_weight, "cart": params.cart_weight,
-                    "view": params.view_weight},
+                    "view": params.view_weight, "purchases_from": params.purchases_from},
         "data_version": ctx.store.data_version(),
         "trained_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "customers": len(data.users), "items": len(data.items),
