@@ -153,6 +153,13 @@ class Model:
     sim: sp.csr_matrix | None = None
     user_factors: np.ndarray | None = None
     item_factors: np.ndarray | None = None
+    _memo: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def _once(self, name: str, compute: Any) -> Any:
+        """A derived array computed on first use (serving asks for it on every call)."""
+        if name not in self._memo:
+            self._memo[name] = compute()
+        return self._memo[name]
 
     # -- lookup
     def user_index(self, customer_id: str) -> int | None:
@@ -197,14 +204,16 @@ class Model:
             col = np.asarray(self.sim[:, item].todense()).ravel()
         elif self.item_factors is not None:
             v = self.item_factors
-            norms = np.linalg.norm(v, axis=1)
-            norms[norms == 0] = 1.0
+            norms = self._once("factor_norms", lambda: _nonzero(np.linalg.norm(v, axis=1)))
             col = (v @ v[item]) / (norms * norms[item])
         else:
             X = self.data.X
-            norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=0)).ravel())
-            norms[norms == 0] = 1.0
-            col = np.asarray((X.T @ X[:, item]).todense()).ravel() / (norms * norms[item])
+            Xc = self._once("X_csc", lambda: sp.csc_matrix(X))
+            norms = self._once("column_norms", lambda: _nonzero(
+                np.sqrt(np.asarray(X.multiply(X).sum(axis=0)).ravel())))
+            lo, hi = Xc.indptr[item], Xc.indptr[item + 1]  # the item's customers only
+            dots = X[Xc.indices[lo:hi]].T @ Xc.data[lo:hi]
+            col = np.asarray(dots).ravel() / (norms * norms[item])
         col = col.astype(np.float64)
         col[item] = -np.inf
         col[col <= 0] = -np.inf
@@ -215,8 +224,9 @@ class Model:
     def also_bought(self, item: int, k: int) -> tuple[np.ndarray, np.ndarray, int]:
         """Customers who bought ``item`` also bought: the ``k`` items bought by most of its
         buyers, their count of such buyers and the item's buyer count."""
-        b = (self.data.B > 0).astype(np.float64).tocsc()
-        buyers = b[:, item].nonzero()[0]
+        b = self._once("bought", lambda: sp.csr_matrix((self.data.B > 0), dtype=np.float64))
+        bc = self._once("bought_csc", lambda: sp.csc_matrix(b))
+        buyers = bc.indices[bc.indptr[item]:bc.indptr[item + 1]]
         if len(buyers) == 0:
             return np.zeros(0, np.int64), np.zeros(0), 0
         co = np.asarray(b[buyers].sum(axis=0)).ravel()
@@ -257,6 +267,11 @@ class Model:
             return cls(kind=str(z["kind"]), data=data, params=params or {},
                        popularity=z["popularity"], sim=csr("sim"),
                        user_factors=z.get("user_factors"), item_factors=z.get("item_factors"))
+
+
+def _nonzero(norms: np.ndarray) -> np.ndarray:
+    """Norms with zeros replaced by 1 (a column without interactions divides by 1)."""
+    return np.where(norms == 0, 1.0, norms)
 
 
 def _index(ids: np.ndarray, key: str) -> int | None:
