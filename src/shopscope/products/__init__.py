@@ -1,5 +1,6 @@
 """The products area: SKU and category performance, frequently bought together and
-bundles (recommendation models come later, in ``shopscope.products.recommend``).
+bundles, and personalised recommendations (``shopscope.products.recommend``, evaluated by
+``shopscope.products.evaluate``).
 
 Queries take ``tables`` (anything with ``.table(name) -> ibis.Table``) and a window of
 naive datetimes, and return Ibis expressions: everything is counted in the engine.

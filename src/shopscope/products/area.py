@@ -7,7 +7,8 @@ AREA = Area(
     package="shopscope.products",
     api=("shopscope.products.http:router",),
     pages=("shopscope.products.pages:router",),
-    commands=(("products", "shopscope.products.commands:products_app"),),
+    commands=(("products", "shopscope.products.commands:products_app"),
+              ("recommend", "shopscope.products.commands_recs:recommend_app")),
     nav=(NavItem("/products", "nav.products", order=35),),
     warm=("shopscope.products.warm:products_page",),
 )

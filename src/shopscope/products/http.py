@@ -237,6 +237,99 @@ def get_bundles(state: State, user: CurrentUser, start: dt.date | None = None,
     return BundlesOut(start=out.range.start, end=out.range.end, bundles=items, names=out.names)
 
 
+class RecItem(BaseModel):
+    product_id: str
+    name: str | None
+    category: str | None
+    score: float | None
+    bought: int  # times the customer bought it (orders)
+
+
+class RecsOut(BaseModel):
+    customer_id: str  # a pseudonym for non-admins when the id is personal data
+    model: str
+    filter_bought: bool
+    fallback: bool  # no history in the model: the most popular items
+    stale: bool  # the data changed since the model was trained
+    items: list[RecItem]
+
+
+class SimilarItem(BaseModel):
+    product_id: str
+    name: str | None
+    category: str | None
+    similarity: float | None
+
+
+class AlsoBoughtItem(BaseModel):
+    product_id: str
+    name: str | None
+    category: str | None
+    buyers: int
+    share: float | None
+
+
+class SimilarOut(BaseModel):
+    product_id: str
+    name: str | None
+    model: str
+    buyers: int
+    similar: list[SimilarItem]
+    also_bought: list[AlsoBoughtItem]
+
+
+def _recs_error(exc: Exception) -> ApiError:
+    """The service's lookup failures as API errors (404 unknown / no model, 403 PII)."""
+    assert isinstance(exc, svc.ShopscopeError)
+    if isinstance(exc, svc.PiiRefused):
+        return ApiError(403, "pii_id", exc.message, exc.hint)
+    code = "no_model" if isinstance(exc, svc.NoModel) else "not_found"
+    return ApiError(404, code, exc.message, exc.hint)
+
+
+_LOOKUP = (svc.NoModel, svc.CustomerNotFound, svc.ProductNotFound, svc.PiiRefused)
+
+
+@router.get("/api/products/recommendations", response_model=RecsOut)
+def get_recommendations(state: State, user: CurrentUser,
+                        customer_id: str = Query(min_length=1, max_length=200),
+                        k: int = Query(10, ge=1, le=100),
+                        filter_bought: bool | None = None):
+    """The stored model's top ``k`` items for a customer (``shopscope recommend train``
+    stores it); ``filter_bought`` leaves out what they bought (default: as trained)."""
+    params = svc.make(svc.RecsForParams, customer_id=customer_id, k=k,
+                      filter_bought=filter_bought)
+    try:
+        r = svc.recommend_for(state, params, svc.Viewer(admin=user.can("admin"),
+                                                        pseudonym_key=state.pseudonym_key))
+    except _LOOKUP as exc:
+        raise _recs_error(exc) from None
+    items = [RecItem(product_id=str(x["product_id"]), name=_text(x["name"]),
+                     category=_text(x["category"]), score=finite(x["score"]),
+                     bought=int(x["bought"])) for x in r.items.to_dict("records")]
+    return RecsOut(customer_id=r.customer_id, model=r.model, filter_bought=r.filter_bought,
+                   fallback=r.fallback, stale=r.stale, items=items)
+
+
+@router.get("/api/products/similar", response_model=SimilarOut)
+def get_similar(state: State, user: CurrentUser,
+                product_id: str = Query(min_length=1, max_length=200),
+                k: int = Query(10, ge=1, le=100)):
+    """Items similar to a product by the stored model, and what its buyers also bought."""
+    try:
+        r = svc.similar_items(state, svc.make(svc.SimilarParams, product_id=product_id, k=k))
+    except _LOOKUP as exc:
+        raise _recs_error(exc) from None
+    similar = [SimilarItem(product_id=str(x["product_id"]), name=_text(x["name"]),
+                           category=_text(x["category"]), similarity=finite(x["similarity"]))
+               for x in r.similar.to_dict("records")]
+    also = [AlsoBoughtItem(product_id=str(x["product_id"]), name=_text(x["name"]),
+                           category=_text(x["category"]), buyers=int(x["buyers"]),
+                           share=finite(x["share"])) for x in r.also_bought.to_dict("records")]
+    return SimilarOut(product_id=product_id, name=r.name, model=r.model, buyers=r.buyers,
+                      similar=similar, also_bought=also)
+
+
 @router.get("/api/products/{product_id}", response_model=DetailOut)
 def get_product(state: State, user: CurrentUser, product_id: str,
                 start: dt.date | None = None, end: dt.date | None = None):
