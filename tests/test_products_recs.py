@@ -445,3 +445,18 @@ def test_customer_without_history_gets_popular_items(shop_ws, trained):
     order = sorted(range(len(m.data.items)), key=lambda i: (-m.popularity[i], m.data.items[i]))
     assert got.fallback and got.items["product_id"].tolist() == [
         str(m.data.items[i]) for i in order[:3]]
+
+
+def test_profile_page_shows_the_stored_models_top_5(shop_ws, trained, client):
+    """The customer page lists the same top 5 as the API, each linking to its product."""
+    import re
+
+    cid = str(trained.model.data.users[2])
+    api = client.get("/api/products/recommendations", params={"customer_id": cid, "k": 5})
+    page = client.get(f"/customers/{cid}")
+    assert page.status_code == 200
+    table = page.text.split('data-testid="recommendations"', 1)[1].split("</table>", 1)[0]
+    links = re.findall(r'<a href="/products/([^"]+)">([^<]+)</a>', table)
+    assert [text for _, text in links] == [i["product_id"] for i in api.json()["items"]]
+    assert all(href == text for href, text in links)
+    assert len(links) == 5

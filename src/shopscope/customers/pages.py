@@ -22,6 +22,7 @@ from shopscope.customers.lifecycle import STAGES
 from shopscope.customers.routing import ServiceErrors, viewer
 from shopscope.customers.service import SEGMENTS, ClvReport, CustomersError, label
 from shopscope.customers.tags import TAGS
+from shopscope.products import service as products
 from shopscope.ui.charts import COLORS, PLOT_CONFIG, Chart, layout
 from shopscope.ui.deps import AppState, State
 from shopscope.ui.i18n import Translator
@@ -424,5 +425,20 @@ def customer_page(request: Request, state: State, session: PageSession,
             "orders": orders,
             "orders_note": t.plural("cust.orders_shown", p.orders_total,
                                     shown=t.count(len(orders)), total=t.count(p.orders_total)),
-            "masked": not admin, "as_of": t.date(p.as_of)}
+            "masked": not admin, "as_of": t.date(p.as_of),
+            "recs": _recommendations(state, customer_id, viewer(state, admin))}
     return render(request, "customer_profile.html", t, session=session, view=view)
+
+
+def _recommendations(state: AppState, customer_id: str, who: svc.Viewer) -> dict | None:
+    """The stored recommendation model's top 5 for this customer (None: no model trained,
+    or the customer is not in it): what to show them next, from the products area."""
+    try:
+        r = products.recommend_for(
+            state, products.RecsForParams(customer_id=customer_id, k=5), who)
+    except (products.NoModel, products.CustomerNotFound, products.PiiRefused):
+        return None
+    return {"model": r.model, "fallback": r.fallback, "stale": r.stale,
+            "items": [{"product_id": str(x["product_id"]),
+                       "name": "" if x["name"] is None or x["name"] != x["name"] else x["name"],
+                       "bought": int(x["bought"])} for x in r.items.to_dict("records")]}
