@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shopscope.demand import classify as cl
+from shopscope.demand import abcxyz as cl
 from shopscope.demand import policy
 from shopscope.demand import service as svc
 from shopscope.demand.series import series_stats

@@ -16,7 +16,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from shopscope.core.periods import DateRange, data_span
 from shopscope.core.service import Context, Params
-from shopscope.demand import classify as cl
+from shopscope.demand import abcxyz as cl
 from shopscope.demand import forecast as fc
 from shopscope.demand import series as sq
 from shopscope.errors import OptionError, ShopscopeError
