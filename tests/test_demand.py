@@ -217,8 +217,7 @@ def _intermittent_rows(days: int = 70) -> dict[str, list[dict]]:
 
 def test_model_choice_matches_statsforecast_directly(tmp_path):
     from statsforecast import StatsForecast
-    from statsforecast.models import (ADIDA, IMAPA, TSB, AutoETS, CrostonOptimized,
-                                      SeasonalNaive)
+    from statsforecast.models import ADIDA, IMAPA, TSB, AutoETS, CrostonOptimized, SeasonalNaive
 
     store = connect("duckdb://")
     demand_shop.load(store, tmp_path, _intermittent_rows())
