@@ -258,3 +258,55 @@ def test_model_choice_matches_statsforecast_directly(tmp_path):
     assert f.period.min() == D(2024, 3, 11)  # the day after the last of 70 days
     with pytest.raises(OptionError, match="need at least"):
         svc.forecast(ctx, svc.ForecastParams(h=28, windows=3))
+
+
+def test_no_orders_is_a_clear_refusal(tmp_path):
+    store = connect("duckdb://")
+    demand_shop.load(store, tmp_path, {})
+    with pytest.raises(svc.NoData, match="no orders"):
+        svc.classes(_Ctx(store), svc.ClassParams())
+
+
+# -- the bundled Online Retail slice -------------------------------------------------------------
+@pytest.fixture(scope="module")
+def retail(tmp_path_factory):
+    from shopscope.cli import demo_data_path
+    from shopscope.core.service import LocalContext
+    from shopscope.ingest import ingest_file
+    from shopscope.store import Workspace
+
+    ws = Workspace.create(tmp_path_factory.mktemp("retail") / "ws")
+    ingest_file(ws, demo_data_path(), preset="online_retail")
+    yield LocalContext(ws)
+    ws.close()
+
+
+def test_online_retail_slice_units_and_revenue_independently(retail):
+    c = svc.classes(retail, svc.ClassParams())
+    f = c.frame.set_index("product_id")
+    # net units per SKU by pandas on the raw canonical rows: lines of orders that are not
+    # cancelled or refunded, less every credited unit
+    t = retail.store
+    items = t.table("order_items").execute()
+    orders = t.table("orders").select("order_id", "status").execute()
+    lines = items.merge(orders, on="order_id")
+    kept = lines[~lines.status.isin(["cancelled", "refunded"])]
+    credits = t.table("returns").execute()
+    units = kept.groupby("product_id").quantity.sum().sub(
+        credits.groupby("product_id").quantity.sum(), fill_value=0)
+    # the sum of a SKU's daily net units is its net units (the clip at 0 is per day)
+    s = svc.series(retail, svc.SeriesParams(skus=tuple(f.index[:20])))
+    net = s.frame.groupby("product_id").net_units.sum()
+    assert net.to_dict() == units.loc[net.index].astype("int64").to_dict()
+    from shopscope.products import service as products
+
+    perf = products.performance(retail, products.PerfParams()).frame
+    assert c.total_revenue == pytest.approx(perf.net_sales.sum())
+    assert c.matrix.revenue.sum() == pytest.approx(c.total_revenue)
+    assert c.matrix.series.sum() == len(f) == c.patterns.series.sum()
+    # ABC 80/15/5: the A series hold at least 80% of the positive revenue, and without the
+    # smallest of them less than 80%
+    pos = f.revenue.clip(lower=0)
+    a = f[f.abc == "A"].revenue
+    assert a.sum() >= 0.8 * pos.sum() > a.sum() - a.min()
+

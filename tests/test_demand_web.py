@@ -121,7 +121,5 @@ def test_cli_classes_and_forecast(ws):
     assert code == 0
     frame = pd.read_csv(io.StringIO(out))
     assert len(frame) == 28 and set(frame.columns) >= {"product_id", "period", "forecast"}
-    code, out, _ = cli("demand", "backtest", "-w", str(ws.path), "--h", "7")
-    assert code == 0 and "SeasonalNaive" in out
     code, _, err = cli("demand", "classes", "-w", str(ws.path), "--a", "0.9", "--b", "0.2")
     assert code == 2 and "exceeds 1" in err
