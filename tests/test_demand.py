@@ -310,3 +310,14 @@ def test_online_retail_slice_units_and_revenue_independently(retail):
     a = f[f.abc == "A"].revenue
     assert a.sum() >= 0.8 * pos.sum() > a.sum() - a.min()
 
+
+
+def test_weekly_forecasts_use_whole_weeks_only():
+    # Wednesday 2010-12-01 to Friday 2011-12-09: the first whole week starts Monday 12-06,
+    # the last whole one starts Monday 2011-11-28 (ends Sunday 12-04)
+    weeks = pd.DataFrame({"period": [D(2010, 11, 29), D(2010, 12, 6), D(2011, 11, 28),
+                                     D(2011, 12, 5)]})
+    kept = svc._whole_weeks(weeks, D(2010, 12, 1), D(2011, 12, 9))
+    assert list(kept.period) == [D(2010, 12, 6), D(2011, 11, 28)]
+    # a range from a Monday to a Sunday keeps every week
+    assert len(svc._whole_weeks(weeks, D(2010, 11, 29), D(2011, 12, 11))) == 4

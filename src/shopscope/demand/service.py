@@ -211,6 +211,15 @@ def _uid(frame: pd.DataFrame, k: list[str]) -> pd.Series:
     return out
 
 
+def _whole_weeks(frame: pd.DataFrame, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """The weeks wholly inside the range: a first week that starts before ``start`` and a
+    last one that ends after ``end`` hold part of a week's demand, which the models would
+    read as a drop."""
+    first = start + dt.timedelta(days=(7 - start.weekday()) % 7)  # the first Monday
+    last = end - dt.timedelta(days=(end.weekday() + 1) % 7 + 6)  # Monday of the last Sunday
+    return frame[(frame["period"] >= first) & (frame["period"] <= last)]
+
+
 def _forecast(ctx: Context, params: ForecastParams) -> Forecast:
     cls = classes(ctx, ClassParams(**{f: getattr(params, f) for f in ClassParams.model_fields}))
     k = list(cls.keys)
@@ -219,7 +228,8 @@ def _forecast(ctx: Context, params: ForecastParams) -> Forecast:
     wanted = tuple(str(x) for x in top["product_id"].unique()) if params.level == "sku" \
         else None
     s = series(ctx, params.model_copy(update={"skus": wanted}))
-    n_periods = int(s.frame.groupby(k).size().max()) if len(s.frame) else 0
+    data = _whole_weeks(s.frame, cls.start, cls.end) if params.grain == "week" else s.frame
+    n_periods = int(data.groupby(k).size().max()) if len(data) else 0
     season = fc.season_length(params.grain, n_periods, params.h, params.windows)
     need = fc.min_periods(season, params.h, params.windows)
     if n_periods < need:
@@ -228,7 +238,7 @@ def _forecast(ctx: Context, params: ForecastParams) -> Forecast:
             f"{params.h} need at least {need}",
             hint="widen the range, or lower --h or --windows")
     top["unique_id"] = _uid(top, k)
-    data = s.frame.assign(unique_id=_uid(s.frame, k))
+    data = data.assign(unique_id=_uid(data, k))
     data = data[data["unique_id"].isin(set(top["unique_id"]))]
     panel = pd.DataFrame({"unique_id": data["unique_id"].to_numpy(),
                           "ds": pd.to_datetime(data["period"]),
