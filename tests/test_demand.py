@@ -321,3 +321,11 @@ def test_weekly_forecasts_use_whole_weeks_only():
     assert list(kept.period) == [D(2010, 12, 6), D(2011, 11, 28)]
     # a range from a Monday to a Sunday keeps every week
     assert len(svc._whole_weeks(weeks, D(2010, 11, 29), D(2011, 12, 11))) == 4
+
+
+def test_ranges_are_bounded(shop):
+    # ten years of days at most (core.periods.MAX_PERIODS); forecasts keep to the data
+    with pytest.raises(OptionError, match="limit"):
+        svc.series(shop, svc.SeriesParams(start=D(1900, 1, 1), end=D(2024, 3, 17)))
+    with pytest.raises(OptionError, match="holds no orders"):
+        svc.forecast(shop, svc.ForecastParams(start=D(2020, 1, 1), end=D(2020, 12, 31)))

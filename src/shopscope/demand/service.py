@@ -105,6 +105,8 @@ def resolve(ctx: Context, params: SeriesParams) -> tuple[dt.date, dt.date]:
     if start > end:
         raise OptionError(f"start {start} is after end {end}",
                           hint=f"the data run from {span[0]} to {span[1]}")
+    # one series per SKU and period: a range of centuries would build billions of rows
+    DateRange(start, end).check_span(params.grain)
     return start, end
 
 
@@ -221,6 +223,15 @@ def _whole_weeks(frame: pd.DataFrame, start: dt.date, end: dt.date) -> pd.DataFr
 
 
 def _forecast(ctx: Context, params: ForecastParams) -> Forecast:
+    # days before the first or after the last order are no observations of demand
+    span = _span(ctx)
+    if span is not None:
+        start = max(params.start or span[0], span[0])
+        end = min(params.end or span[1], span[1])
+        if start > end:
+            raise OptionError(f"the range {params.start} to {params.end} holds no orders",
+                              hint=f"the data run from {span[0]} to {span[1]}")
+        params = params.model_copy(update={"start": start, "end": end})
     cls = classes(ctx, ClassParams(**{f: getattr(params, f) for f in ClassParams.model_fields}))
     k = list(cls.keys)
     top = cls.frame.head(params.top).copy()
