@@ -18,7 +18,8 @@ Credits: r1 return of o1/A, 1 unit, 10.00 on 03-12; r2 cancellation credit on o2
 5.00 on 03-05.
 
 Inventory: A on 03-14 0 at w1 and 0 at w2 (out of stock), on 03-15 0 at w1 and 2 at w2 (in
-stock); B on 03-16 -1 at w1 (negative: out of stock); C on 03-10 5 at w1.
+stock); B on 03-16 -1 at w1 (negative: out of stock); C on 03-10 and 03-17 5 at w1 (the
+data's last day).
 """
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ ROWS = {
         {"date": D(2024, 3, 15), "product_id": "A", "location": "w1", "on_hand": 0},
         {"date": D(2024, 3, 15), "product_id": "A", "location": "w2", "on_hand": 2},
         {"date": D(2024, 3, 16), "product_id": "B", "location": "w1", "on_hand": -1},
-        {"date": D(2024, 3, 10), "product_id": "C", "location": "w1", "on_hand": 5}],
+        {"date": D(2024, 3, 10), "product_id": "C", "location": "w1", "on_hand": 5},
+        {"date": D(2024, 3, 17), "product_id": "C", "location": "w1", "on_hand": 5}],
 }
 
 

@@ -275,8 +275,14 @@ def retail(tmp_path_factory):
     from shopscope.ingest import ingest_file
     from shopscope.store import Workspace
 
-    ws = Workspace.create(tmp_path_factory.mktemp("retail") / "ws")
-    ingest_file(ws, demo_data_path(), preset="online_retail")
+    import gzip
+
+    root = tmp_path_factory.mktemp("retail")
+    head = root / "retail.csv"  # the slice's first 20,000 lines (December 2010): fast
+    with gzip.open(demo_data_path(), "rt", encoding="utf-8") as src:
+        head.write_text("".join(next(src) for _ in range(20_001)), encoding="utf-8")
+    ws = Workspace.create(root / "ws")
+    ingest_file(ws, head, preset="online_retail")
     yield LocalContext(ws)
     ws.close()
 
@@ -323,9 +329,18 @@ def test_weekly_forecasts_use_whole_weeks_only():
     assert len(svc._whole_weeks(weeks, D(2010, 11, 29), D(2011, 12, 11))) == 4
 
 
-def test_ranges_are_bounded(shop):
-    # ten years of days at most (core.periods.MAX_PERIODS); forecasts keep to the data
-    with pytest.raises(OptionError, match="limit"):
-        svc.series(shop, svc.SeriesParams(start=D(1900, 1, 1), end=D(2024, 3, 17)))
+def test_ranges_are_bounded(shop, tmp_path):
+    # days outside the data (orders, credits, stock counts) are not observed: the range
+    # is cut to the data's span, here the first order to the last stock count
+    s = svc.series(shop, svc.SeriesParams(start=D(1900, 1, 1), end=D(2199, 12, 31)))
+    assert (s.start, s.end, len(s.frame)) == (D(2024, 3, 4), D(2024, 3, 17), 3 * 14)
     with pytest.raises(OptionError, match="holds no orders"):
         svc.forecast(shop, svc.ForecastParams(start=D(2020, 1, 1), end=D(2020, 12, 31)))
+    # at most ten years of days (core.periods.MAX_PERIODS): two orders eleven years apart
+    rows = _intermittent_rows(2)
+    rows["orders"][1]["ordered_at"] = dt.datetime(2035, 1, 1)
+    store = connect("duckdb://")
+    demand_shop.load(store, tmp_path, rows)
+    with pytest.raises(OptionError, match="limit"):
+        svc.series(_Ctx(store), svc.SeriesParams())
+    assert len(svc.series(_Ctx(store), svc.SeriesParams(grain="week")).frame) > 0

@@ -61,6 +61,8 @@ class SeriesOut(BaseModel):
     end: dt.date
     grain: str
     keys: list[str]
+    series: int  # series in all; ``points`` holds those from ``offset``, ``limit`` of them
+    offset: int
     points: list[SeriesPoint]
 
 
@@ -151,19 +153,25 @@ def _base(start, end, grain, level, by_channel, sku) -> dict:
 @router.get("/api/demand/series", response_model=SeriesOut)
 def get_series(state: State, user: CurrentUser, start: dt.date | None = None,
                end: dt.date | None = None, grain: svc.Grain = "day", level: svc.Level = "sku",
-               by_channel: bool = False, sku: Skus = None):
+               by_channel: bool = False, sku: Skus = None,
+               offset: int = Query(0, ge=0, le=10_000_000),
+               limit: int = Query(50, ge=1, le=1_000)):
     """Demand per SKU (or category) and day (or week): units net of cancellations and
-    returns by the KPI rules, zero-filled, stock-out periods ``censored``."""
+    returns by the KPI rules, zero-filled within the data's span, stock-out periods
+    ``censored``; the series ``offset`` to ``offset + limit`` in key order."""
     params = svc.make(svc.SeriesParams, **_base(start, end, grain, level, by_channel, sku))
     out = _call(lambda: svc.series(state, params))
+    ids = out.frame[list(out.keys)].drop_duplicates()
+    page = ids.iloc[offset: offset + limit]
+    frame = out.frame.merge(page, on=list(out.keys))
     points = [SeriesPoint(key=_key(r, out.keys), period=r["period"], units=r["units"],
                           cancelled_units=r["cancelled_units"],
                           returned_units=r["returned_units"], net_units=r["net_units"],
                           demand=r["demand"], net_sales=float(r["net_sales"]),
                           stockout_days=r["stockout_days"], censored=bool(r["censored"]))
-              for r in out.frame.to_dict("records")]
+              for r in frame.to_dict("records")]
     return SeriesOut(start=out.start, end=out.end, grain=grain, keys=list(out.keys),
-                     points=points)
+                     series=len(ids), offset=offset, points=points)
 
 
 @router.get("/api/demand/classes", response_model=ClassesOut)

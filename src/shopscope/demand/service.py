@@ -92,18 +92,28 @@ class ForecastParams(ClassParams):
 
 
 def _span(ctx: Context) -> tuple[dt.date, dt.date] | None:
-    return ctx.cached(("demand.span",),
-                      lambda: data_span(ctx.store, [("orders", "ordered_at")]))
+    """The first and last day observed: orders, credits or stock counts (None: no
+    orders)."""
+    def build() -> tuple[dt.date, dt.date] | None:
+        if data_span(ctx.store, [("orders", "ordered_at")]) is None:
+            return None
+        return data_span(ctx.store, [("orders", "ordered_at"), ("returns", "returned_at"),
+                                     ("inventory", "date")])
+
+    return ctx.cached(("demand.span",), build)
 
 
 def resolve(ctx: Context, params: SeriesParams) -> tuple[dt.date, dt.date]:
-    """The asked range with open ends closed by the data's span."""
+    """The asked range within the data's span (open ends: the span's), at most
+    :data:`~shopscope.core.periods.MAX_PERIODS` periods."""
     span = _span(ctx)
     if span is None:
         raise NoData("no orders in the workspace", hint="load data first (shopscope ingest)")
-    start, end = params.start or span[0], params.end or span[1]
+    # days before the first or after the last order are not observed: no zeros for them
+    start = max(params.start or span[0], span[0])
+    end = min(params.end or span[1], span[1])
     if start > end:
-        raise OptionError(f"start {start} is after end {end}",
+        raise OptionError(f"the range {params.start} to {params.end} holds no orders",
                           hint=f"the data run from {span[0]} to {span[1]}")
     # one series per SKU and period: a range of centuries would build billions of rows
     DateRange(start, end).check_span(params.grain)
@@ -223,15 +233,8 @@ def _whole_weeks(frame: pd.DataFrame, start: dt.date, end: dt.date) -> pd.DataFr
 
 
 def _forecast(ctx: Context, params: ForecastParams) -> Forecast:
-    # days before the first or after the last order are no observations of demand
-    span = _span(ctx)
-    if span is not None:
-        start = max(params.start or span[0], span[0])
-        end = min(params.end or span[1], span[1])
-        if start > end:
-            raise OptionError(f"the range {params.start} to {params.end} holds no orders",
-                              hint=f"the data run from {span[0]} to {span[1]}")
-        params = params.model_copy(update={"start": start, "end": end})
+    start, end = resolve(ctx, params)  # one cache entry for an open and a closed end
+    params = params.model_copy(update={"start": start, "end": end})
     cls = classes(ctx, ClassParams(**{f: getattr(params, f) for f in ClassParams.model_fields}))
     k = list(cls.keys)
     top = cls.frame.head(params.top).copy()
