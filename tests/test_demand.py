@@ -270,12 +270,12 @@ def test_no_orders_is_a_clear_refusal(tmp_path):
 # -- the bundled Online Retail slice -------------------------------------------------------------
 @pytest.fixture(scope="module")
 def retail(tmp_path_factory):
+    import gzip
+
     from shopscope.cli import demo_data_path
     from shopscope.core.service import LocalContext
     from shopscope.ingest import ingest_file
     from shopscope.store import Workspace
-
-    import gzip
 
     root = tmp_path_factory.mktemp("retail")
     head = root / "retail.csv"  # the slice's first 20,000 lines (December 2010): fast
