@@ -23,6 +23,7 @@ BUILTIN_AREAS: tuple[str, ...] = (
     "shopscope.kpis.area",
     "shopscope.customers.area",
     "shopscope.products.area",
+    "shopscope.demand.area",
     "shopscope.behaviour.area",
     "shopscope.experiments.area",
     "shopscope.data.area",
