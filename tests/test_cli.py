@@ -175,3 +175,27 @@ def test_quarantine_of_the_shipped_bad_file_reports_every_bad_line(tmp_path):
     assert "quarantined 3 row(s) to _rejects" in said
     assert "order_items.UnitPrice: 1 row(s): missing value" in said
     assert "order_items +3" in said  # the three good lines
+
+
+def test_help_keeps_line_breaks_and_shows_brackets():
+    """Command help goes through Rich markup: brackets are escaped, line breaks stay."""
+    import typer
+
+    from shopscope.cli import _escape_help, _register_subcommands, app
+
+    _register_subcommands()
+    command = typer.main.get_command(app)
+    _escape_help(command)
+    rules = command.commands["products"].commands["rules"]
+    assert "\n" in rules.help and "\\x0a" not in rules.help
+    sub = typer.Typer()
+
+    @sub.command()
+    def one(metric: str = typer.Option("gmv", help="a [metric] name")) -> None:
+        """Line one
+        line two."""
+
+    cmd = typer.main.get_command(sub)
+    _escape_help(cmd)
+    assert cmd.params[0].help == "a \\[metric] name"
+    assert cmd.help.splitlines()[0] == "Line one"

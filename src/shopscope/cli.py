@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 import typer
 from rich.console import Console
+from rich.markup import escape as markup_escape
 
 from shopscope.errors import ShopscopeError
 from shopscope.ui.clifmt import escape
@@ -589,13 +590,15 @@ def _register_subcommands() -> None:
 
 
 def _escape_help(command) -> None:
-    """Help is printed as Rich markup: escape it so ``[metric]`` stays on the screen."""
+    """Help is printed as Rich markup: escape it so ``[metric]`` stays on the screen. It is
+    our own text, so its line breaks stay line breaks (the data escape would show them as
+    ``\\x0a``)."""
     for attr in ("help", "short_help"):
         if isinstance(getattr(command, attr, None), str):
-            setattr(command, attr, escape(getattr(command, attr)))
+            setattr(command, attr, markup_escape(getattr(command, attr)))
     for param in getattr(command, "params", ()):
         if isinstance(getattr(param, "help", None), str):
-            param.help = escape(param.help)
+            param.help = markup_escape(param.help)
     for sub in getattr(command, "commands", {}).values():
         _escape_help(sub)
 
