@@ -62,6 +62,27 @@ def _open_workspace(path: Path):
     return Workspace.open(path)
 
 
+def run_local(workspace: Path, fn: Any) -> tuple[Any, str]:
+    """``fn`` called with a service context over the workspace (closed afterwards), and the
+    workspace's currency: what an area's command does around its service call."""
+    from shopscope.core.service import LocalContext
+
+    ws = _open_workspace(workspace)
+    try:
+        return fn(LocalContext(ws)), ws.settings.currency
+    finally:
+        ws.close()
+
+
+def check_format(fmt: str, allowed: tuple[str, ...] = ("table", "csv", "json", "parquet")) -> None:
+    """Refuse an output format the command does not write, before any work is done."""
+    from shopscope.errors import OptionError
+
+    if fmt not in allowed:
+        raise OptionError(f"unknown format {fmt!r}",
+                          hint=f"use {', '.join(allowed[:-1])} or {allowed[-1]}")
+
+
 class _Bar:
     """A Rich progress bar fed by the ``progress(description, done, total)`` callbacks."""
 

@@ -16,7 +16,9 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from shopscope.errors import OptionError
 
 if TYPE_CHECKING:
     from shopscope.store import Store, Workspace
@@ -33,6 +35,22 @@ class Params(BaseModel):
         """The parameters' identity: the model's name and its canonical JSON."""
         cls = type(self)
         return (f"{cls.__module__}.{cls.__qualname__}", self.model_dump_json())
+
+
+P = TypeVar("P", bound=Params)
+
+
+def make(cls: type[P], **fields: object) -> P:
+    """``cls(**fields)``, with a validation failure raised as an :class:`OptionError` that
+    names the field (the CLI exits with 2, the API and the pages answer 422)."""
+    try:
+        return cls(**fields)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"])
+        text = str(first["msg"]).removeprefix("Value error, ")
+        raise OptionError(f"{where}: {text}" if where else text,
+                          hint="see the allowed values in the API docs or --help") from None
 
 
 class Context(Protocol):

@@ -10,10 +10,16 @@ from typing import Annotated, Any
 import pandas as pd
 import typer
 
-from shopscope.cli import DEFAULT_WS, WorkspaceOpt, _emit, _open_workspace, check_range, console
+from shopscope.cli import (
+    DEFAULT_WS,
+    WorkspaceOpt,
+    _emit,
+    check_format,
+    check_range,
+    console,
+    run_local,
+)
 from shopscope.core.periods import parse_date
-from shopscope.core.service import LocalContext
-from shopscope.errors import OptionError
 
 demand_app = typer.Typer(
     help="Demand: SKU demand series, ABC-XYZ classes, forecasts per demand class.",
@@ -46,19 +52,6 @@ _KINDS = {"units": "count", "cancelled_units": "count", "returned_units": "count
           "bias": "rate", "mase_vs_naive": "number"}
 
 
-def _check(fmt: str) -> None:
-    if fmt not in ("table", "csv", "json", "parquet"):
-        raise OptionError(f"unknown format {fmt!r}", hint="use table, csv, json or parquet")
-
-
-def _run(workspace: Path, fn: Any) -> tuple[Any, str]:
-    ws = _open_workspace(workspace)
-    try:
-        return fn(LocalContext(ws)), ws.settings.currency
-    finally:
-        ws.close()
-
-
 def _base(start: str | None, end: str | None, grain: str, level: str, by_channel: bool,
           skus: list[str] | None) -> dict:
     check_range(start, end)
@@ -81,9 +74,9 @@ def series(
     returns, zero-filled, stock-out days marked censored."""
     from shopscope.demand import service as svc
 
-    _check(fmt)
+    check_format(fmt)
     params = svc.make(svc.SeriesParams, **_base(start, end, grain, level, by_channel, sku))
-    out, currency = _run(workspace, lambda ctx: svc.series(ctx, params))
+    out, currency = run_local(workspace, lambda ctx: svc.series(ctx, params))
     frame = out.frame if fmt != "table" else out.frame.head(limit)
     _emit(frame, fmt, output, grain=grain, kinds=_kinds(frame), currency=currency,
           title=f"demand by {grain}, {out.start} to {out.end} ({len(out.frame):,} rows)")
@@ -100,10 +93,10 @@ def classes(
     ABC-XYZ matrix."""
     from shopscope.demand import service as svc
 
-    _check(fmt)
+    check_format(fmt)
     params = svc.make(svc.ClassParams, **_base(start, end, grain, level, by_channel, sku),
                       a=a, b=b, x=x, y=y)
-    out, currency = _run(workspace, lambda ctx: svc.classes(ctx, params))
+    out, currency = run_local(workspace, lambda ctx: svc.classes(ctx, params))
     cols = [*out.keys, "revenue", "total", "periods", "nonzero", "cv", "adi", "cv2", "abc",
             "xyz", "pattern"]
     if fmt != "table":
@@ -123,7 +116,7 @@ def _forecast(workspace: Path, start, end, grain, level, by_channel, sku, h, win
 
     params = svc.make(svc.ForecastParams, **_base(start, end, grain, level, by_channel, sku),
                       h=h, windows=windows, interval=interval, top=top)
-    return _run(workspace, lambda ctx: svc.forecast(ctx, params))[0]
+    return run_local(workspace, lambda ctx: svc.forecast(ctx, params))[0]
 
 
 @demand_app.command("forecast")
@@ -135,7 +128,7 @@ def forecast(
 ) -> None:
     """Forecasts with prediction intervals, the statsforecast model chosen per demand class
     by rolling-origin cross-validation on MASE."""
-    _check(fmt)
+    check_format(fmt)
     out = _forecast(workspace, start, end, grain, level, by_channel, sku, h, windows,
                     interval, top)
     frame = out.forecast if fmt != "table" else out.forecast.head(limit)
@@ -155,7 +148,7 @@ def backtest(
 ) -> None:
     """The backtest that chose the models: MASE, RMSSE, WAPE and bias per class and
     candidate, with MASE relative to seasonal naive."""
-    _check(fmt)
+    check_format(fmt)
     out = _forecast(workspace, start, end, grain, level, by_channel, sku, h, windows, 80, top)
     _emit(out.backtest, fmt, output, kinds=_kinds(out.backtest),
           title=f"backtest: {windows} origins × {h} {grain}s, {out.start} to {out.end}")

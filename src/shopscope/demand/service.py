@@ -9,19 +9,19 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Literal, TypeVar
+from typing import Literal
 
 import pandas as pd
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from shopscope.core.periods import DateRange, data_span
 from shopscope.core.service import Context, Params
+from shopscope.core.service import make as make  # what the adapters call as svc.make
 from shopscope.demand import abcxyz as cl
 from shopscope.demand import forecast as fc
 from shopscope.demand import series as sq
 from shopscope.errors import OptionError, ShopscopeError
 
-P = TypeVar("P", bound=Params)
 Grain = Literal["day", "week"]
 Level = Literal["sku", "category"]
 
@@ -32,17 +32,6 @@ class NoData(ShopscopeError, LookupError):
     exit_code = 1
 
 
-def make(cls: type[P], **fields: object) -> P:
-    """``cls(**fields)``, a validation failure raised as an :class:`OptionError` naming the
-    field (the CLI exits with 2, the API answers 422)."""
-    try:
-        return cls(**fields)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(x) for x in first["loc"])
-        text = str(first["msg"]).removeprefix("Value error, ")
-        raise OptionError(f"{where}: {text}" if where else text,
-                          hint="see the allowed values in the API docs or --help") from None
 
 
 class SeriesParams(Params):

@@ -5,15 +5,21 @@ the API and the dashboard give). Dates are days, ``--end`` included."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import pandas as pd
 import typer
 
-from shopscope.cli import DEFAULT_WS, WorkspaceOpt, _emit, _open_workspace, check_range, console
+from shopscope.cli import (
+    DEFAULT_WS,
+    WorkspaceOpt,
+    _emit,
+    check_format,
+    check_range,
+    console,
+    run_local,
+)
 from shopscope.core.periods import parse_date
-from shopscope.core.service import LocalContext
-from shopscope.errors import OptionError
 
 products_app = typer.Typer(
     help="Product analytics: SKU and category performance, frequently bought together, "
@@ -34,19 +40,6 @@ _KINDS = {"gmv": "money", "net_sales": "money", "avg_price": "money", "aov": "mo
           "support": "rate", "confidence": "rate", "co_rate": "rate", "lift": "number",
           "leverage": "number", "conviction": "number", "first_gmv": "money",
           "first_units": "count"}
-
-
-def _check(fmt: str) -> None:
-    if fmt not in ("table", "csv", "json", "parquet"):
-        raise OptionError(f"unknown format {fmt!r}", hint="use table, csv, json or parquet")
-
-
-def _run(workspace: Path, fn: Any) -> tuple[Any, str]:
-    ws = _open_workspace(workspace)
-    try:
-        return fn(LocalContext(ws)), ws.settings.currency
-    finally:
-        ws.close()
 
 
 def _range(start: str | None, end: str | None) -> dict:
@@ -76,10 +69,10 @@ def table(
     """SKUs (or categories) by GMV: net sales, units, buyers, 复购, return rate, rank change."""
     from shopscope.products import service as svc
 
-    _check(fmt)
+    check_format(fmt)
     params = svc.make(svc.TableParams, **_range(start, end), level=level, category=category,
                       search=search, sort=sort, desc=not asc, limit=limit)
-    result, currency = _run(workspace, lambda ctx: svc.product_table(ctx, params))
+    result, currency = run_local(workspace, lambda ctx: svc.product_table(ctx, params))
     key = "product_id" if level == "product" else "category"
     if fmt != "table":
         frame = result.filtered.drop(columns=["top_reasons"])
@@ -104,7 +97,7 @@ def detail(
     from shopscope.products import service as svc
 
     params = svc.make(svc.DetailParams, product_id=product_id, **_range(start, end))
-    d, currency = _run(workspace, lambda ctx: svc.product_detail(ctx, params))
+    d, currency = run_local(workspace, lambda ctx: svc.product_detail(ctx, params))
     name = d.info.get("name") or ""
     console.print(f"[bold]{product_id}[/] {name} · {d.info.get('category') or ''} · "
                   f"{d.range.start} to {d.range.end}", highlight=False)
@@ -143,11 +136,11 @@ def rules(
     leverage, conviction) on the baskets of non-cancelled orders."""
     from shopscope.products import service as svc
 
-    _check(fmt)
+    check_format(fmt)
     params = svc.make(svc.RuleParams, **_range(start, end), level=level,
                       min_support=min_support, min_confidence=min_confidence,
                       min_lift=min_lift, max_len=max_len, sort=sort, limit=limit)
-    out, currency = _run(workspace, lambda ctx: svc.rules(ctx, params))
+    out, currency = run_local(workspace, lambda ctx: svc.rules(ctx, params))
     frame = out.rules.drop(columns=["basket_value"])
     table_ = fmt == "table"
     if table_:
@@ -172,10 +165,10 @@ def bundles(
     co-purchase rate and the AOV of the baskets holding them."""
     from shopscope.products import service as svc
 
-    _check(fmt)
+    check_format(fmt)
     params = svc.make(svc.BundleParams, **_range(start, end), min_support=min_support,
                       max_len=max_len, limit=limit)
-    out, currency = _run(workspace, lambda ctx: svc.bundles(ctx, params))
+    out, currency = run_local(workspace, lambda ctx: svc.bundles(ctx, params))
     frame = out.bundles.copy()
     frame["items"] = [_items(v, out.names, fmt == "table") for v in frame["items"]]
     _emit(frame, fmt, output, kinds=_kinds(frame), currency=currency,

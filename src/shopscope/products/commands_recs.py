@@ -9,10 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
-from shopscope.cli import DEFAULT_WS, WorkspaceOpt, _emit, _open_workspace, console
+from shopscope.cli import DEFAULT_WS, WorkspaceOpt, _emit, check_format, console, run_local
 from shopscope.core.periods import parse_date
-from shopscope.core.service import LocalContext
-from shopscope.errors import OptionError
 
 recommend_app = typer.Typer(
     help="Personalised recommendations: holdout evaluation, training, top N per customer, "
@@ -40,19 +38,6 @@ _KINDS = {"ndcg": "rate", "recall": "rate", "precision": "rate", "map": "rate",
           "hit_rate": "rate", "coverage": "rate", "novelty": "number",
           "customers": "count", "fit_seconds": "seconds", "score": "number",
           "bought": "count", "similarity": "number", "buyers": "count", "share": "rate"}
-
-
-def _check(fmt: str) -> None:
-    if fmt not in ("table", "csv", "json"):
-        raise OptionError(f"unknown format {fmt!r}", hint="use table, csv or json")
-
-
-def _run(workspace: Path, fn: Any) -> Any:
-    ws = _open_workspace(workspace)
-    try:
-        return fn(LocalContext(ws))
-    finally:
-        ws.close()
 
 
 def _kinds(frame: Any) -> dict[str, str]:
@@ -90,11 +75,11 @@ def evaluate(
     K, hit rate, catalogue coverage and novelty."""
     from shopscope.products import service as svc
 
-    _check(fmt)
+    check_format(fmt, ("table", "csv", "json"))
     params = svc.make(svc.RecsEvalParams, **_eval_fields(
         cutoff, test_days, k, filter_bought, models, purchase_weight, cart_weight,
         view_weight, purchases_from))
-    _show_evaluation(_run(workspace, lambda ctx: svc.recs_evaluation(ctx, params)), fmt,
+    _show_evaluation(run_local(workspace, lambda ctx: svc.recs_evaluation(ctx, params))[0], fmt,
                      output)
 
 
@@ -114,7 +99,7 @@ def train(
     params = svc.make(svc.TrainParams, model=model, **_eval_fields(
         cutoff, test_days, k, filter_bought, models, purchase_weight, cart_weight,
         view_weight, purchases_from))
-    stored = _run(workspace, lambda ctx: svc.train_recs(ctx, params))
+    stored = run_local(workspace, lambda ctx: svc.train_recs(ctx, params))[0]
     info = stored.info
     console.print(f"trained [bold]{info['model']}[/] ({info['chosen']}) on "
                   f"{info['customers']:,} customers × {info['items']:,} items; stored in "
@@ -132,10 +117,10 @@ def for_customer(
     """A customer's top K from the stored model."""
     from shopscope.products import service as svc
 
-    _check(fmt)
+    check_format(fmt, ("table", "csv", "json"))
     params = svc.make(svc.RecsForParams, customer_id=customer_id, k=k,
                       filter_bought=filter_bought)
-    r = _run(workspace, lambda ctx: svc.recommend_for(ctx, params))
+    r = run_local(workspace, lambda ctx: svc.recommend_for(ctx, params))[0]
     note = "no history: popular items" if r.fallback else (
         "bought items left out" if r.filter_bought else "bought items kept")
     _emit(r.items, fmt, output, title=f"{r.model} for {r.customer_id} ({note})",
@@ -151,9 +136,9 @@ def similar(
     """Items similar to a product (stored model) and what its buyers also bought."""
     from shopscope.products import service as svc
 
-    _check(fmt)
+    check_format(fmt, ("table", "csv", "json"))
     params = svc.make(svc.SimilarParams, product_id=product_id, k=k)
-    r = _run(workspace, lambda ctx: svc.similar_items(ctx, params))
+    r = run_local(workspace, lambda ctx: svc.similar_items(ctx, params))[0]
     if fmt != "table":
         frame = r.similar.assign(kind="similar")
         also = r.also_bought.assign(kind="also_bought")

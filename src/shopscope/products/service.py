@@ -17,15 +17,16 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import ibis
 import numpy as np
 import pandas as pd
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from shopscope.core.periods import DateRange, data_span
 from shopscope.core.service import Context, Params
+from shopscope.core.service import make as make  # what the adapters call as svc.make
 from shopscope.customers.service import OPERATOR, Viewer
 from shopscope.errors import OptionError, ShopscopeError
 from shopscope.privacy import is_pseudonym, looks_like_pii
@@ -37,7 +38,6 @@ from shopscope.products.recommend import KINDS, Data, MissingExtra, Model, Weigh
 if TYPE_CHECKING:
     from shopscope.store import Workspace
 
-P = TypeVar("P", bound=Params)
 Level = Literal["product", "category"]
 SortKey = Literal["gmv", "net_sales", "units", "orders", "buyers", "repeat_share",
                   "avg_price", "discount_rate", "return_rate", "views", "view_to_cart",
@@ -54,17 +54,6 @@ class ProductNotFound(ShopscopeError, LookupError):
     exit_code = 1
 
 
-def make(cls: type[P], **fields: object) -> P:
-    """``cls(**fields)``, with a validation failure raised as an :class:`OptionError` that
-    names the field (the CLI exits with 2, the API and the pages answer 422)."""
-    try:
-        return cls(**fields)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(x) for x in first["loc"])
-        text = str(first["msg"]).removeprefix("Value error, ")
-        raise OptionError(f"{where}: {text}" if where else text,
-                          hint="see the allowed values in the API docs or --help") from None
 
 
 # -- ranges ------------------------------------------------------------------------------
