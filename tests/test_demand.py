@@ -22,18 +22,12 @@ from shopscope.demand.series import series_stats
 from shopscope.errors import OptionError
 from shopscope.store import connect
 from tests import demand_shop, kpi_shop
+from tests.shops import BareContext
 
 D = dt.date
 
 
-class _Ctx:
-    """A service context over a bare store (no workspace, no cache)."""
-
-    def __init__(self, store):
-        self.store = store
-
-    def cached(self, key, compute):
-        return compute()
+_Ctx = BareContext
 
 
 @pytest.fixture(scope="module")

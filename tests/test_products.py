@@ -22,18 +22,12 @@ from shopscope.schema import get_table
 from shopscope.store import connect
 from tests import kpi_shop
 from tests.conftest import shared_file
+from tests.shops import BareContext
 
 D = dt.date
 
 
-class _Ctx:
-    """A service context over a bare store (no workspace, no cache)."""
-
-    def __init__(self, store):
-        self.store = store
-
-    def cached(self, key, compute):
-        return compute()
+_Ctx = BareContext
 
 
 # events with products: a1 views, carts and buys P1; a2 views P1; a3 views P2 twice

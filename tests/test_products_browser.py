@@ -4,11 +4,11 @@ curve, trend and funnel draw, nothing loads from another host, and screenshots g
 
 from __future__ import annotations
 
-import shutil
 from urllib.parse import urlsplit
 
 import pytest
 
+from tests.shops import synth_product_shop
 from tests.test_browser import ARTIFACTS, CHROMIUM, LAUNCH_ARGS, PASSWORD, serve, shot
 
 if not CHROMIUM.exists():
@@ -19,21 +19,9 @@ sync_api = pytest.importorskip("playwright.sync_api")
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     from shopscope.app import create_app
-    from shopscope.auth import UserStore
-    from shopscope.ingest import ingest_file
-    from shopscope.store import Workspace
-    from shopscope.synth import generate
 
-    root = tmp_path_factory.mktemp("browser-products")
-    generate(root / "synth", customers=150, seed=5, start="2023-01-01", days=240,
-             products=60, events=True)
-    for name in ("inventory.parquet", "marketing_spend.parquet"):
-        path = root / "synth" / name
-        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
-    ws = Workspace.create(root / "ws", currency="CNY", timezone="Asia/Shanghai")
-    ingest_file(ws, root / "synth", preset="canonical")
-    UserStore(ws.path).add("li", PASSWORD, "analyst", lang="zh")
-    UserStore(ws.path).add("ann", PASSWORD, "analyst", lang="en")
+    ws = synth_product_shop(tmp_path_factory.mktemp("browser-products"),
+                            {"li": ("analyst", "zh"), "ann": ("analyst", "en")})
     with serve(create_app(ws)) as url:
         yield url
     ws.close()

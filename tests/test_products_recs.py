@@ -263,23 +263,9 @@ def test_interaction_weights_add_events():
 # -- the service, the API and the CLI -------------------------------------------------------
 @pytest.fixture(scope="module")
 def shop_ws(tmp_path_factory):
-    import shutil
+    from tests.shops import synth_product_shop
 
-    from shopscope.auth import UserStore
-    from shopscope.ingest import ingest_file
-    from shopscope.store import Workspace
-    from shopscope.synth import generate
-    from tests.test_web import PASSWORD
-
-    root = tmp_path_factory.mktemp("recs-web")
-    generate(root / "synth", customers=150, seed=5, start="2023-01-01", days=240,
-             products=60, events=True)
-    for name in ("inventory.parquet", "marketing_spend.parquet"):
-        path = root / "synth" / name
-        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
-    ws = Workspace.create(root / "ws", currency="CNY", timezone="Asia/Shanghai")
-    ingest_file(ws, root / "synth", preset="canonical")
-    UserStore(ws.path).add("ada", PASSWORD, "admin")
+    ws = synth_product_shop(tmp_path_factory.mktemp("recs-web"), {"ada": ("admin", None)})
     yield ws
     ws.close()
 

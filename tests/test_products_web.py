@@ -5,33 +5,20 @@ answered with 422/404, never a 500."""
 from __future__ import annotations
 
 import io
-import shutil
 
 import pandas as pd
 import pytest
 
 from shopscope.app import create_app
-from shopscope.auth import UserStore
 from shopscope.errors import OptionError
-from shopscope.ingest import ingest_file
-from shopscope.store import Workspace
-from tests.test_web import PASSWORD, client_for, login
+from tests.shops import synth_product_shop
+from tests.test_web import client_for, login
 
 
 @pytest.fixture(scope="module")
 def shop_ws(tmp_path_factory):
-    from shopscope.synth import generate
-
-    root = tmp_path_factory.mktemp("products-web")
-    generate(root / "synth", customers=150, seed=5, start="2023-01-01", days=240,
-             products=60, events=True)
-    for name in ("inventory.parquet", "marketing_spend.parquet"):
-        path = root / "synth" / name
-        shutil.rmtree(path) if path.is_dir() else path.unlink(missing_ok=True)
-    ws = Workspace.create(root / "ws", currency="CNY", timezone="Asia/Shanghai")
-    ingest_file(ws, root / "synth", preset="canonical")
-    UserStore(ws.path).add("ada", PASSWORD, "admin")
-    UserStore(ws.path).add("li", PASSWORD, "analyst", lang="zh")
+    ws = synth_product_shop(tmp_path_factory.mktemp("products-web"),
+                            {"ada": ("admin", None), "li": ("analyst", "zh")})
     yield ws
     ws.close()
 
