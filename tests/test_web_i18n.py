@@ -10,6 +10,7 @@ from two rates) or from the KPI module directly, not from the page code.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
 from html import unescape
@@ -296,7 +297,8 @@ _NOT_TEXT = {"x", "y", "z", "tickvals", "type", "mode", "hovertemplate", "textte
              "gridcolor", "locale", "id"}
 
 
-def english_fragments() -> set[str]:
+@functools.lru_cache(maxsize=1)
+def english_fragments() -> frozenset[str]:
     """English UI text: each catalogue message's English words between its placeholders,
     for the messages whose Chinese differs."""
     out = set()
@@ -307,7 +309,7 @@ def english_fragments() -> set[str]:
             part = part.strip(" .,:;()–—-“”")
             if len(part) >= 4 and re.search(r"[A-Za-z]{3}", part) and part not in entry["zh"]:
                 out.add(part)  # (names such as "shopscope" or "CUPED" are the same in both)
-    return out
+    return frozenset(out)
 
 
 def _chart_texts(value: object, key: str = "") -> list[str]:
@@ -332,16 +334,24 @@ def visible_texts(html: str) -> list[str]:
     return [unescape(t).strip() for t in texts if t.strip()]
 
 
+@functools.lru_cache(maxsize=1)
+def _fragments_pattern() -> re.Pattern[str]:
+    """Every English fragment in one pattern (longest first), compiled once: one search per
+    text instead of one per fragment, whose count outgrew the re module's pattern cache."""
+    alternatives = "|".join(re.escape(f) for f in sorted(english_fragments(), key=len,
+                                                         reverse=True))
+    # inside an identifier (remove_from_cart) a word is not UI text
+    return re.compile(rf"(?<![A-Za-z_])(?:{alternatives})(?![A-Za-z_])")
+
+
 def english_left(html: str) -> set[str]:
     found = set()
-    fragments = english_fragments()
+    pattern = _fragments_pattern()
     for text in visible_texts(html):
         found |= {f"key {k}" for k in RAW_KEY.findall(text)}
         found |= {f"event {w} in {text[:60]!r}" for w in re.findall(r"[a-z_]+", text)
                   if w in EVENT_CODES}
-        found |= {f"text {f!r} in {text[:60]!r}" for f in fragments
-                  # inside an identifier (remove_from_cart) a word is not UI text
-                  if re.search(rf"(?<![A-Za-z_]){re.escape(f)}(?![A-Za-z_])", text)}
+        found |= {f"text {m.group()!r} in {text[:60]!r}" for m in pattern.finditer(text)}
     return found
 
 
