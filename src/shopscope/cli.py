@@ -56,6 +56,13 @@ def init(
     ws.close()
 
 
+#: Options every area's commands share (output format and file, an inclusive date range).
+FormatOpt = Annotated[str, typer.Option("--format", help="table | csv | json | parquet")]
+OutputOpt = Annotated[Path | None, typer.Option(help="Write to this file.")]
+StartOpt = Annotated[str | None, typer.Option(help="First day (YYYY-MM-DD).")]
+EndOpt = Annotated[str | None, typer.Option(help="Last day (YYYY-MM-DD), inclusive.")]
+
+
 def _open_workspace(path: Path):
     from shopscope.store import Workspace
 

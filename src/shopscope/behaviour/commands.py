@@ -7,13 +7,16 @@ Steps are written ``view`` or ``add_to_cart:category=toys,channel=web|app``.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from shopscope.cli import (
     DEFAULT_WS,
+    EndOpt,
+    FormatOpt,
+    OutputOpt,
+    StartOpt,
     WorkspaceOpt,
     _emit,
     _open_workspace,
@@ -27,10 +30,10 @@ behaviour_app = typer.Typer(
     help="Behaviour analytics on events: trends, funnels, retention, cohorts, paths.",
     no_args_is_help=True)
 
-Fmt = Annotated[str, typer.Option("--format", help="table | csv | json | parquet")]
-Out = Annotated[Path | None, typer.Option(help="Write to this file.")]
-Start = Annotated[str | None, typer.Option(help="First day (YYYY-MM-DD).")]
-End = Annotated[str | None, typer.Option(help="Last day (YYYY-MM-DD), inclusive.")]
+Fmt = FormatOpt
+Out = OutputOpt
+Start = StartOpt
+End = EndOpt
 Grain = Annotated[str, typer.Option(help="day | week | month")]
 By = Annotated[str | None, typer.Option(
     help="Breakdown: an events column, a properties key, or customer.<column>.")]

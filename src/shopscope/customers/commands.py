@@ -15,6 +15,8 @@ import typer
 
 from shopscope.cli import (
     DEFAULT_WS,
+    FormatOpt,
+    OutputOpt,
     WorkspaceOpt,
     _emit,
     _open_workspace,
@@ -37,8 +39,8 @@ audience_app = typer.Typer(help="Audiences: filters over segments, stages, tags 
 
 AsOf = Annotated[str | None, typer.Option(
     "--as-of", help="Day to look from (YYYY-MM-DD); default: the day after the last order.")]
-Fmt = Annotated[str, typer.Option("--format", help="table | csv | json | parquet")]
-Out = Annotated[Path | None, typer.Option(help="Write to this file.")]
+Fmt = FormatOpt
+Out = OutputOpt
 
 
 def _day_option(value: str | None, name: str) -> dt.date | None:

@@ -12,6 +12,10 @@ import typer
 
 from shopscope.cli import (
     DEFAULT_WS,
+    EndOpt,
+    FormatOpt,
+    OutputOpt,
+    StartOpt,
     WorkspaceOpt,
     _emit,
     check_format,
@@ -25,10 +29,10 @@ demand_app = typer.Typer(
     help="Demand: SKU demand series, ABC-XYZ classes, forecasts per demand class.",
     no_args_is_help=True)
 
-Fmt = Annotated[str, typer.Option("--format", help="table | csv | json | parquet")]
-Out = Annotated[Path | None, typer.Option(help="Write to this file.")]
-Start = Annotated[str | None, typer.Option(help="First day (YYYY-MM-DD).")]
-End = Annotated[str | None, typer.Option(help="Last day (YYYY-MM-DD), inclusive.")]
+Fmt = FormatOpt
+Out = OutputOpt
+Start = StartOpt
+End = EndOpt
 Grain = Annotated[str, typer.Option(help="day | week")]
 Level = Annotated[str, typer.Option(help="sku | category")]
 ByChannel = Annotated[bool, typer.Option("--by-channel", help="One series per channel.")]

@@ -9,7 +9,15 @@ from typing import Annotated
 
 import typer
 
-from shopscope.cli import DEFAULT_WS, WorkspaceOpt, _emit, _open_workspace, console
+from shopscope.cli import (
+    DEFAULT_WS,
+    FormatOpt,
+    OutputOpt,
+    WorkspaceOpt,
+    _emit,
+    _open_workspace,
+    console,
+)
 from shopscope.core.service import LocalContext
 from shopscope.experiments import service
 from shopscope.ui.clifmt import escape, plural
@@ -18,8 +26,8 @@ experiment_app = typer.Typer(
     help="A/B tests: sample size, saved definitions, analysis (frequentist, CUPED, "
     "sequential, Bayesian), uplift.", no_args_is_help=True)
 
-Fmt = Annotated[str, typer.Option("--format", help="table | csv | json | parquet")]
-Out = Annotated[Path | None, typer.Option(help="Write to this file.")]
+Fmt = FormatOpt
+Out = OutputOpt
 
 _MINUS = "\u2212"  # a true minus: "−0.31%" reads apart from a dash
 

@@ -4,7 +4,6 @@ the API and the dashboard give). Dates are days, ``--end`` included."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import pandas as pd
@@ -12,6 +11,10 @@ import typer
 
 from shopscope.cli import (
     DEFAULT_WS,
+    EndOpt,
+    FormatOpt,
+    OutputOpt,
+    StartOpt,
     WorkspaceOpt,
     _emit,
     check_format,
@@ -25,10 +28,10 @@ products_app = typer.Typer(
     help="Product analytics: SKU and category performance, frequently bought together, "
     "bundles.", no_args_is_help=True)
 
-Fmt = Annotated[str, typer.Option("--format", help="table | csv | json | parquet")]
-Out = Annotated[Path | None, typer.Option(help="Write to this file.")]
-Start = Annotated[str | None, typer.Option(help="First day (YYYY-MM-DD).")]
-End = Annotated[str | None, typer.Option(help="Last day (YYYY-MM-DD), inclusive.")]
+Fmt = FormatOpt
+Out = OutputOpt
+Start = StartOpt
+End = EndOpt
 Level = Annotated[str, typer.Option(help="product (SKUs) | category")]
 
 _TABLE_COLUMNS = ("rank", "rank_change", "gmv", "net_sales", "units", "orders", "buyers",
