@@ -5,6 +5,7 @@ model, and the same answer from the service, the API and the CLI."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import math
 
@@ -14,8 +15,10 @@ import pyarrow as pa
 import pytest
 
 from shopscope.core.service import LocalContext
+from shopscope.customers.audiences import parse_definition
+from shopscope.customers.storage import AudienceStore
 from shopscope.products import evaluate as ev
-from shopscope.products import service as svc
+from shopscope.products import recs_service as svc
 from shopscope.products.recommend import Data, Model, fit, top_k
 from shopscope.schema import get_table
 from shopscope.store import connect
@@ -329,6 +332,106 @@ def test_service_equals_api_equals_cli(shop_ws, trained, client):
     assert [i["buyers"] for i in body["also_bought"]] == sim.also_bought["buyers"].tolist()
     r = CliRunner().invoke(app, ["recommend", "similar", pid, "-w", str(shop_ws.path)])
     assert r.exit_code == 0, r.output
+
+
+LOYAL = {"name": "loyal", "filters": [{"field": "frequency", "op": "ge", "value": 2}]}
+
+
+def test_audience_export_is_each_members_top_k(shop_ws, trained, client):
+    from typer.testing import CliRunner
+
+    from shopscope.cli import _register_subcommands, app
+    from shopscope.customers import audience_expr
+    from shopscope.customers import service as customers
+
+    if not any(g.name == "recommend" for g in app.registered_groups):
+        _register_subcommands()
+    AudienceStore(shop_ws.path).save(parse_definition(LOYAL))
+    ctx = LocalContext(shop_ws)
+    r = svc.audience_recs(ctx, svc.AudienceRecsParams(audience="loyal", k=4))
+    # the members are the audience's, each with k rows ranked 1..k
+    want = set(audience_expr(customers.load_audience(ctx, "loyal"), customers.audience_profile(
+        ctx)).select("customer_id").execute()["customer_id"].astype(str))
+    assert r.members == len(want) > 10 and set(r.frame["customer_id"]) == want
+    assert r.frame.groupby("customer_id")["rank"].apply(lambda x: list(x) == [1, 2, 3, 4]).all()
+    # each member's rows are what the one-customer answer gives (items and scores)
+    for cid in sorted(want)[:5]:
+        one = svc.recommend_for(ctx, svc.RecsForParams(customer_id=cid, k=4))
+        rows = r.frame[r.frame["customer_id"] == cid].sort_values("rank")
+        assert rows["product_id"].tolist() == one.items["product_id"].tolist()
+        assert rows["score"].to_numpy() == pytest.approx(one.items["score"].to_numpy())
+        assert bool(rows["fallback"].iloc[0]) == one.fallback
+    # the API's CSV and the CLI's say the same
+    got = client.get("/api/products/recommendations/audience/loyal", params={"k": 4})
+    assert got.status_code == 200 and got.headers["content-type"].startswith("text/csv")
+    api = pd.read_csv(io.StringIO(got.text), dtype={"customer_id": str, "product_id": str})
+    keys = ["customer_id", "rank", "product_id"]
+    want_rows = r.frame[keys].sort_values(keys).reset_index(drop=True)
+    assert api[keys].sort_values(keys).reset_index(drop=True).equals(
+        want_rows.astype({"rank": api["rank"].dtype}))
+    out = CliRunner().invoke(app, ["recommend", "audience", "loyal", "-w", str(shop_ws.path),
+                                   "-k", "4", "--format", "csv"])
+    assert out.exit_code == 0, out.output
+    cli = pd.read_csv(io.StringIO(out.stdout), dtype={"customer_id": str, "product_id": str})
+    assert len(cli) == len(r.frame) and set(cli["customer_id"]) == want
+    # an unknown audience is a 404 naming it
+    miss = client.get("/api/products/recommendations/audience/nobody")
+    assert miss.status_code == 404 and "nobody" in miss.json()["error"]["message"]
+
+
+def test_audience_export_needs_an_analyst_and_raw_ids_an_admin(shop_ws, trained, client):
+    from shopscope.app import create_app
+    from shopscope.auth import UserStore
+    from tests.test_web import PASSWORD, client_for, login
+
+    users = UserStore(shop_ws.path)
+    for name, role in (("vic", "viewer"), ("ann", "analyst")):
+        if name not in {u.username for u in users.list()}:
+            users.add(name, PASSWORD, role)
+    AudienceStore(shop_ws.path).save(parse_definition(LOYAL))
+    url = "/api/products/recommendations/audience/loyal"
+    for name, pii, code in (("vic", "mask", 403), ("ann", "raw", 403), ("ann", "mask", 200)):
+        c = client_for(create_app(shop_ws))
+        assert login(c, name).status_code == 303
+        assert c.get(url, params={"pii": pii}).status_code == code, (name, pii)
+
+
+def test_audience_export_masks_ids_that_are_personal_data(tmp_path, monkeypatch):
+    import ibis
+
+    from shopscope.customers.service import Viewer
+    from shopscope.privacy import pseudonym
+
+    T = dt.datetime
+    store = _store([("o1", "jane@shop.cn", T(2024, 1, 10), "completed", "AB"),
+                    ("o2", "17850", T(2024, 1, 11), "completed", "BC")])
+    ctx = type("Ctx", (), {"store": store, "workspace": type("W", (), {"path": tmp_path})(),
+                           "cached": lambda self, key, compute: compute()})()
+    model = fit("popularity", Data.load(store, None, None))
+    (tmp_path / "models" / "recs").mkdir(parents=True)
+    model.save(tmp_path / "models" / "recs" / "model.npz")
+    (tmp_path / "models" / "recs" / "model.json").write_text(json.dumps(
+        {"model": "popularity", "data_version": "x", "filter_bought": False}))
+    # the audience machinery is tested with the customers area: here, its members
+    members = ibis.memtable({"customer_id": ["jane@shop.cn", "17850", "new@shop.cn"]})
+    monkeypatch.setattr(svc.customers, "load_audience", lambda ctx, name: name)
+    monkeypatch.setattr(svc.customers, "audience_profile", lambda ctx, as_of: members)
+    monkeypatch.setattr(svc, "audience_expr", lambda definition, profile: profile)
+    key = "k" * 64
+    guest = Viewer(admin=False, pseudonym_key=key)
+    r = svc.audience_recs(ctx, svc.AudienceRecsParams(audience="a", k=2), guest)
+    # the engine's pseudonym for the e-mail ids (the same the API and pages show)
+    alias = dict(zip(*store.backend.execute(members.select(
+        "customer_id", alias=pseudonym(members.customer_id, key))).to_dict("list").values(),
+        strict=True))
+    assert set(r.frame["customer_id"]) == {alias["jane@shop.cn"], "17850", alias["new@shop.cn"]}
+    # a member the model does not know (new@shop.cn) gets the popular items
+    assert r.fallback == 1 and r.frame.loc[r.frame["fallback"], "rank"].tolist() == [1, 2]
+    with pytest.raises(svc.PiiRefused):
+        svc.audience_recs(ctx, svc.AudienceRecsParams(audience="a", pii="raw"), guest)
+    raw = svc.audience_recs(ctx, svc.AudienceRecsParams(audience="a", k=2, pii="raw"),
+                            Viewer(admin=True, pseudonym_key=key))
+    assert "jane@shop.cn" in set(raw.frame["customer_id"])
 
 
 def test_api_unknown_ids_and_bad_input(client):

@@ -16,13 +16,13 @@ import pandas as pd
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+import shopscope.products as products
 from shopscope.core.periods import PeriodError, parse_date
 from shopscope.customers import service as svc
 from shopscope.customers.lifecycle import STAGES
 from shopscope.customers.routing import ServiceErrors, viewer
 from shopscope.customers.service import SEGMENTS, ClvReport, CustomersError, label
 from shopscope.customers.tags import TAGS
-from shopscope.products import service as products
 from shopscope.ui.charts import COLORS, PLOT_CONFIG, Chart, layout
 from shopscope.ui.deps import AppState, State
 from shopscope.ui.i18n import Translator

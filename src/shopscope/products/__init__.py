@@ -8,5 +8,13 @@ naive datetimes, and return Ibis expressions: everything is counted in the engin
 
 from shopscope.products.baskets import bundles, itemsets, rules
 from shopscope.products.metrics import performance, unattributed
+from shopscope.products.recs_service import (
+    CustomerNotFound,
+    NoModel,
+    PiiRefused,
+    RecsForParams,
+    recommend_for,
+)
 
-__all__ = ["bundles", "itemsets", "performance", "rules", "unattributed"]
+__all__ = ["CustomerNotFound", "NoModel", "PiiRefused", "RecsForParams", "bundles",
+           "itemsets", "performance", "recommend_for", "rules", "unattributed"]

@@ -73,7 +73,7 @@ def evaluate(
 ) -> None:
     """Every model and baseline on a temporal holdout: Recall, Precision, NDCG and MAP at
     K, hit rate, catalogue coverage and novelty."""
-    from shopscope.products import service as svc
+    from shopscope.products import recs_service as svc
 
     check_format(fmt, ("table", "csv", "json"))
     params = svc.make(svc.RecsEvalParams, **_eval_fields(
@@ -94,7 +94,7 @@ def train(
 ) -> None:
     """Evaluate on the holdout, fit the chosen model on all the data and store it in the
     workspace (models/recs/) with its data version and evaluation."""
-    from shopscope.products import service as svc
+    from shopscope.products import recs_service as svc
 
     params = svc.make(svc.TrainParams, model=model, **_eval_fields(
         cutoff, test_days, k, filter_bought, models, purchase_weight, cart_weight,
@@ -115,7 +115,7 @@ def for_customer(
     fmt: Fmt = "table", output: Out = None,
 ) -> None:
     """A customer's top K from the stored model."""
-    from shopscope.products import service as svc
+    from shopscope.products import recs_service as svc
 
     check_format(fmt, ("table", "csv", "json"))
     params = svc.make(svc.RecsForParams, customer_id=customer_id, k=k,
@@ -128,13 +128,48 @@ def for_customer(
           footnote="the data changed since training: retrain" if r.stale else "")
 
 
+@recommend_app.command("audience")
+def for_audience(
+    name: Annotated[str, typer.Argument(help="A saved audience (shopscope audience save).")],
+    workspace: WorkspaceOpt = DEFAULT_WS, k: K = 10,
+    as_of: Annotated[str | None, typer.Option(
+        help="Members on this day (YYYY-MM-DD); default: the data's last day.")] = None,
+    filter_bought: Annotated[bool | None, typer.Option(
+        "--filter-bought/--keep-bought", help="Default: as trained.")] = None,
+    pii: Annotated[str, typer.Option(
+        help="mask (ids that are e-mails or phones become pseudonyms) | raw")] = "mask",
+    fmt: Annotated[str, typer.Option("--format", help="csv | json | parquet | table")] = "csv",
+    output: Out = None,
+) -> None:
+    """Top K for every member of a saved audience, for a campaign's personalised list:
+    one row per member and rank."""
+    from shopscope.auth import UserStore
+    from shopscope.products import recs_service as svc
+
+    check_format(fmt, ("csv", "json", "parquet", "table"))
+    params = svc.make(svc.AudienceRecsParams, audience=name, k=k,
+                      as_of=parse_date(as_of, "--as-of"), filter_bought=filter_bought,
+                      pii=pii)
+
+    def run(ctx: Any) -> Any:
+        # the same pseudonyms as the API's export: the workspace's secret
+        key = UserStore(ctx.workspace.path).secret("pseudonym").hex()
+        return svc.audience_recs(ctx, params, svc.Viewer(admin=True, pseudonym_key=key))
+
+    r = run_local(workspace, run)[0]
+    fallback = f"; {r.fallback:,} without history get popular items" if r.fallback else ""
+    _emit(r.frame, fmt, output, title=f"{r.model}: top {k} for {r.members:,} members of "
+          f"{name}{fallback}", kinds=_kinds(r.frame),
+          footnote="the data changed since training: retrain" if r.stale else "")
+
+
 @recommend_app.command("similar")
 def similar(
     product_id: Annotated[str, typer.Argument(help="The product id.")],
     workspace: WorkspaceOpt = DEFAULT_WS, k: K = 10, fmt: Fmt = "table", output: Out = None,
 ) -> None:
     """Items similar to a product (stored model) and what its buyers also bought."""
-    from shopscope.products import service as svc
+    from shopscope.products import recs_service as svc
 
     check_format(fmt, ("table", "csv", "json"))
     params = svc.make(svc.SimilarParams, product_id=product_id, k=k)

@@ -8,12 +8,14 @@ import datetime as dt
 from typing import Any, Literal
 
 import pandas as pd
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel
 
+from shopscope.auth import User
+from shopscope.products import recs_service as rsvc
 from shopscope.products import service as svc
 from shopscope.products.service import finite
-from shopscope.ui.deps import ApiError, CurrentUser, State, download
+from shopscope.ui.deps import ApiError, CurrentUser, State, download, require
 
 router = APIRouter(tags=["products"])
 Format = Literal["json", "csv", "parquet"]
@@ -281,13 +283,13 @@ class SimilarOut(BaseModel):
 def _recs_error(exc: Exception) -> ApiError:
     """The service's lookup failures as API errors (404 unknown / no model, 403 PII)."""
     assert isinstance(exc, svc.ShopscopeError)
-    if isinstance(exc, svc.PiiRefused):
+    if isinstance(exc, rsvc.PiiRefused):
         return ApiError(403, "pii_id", exc.message, exc.hint)
-    code = "no_model" if isinstance(exc, svc.NoModel) else "not_found"
+    code = "no_model" if isinstance(exc, rsvc.NoModel) else "not_found"
     return ApiError(404, code, exc.message, exc.hint)
 
 
-_LOOKUP = (svc.NoModel, svc.CustomerNotFound, svc.ProductNotFound, svc.PiiRefused)
+_LOOKUP = (rsvc.NoModel, rsvc.CustomerNotFound, svc.ProductNotFound, rsvc.PiiRefused)
 
 
 @router.get("/api/products/recommendations", response_model=RecsOut)
@@ -297,10 +299,10 @@ def get_recommendations(state: State, user: CurrentUser,
                         filter_bought: bool | None = None):
     """The stored model's top ``k`` items for a customer (``shopscope recommend train``
     stores it); ``filter_bought`` leaves out what they bought (default: as trained)."""
-    params = svc.make(svc.RecsForParams, customer_id=customer_id, k=k,
+    params = svc.make(rsvc.RecsForParams, customer_id=customer_id, k=k,
                       filter_bought=filter_bought)
     try:
-        r = svc.recommend_for(state, params, svc.Viewer(admin=user.can("admin"),
+        r = rsvc.recommend_for(state, params, rsvc.Viewer(admin=user.can("admin"),
                                                         pseudonym_key=state.pseudonym_key))
     except _LOOKUP as exc:
         raise _recs_error(exc) from None
@@ -311,13 +313,35 @@ def get_recommendations(state: State, user: CurrentUser,
                    fallback=r.fallback, stale=r.stale, items=items)
 
 
+@router.get("/api/products/recommendations/audience/{name}", response_class=Response,
+            responses=_FILES)
+def export_audience_recs(name: str, state: State,
+                         user: User = Depends(require("analyst")),
+                         k: int = Query(10, ge=1, le=100), as_of: dt.date | None = None,
+                         filter_bought: bool | None = None,
+                         format: Literal["csv", "parquet"] = "csv",
+                         pii: Literal["mask", "raw"] = "mask") -> Response:
+    """The stored model's top ``k`` for every member of a saved audience (analyst or
+    admin): customer_id, rank, product_id, name, category, score, fallback. Ids that are
+    e-mails or phone numbers leave as pseudonyms unless an admin asks ``raw``."""
+    params = svc.make(rsvc.AudienceRecsParams, audience=name, k=k, as_of=as_of,
+                      filter_bought=filter_bought, pii=pii)
+    try:
+        with state.lock:  # the audience is computed in the engine, one writer at a time
+            r = rsvc.audience_recs(state, params, rsvc.Viewer(
+                admin=user.can("admin"), pseudonym_key=state.pseudonym_key))
+    except (LookupError, PermissionError) as exc:
+        raise _recs_error(exc) from None
+    return download(r.frame, format, f"recommendations-{name}")
+
+
 @router.get("/api/products/similar", response_model=SimilarOut)
 def get_similar(state: State, user: CurrentUser,
                 product_id: str = Query(min_length=1, max_length=200),
                 k: int = Query(10, ge=1, le=100)):
     """Items similar to a product by the stored model, and what its buyers also bought."""
     try:
-        r = svc.similar_items(state, svc.make(svc.SimilarParams, product_id=product_id, k=k))
+        r = rsvc.similar_items(state, svc.make(rsvc.SimilarParams, product_id=product_id, k=k))
     except _LOOKUP as exc:
         raise _recs_error(exc) from None
     similar = [SimilarItem(product_id=str(x["product_id"]), name=_text(x["name"]),
