@@ -35,6 +35,8 @@ def _status_of(exc: ShopscopeError) -> tuple[int, str]:
         return 422, "invalid"
     if isinstance(exc, WorkspaceError):
         return 500, "workspace"
+    if isinstance(exc, LookupError):  # an unknown SKU, customer, audience, model
+        return 404, "not_found"
     return 400, "error"
 
 

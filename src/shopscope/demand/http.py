@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import pandas as pd
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from shopscope.demand import service as svc
-from shopscope.ui.deps import ApiError, CurrentUser, State
+from shopscope.ui.deps import ApiError, CurrentUser, State, download
 
 router = APIRouter(tags=["demand"])
+#: Tables also download whole: ``format=csv`` or ``parquet`` instead of JSON.
+Format = Literal["json", "csv", "parquet"]
+_FILES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {}, "application/vnd.apache.parquet": {}}}}
 T = TypeVar("T")
 Skus = Annotated[list[str] | None, Query(max_length=10_000,
                                          description="Only these SKUs (repeat the parameter).")]
@@ -174,17 +178,21 @@ def get_series(state: State, user: CurrentUser, start: dt.date | None = None,
                      series=len(ids), offset=offset, points=points)
 
 
-@router.get("/api/demand/classes", response_model=ClassesOut)
+@router.get("/api/demand/classes", response_model=ClassesOut, responses=_FILES)
 def get_classes(state: State, user: CurrentUser, start: dt.date | None = None,
                 end: dt.date | None = None, grain: svc.Grain = "day",
                 level: svc.Level = "sku", by_channel: bool = False, sku: Skus = None,
                 a: float = Query(0.80, gt=0, le=1), b: float = Query(0.15, ge=0, le=1),
-                x: float = Query(0.5, ge=0), y: float = Query(1.0, ge=0)):
+                x: float = Query(0.5, ge=0), y: float = Query(1.0, ge=0),
+                format: Format = "json"):
     """ABC by revenue (shares ``a``, ``b``), XYZ by CV of demand (limits ``x``, ``y``),
-    Syntetos-Boylan classes (ADI 1.32, CV² 0.49) and the ABC-XYZ matrix."""
+    Syntetos-Boylan classes (ADI 1.32, CV² 0.49) and the ABC-XYZ matrix; ``format`` csv or
+    parquet: the series table as a file."""
     params = svc.make(svc.ClassParams, **_base(start, end, grain, level, by_channel, sku),
                       a=a, b=b, x=x, y=y)
     out = _call(lambda: svc.classes(state, params))
+    if format != "json":
+        return download(out.frame, format, "demand-classes")
     rows = [ClassRow(key=_key(r, out.keys), revenue=float(r["revenue"]), total=_num(r["total"]),
                      periods=int(r["periods"]), nonzero=int(r["nonzero"]), cv=_num(r["cv"]),
                      adi=_num(r["adi"]), cv2=_num(r["cv2"]), abc=r["abc"], xyz=r["xyz"],
@@ -204,17 +212,21 @@ def _forecast(state, start, end, grain, level, by_channel, sku, h, windows, inte
     return _call(lambda: svc.forecast(state, params))
 
 
-@router.get("/api/demand/forecast", response_model=ForecastOut)
+@router.get("/api/demand/forecast", response_model=ForecastOut, responses=_FILES)
 def get_forecast(state: State, user: CurrentUser, start: dt.date | None = None,
                  end: dt.date | None = None, grain: svc.Grain = "day",
                  level: svc.Level = "sku", by_channel: bool = False, sku: Skus = None,
                  h: int = Query(28, ge=1, le=366), windows: int = Query(3, ge=1, le=12),
-                 interval: int = Query(80, ge=50, le=99), top: int = Query(200, ge=1, le=5000)):
+                 interval: int = Query(80, ge=50, le=99), top: int = Query(200, ge=1, le=5000),
+                 format: Format = "json"):
     """Forecasts ``h`` periods after ``end`` with ``interval``% prediction intervals for the
     ``top`` series by revenue, the statsforecast model chosen per demand class by
-    rolling-origin cross-validation on MASE."""
+    rolling-origin cross-validation on MASE; ``format`` csv or parquet: the points as a
+    file."""
     out = _forecast(state, start, end, grain, level, by_channel, sku, h, windows, interval,
                     top)
+    if format != "json":
+        return download(out.forecast, format, "demand-forecast")
     points = [ForecastPoint(key=_key(r, out.keys), period=r["period"],
                             forecast=float(r["forecast"]), lo=float(r["lo"]),
                             hi=float(r["hi"]), pattern=r["pattern"],
