@@ -468,6 +468,9 @@ def _plan(ctx: Context, params: PlanParams) -> Plan:
     frame = pl.replenishment(stock, stats.drop(columns=["stock_notes"]), lv, as_of,
                              overstock_days=params.overstock_days, within=params.within)
     frame = frame[list(PLAN_COLUMNS)].sort_values("product_id").reset_index(drop=True)
+    for col in frame.columns:  # a value that does not apply is None (the note says why)
+        if frame[col].dtype.kind == "f" and frame[col].isna().any():
+            frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
     orders = frame[frame["reorder"]].sort_values(["order_by", "product_id"])
     sold = _history(ctx, start, as_of, None)
     uncounted = int((~sold["product_id"].isin(set(skus)) & (sold["sold"] > 0)).sum())
