@@ -43,6 +43,14 @@ def _rows() -> dict:
     for r in rows["inventory"]:
         if r["product_id"] == "C" and r["date"] == AS_OF:
             r["lead_time_days"] = 4
+    # F: sold 1 on 03-10, counted at 0 on every day: never in stock on a counted day
+    rows["products"].append({"product_id": "F", "name": "F", "category": "toys"})
+    rows["orders"].append({**rows["orders"][0], "order_id": "o7",
+                           "ordered_at": dt.datetime(2024, 3, 10, 9)})
+    rows["order_items"].append({"order_id": "o7", "line_no": 1, "product_id": "F",
+                                "quantity": 1, "unit_price": 10.0, "discount_amount": 0.0})
+    rows["inventory"] += [{"date": D(2024, 3, 4) + dt.timedelta(days=i), "product_id": "F",
+                           "location": "w1", "on_hand": 0} for i in range(14)]
     return rows
 
 
@@ -106,6 +114,9 @@ def test_bad_input_rows_state_their_fallback(shop):
     assert "on order not counted: taken as 0" in c.note
     # C: 5 on hand at 1/14 a day is 70 days of cover, over 30: overstock
     assert c.overstock and c.days_of_cover == pytest.approx(70)
+    f = _row(p, "F")
+    assert f.days == 0 and f["mean"] == 0 and f.stockout_days == 14
+    assert "out of stock on every day of the window" in f.note and f.reorder_point is None
     numeric = p.frame.select_dtypes("number")
     assert not numeric.isna().any().any()
 

@@ -407,7 +407,8 @@ def _stats(ctx: Context, hist: pd.DataFrame, skus: list[str]) -> pd.DataFrame:
                                                             how="left")
     no_sale = f["sold"].isna()
     f = f.fillna({"days": 0, "sale_days": 0, "sold": 0, "stockout_days": 0})
-    f.loc[no_sale & f["mean"].isna(), ["mean", "std"]] = 0.0
+    # no sale, or out of stock every day (``days`` 0): no demand seen, the levels say so
+    f[["mean", "std"]] = f[["mean", "std"]].fillna(0.0)
     f["notes"] = [["no sale in the window"] if n else [] for n in no_sale]
     f["demand_source"] = "history"
     return f
