@@ -233,8 +233,9 @@ def plan(
     if fmt != "table":
         _emit(frame, fmt, output, kinds=_plan_kinds(frame), currency=currency)
         return
-    cols = ["product_id", "location", "on_hand", "on_order", "position", "mean",
-            "days_of_cover", "reorder_point", "order_up_to", "order_qty", "order_by", "note"]
+    # the table keeps to what to order; --format csv/json has every column and the notes
+    cols = ["product_id", "position", "mean", "reorder_point", "order_up_to", "order_qty",
+            "order_by"]
     shown = frame[cols].head(limit)
     what = "counted SKUs" if all_skus else "SKUs to order"
     _emit(shown, fmt, None, kinds=_plan_kinds(shown), currency=currency,
@@ -242,7 +243,8 @@ def plan(
                 f"{out.as_of})",
           footnote=f"{int(out.frame['dead_stock'].sum())} dead stock, "
                    f"{int(out.frame['overstock'].sum())} overstock; {out.uncounted} SKUs "
-                   "sold without a stock count (not planned)")
+                   "sold without a stock count (not planned); every column and the notes "
+                   "with --format csv")
 
 
 @demand_app.command("simulate")
