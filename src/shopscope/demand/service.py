@@ -379,15 +379,11 @@ def _catalog(ctx: Context) -> pd.DataFrame:
     return p.select("product_id", "category", "cost").execute()
 
 
-def _history(ctx: Context, start: dt.date, end: dt.date,
-             skus: list[str] | None) -> pd.DataFrame:
-    """Per SKU over ``start``..``end``: ``days`` in stock (not censored), ``mean`` and
+def _history(ctx: Context, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Per SKU sold over ``start``..``end``: ``days`` in stock (not censored), ``mean`` and
     population ``std`` of daily demand on them, ``sale_days``, ``sold`` (every day) and
     ``stockout_days``."""
-    wanted = tuple(skus) if skus is not None and len(skus) <= _SKU_FILTER else None
-    s = series(ctx, SeriesParams(start=start, end=end, skus=wanted)).frame
-    if skus is not None:
-        s = s[s["product_id"].isin(set(skus))]
+    s = series(ctx, SeriesParams(start=start, end=end)).frame
     kept = s[~s["censored"].astype(bool)]
     g = kept.groupby("product_id")["demand"]
     out = pd.DataFrame({"days": g.size(), "mean": g.mean(), "std": g.std(ddof=0),
@@ -454,8 +450,8 @@ def _plan(ctx: Context, params: PlanParams) -> Plan:
                      hint="load the inventory table (date, product_id, location, on_hand)")
     stock = pl.stock_rows(counts)
     skus = list(stock["product_id"])
-    hist = _history(ctx, start, as_of, skus)
-    stats = _stats(ctx, hist, skus)
+    sold = _history(ctx, start, as_of)  # every SKU: the uncounted ones are counted
+    stats = _stats(ctx, sold[sold["product_id"].isin(set(skus))], skus)
     if params.source == "forecast":
         stats = _with_forecast(ctx, params, as_of, stats, skus)
     stats = stats.merge(stock[["product_id", "lead_time_days", "notes"]].rename(
@@ -473,7 +469,6 @@ def _plan(ctx: Context, params: PlanParams) -> Plan:
         if frame[col].dtype.kind == "f" and frame[col].isna().any():
             frame[col] = frame[col].astype(object).where(frame[col].notna(), None)
     orders = frame[frame["reorder"]].sort_values(["order_by", "product_id"])
-    sold = _history(ctx, start, as_of, None)
     uncounted = int((~sold["product_id"].isin(set(skus)) & (sold["sold"] > 0)).sum())
     return Plan(params=params, as_of=as_of, start=start, frame=frame,
                 orders=orders.reset_index(drop=True), uncounted=uncounted)
@@ -540,7 +535,7 @@ def _simulate(ctx: Context, params: SimulateParams) -> Simulation:
     if start > end or params.cutoff < span[0]:
         raise OptionError(f"cutoff {params.cutoff} leaves no days to train on or to replay",
                           hint=f"pick a day between {span[0]} and {span[1]}")
-    hist = _history(ctx, train, params.cutoff, None)
+    hist = _history(ctx, train, params.cutoff)
     stats = _stats(ctx, hist, list(hist["product_id"]))
     counts = _counts(ctx, params.cutoff)
     lead = counts.groupby("product_id")["lead_time_days"].max().rename("lead_time_days")
