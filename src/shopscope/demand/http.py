@@ -253,3 +253,188 @@ def get_backtest(state: State, user: CurrentUser, start: dt.date | None = None,
                         chosen=bool(r["chosen"])) for r in frame.to_dict("records")]
     return BacktestOut(start=out.start, end=out.end, h=h, windows=windows, season=out.season,
                        rows=rows)
+
+
+# -- the replenishment plan and its simulation ------------------------------------------------
+class PlanRow(BaseModel):
+    product_id: str
+    category: str | None
+    location: str
+    counted_on: dt.date
+    on_hand: float
+    on_order: float
+    position: float
+    demand_source: str
+    mean: float
+    std: float
+    days: int
+    sold: float
+    sell_through: float | None
+    stockout_days: int
+    days_of_cover: float | None  # None: no demand (stock lasts indefinitely)
+    overstock: bool
+    dead_stock: bool
+    lead_time_days: float
+    lead_time_source: str
+    safety_stock: float | None  # None: no levels, ``note`` says why
+    reorder_point: float | None
+    order_up_to: float | None
+    eoq: float | None
+    moq: float
+    pack: float
+    fill_rate: float | None
+    reorder: bool
+    order_qty: float
+    order_by: dt.date | None
+    arrives: dt.date | None
+    note: str
+
+
+class PlanOut(BaseModel):
+    as_of: dt.date
+    start: dt.date
+    csl: float
+    review: int
+    skus: int
+    uncounted: int
+    orders: list[PlanRow]  # the replenishment list (all counted SKUs with all=true)
+
+
+class SimTotal(BaseModel):
+    policy: str
+    target_csl: float | None
+    skus: int
+    demand: float
+    sold: float
+    lost: float
+    fill_rate: float | None
+    cycles: int
+    csl: float | None
+    stockout_days: int
+    avg_inventory: float
+    turns: float | None
+    orders: int
+
+
+class SimulateOut(BaseModel):
+    train_start: dt.date
+    cutoff: dt.date
+    start: dt.date
+    end: dt.date
+    skipped: int
+    totals: list[SimTotal]
+    skus: list[dict[str, str | float | None]]  # per SKU, with per_sku=true
+
+
+def _policy_q(csl, review, history_days, lead_time, order_cost, holding_rate, cover_days,
+              min_sales) -> dict:
+    return {"csl": csl, "review": review, "history_days": history_days,
+            "lead_time": lead_time, "order_cost": order_cost, "holding_rate": holding_rate,
+            "cover_days": cover_days, "min_sales": min_sales}
+
+
+def _plan(state, as_of, source, csl, review, history_days, lead_time, order_cost,
+          holding_rate, cover_days, min_sales, h, interval, top, overstock_days,
+          within) -> svc.Plan:
+    params = svc.make(svc.PlanParams, as_of=as_of, source=source, h=h, interval=interval,
+                      top=top, overstock_days=overstock_days, within=within,
+                      **_policy_q(csl, review, history_days, lead_time, order_cost,
+                                  holding_rate, cover_days, min_sales))
+    return _call(lambda: svc.plan(state, params))
+
+
+def _plan_row(r: dict) -> PlanRow:
+    def opt(v):
+        return _num(v)
+
+    return PlanRow(
+        product_id=str(r["product_id"]),
+        category=r["category"] if isinstance(r["category"], str) else None,
+        location=r["location"], counted_on=r["counted_on"], on_hand=float(r["on_hand"]),
+        on_order=float(r["on_order"]), position=float(r["position"]),
+        demand_source=r["demand_source"], mean=float(r["mean"]), std=float(r["std"]),
+        days=int(r["days"]), sold=float(r["sold"]), sell_through=opt(r["sell_through"]),
+        stockout_days=int(r["stockout_days"]), days_of_cover=opt(r["days_of_cover"]),
+        overstock=bool(r["overstock"]), dead_stock=bool(r["dead_stock"]),
+        lead_time_days=float(r["lead_time_days"]), lead_time_source=r["lead_time_source"],
+        safety_stock=opt(r["safety_stock"]), reorder_point=opt(r["reorder_point"]),
+        order_up_to=opt(r["order_up_to"]), eoq=opt(r["eoq"]), moq=float(r["moq"]),
+        pack=float(r["pack"]), fill_rate=opt(r["fill_rate"]), reorder=bool(r["reorder"]),
+        order_qty=float(r["order_qty"]),
+        order_by=r["order_by"] if isinstance(r["order_by"], dt.date) else None,
+        arrives=r["arrives"] if isinstance(r["arrives"], dt.date) else None, note=r["note"])
+
+
+Csl = Query(0.95, ge=0.5, lt=1, description="Target cycle service level.")
+Review = Query(0, ge=0, le=365, description="Days between reviews; 0: continuous (s, Q).")
+
+
+@router.get("/api/demand/plan", response_model=PlanOut)
+def get_plan(state: State, user: CurrentUser, as_of: dt.date | None = None,
+             source: svc.Source = "history", csl: float = Csl, review: int = Review,
+             history_days: int = Query(90, ge=7, le=1_000), lead_time: int = Query(7, ge=0,
+                                                                                   le=365),
+             order_cost: float = Query(50.0, ge=0), holding_rate: float = Query(0.25, ge=0,
+                                                                                le=10),
+             cover_days: int = Query(28, ge=1, le=365), min_sales: int = Query(2, ge=1,
+                                                                               le=365),
+             h: int = Query(28, ge=1, le=366), interval: int = Query(80, ge=50, le=99),
+             top: int = Query(200, ge=1, le=5000), overstock_days: float = Query(180.0, gt=0),
+             within: int = Query(0, ge=0, le=365), all: bool = False):
+    """The replenishment list on ``as_of`` (what to order, how much, by when) with each
+    SKU's stock, demand, cover, flags and levels; ``all=true``: every counted SKU. Lead
+    times come from the inventory, else ``lead_time`` (a policy file is a CLI option)."""
+    out = _plan(state, as_of, source, csl, review, history_days, lead_time, order_cost,
+                holding_rate, cover_days, min_sales, h, interval, top, overstock_days, within)
+    frame = out.frame if all else out.orders
+    return PlanOut(as_of=out.as_of, start=out.start, csl=csl, review=review,
+                   skus=len(out.frame), uncounted=out.uncounted,
+                   orders=[_plan_row(r) for r in frame.to_dict("records")])
+
+
+@router.get("/api/demand/plan/export")
+def get_plan_export(state: State, user: CurrentUser, as_of: dt.date | None = None,
+                    source: svc.Source = "history", csl: float = Csl, review: int = Review,
+                    history_days: int = Query(90, ge=7, le=1_000),
+                    lead_time: int = Query(7, ge=0, le=365),
+                    order_cost: float = Query(50.0, ge=0),
+                    holding_rate: float = Query(0.25, ge=0, le=10),
+                    cover_days: int = Query(28, ge=1, le=365),
+                    min_sales: int = Query(2, ge=1, le=365), h: int = Query(28, ge=1, le=366),
+                    interval: int = Query(80, ge=50, le=99),
+                    top: int = Query(200, ge=1, le=5000),
+                    overstock_days: float = Query(180.0, gt=0),
+                    within: int = Query(0, ge=0, le=365), all: bool = False):
+    """The replenishment list (``all=true``: the whole plan) as a CSV download."""
+    from shopscope.ui.deps import download
+
+    out = _plan(state, as_of, source, csl, review, history_days, lead_time, order_cost,
+                holding_rate, cover_days, min_sales, h, interval, top, overstock_days, within)
+    return download(out.frame if all else out.orders, "csv", f"replenishment-{out.as_of}")
+
+
+@router.get("/api/demand/simulate", response_model=SimulateOut)
+def get_simulate(state: State, user: CurrentUser, cutoff: dt.date,
+                 end: dt.date | None = None, csl: float = Csl, review: int = Review,
+                 history_days: int = Query(90, ge=7, le=1_000),
+                 lead_time: int = Query(7, ge=0, le=365),
+                 order_cost: float = Query(50.0, ge=0),
+                 holding_rate: float = Query(0.25, ge=0, le=10),
+                 cover_days: int = Query(28, ge=1, le=365),
+                 min_sales: int = Query(2, ge=1, le=365),
+                 naive_weeks: float = Query(4.0, gt=0, le=52),
+                 naive_review: int = Query(7, ge=1, le=365), per_sku: bool = False):
+    """Replay the policy set on the ``history_days`` up to ``cutoff`` over the real demand
+    after it (lost sales), next to the naive weeks-of-cover policy: achieved fill rate and
+    cycle service level against the target, stock-out days, average inventory, turns."""
+    params = svc.make(svc.SimulateParams, cutoff=cutoff, end=end, naive_weeks=naive_weeks,
+                      naive_review=naive_review,
+                      **_policy_q(csl, review, history_days, lead_time, order_cost,
+                                  holding_rate, cover_days, min_sales))
+    out = _call(lambda: svc.simulate(state, params))
+    totals = [SimTotal(**{k: (_num(v) if isinstance(v, float) or v is None else v)
+                          for k, v in r.items()}) for r in out.totals.to_dict("records")]
+    skus = [{k: v if isinstance(v, str) else _num(v) for k, v in r.items()}
+            for r in out.frame.to_dict("records")] if per_sku else []
+    return SimulateOut(train_start=out.train_start, cutoff=params.cutoff, start=out.start,
+                       end=out.end, skipped=out.skipped, totals=totals, skus=skus)
