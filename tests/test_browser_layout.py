@@ -80,6 +80,7 @@ def shop(tmp_path_factory):
         users.add("ada", PASSWORD, "admin", lang="en")
         users.add("zoe", PASSWORD, "admin", lang="zh")
     customer = str(ws.store.table("orders").customer_id.min().execute())
+    sku = str(ws.store.table("order_items").product_id.min().execute())
     with serve(_slow_down(create_app(ws))) as url, serve(create_app(exp_ws)) as exp_url:
         pages = {
             "overview": url + "/",
@@ -91,6 +92,9 @@ def shop(tmp_path_factory):
             "paths": url + "/behaviour/paths",
             "audiences": url + "/audiences",
             "data": url + "/data",
+            "demand": url + "/demand",
+            "demand-sku": url + f"/demand/sku/{sku}",
+            "demand-plan": url + "/demand/plan",
             "experiments": exp_url + "/experiments",
             "experiment": exp_url + "/experiments/coupon_test",
             "plan": exp_url + "/experiments/plan",

@@ -249,9 +249,9 @@ def plan(
 
 @demand_app.command("simulate")
 def simulate(
-    workspace: WorkspaceOpt = DEFAULT_WS,
     cutoff: Annotated[str, typer.Option(help="Last day of training (YYYY-MM-DD); the "
-                                             "replay starts the day after.")] = ...,
+                                             "replay starts the day after.")],
+    workspace: WorkspaceOpt = DEFAULT_WS,
     end: End = None, csl: Csl = 0.95, review: Review = 0, history_days: HistoryDays = 90,
     lead_time: LeadTime = 7, order_cost: OrderCost = 50.0, holding_rate: HoldingRate = 0.25,
     cover_days: CoverDays = 28, min_sales: MinSales = 2, policy: PolicyFile = None,

@@ -432,8 +432,9 @@ def get_simulate(state: State, user: CurrentUser, cutoff: dt.date,
                       **_policy_q(csl, review, history_days, lead_time, order_cost,
                                   holding_rate, cover_days, min_sales))
     out = _call(lambda: svc.simulate(state, params))
-    totals = [SimTotal(**{k: (_num(v) if isinstance(v, float) or v is None else v)
-                          for k, v in r.items()}) for r in out.totals.to_dict("records")]
+    totals = [SimTotal.model_validate({k: (_num(v) if isinstance(v, float) or v is None else v)
+                                       for k, v in r.items()})
+              for r in out.totals.to_dict("records")]
     skus = [{k: v if isinstance(v, str) else _num(v) for k, v in r.items()}
             for r in out.frame.to_dict("records")] if per_sku else []
     return SimulateOut(train_start=out.train_start, cutoff=params.cutoff, start=out.start,

@@ -1,6 +1,6 @@
 """The demand pages: ABC-XYZ classes of every SKU with the matrix and the demand patterns
-(``/demand``), and one SKU's history, forecast with its interval and stock-outs
-(``/demand/sku/{id}``).
+(``/demand``), the replenishment list and the SKUs about to stock out (``/demand/plan``),
+and one SKU's history, forecast with its interval and stock-outs (``/demand/sku/{id}``).
 
 A thin adapter: the query string becomes the service's parameters (a bad value is an
 error page naming it), :mod:`shopscope.demand.service` computes, and this module formats
@@ -231,3 +231,97 @@ def sku_page(product_id: str, request: Request, state: State,
     }
     return render(request, "demand_sku.html", t, session=session, view=view, params=params,
                   charts=_payload(view["charts"], t))
+
+
+#: What the plan page takes from the query string. Not ``policy``: that is a file path,
+#: which only the CLI may name (a page must not read the server's files).
+_PLAN_FIELDS = ("as_of", "csl", "review", "history_days", "lead_time", "within")
+#: Alerts listed (the export holds the whole plan).
+ALERTS = 50
+
+
+def _day(t: Translator, v: object) -> str:
+    return t.date(v) if hasattr(v, "isoformat") else "–"  # type: ignore[arg-type]
+
+
+def _cover(t: Translator, v: object) -> str:
+    if v is None or pd.isna(cast(float, v)):
+        return "–"
+    f = float(cast(float, v))
+    return "∞" if f == float("inf") else t.number(f, 1)
+
+
+def _alerts(frame: pd.DataFrame) -> pd.DataFrame:
+    """SKUs whose stock runs out before an order placed today could arrive: days of cover
+    at most the lead time (and some demand), fewest days first."""
+    cover = pd.to_numeric(frame["days_of_cover"], errors="coerce")
+    lead = pd.to_numeric(frame["lead_time_days"], errors="coerce")
+    hit = frame[(cover <= lead) & (pd.to_numeric(frame["mean"], errors="coerce") > 0)]
+    return hit.assign(_c=cover[hit.index]).sort_values(["_c", "product_id"]).drop(
+        columns="_c")
+
+
+def _alert_chart(t: Translator, alerts: pd.DataFrame) -> dict | None:
+    top = alerts.head(20)
+    if not len(top):
+        return None
+    ids = [str(p) for p in top["product_id"]][::-1]
+    fig: dict[str, Any] = {"data": [
+        {"type": "bar", "orientation": "h", "y": ids, "name": t("dem.plan.cover"),
+         "x": [float(v) for v in top["days_of_cover"]][::-1], "marker": {"color": "#dc2626"}},
+        {"type": "scatter", "mode": "markers", "y": ids, "name": t("dem.plan.lead"),
+         "x": [float(v) for v in top["lead_time_days"]][::-1],
+         "marker": {"color": COLORS[0], "symbol": "line-ns-open", "size": 14}}],
+        "layout": {**layout(t("dem.plan.alert_chart"), t("dem.plan.days"), ""),
+                   "height": 120 + 22 * len(ids)}}
+    fig["layout"]["yaxis"]["type"] = "category"
+    return {"id": "chart-alerts", "figure": fig}
+
+
+def build_plan(t: Translator, query: Mapping[str, str], out: svc.Plan) -> dict:
+    """The replenishment list and the alerts, formatted for ``t``'s language."""
+    def num(v: object, digits: int = 0) -> str:
+        return _num(t, v, digits)
+
+    orders = [{"key": str(r["product_id"]), "location": str(r["location"]),
+               "on_hand": num(r["on_hand"]), "position": num(r["position"]),
+               "reorder_point": num(r["reorder_point"], 1), "qty": num(r["order_qty"]),
+               "order_by": _day(t, r["order_by"]), "arrives": _day(t, r["arrives"]),
+               "cover": _cover(t, r["days_of_cover"]), "note": "; ".join(r["note"])
+               if isinstance(r["note"], list) else str(r["note"] or "")}
+              for r in out.orders.to_dict("records")]
+    alerts = _alerts(out.frame)
+    alert_rows = [{"key": str(r["product_id"]), "on_hand": num(r["on_hand"]),
+                   "cover": _cover(t, r["days_of_cover"]),
+                   "lead": num(r["lead_time_days"]), "mean": num(r["mean"], 2),
+                   "reorder": bool(r["reorder"])}
+                  for r in alerts.head(ALERTS).to_dict("records")]
+    export = {k: v for k, v in query.items() if k in _PLAN_FIELDS and v}
+    chart = _alert_chart(t, alerts)
+    return {
+        "as_of": t.date(out.as_of), "dates": {"as_of": out.as_of.isoformat()},
+        "range_label": t("dem.plan.scope", day=t.date(out.as_of), start=t.date(out.start)),
+        "skus": t.count(len(out.frame)), "to_order": t.count(len(out.orders)),
+        "alerts_n": t.count(len(alerts)), "uncounted": t.count(out.uncounted),
+        "orders": orders, "alerts": alert_rows,
+        "export_csv": "/api/demand/plan/export?" + urlencode(export),
+        "export_all": "/api/demand/plan/export?" + urlencode({**export, "all": "true"}),
+        "charts": [chart] if chart else [],
+    }
+
+
+@router.get("/demand/plan", response_class=HTMLResponse)
+def plan_page(request: Request, state: State, session: PageSession) -> HTMLResponse:
+    """What to order, how much and by when; the SKUs about to stock out."""
+    t = translator_for(request, session)
+    query = {k: v for k, v in _query(request).items() if k in _PLAN_FIELDS}
+    params = _params(svc.PlanParams, query)
+    try:
+        out = svc.plan(state, params)
+    except svc.NoData as exc:  # no stock count yet: say what to load, on the page
+        return render(request, "demand_plan.html", t, session=session, view=None,
+                      params=params, missing=exc.message, hint=exc.hint,
+                      charts=_payload([], t))
+    view = build_plan(t, query, out)
+    return render(request, "demand_plan.html", t, session=session, view=view, params=params,
+                  missing=None, hint=None, charts=_payload(view["charts"], t))

@@ -258,7 +258,7 @@ def replenishment(stock: pd.DataFrame, stats: pd.DataFrame, levels_: pd.DataFram
             if days is not None:
                 by = as_of + dt.timedelta(days=days)
                 due = days <= within
-            if due:
+            if due and days is not None:
                 # the position on the order-by day, topped up to the level
                 at = r["position"] - d * days
                 qty = pol.order_quantity(target - at, r["moq"], r["pack"])

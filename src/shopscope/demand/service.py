@@ -383,7 +383,7 @@ def _history(ctx: Context, start: dt.date, end: dt.date) -> pd.DataFrame:
     """Per SKU sold over ``start``..``end``: ``days`` in stock (not censored), ``mean`` and
     population ``std`` of daily demand on them, ``sale_days``, ``sold`` (every day) and
     ``stockout_days``."""
-    s = series(ctx, SeriesParams(start=start, end=end)).frame
+    s = series(ctx, make(SeriesParams, start=start, end=end)).frame
     kept = s[~s["censored"].astype(bool)]
     g = kept.groupby("product_id")["demand"]
     out = pd.DataFrame({"days": g.size(), "mean": g.mean(), "std": g.std(ddof=0),
@@ -481,8 +481,8 @@ def _with_forecast(ctx: Context, params: PlanParams, as_of: dt.date, stats: pd.D
     from scipy.stats import norm
 
     wanted = tuple(skus) if len(skus) <= _SKU_FILTER else None
-    fc_ = forecast(ctx, ForecastParams(end=as_of, h=params.h, interval=params.interval,
-                                       top=params.top, skus=wanted)).forecast
+    fc_ = forecast(ctx, make(ForecastParams, end=as_of, h=params.h,
+                             interval=params.interval, top=params.top, skus=wanted)).forecast
     z = float(norm.ppf(0.5 + params.interval / 200))
     g = fc_.assign(sd=(fc_["hi"] - fc_["lo"]) / (2 * z)).groupby("product_id")
     got = pd.DataFrame({"f_mean": g["forecast"].mean(), "f_std": g["sd"].mean(),
@@ -550,7 +550,7 @@ def _simulate(ctx: Context, params: SimulateParams) -> Simulation:
         raise OptionError(f"no SKU has {params.min_sales} sale days in the "
                           f"{params.history_days} days up to {params.cutoff}",
                           hint="move the cutoff later or lower --min-sales")
-    held = series(ctx, SeriesParams(start=start, end=end)).frame
+    held = series(ctx, make(SeriesParams, start=start, end=end)).frame
     days = sq.calendar(start, end, "day")
     mat = held.pivot_table(index="product_id", columns="period", values="demand",
                            aggfunc="sum").reindex(index=lv["product_id"], columns=days)
