@@ -66,7 +66,7 @@ def run(
               kinds={"conversions": "number", "value": "number"})
         return
     models_shown = list(out.conversions.columns)
-    kinds = {m: "number" for m in models_shown}
+    kinds = dict.fromkeys(models_shown, "number")
     head = f"{out.paths:,} paths, {out.channels} channels"
     _emit(out.conversions.reset_index(), fmt, None, kinds=kinds,
           title=f"conversions by model ({head}; total {out.total_conversions:,.2f})")
