@@ -69,18 +69,29 @@ class Journeys:
                    days: list | pd.Series | None = None) -> Journeys:
         """Journeys from a sequence of paths (each a non-empty sequence of channel names)
         and their per-path counts (value and nulls default to 0)."""
-        n = len(paths)
-        lengths = np.fromiter((len(p) for p in paths), dtype=np.int64, count=n)
-        if n == 0 or (lengths == 0).any():
+        lengths = np.fromiter((len(p) for p in paths), dtype=np.int64, count=len(paths))
+        flat_days = None if days is None else list(chain.from_iterable(days))
+        return cls.from_touches(list(chain.from_iterable(paths)), lengths, conversions,
+                                value, nulls, flat_days)
+
+    @classmethod
+    def from_touches(cls, touches, lengths, conversions, value=None, nulls=None,
+                     days=None) -> Journeys:
+        """Journeys from the channel names of all touches, path after path, and the number
+        of touches of each path."""
+        lengths = np.asarray(lengths, dtype=np.int64)
+        n = len(lengths)
+        if n == 0 or (lengths <= 0).any():
             raise ValueError("every path needs at least one channel")
-        flat = pd.Series(list(chain.from_iterable(paths)), dtype=object)
-        codes, names = pd.factorize(flat, sort=True)
+        codes, names = pd.factorize(pd.Series(touches, dtype=object), sort=True)
+        if len(codes) != lengths.sum():
+            raise ValueError("the path lengths do not add up to the touches")
         conv = np.asarray(conversions, dtype=float)
         val = np.zeros(n) if value is None else np.asarray(value, dtype=float)
         nul = np.zeros(n) if nulls is None else np.asarray(nulls, dtype=float)
         touch_days = None
         if days is not None:
-            touch_days = np.asarray(list(chain.from_iterable(days)), dtype=float)
+            touch_days = np.asarray(days, dtype=float)
             if len(touch_days) != len(codes):
                 raise ValueError("touch times: one per touch of each path")
         return cls(tuple(str(c) for c in names), conv, val, nul, lengths,

@@ -137,14 +137,14 @@ def read_paths(source: Path | str, columns: PathColumns | None = None) -> at.Jou
         raise _bad(name, rows, columns.path, f"empty path or empty channel name between "
                    f"separators ({frame.loc[rows.index[0], columns.path]!r})",
                    f"channels are separated by {columns.sep!r} (--sep)")
-    paths = tokens.groupby(level=0, sort=True).agg(list)
     conv = _number(frame, columns.conversions, name)
     value = _number(frame, columns.value, name) if columns.value else None
     nulls = _number(frame, columns.nulls, name) if columns.nulls else None
     if conv.sum() <= 0:
         raise InputError(f"{name}: no path has conversions (column {columns.conversions!r})",
                          hint="attribution splits conversions: at least one must be > 0")
-    return at.Journeys.from_paths(paths.tolist(), conv, value, nulls)
+    return at.Journeys.from_touches(tokens.to_numpy(), parts.str.len().to_numpy(), conv,
+                                    value, nulls)
 
 
 def attribute(journeys: at.Journeys, params: AttributionParams) -> AttributionResult:
