@@ -253,6 +253,16 @@ def test_markov_within_channelattribution_simulation_error(pathdata, reference, 
         assert (gap <= 5 * se + 1e-6).all(), pd.DataFrame({"gap": gap, "5se": 5 * se})
 
 
+@pytest.mark.parametrize("order", [1, 2, 3])
+def test_markov_conversion_probability_is_the_observed_rate(pathdata, order):
+    """The chain estimated from the paths conserves flow (expected visits of a state =
+    journeys through it over all journeys), so P(conversion) from the start equals the
+    observed conversions / (conversions + nulls) at every order: an identity the linear
+    solve must reproduce."""
+    observed = pathdata.conversions.sum() / (pathdata.conversions + pathdata.nulls).sum()
+    assert at.markov(pathdata, order).p_conversion == pytest.approx(observed, rel=1e-9)
+
+
 def test_shapley_exact_equals_even_split_over_distinct_channels(pathdata):
     """With v(S) = conversions of paths inside S the game is a sum of unanimity games, so
     each path's conversions split evenly over its distinct channels: an independent check
