@@ -360,3 +360,61 @@ def test_command_csv_and_errors(tmp_path):
     assert isinstance(bad, OptionError) and bad.exit_code == 2 and "order" in bad.message
     bad = cli("attribution", "run", str(tmp_path / "none.csv")).exception
     assert isinstance(bad, InputError) and "none.csv: no such file" in bad.message
+
+
+# -- the API -------------------------------------------------------------------------------
+TOY_CSV = ("path,total_conversions,total_conversion_value,total_null\n"
+           "A > B > C,2,20,0\nB > direct,1,6,0\ndirect,1,4,0\nA > A,0,0,3\n")
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    from shopscope.app import create_app
+    from shopscope.auth import UserStore
+    from shopscope.store import Workspace
+    from tests.test_web import PASSWORD, client_for
+
+    w = Workspace.create(tmp_path_factory.mktemp("attr-api") / "ws", currency="GBP")
+    UserStore(w.path).add("ada", PASSWORD, "analyst")
+    c = client_for(create_app(w))
+    r = c.post("/api/login", json={"username": "ada", "password": PASSWORD})
+    assert r.status_code == 200, r.text
+    c.headers["x-csrf-token"] = r.json()["csrf_token"]
+    yield c
+    w.close()
+
+
+def test_api_attribution_of_posted_paths(client):
+    """The toy of the rule tests: linear and Markov credits as worked out above."""
+    r = client.post("/api/attribution?models=linear,markov,shapley", content=TOY_CSV,
+                    headers={"content-type": "text/csv"})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["paths"], body["channels"], body["total_conversions"]) == (4, 4, 4)
+    credit = {(x["model"], x["channel"]): x["conversions"] for x in body["credit"]}
+    assert credit[("linear", "B")] == pytest.approx(7 / 6)
+    # Shapley: p1 splits 2 over A, B, C; p2 1 over B, direct; p3 to direct
+    assert credit[("shapley", "direct")] == pytest.approx(1.5)
+    assert {x["channel"] for x in body["removal_effects"]} == {"A", "B", "C", "direct"}
+    assert sum(v for (m, _), v in credit.items() if m == "markov_1") == pytest.approx(4)
+
+
+@pytest.mark.parametrize(("query", "body", "where"), [
+    ("", TOY_CSV.replace("B > direct,1,6,0", "B > direct,1,six,0"),
+     "column 'total_conversion_value', row 3"),
+    ("?models=nope", TOY_CSV, "models"),
+    ("?path_column=journey", TOY_CSV, "no column 'journey'"),
+    ("", "", "empty"),
+    ("", "path,total_conversions\n", "no column 'total_conversion_value'"),
+])
+def test_api_bad_input_is_a_422(client, query, body, where):
+    r = client.post(f"/api/attribution{query}", content=body,
+                    headers={"content-type": "text/csv"})
+    assert r.status_code == 422, r.text
+    assert where in r.text
+
+
+def test_api_refuses_bytes_that_are_not_utf8(client):
+    r = client.post("/api/attribution", content=b"path\xff\n",
+                    headers={"content-type": "text/csv"})
+    assert r.status_code == 422 and "UTF-8" in r.text

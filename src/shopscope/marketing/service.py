@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import IO, Literal
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,10 @@ Model = Literal["first_touch", "last_touch", "last_non_direct", "linear", "time_
 
 #: The most rows a path file may have (PathData has 10,000).
 MAX_PATHS = 2_000_000
+#: The most channels the Markov model takes: it solves the chain once per channel.
+MAX_MARKOV_CHANNELS = 200
+#: The largest count or value in a path file (sums stay exact in float64 far beyond).
+MAX_NUMBER = 1e15
 
 
 class PathColumns(Params):
@@ -95,17 +99,19 @@ def _bad(source: str, rows: pd.Series, column: str, what: str, hint: str) -> Inp
 def _number(frame: pd.DataFrame, column: str, source: str) -> np.ndarray:
     raw = frame[column]
     num = pd.to_numeric(raw, errors="coerce")
-    bad = raw[num.isna() | ~np.isfinite(num.fillna(0)) | (num < 0)]
+    bad = raw[num.isna() | ~(num >= 0) | ~(num <= MAX_NUMBER)]
     if len(bad):
-        raise _bad(source, bad, column, f"not a number >= 0 ({bad.iloc[0]!r})",
-                   "counts and values must be finite and not negative")
+        raise _bad(source, bad, column, f"not a number from 0 to {MAX_NUMBER:g} "
+                   f"({bad.iloc[0]!r})", "counts and values must be finite and not negative")
     return num.to_numpy(dtype=float)
 
 
-def read_paths(source: Path | str, columns: PathColumns | None = None) -> at.Journeys:
-    """The journeys of an aggregated path file (CSV, optionally gzipped)."""
+def read_paths(source: Path | str | IO[str], columns: PathColumns | None = None,
+               name: str | None = None) -> at.Journeys:
+    """The journeys of an aggregated path file (CSV, optionally gzipped) or text buffer;
+    errors call it ``name`` (default: the path)."""
     columns = columns or PathColumns()
-    name = str(source)
+    name = name or str(source)
     try:
         frame = pd.read_csv(source, dtype=str, keep_default_na=False, nrows=MAX_PATHS + 1)
     except FileNotFoundError:
@@ -152,6 +158,10 @@ def attribute(journeys: at.Journeys, params: AttributionParams) -> AttributionRe
     if params.decay_unit == "days" and "time_decay" in params.models and journeys.days is None:
         raise OptionError("time decay in days needs touch times",
                           hint="use --decay-unit touches")
+    if "markov" in params.models and len(journeys.channels) > MAX_MARKOV_CHANNELS:
+        raise OptionError(f"the Markov model takes at most {MAX_MARKOV_CHANNELS} channels, "
+                          f"the paths have {len(journeys.channels):,}",
+                          hint="group channels into fewer, or leave markov out of the models")
     j = journeys.lookback(params.lookback)
     long = at.compare(j, params.models, order=params.order, direct=params.direct,
                       half_life=params.half_life, decay_unit=params.decay_unit,
