@@ -326,6 +326,24 @@ def test_read_paths_maps_columns_and_separator(tmp_path):
     close(at.first_touch(j), "conversions", {"seo": 2, "ads": 1})
 
 
+def test_touch_times_from_a_file_decay_in_days(tmp_path):
+    """The toy with touch times (days): time decay switches to days by itself, with the
+    numbers of test_time_decay_in_days_toy."""
+    path = write(tmp_path, "path,total_conversions,total_conversion_value,total_null,days\n"
+                 "A > B > C,2,20,0,2 > 1 > 0\nB > direct,1,6,0,3 > 0\ndirect,1,4,0,0\n"
+                 "A > A,0,0,3,1 > 0\n")
+    cols = svc.PathColumns(days="days")
+    out = svc.attribute(svc.read_paths(path, cols),
+                        svc.AttributionParams(models=("time_decay",), half_life=1))
+    got = out.conversions["time_decay"].to_dict()
+    assert got == pytest.approx({"A": 2 / 7, "B": 4 / 7 + 1 / 9, "C": 8 / 7, "direct": 17 / 9})
+    assert "time_decay: half-life 1 days" in out.notes
+    short = write(tmp_path, "path,total_conversions,total_conversion_value,total_null,days\n"
+                  "A > B,1,1,0,2\n")
+    with pytest.raises(InputError, match=r"column 'days', row 2: not one time per touch"):
+        svc.read_paths(short, cols)
+
+
 def test_params_refuse_bad_options():
     with pytest.raises(OptionError, match="order"):
         svc.make(svc.AttributionParams, order=4)

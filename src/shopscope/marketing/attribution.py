@@ -368,9 +368,9 @@ def compare(j: Journeys, models: tuple[str, ...] = MODELS, *, order: int = 1,
             direct: str = "direct", half_life: float = 7.0,
             decay_unit: Literal["touches", "days"] = "touches", first: float = 0.4,
             last: float = 0.4, exact_limit: int = 15, samples: int = 2000,
-            seed: int = 0) -> pd.DataFrame:
+            seed: int = 0, done: dict[str, pd.DataFrame] | None = None) -> pd.DataFrame:
     """One row per channel and model: ``channel``, ``model``, ``conversions``, ``value``
-    (Markov is named ``markov_<order>``)."""
+    (Markov is named ``markov_<order>``). ``done``: frames of models already computed."""
     run = {
         "first_touch": lambda: first_touch(j),
         "last_touch": lambda: last_touch(j),
@@ -383,7 +383,9 @@ def compare(j: Journeys, models: tuple[str, ...] = MODELS, *, order: int = 1,
     }
     parts = []
     for name in models:
-        frame = run[name]()[["conversions", "value"]].reset_index()
+        frame = (done or {}).get(name)
+        frame = (run[name]() if frame is None else frame)[["conversions", "value"]]
+        frame = frame.reset_index()
         frame.insert(1, "model", f"markov_{order}" if name == "markov" else name)
         parts.append(frame)
     return pd.concat(parts, ignore_index=True)

@@ -28,7 +28,8 @@ def run(
     sep: Annotated[str, typer.Option(help="Separator between channels in a path.")] = ">",
     direct: Annotated[str, typer.Option(help="Channel name skipped by last_non_direct.")]
     = "direct",
-    half_life: Annotated[float, typer.Option(help="Time decay half-life, in touches.")] = 7.0,
+    half_life: Annotated[float, typer.Option(
+        help="Time decay half-life: days with --days-column, else touches.")] = 7.0,
     first: Annotated[float, typer.Option(help="Position-based share of the first touch.")]
     = 0.4,
     last: Annotated[float, typer.Option(help="Position-based share of the last touch.")]
@@ -45,6 +46,9 @@ def run(
         help="Column of conversion value ('' for none).")] = "total_conversion_value",
     nulls_column: Annotated[str, typer.Option(
         help="Column of journeys without conversion ('' for none).")] = "total_null",
+    days_column: Annotated[str, typer.Option(
+        help="Column of touch times: days from each touch to the journey's end, separated "
+             "like the path (optional).")] = "",
     fmt: FormatOpt = "table", output: OutputOpt = None,
 ) -> None:
     """Credit per channel by each model, side by side: conversions and value (each model's
@@ -59,7 +63,7 @@ def run(
                       first=first, last=last, samples=samples, exact_limit=exact_limit,
                       seed=seed)
     cols = svc.make(svc.PathColumns, path=path_column, conversions=conversions_column,
-                    value=value_column, nulls=nulls_column, sep=sep)
+                    value=value_column, nulls=nulls_column, days=days_column, sep=sep)
     out = svc.attribute(svc.read_paths(paths, cols), params)
     if fmt != "table":
         _emit(out.comparison, fmt, output,

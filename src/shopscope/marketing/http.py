@@ -67,6 +67,8 @@ async def post_attribution(
     conversions_column: Annotated[str, Query(max_length=200)] = "total_conversions",
     value_column: Annotated[str, Query(max_length=200)] = "total_conversion_value",
     nulls_column: Annotated[str, Query(max_length=200)] = "total_null",
+    days_column: Annotated[str, Query(max_length=200, description="Touch times (days to the "
+                                      "journey's end, separated like the path).")] = "",
 ) -> AttributionOut:
     """Attribution of the paths in the body (CSV with a header: path, conversions, value,
     journeys without conversion; column names as given). Each model's credits sum to the
@@ -79,7 +81,7 @@ async def post_attribution(
                       first=first, last=last, samples=samples, exact_limit=exact_limit,
                       seed=seed)
     cols = svc.make(svc.PathColumns, path=path_column, conversions=conversions_column,
-                    value=value_column, nulls=nulls_column, sep=sep)
+                    value=value_column, nulls=nulls_column, days=days_column, sep=sep)
     try:
         text = (await request.body()).decode("utf-8-sig")
     except UnicodeDecodeError:

@@ -42,19 +42,21 @@ class PathColumns(Params):
     conversions: str = "total_conversions"
     value: str = "total_conversion_value"
     nulls: str = "total_null"
+    days: str = ""  # per touch, days from the touch to the end of the journey, sep-separated
     sep: str = Field(">", min_length=1, max_length=10)
 
 
 class AttributionParams(Params):
-    """Which models, and their settings (defaults: 40/20/40, half-life 7 touches, Markov
-    of order 1, Shapley exact up to 15 channels, else 2,000 seeded permutations)."""
+    """Which models, and their settings (defaults: 40/20/40, half-life 7 (days when the
+    paths have touch times, else touches), Markov of order 1, Shapley exact up to 15
+    channels, else 2,000 seeded permutations)."""
 
     models: tuple[Model, ...] = Field(at.MODELS, min_length=1)
     order: int = Field(1, ge=1, le=3)
     lookback: int | None = Field(None, ge=1, description="Keep the last N touches of a path.")
     direct: str = "direct"
     half_life: float = Field(7.0, gt=0)
-    decay_unit: Literal["touches", "days"] = "touches"
+    decay_unit: Literal["auto", "touches", "days"] = "auto"  # auto: days when times given
     first: float = Field(0.4, ge=0, le=1)
     last: float = Field(0.4, ge=0, le=1)
     exact_limit: int = Field(15, ge=0, le=20)
@@ -125,7 +127,7 @@ def read_paths(source: Path | str | IO[str], columns: PathColumns | None = None,
         raise InputError(f"{name}: more than {MAX_PATHS:,} paths",
                          hint="aggregate identical paths first")
     wanted = {"path": columns.path, "conversions": columns.conversions,
-              "value": columns.value, "nulls": columns.nulls}
+              "value": columns.value, "nulls": columns.nulls, "days": columns.days}
     for role, col in wanted.items():
         if col and col not in frame.columns:
             raise InputError(f"{name}: no column {col!r} (the {role} column); the file has "
@@ -149,31 +151,60 @@ def read_paths(source: Path | str | IO[str], columns: PathColumns | None = None,
     if conv.sum() <= 0:
         raise InputError(f"{name}: no path has conversions (column {columns.conversions!r})",
                          hint="attribution splits conversions: at least one must be > 0")
-    return at.Journeys.from_touches(tokens.to_numpy(), parts.str.len().to_numpy(), conv,
-                                    value, nulls)
+    lengths = parts.str.len()
+    days = _days(frame, columns, lengths, name) if columns.days else None
+    return at.Journeys.from_touches(tokens.to_numpy(), lengths.to_numpy(), conv, value, nulls,
+                                    days)
+
+
+def _days(frame: pd.DataFrame, columns: PathColumns, lengths: pd.Series,
+          source: str) -> np.ndarray:
+    """Touch times: as many numbers >= 0 per row as the path has touches."""
+    sep = columns.sep.strip()
+    parts = frame[columns.days].str.strip().str.split(sep if sep else None, regex=False)
+    wrong = frame[parts.str.len() != lengths]
+    if len(wrong):
+        raise _bad(source, wrong, columns.days, "not one time per touch of the path",
+                   f"give the days before the journey's end of each touch, separated by "
+                   f"{columns.sep!r}")
+    flat = parts.explode().str.strip()
+    num = pd.to_numeric(flat, errors="coerce")
+    bad = flat[num.isna() | ~(num >= 0) | ~(num <= MAX_NUMBER)]
+    if len(bad):
+        raise _bad(source, frame.loc[bad.index.unique()], columns.days,
+                   f"not a number of days >= 0 ({bad.iloc[0]!r})",
+                   "days from the touch to the end of the journey")
+    return num.to_numpy(dtype=float)
 
 
 def attribute(journeys: at.Journeys, params: AttributionParams) -> AttributionResult:
     """Every asked model over the journeys (after the lookback), side by side."""
-    if params.decay_unit == "days" and "time_decay" in params.models and journeys.days is None:
+    unit = params.decay_unit
+    if unit == "auto":
+        unit = "touches" if journeys.days is None else "days"
+    if unit == "days" and "time_decay" in params.models and journeys.days is None:
         raise OptionError("time decay in days needs touch times",
-                          hint="use --decay-unit touches")
+                          hint="give the column of touch times, or decay by touches")
     if "markov" in params.models and len(journeys.channels) > MAX_MARKOV_CHANNELS:
         raise OptionError(f"the Markov model takes at most {MAX_MARKOV_CHANNELS} channels, "
                           f"the paths have {len(journeys.channels):,}",
                           hint="group channels into fewer, or leave markov out of the models")
     j = journeys.lookback(params.lookback)
-    long = at.compare(j, params.models, order=params.order, direct=params.direct,
-                      half_life=params.half_life, decay_unit=params.decay_unit,
-                      first=params.first, last=params.last, exact_limit=params.exact_limit,
-                      samples=params.samples, seed=params.seed)
     notes = []
     removal = None
+    done = {}
     if "markov" in params.models:
         m = at.markov(j, params.order)
+        done["markov"] = m.frame
         removal = m.frame[["removal_effect", "removal_effect_value"]].reset_index()
         notes.append(f"markov_{params.order}: exact absorbing chain, {m.states:,} states, "
                      f"P(conversion) = {m.p_conversion:.4f}")
+    long = at.compare(j, params.models, order=params.order, direct=params.direct,
+                      half_life=params.half_life, decay_unit=unit, first=params.first,
+                      last=params.last, exact_limit=params.exact_limit,
+                      samples=params.samples, seed=params.seed, done=done)
+    if "time_decay" in params.models:
+        notes.append(f"time_decay: half-life {params.half_life:g} {unit}")
     if "shapley" in params.models:
         if len(j.channels) <= params.exact_limit:
             notes.append(f"shapley: exact over {2 ** len(j.channels):,} coalitions")
