@@ -323,16 +323,18 @@ def shapley(j: Journeys, exact_limit: int = 15, samples: int = 2000,
     if k <= exact_limit:
         masks = np.bitwise_or.reduceat(np.left_shift(1, pair_ch).astype(np.int64),
                                        np.flatnonzero(np.r_[True, np.diff(pair_path) != 0]))
+        every = np.arange(1 << k)
+        # |S| of every coalition (np.bitwise_count needs numpy 2; we allow 1.26)
+        size = sum(((every >> b) & 1 for b in range(k)), np.zeros(1 << k, dtype=np.int64))
+        fact = np.array([factorial(s) for s in range(k + 1)], dtype=float)
         out = np.zeros((k, 2))
         for col, amount in enumerate((j.conversions, j.value)):
             v = np.bincount(masks, amount, minlength=1 << k).astype(float)
             for bit in range(k):  # v(S) = sum of w(T) over T within S
-                has = (np.arange(1 << k) >> bit) & 1 == 1
-                v[has] += v[~has]
-            size = np.bitwise_count(np.arange(1 << k)).astype(np.int64)
-            fact = np.array([factorial(s) for s in range(k + 1)], dtype=float)
+                has = (every >> bit) & 1 == 1
+                v[has] += v[~has]  # both in increasing order: S pairs with S minus bit
             for i in range(k):
-                without = np.flatnonzero((np.arange(1 << k) >> i) & 1 == 0)
+                without = np.flatnonzero((every >> i) & 1 == 0)
                 s = size[without]
                 weight = fact[s] * fact[k - s - 1] / fact[k]
                 out[i, col] = (weight * (v[without | (1 << i)] - v[without])).sum()
