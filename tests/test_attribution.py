@@ -436,3 +436,15 @@ def test_api_refuses_bytes_that_are_not_utf8(client):
     r = client.post("/api/attribution", content=b"path\xff\n",
                     headers={"content-type": "text/csv"})
     assert r.status_code == 422 and "UTF-8" in r.text
+
+
+def test_api_needs_a_user_and_bounds_the_body(client):
+    from tests.test_web import client_for
+
+    anonymous = client_for(client.app)
+    r = anonymous.post("/api/attribution", content=TOY_CSV,
+                       headers={"content-type": "text/csv"})
+    assert r.status_code == 401
+    big = TOY_CSV + "A > B,1,1,1\n" * 100_000  # ~1.2 MB, above the default 1 MiB limit
+    r = client.post("/api/attribution", content=big, headers={"content-type": "text/csv"})
+    assert r.status_code == 413
