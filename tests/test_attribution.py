@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import json
 from fractions import Fraction
 from math import factorial
 from pathlib import Path
@@ -374,6 +375,14 @@ def test_command_csv_and_errors(tmp_path):
     lin = frame[frame["model"] == "linear"].set_index("channel")["conversions"]
     assert lin.to_dict() == pytest.approx({"A": 2 / 3, "B": 7 / 6, "C": 2 / 3, "direct": 1.5},
                                           abs=1e-6)
+    result = cli("attribution", "run", str(path), "--format", "json", "--order", "2")
+    assert result.exit_code == 0, result.output
+    rows = pd.DataFrame(json.loads(result.stdout))
+    assert set(rows["model"]) == {*at.RULES, "markov_2", "shapley"}
+    assert rows.groupby("model")["conversions"].sum().tolist() == pytest.approx([4] * 8)
+    result = cli("attribution", "run", str(path))
+    assert result.exit_code == 0, result.output
+    assert "conversions by model (4 paths, 4 channels" in result.stdout
     bad = cli("attribution", "run", str(path), "--order", "4").exception
     assert isinstance(bad, OptionError) and bad.exit_code == 2 and "order" in bad.message
     bad = cli("attribution", "run", str(tmp_path / "none.csv")).exception
