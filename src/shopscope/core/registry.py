@@ -27,6 +27,7 @@ BUILTIN_AREAS: tuple[str, ...] = (
     "shopscope.behaviour.area",
     "shopscope.experiments.area",
     "shopscope.data.area",
+    "shopscope.marketing.area",
 )
 ENTRY_POINT_GROUP = "shopscope.areas"
 

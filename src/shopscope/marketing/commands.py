@@ -1,0 +1,80 @@
+"""``shopscope attribution …``: multi-touch attribution of an aggregated path file (a thin
+wrapper over :mod:`shopscope.marketing.service`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from shopscope.cli import FormatOpt, OutputOpt, _emit, check_format, console
+
+attribution_app = typer.Typer(
+    help="Attribution: rule, Markov and Shapley models over aggregated customer paths.",
+    no_args_is_help=True)
+
+_MODELS = ("first_touch, last_touch, last_non_direct, linear, time_decay, position_based, "
+           "markov, shapley")
+
+
+@attribution_app.command("run")
+def run(
+    paths: Annotated[Path, typer.Argument(help="CSV of aggregated paths (may be gzipped).")],
+    models: Annotated[str, typer.Option(help=f"Comma-separated: {_MODELS}.")] = "all",
+    order: Annotated[int, typer.Option(help="Markov order, 1..3.")] = 1,
+    lookback: Annotated[int | None, typer.Option(
+        help="Keep only the last N touches of each path.")] = None,
+    sep: Annotated[str, typer.Option(help="Separator between channels in a path.")] = ">",
+    direct: Annotated[str, typer.Option(help="Channel name skipped by last_non_direct.")]
+    = "direct",
+    half_life: Annotated[float, typer.Option(
+        help="Time decay half-life: days with --days-column, else touches.")] = 7.0,
+    first: Annotated[float, typer.Option(help="Position-based share of the first touch.")]
+    = 0.4,
+    last: Annotated[float, typer.Option(help="Position-based share of the last touch.")]
+    = 0.4,
+    samples: Annotated[int, typer.Option(
+        help="Shapley permutations when there are more channels than --exact-limit.")] = 2000,
+    exact_limit: Annotated[int, typer.Option(
+        help="Exact Shapley up to this many channels.")] = 15,
+    seed: Annotated[int, typer.Option(help="Seed of the Shapley sampling.")] = 0,
+    path_column: Annotated[str, typer.Option(help="Column of the paths.")] = "path",
+    conversions_column: Annotated[str, typer.Option(help="Column of conversions.")]
+    = "total_conversions",
+    value_column: Annotated[str, typer.Option(
+        help="Column of conversion value ('' for none).")] = "total_conversion_value",
+    nulls_column: Annotated[str, typer.Option(
+        help="Column of journeys without conversion ('' for none).")] = "total_null",
+    days_column: Annotated[str, typer.Option(
+        help="Column of touch times: days from each touch to the journey's end, separated "
+             "like the path (optional).")] = "",
+    fmt: FormatOpt = "table", output: OutputOpt = None,
+) -> None:
+    """Credit per channel by each model, side by side: conversions and value (each model's
+    column sums to the totals of the file)."""
+    from shopscope.marketing import service as svc
+
+    check_format(fmt, ("table", "csv", "json"))
+    chosen = [m.strip() for m in models.split(",") if m.strip()]
+    params = svc.make(svc.AttributionParams,
+                      **({} if chosen == ["all"] else {"models": tuple(chosen)}),
+                      order=order, lookback=lookback, direct=direct, half_life=half_life,
+                      first=first, last=last, samples=samples, exact_limit=exact_limit,
+                      seed=seed)
+    cols = svc.make(svc.PathColumns, path=path_column, conversions=conversions_column,
+                    value=value_column, nulls=nulls_column, days=days_column, sep=sep)
+    out = svc.attribute(svc.read_paths(paths, cols), params)
+    if fmt != "table":
+        _emit(out.comparison, fmt, output,
+              kinds={"conversions": "number", "value": "number"})
+        return
+    models_shown = list(out.conversions.columns)
+    kinds = dict.fromkeys(models_shown, "number")
+    head = f"{out.paths:,} paths, {out.channels} channels"
+    _emit(out.conversions.reset_index(), fmt, None, kinds=kinds,
+          title=f"conversions by model ({head}; total {out.total_conversions:,.2f})")
+    _emit(out.value.reset_index(), fmt, None, kinds=kinds,
+          title=f"value by model (total {out.total_value:,.2f})")
+    for note in out.notes:
+        console.print(f"  note: {note}", highlight=False, markup=False)
