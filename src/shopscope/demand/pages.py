@@ -74,7 +74,8 @@ def _matrix(t: Translator, out: svc.Classes, currency: str) -> dict:
          for a in ABC]
     n = [[int(cells[(a, x)]["series"]) if (a, x) in cells else 0 for x in XYZ] for a in ABC]
     fig: dict[str, Any] = {"data": [{"type": "heatmap", "x": list(XYZ), "y": list(ABC), "z": z,
-                     "customdata": n, "colorscale": "Blues", "showscale": False,
+                     "customdata": n, "showscale": False,
+                     "colorscale": [[0, "#f1f5f9"], [1, "#2563eb"]],
                      "text": [[t.count(v) for v in r] for r in n], "texttemplate": "%{text}",
                      "hovertemplate": "%{y}%{x}: %{customdata} · %{z:,.0f} " + currency
                      + "<extra></extra>"}],
@@ -203,8 +204,10 @@ def sku_page(product_id: str, request: Request, state: State,
                          hint="SKUs with demand are listed on /demand")
     row = classes.frame.iloc[0]
     out = svc.forecast(state, params)
-    history = svc.series(state, params).frame
     fc = out.forecast
+    history = svc.series(state, params).frame
+    if len(fc):  # a last partial week is left out of the fit: out of the chart too
+        history = history[history["period"] < fc["period"].min()]
     currency = state.workspace.settings.currency
     pattern = str(row["pattern"])
     points = [{"period": t.date(r["period"]), "forecast": _num(t, r["forecast"], 1),
