@@ -51,7 +51,7 @@ class AttributionParams(Params):
     paths have touch times, else touches), Markov of order 1, Shapley exact up to 15
     channels, else 2,000 seeded permutations)."""
 
-    models: tuple[Model, ...] = Field(at.MODELS, min_length=1)
+    models: tuple[Model, ...] = Field(at.MODELS, min_length=1)  # type: ignore[arg-type]
     order: int = Field(1, ge=1, le=3)
     lookback: int | None = Field(None, ge=1, description="Keep the last N touches of a path.")
     direct: str = "direct"
@@ -112,7 +112,7 @@ def read_paths(source: Path | str | IO[str], columns: PathColumns | None = None,
                name: str | None = None) -> at.Journeys:
     """The journeys of an aggregated path file (CSV, optionally gzipped) or text buffer;
     errors call it ``name`` (default: the path)."""
-    columns = columns or PathColumns()
+    columns = columns or make(PathColumns)
     name = name or str(source)
     try:
         frame = pd.read_csv(source, dtype=str, keep_default_na=False, nrows=MAX_PATHS + 1)
