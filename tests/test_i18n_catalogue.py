@@ -29,7 +29,8 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "shopscope"
 KEYWORDS = {"t": None, "_": None, "_t": None, "self": None, "gettext": None,
             "plural": None, "ngettext": (1, 2)}
 #: Messages whose Chinese is the English on purpose: the brand, comparison symbols, a dash.
-SAME_IN_BOTH = {"app.name", "aud.op.gt", "aud.op.ge", "aud.op.lt", "aud.op.le", "cust.none"}
+SAME_IN_BOTH = {"app.name", "aud.op.gt", "aud.op.ge", "aud.op.lt", "aud.op.le", "cust.none",
+                "prod.recs.m.ndcg", "prod.recs.m.map"}
 #: A key built at run time: an f-string or a concatenation starting with "<area>.<...>".
 _DYNAMIC_PY = re.compile(r"""\bf["']([a-z_]+\.[\w.]*)\{|["']([a-z_]+\.[\w.]*[._])["']\s*\+""")
 _DYNAMIC_JINJA = re.compile(r"""'([a-z_]+\.[\w.]*)'\s*[~+]""")

@@ -20,14 +20,20 @@ sync_api = pytest.importorskip("playwright.sync_api")
 def server(tmp_path_factory):
     from shopscope.app import create_app
 
+    from shopscope.core.service import LocalContext
+    from shopscope.products import recs_service
+
     ws = synth_product_shop(tmp_path_factory.mktemp("browser-products"),
                             {"li": ("analyst", "zh"), "ann": ("analyst", "en")})
+    stored = recs_service.train_recs(LocalContext(ws), recs_service.TrainParams(
+        models=("popularity", "buy_again", "item_knn"), test_days=60))
+    customer = str(stored.model.data.users[0])
     with serve(create_app(ws)) as url:
-        yield url
+        yield url, customer
     ws.close()
 
 
-def _visit(server: str, user: str, lang: str) -> None:
+def _visit(server: str, customer: str, user: str, lang: str) -> None:
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
                                     args=LAUNCH_ARGS)
@@ -61,6 +67,12 @@ def _visit(server: str, user: str, lang: str) -> None:
         page.goto(server + "/products/bundles?min_support=0.002")
         assert page.locator("[data-testid=rules] tbody tr").count() > 0
         shot(page, f"42-bundles-{lang}.png")
+
+        page.goto(server + f"/products/recommendations?customer_id={customer}")
+        page.wait_for_selector("html[data-charts=ready]")
+        assert page.evaluate("document.getElementById('chart-ndcg').data[0].type") == "bar"
+        assert page.locator("[data-testid=top] tbody tr").count() == 10
+        shot(page, f"43-recs-{lang}.png")
         browser.close()
     assert hosts == {"127.0.0.1"}, hosts
     assert not problems, problems
@@ -68,7 +80,7 @@ def _visit(server: str, user: str, lang: str) -> None:
 
 @pytest.mark.parametrize(("user", "lang"), [("ann", "en"), ("li", "zh")])
 def test_products_pages_in_chromium(server, user, lang):
-    _visit(server, user, lang)
+    _visit(*server, user, lang)
     for name in (f"40-products-{lang}.png", f"41-product-{lang}.png",
-                 f"42-bundles-{lang}.png"):
+                 f"42-bundles-{lang}.png", f"43-recs-{lang}.png"):
         assert (ARTIFACTS / name).stat().st_size > 10_000

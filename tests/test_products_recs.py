@@ -8,6 +8,7 @@ import datetime as dt
 import io
 import json
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -432,6 +433,36 @@ def test_audience_export_masks_ids_that_are_personal_data(tmp_path, monkeypatch)
     raw = svc.audience_recs(ctx, svc.AudienceRecsParams(audience="a", k=2, pii="raw"),
                             Viewer(admin=True, pseudonym_key=key))
     assert "jane@shop.cn" in set(raw.frame["customer_id"])
+
+
+def test_recommendations_page_shows_the_stored_evaluation_and_a_top_10(shop_ws, trained,
+                                                                       client):
+    from tests.test_web import charts, text_of
+
+    info = trained.info
+    r = client.get("/products/recommendations")
+    assert r.status_code == 200
+    assert text_of(r.text, "card-model") == info["model"]
+    assert text_of(r.text, "card-items") == f"{len(trained.model.data.items):,}"
+    # one row per evaluated model, in the holdout's order (best NDCG first)
+    models = re.findall(r'<tr data-model="([^"]+)">', r.text)
+    assert models == [row["model"] for row in info["evaluation"]["table"]]
+    bars = charts(r.text)["chart-ndcg"]["data"][0]
+    assert bars["y"] == pytest.approx([row["ndcg"] for row in info["evaluation"]["table"]])
+    # a customer's top 10 is recommend_for's
+    cid = str(trained.model.data.users[2])
+    want = svc.recommend_for(LocalContext(shop_ws), svc.RecsForParams(customer_id=cid, k=10))
+    page = client.get("/products/recommendations", params={"customer_id": cid})
+    assert re.findall(r'<tr data-item="([^"]+)">', page.text) == want.items[
+        "product_id"].tolist()
+    missing = client.get("/products/recommendations", params={"customer_id": "nobody"})
+    assert missing.status_code == 200 and "nobody" in text_of(missing.text, "lookup-error")
+    # a product page lists the model's similar items
+    pid = want.items["product_id"].iloc[0]
+    sim = svc.similar_items(LocalContext(shop_ws), svc.SimilarParams(product_id=pid, k=8))
+    prod = client.get(f"/products/{pid}")
+    assert re.findall(r'<tr data-similar="([^"]+)">', prod.text) == sim.similar[
+        "product_id"].tolist()
 
 
 def test_api_unknown_ids_and_bad_input(client):

@@ -1,6 +1,7 @@
 """The products pages: the product table with sparklines, category treemap and Pareto
-curve (``/products``), one product (``/products/{id}``) and frequently bought together
-with bundle suggestions (``/products/bundles``).
+curve (``/products``), one product (``/products/{id}``), frequently bought together
+with bundle suggestions (``/products/bundles``) and the recommendation model: its holdout
+evaluation and a customer's top N (``/products/recommendations``).
 
 A thin adapter: the query string becomes the service's parameters (a bad value is an
 error page naming it), :mod:`shopscope.products.service` computes, and this module formats
@@ -16,6 +17,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
+from shopscope.products import recs_service as rsvc
 from shopscope.products import service as svc
 from shopscope.ui.charts import COLORS, PLOT_CONFIG, json_safe, layout
 from shopscope.ui.deps import State
@@ -221,6 +223,89 @@ def bundles_page(request: Request, state: State, session: PageSession) -> HTMLRe
     return render(request, "product_bundles.html", t, session=session, view=view, params=rp)
 
 
+def _text(v: object) -> str:
+    return v if isinstance(v, str) else ""
+
+
+def _similar(state: State, t: Translator, product_id: str) -> dict:
+    """Similar items by the stored model, or why there are none (no model trained, or the
+    product is newer than the model)."""
+    try:
+        r = rsvc.similar_items(state, rsvc.SimilarParams(product_id=product_id, k=8))
+    except rsvc.NoModel:
+        return {"rows": [], "why": t("prod.recs.no_model")}
+    except svc.ProductNotFound:
+        return {"rows": [], "why": t("prod.recs.not_in_model")}
+    return {"model": r.model, "why": "" if len(r.similar) else t("prod.none"),
+            "rows": [{"id": str(x["product_id"]), "name": _text(x["name"]),
+                      "similarity": t.number(float(x["similarity"]), 3)}
+                      for x in r.similar.to_dict("records")]}
+
+
+#: The holdout's measures, in the order the page shows them.
+RECS_METRICS = ("ndcg", "recall", "precision", "map", "hit_rate", "coverage", "novelty")
+
+
+def build_recs(t: Translator, stored: rsvc.StoredModel, data_version: str) -> dict:
+    """The stored model and its holdout evaluation, formatted for ``t``'s language."""
+    info = stored.info
+    ev = info.get("evaluation") or {}
+    table = ev.get("table") or []
+    k = info.get("k", 10)
+    rows = [{"model": str(r["model"]), "best": str(r["model"]) == info.get("model"),
+             "cells": [(m, t.number(float(r[m]), 2) if m == "novelty"
+                        else t.percent(float(r[m]))) for m in RECS_METRICS if m in r]}
+            for r in table]
+    fig: dict[str, Any] = {"data": [{
+        "type": "bar", "x": [str(r["model"]) for r in table],
+        "y": [float(r["ndcg"]) for r in table], "marker": {"color": [
+            COLORS[1] if str(r["model"]) == info.get("model") else COLORS[0] for r in table]},
+        "hovertemplate": "%{x}: %{y:.1%}<extra></extra>"}],
+        "layout": layout(t("prod.recs.ndcg_chart", k=k), "", f"NDCG@{k}", y_format=".0%")}
+    return {
+        "model": str(info.get("model")),
+        "chosen": t("prod.recs.chosen_asked") if info.get("chosen") == "asked"
+        else t("prod.recs.chosen_best", k=info.get("k", 10)),
+        "trained_at": str(info.get("trained_at", ""))[:19].replace("T", " "),
+        "customers": t.count(int(info.get("customers", 0))),
+        "n_items": t.count(int(info.get("items", 0))),
+        "stale": info.get("data_version") != data_version, "k": k,
+        "split": t("prod.recs.split", cutoff=ev.get("cutoff", "?"),
+                   end=ev.get("test_end", "?"), n=t.count(int(ev.get("customers", 0)))),
+        "metrics": [m for m in RECS_METRICS if table and m in table[0]], "rows": rows,
+        "charts": [{"id": "chart-ndcg", "figure": fig}] if table else [],
+    }
+
+
+@router.get("/products/recommendations", response_class=HTMLResponse)
+def recs_page(request: Request, state: State, session: PageSession) -> HTMLResponse:
+    """The stored recommendation model: what it is, its holdout evaluation against the
+    baselines, and a customer's top 10 (``?customer_id=``)."""
+    t = translator_for(request, session)
+    customer = request.query_params.get("customer_id", "").strip()
+    try:
+        stored = rsvc.stored_model(state)
+    except rsvc.NoModel:
+        return render(request, "product_recs.html", t, session=session, view=None,
+                      customer=customer, lookup=None, charts=_charts_payload([], t))
+    view = build_recs(t, stored, state.store.data_version())
+    lookup: dict[str, Any] | None = None
+    if customer:
+        who = rsvc.Viewer(admin=session.user.can("admin"), pseudonym_key=state.pseudonym_key)
+        try:
+            r = rsvc.recommend_for(state, rsvc.make(rsvc.RecsForParams, customer_id=customer,
+                                                    k=10), who)
+            lookup = {"id": r.customer_id, "fallback": r.fallback, "rows": [
+                {"id": str(x["product_id"]), "name": _text(x["name"]),
+                 "category": _text(x["category"]), "score": t.number(float(x["score"]), 3),
+                 "bought": t.count(int(x["bought"]))} for x in r.items.to_dict("records")]}
+        except (rsvc.CustomerNotFound, rsvc.PiiRefused) as exc:
+            lookup = {"error": exc.message, "hint": exc.hint or ""}
+    return render(request, "product_recs.html", t, session=session, view=view,
+                  customer=customer, lookup=lookup, charts=_charts_payload(view["charts"], t))
+
+
+# last: /products/{product_id} would take /products/recommendations first
 @router.get("/products/{product_id}", response_class=HTMLResponse)
 def product_page(product_id: str, request: Request, state: State,
                  session: PageSession) -> HTMLResponse:
@@ -267,6 +352,7 @@ def product_page(product_id: str, request: Request, state: State,
              for r in d.bought_with.to_dict("records")]
     name = d.info.get("name")
     view = {"id": product_id, "name": name if isinstance(name, str) else "",
+            "similar": _similar(state, t, product_id),
             "category": str(d.info.get("category") or ""),
             "range_label": _range_label(t, d.range), "cards": cards,
             "sold": d.row is not None, "funnel": f, "reasons": reasons, "with": with_,
