@@ -19,7 +19,6 @@ sync_api = pytest.importorskip("playwright.sync_api")
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     from shopscope.app import create_app
-
     from shopscope.core.service import LocalContext
     from shopscope.products import recs_service
 
