@@ -465,6 +465,30 @@ def test_recommendations_page_shows_the_stored_evaluation_and_a_top_10(shop_ws, 
         "product_id"].tolist()
 
 
+def test_product_page_splits_its_buyers_by_rfm_segment(shop_ws, client):
+    from shopscope.customers import service as customers
+    from shopscope.customers.service import SEGMENTS
+
+    # the buyers, counted from the raw tables with pandas
+    orders = shop_ws.store.table("orders").execute()
+    items = shop_ws.store.table("order_items").execute()
+    pid = items["product_id"].value_counts().index[0]
+    held = set(items.loc[items["product_id"] == pid, "order_id"])
+    mine = orders[orders["order_id"].isin(held) & (orders["status"] != "cancelled")
+                  & orders["customer_id"].notna()]
+    buyers = set(mine["customer_id"].astype(str))
+    day = orders["ordered_at"].max().date() + dt.timedelta(days=1)
+    seg = customers.rfm_customers(LocalContext(shop_ws), customers.RfmParams(as_of=day))
+    want = seg.segments[seg.segments["customer_id"].isin(buyers)]["segment"].value_counts()
+    r = client.get(f"/products/{pid}")
+    assert r.status_code == 200
+    rows = re.findall(r'<tr data-segment="([^"]+)"><td>[^<]*</td><td class="num" '
+                      r'data-col="buyers">([^<]*)</td>', r.text)
+    got = {k: int(v.replace(",", "")) for k, v in rows}
+    assert sum(got.values()) == len(buyers) > 5
+    assert got == {k: int(v) for k, v in want.items()} and set(got) <= set(SEGMENTS["classic"])
+
+
 def test_api_unknown_ids_and_bad_input(client):
     r = client.get("/api/products/recommendations", params={"customer_id": "nobody"})
     assert r.status_code == 404 and "nobody" in r.json()["error"]["message"]

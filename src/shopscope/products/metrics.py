@@ -299,3 +299,15 @@ def trend(tables: TableSource, start: dt.datetime | None, stop: dt.datetime | No
     ln = ln.mutate(period=periods.truncate(ln.at, grain))
     return ln.group_by([key, "period"]).agg(gmv=ln.gross.sum(), units=ln.quantity.sum(),
                                             orders=ln.order_id.nunique())
+
+
+def buyers(tables: TableSource, product_id: str, start: dt.datetime | None,
+           stop: dt.datetime | None) -> ir.Table:
+    """The distinct customers (with an id) of the non-cancelled orders in the window that
+    hold ``product_id``: who buys it, for their segments."""
+    orders = _window(tables.table("orders"), "ordered_at", start, stop)
+    orders = orders.filter((orders.status != "cancelled") & orders.customer_id.notnull())
+    items = tables.table("order_items")
+    mine = items.filter(items.product_id == product_id).select(_oid=items.order_id)
+    got = orders.semi_join(mine, orders.order_id == mine._oid)
+    return got.select("customer_id").distinct()

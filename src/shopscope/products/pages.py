@@ -242,6 +242,20 @@ def _similar(state: State, t: Translator, product_id: str) -> dict:
                       for x in r.similar.to_dict("records")]}
 
 
+def _segments(state: State, t: Translator, params: svc.DetailParams) -> dict:
+    """The product's buyers by RFM segment, labelled in the reader's language."""
+    from shopscope.customers import service as customers
+
+    out = svc.buyer_segments(state, params)
+    labels = customers.SEGMENTS["classic"]
+    rows = [{"key": str(r["segment"]),
+             "label": customers.label(labels[r["segment"]], t.lang)
+             if r["segment"] in labels else t("prod.segments.unscored"),
+             "buyers": t.count(int(r["buyers"])), "share": t.percent(float(r["share"]))}
+            for r in out.frame.to_dict("records")]
+    return {"rows": rows, "buyers": t.count(out.buyers), "as_of": t.date(out.as_of)}
+
+
 #: The holdout's measures, in the order the page shows them.
 RECS_METRICS = ("ndcg", "recall", "precision", "map", "hit_rate", "coverage", "novelty")
 
@@ -353,6 +367,7 @@ def product_page(product_id: str, request: Request, state: State,
     name = d.info.get("name")
     view = {"id": product_id, "name": name if isinstance(name, str) else "",
             "similar": _similar(state, t, product_id),
+            "segments": _segments(state, t, params),
             "category": str(d.info.get("category") or ""),
             "range_label": _range_label(t, d.range), "cards": cards,
             "sold": d.row is not None, "funnel": f, "reasons": reasons, "with": with_,

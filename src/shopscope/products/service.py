@@ -348,6 +348,41 @@ def product_detail(ctx: Context, params: DetailParams) -> ProductDetail:
     return ctx.cached(("products.detail", params.cache_key()), lambda: _detail(ctx, params))
 
 
+@dataclass(frozen=True, eq=False)
+class BuyerSegments:
+    """The product's buyers in the range (with a customer id) by their RFM segment
+    (classic scheme) on the range's last day: ``frame`` (segment, buyers, share; the
+    buyers add up to ``buyers``)."""
+
+    as_of: dt.date
+    buyers: int
+    frame: pd.DataFrame
+
+
+def _buyer_segments(ctx: Context, params: DetailParams) -> BuyerSegments:
+    from shopscope.customers import service as customers
+
+    r = resolve(ctx, params)
+    start, stop = _bounds(r)
+    ids = pq.buyers(ctx.store, params.product_id, start, stop).execute()["customer_id"]
+    as_of = r.stop or dt.date.today()  # RFM of the orders before the day after the range
+    seg = customers.rfm_customers(ctx, customers.RfmParams(as_of=as_of)).segments
+    got = seg[seg["customer_id"].isin(set(ids.astype(str)))]
+    counts = got.groupby("segment").size().rename("buyers").reset_index()
+    missing = len(ids) - len(got)  # buyers without an RFM score: their own row, so the
+    if missing:                    # segments add up to the buyers
+        counts.loc[len(counts)] = ["unscored", missing]
+    counts = counts.sort_values(["buyers", "segment"], ascending=[False, True])
+    counts["share"] = counts["buyers"] / len(ids) if len(ids) else 0.0
+    return BuyerSegments(as_of=as_of, buyers=len(ids), frame=counts.reset_index(drop=True))
+
+
+def buyer_segments(ctx: Context, params: DetailParams) -> BuyerSegments:
+    """Who buys the product: its buyers by RFM segment."""
+    return ctx.cached(("products.buyer_segments", params.cache_key()),
+                      lambda: _buyer_segments(ctx, params))
+
+
 # -- frequently bought together ----------------------------------------------------------
 class RuleParams(RangeParams):
     """Association rules over the range's baskets: thresholds, ``level`` (SKUs or
