@@ -360,7 +360,7 @@ def cli(*args: str):
 
     from shopscope.cli import _register_subcommands, app
 
-    if not any(g.name == "attribution" for g in app.registered_groups):
+    if not any(g.name == "marketing" for g in app.registered_groups):
         _register_subcommands()
     return CliRunner().invoke(app, list(args))
 
@@ -368,24 +368,24 @@ def cli(*args: str):
 def test_command_csv_and_errors(tmp_path):
     path = write(tmp_path, "path,total_conversions,total_conversion_value,total_null\n"
                  "A > B > C,2,20,0\nB > direct,1,6,0\ndirect,1,4,0\nA > A,0,0,3\n")
-    result = cli("attribution", "run", str(path), "--models", "first_touch,linear",
+    result = cli("marketing", "attribution", str(path), "--models", "first_touch,linear",
                  "--format", "csv")
     assert result.exit_code == 0, result.output
     frame = pd.read_csv(io.StringIO(result.stdout))
     lin = frame[frame["model"] == "linear"].set_index("channel")["conversions"]
     assert lin.to_dict() == pytest.approx({"A": 2 / 3, "B": 7 / 6, "C": 2 / 3, "direct": 1.5},
                                           abs=1e-6)
-    result = cli("attribution", "run", str(path), "--format", "json", "--order", "2")
+    result = cli("marketing", "attribution", str(path), "--format", "json", "--order", "2")
     assert result.exit_code == 0, result.output
     rows = pd.DataFrame(json.loads(result.stdout))
     assert set(rows["model"]) == {*at.RULES, "markov_2", "shapley"}
     assert rows.groupby("model")["conversions"].sum().tolist() == pytest.approx([4] * 8)
-    result = cli("attribution", "run", str(path))
+    result = cli("marketing", "attribution", str(path))
     assert result.exit_code == 0, result.output
     assert "conversions by model (4 paths, 4 channels" in result.stdout
-    bad = cli("attribution", "run", str(path), "--order", "4").exception
+    bad = cli("marketing", "attribution", str(path), "--order", "4").exception
     assert isinstance(bad, OptionError) and bad.exit_code == 2 and "order" in bad.message
-    bad = cli("attribution", "run", str(tmp_path / "none.csv")).exception
+    bad = cli("marketing", "attribution", str(tmp_path / "none.csv")).exception
     assert isinstance(bad, InputError) and "none.csv: no such file" in bad.message
 
 

@@ -199,3 +199,22 @@ def test_help_keeps_line_breaks_and_shows_brackets():
     _escape_help(cmd)
     assert cmd.params[0].help == "a \\[metric] name"
     assert cmd.help.splitlines()[0] == "Line one"
+
+
+def test_groups_of_one_name_merge_into_one_group():
+    # an area's commands in two modules (adapters never import each other) show as one group
+    import typer
+    from typer.testing import CliRunner
+
+    from shopscope.cli import merge_groups
+
+    a, b = typer.Typer(help="first"), typer.Typer(help="second")
+    a.command("one")(lambda: typer.echo("1"))
+    b.command("two")(lambda: typer.echo("2"))
+    root = typer.Typer()
+    root.command("noop")(lambda: None)
+    root.add_typer(merge_groups([a, b]), name="g")
+    runner = CliRunner()
+    assert runner.invoke(root, ["g", "one"]).output.strip() == "1"
+    assert runner.invoke(root, ["g", "two"]).output.strip() == "2"
+    assert merge_groups([a]) is a

@@ -599,18 +599,34 @@ def _serve(workspace: Path, host: str, port: int, secure: bool,
         uvicorn.run(app_, **uvicorn_options(host, port, forwarded_allow_ips))
 
 
+def merge_groups(parts: list[typer.Typer]) -> typer.Typer:
+    """One command group from several Typer apps registered under one name: an area whose
+    commands live in several modules (adapters never import each other) still shows one
+    group, ``shopscope marketing channels|cohorts|attribution``. Its help is the first's."""
+    if len(parts) == 1:
+        return parts[0]
+    merged = typer.Typer(help=parts[0].info.help, no_args_is_help=True)
+    for part in parts:
+        merged.registered_commands += part.registered_commands
+        merged.registered_groups += part.registered_groups
+    return merged
+
+
 def _register_subcommands() -> None:
     from shopscope.core.registry import areas, resolve
 
     known = {info.name for info in app.registered_commands}
     added = []
+    groups: dict[str, list[typer.Typer]] = {}
     for area in areas():
         for name, ref in area.top_commands:
             if name not in known:  # registering twice (tests) keeps one command
                 app.command(name)(resolve(ref))
                 added.append(app.registered_commands.pop())
         for name, ref in area.commands:
-            app.add_typer(resolve(ref), name=name)
+            groups.setdefault(name, []).append(resolve(ref))
+    for name, parts in groups.items():
+        app.add_typer(merge_groups(parts), name=name)
     # Areas' top-level commands follow `ingest` in --help: init, ingest, then the analyses.
     at = next((i + 1 for i, info in enumerate(app.registered_commands)
                if info.callback is ingest), len(app.registered_commands))

@@ -7,5 +7,5 @@ AREA = Area(
     name="marketing",
     package="shopscope.marketing",
     api=("shopscope.marketing.http:router",),
-    commands=(("attribution", "shopscope.marketing.commands:attribution_app"),),
+    commands=(("marketing", "shopscope.marketing.commands:attribution_app"),),
 )

@@ -1,4 +1,4 @@
-"""``shopscope attribution …``: multi-touch attribution of an aggregated path file (a thin
+"""``shopscope marketing attribution``: multi-touch attribution of an aggregated path file (a thin
 wrapper over :mod:`shopscope.marketing.service`)."""
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ import typer
 from shopscope.cli import FormatOpt, OutputOpt, _emit, check_format, console
 
 attribution_app = typer.Typer(
-    help="Attribution: rule, Markov and Shapley models over aggregated customer paths.",
+    help="Marketing: channel and campaign reports, cohort LTV and payback, attribution.",
     no_args_is_help=True)
 
 _MODELS = ("first_touch, last_touch, last_non_direct, linear, time_decay, position_based, "
            "markov, shapley")
 
 
-@attribution_app.command("run")
+@attribution_app.command("attribution")
 def run(
     paths: Annotated[Path, typer.Argument(help="CSV of aggregated paths (may be gzipped).")],
     models: Annotated[str, typer.Option(help=f"Comma-separated: {_MODELS}.")] = "all",
