@@ -6,6 +6,7 @@ from shopscope.core.registry import Area
 AREA = Area(
     name="marketing",
     package="shopscope.marketing",
-    api=("shopscope.marketing.http:router",),
-    commands=(("attribution", "shopscope.marketing.commands:attribution_app"),),
+    api=("shopscope.marketing.http:router", "shopscope.marketing.http_channels:router"),
+    commands=(("attribution", "shopscope.marketing.commands:attribution_app"),
+              ("marketing", "shopscope.marketing.commands_channels:marketing_app")),
 )
