@@ -2,6 +2,9 @@
 
 The shop (all 2024 unless said; customers c1, c2, c3, c9; a1 is an anonymous visitor):
 
+customers  c3 first seen 02-10, signed up via paid_search; the others first seen 2023-01-01
+           without a signup channel
+
 spend   2023-02-03 paid_search PS-1  50 (500 impressions, 10 clicks)
         2024-01-10 paid_search PS-1 100 (1000, 50)
         2024-02-05 paid_search PS-1  60 (600, 30)
@@ -34,7 +37,7 @@ By month and channel:
   2024-01 organic: sessions 1; (not set): orders 1, GMV 20
   2024-02 paid_search: sessions 1, orders 2 (o4, o6), new 1, returning 1, GMV 140,
           net 60 + 60 = 120, spend 60, clicks 30; CPC 2, CPA 30, CAC 60, ROAS 7/3,
-          net ROAS 2, conversion 2
+          net ROAS 2, conversion 2; acquired 1 (c3), CAC by acquisition 60 / 1 = 60
   2024-02 organic: sessions 1, orders 0, GMV 40, net 0
   2024-02 social: spend 40, clicks 20, impressions 2000, nothing else (kept, CPC 2)
   totals: 2024-01 sessions 3, orders 3, new 2, GMV 100, net 95, spend 100;
@@ -81,8 +84,10 @@ def _rows() -> dict[str, list[dict]]:
               ("o5", "c3", T(2024, 2, 11, 10), "cancelled", 40.0, 0.0, None),
               ("o6", "c3", T(2024, 2, 12, 10), "completed", 60.0, 0.0, "PS-1")]
     return {
-        "customers": [{"customer_id": c, "first_seen_at": T(2023, 1, 1)}
-                      for c in ("c1", "c2", "c3", "c9")],
+        "customers": [{"customer_id": c, "first_seen_at": at, "signup_channel": sc}
+                      for c, at, sc in (("c1", T(2023, 1, 1), None), ("c2", T(2023, 1, 1), None),
+                                        ("c3", T(2024, 2, 10), "paid_search"),
+                                        ("c9", T(2023, 1, 1), None))],
         "marketing_spend": [dict(zip(("date", "channel", "campaign_id", "spend", "impressions",
                                       "clicks"), r, strict=True)) for r in spend],
         "events": [{"session_id": s, "user_id": u, "anonymous_id": a, "event_at": at,
@@ -159,6 +164,8 @@ def test_measures_by_month_and_channel(ctx):
     assert (ps.gmv, ps.net_sales, ps.spend, ps.clicks) == (140, 120, 60, 30)
     assert (ps.cpc, ps.cpa, ps.cac, ps.roas, ps.roas_net, ps.conversion) == pytest.approx(
         (2, 30, 60, 140 / 60, 2, 2))
+    assert (ps.acquired, ps.cac_acquired) == (1, 60)
+    assert _row(f, D(2024, 1, 1), channel="paid_search").acquired == 0
     org = _row(f, D(2024, 2, 1), channel="organic")
     assert (org.sessions, org.orders, org.gmv, org.net_sales) == (1, 0, 40, 0)
     soc = _row(f, D(2024, 2, 1), channel="social")  # spend nothing else carries: kept
@@ -181,9 +188,9 @@ def test_source_medium_of_an_order_with_its_own_campaign(ctx):
     assert _row(f, D(2024, 2, 1), channel="paid_search", medium="(not set)").orders == 1
 
 
-@pytest.mark.parametrize("by", [("channel",), ("campaign",), ("source", "medium"),
-                                ("channel", "source", "medium", "campaign")])
-@pytest.mark.parametrize("grain", ["day", "week", "month"])
+@pytest.mark.parametrize("by, grain", [(("channel",), "day"), (("campaign",), "week"),
+                                       (("source", "medium"), "month"),
+                                       (("channel", "source", "medium", "campaign"), "week")])
 def test_breakdowns_sum_to_totals(ctx, by, grain):
     out = _report(ctx, by=by, grain=grain)
     sums = out.frame.groupby("period")[["orders", "gmv", "spend", "new_customers",
@@ -228,9 +235,13 @@ def _cli(ws, *args):
 
     from shopscope import cli
 
-    cli._register_subcommands()
-    return CliRunner().invoke(cli.app, ["marketing", "channels", "--workspace", str(ws.path),
-                                        *args])
+    if not any(g.name == "marketing" for g in cli.app.registered_groups):
+        cli._register_subcommands()
+    res = CliRunner().invoke(cli.app, ["marketing", "channels", "--workspace", str(ws.path),
+                                       *args])
+    # main() turns a project error into its exit code; in process it stays the exception
+    err = res.stderr + (str(res.exception) if res.exception else "")
+    return getattr(res.exception, "exit_code", res.exit_code), res.stdout, err
 
 
 def test_service_api_and_cli_agree(ctx, ws, client):
@@ -249,10 +260,10 @@ def test_service_api_and_cli_agree(ctx, ws, client):
         want = ref["spend_change"]
         got = row["change"]["spend"]
         assert got is None if math.isnan(want) else got == pytest.approx(want)
-    res = _cli(ws, "--start", "2024-01-01", "--end", "2024-02-29", "--by", "channel,campaign",
-               "--compare", "year", "--format", "json")
-    assert res.exit_code == 0, res.output
-    cli_rows = json.loads(res.output)
+    code, text, err = _cli(ws, "--start", "2024-01-01", "--end", "2024-02-29", "--by",
+                           "channel,campaign", "--compare", "year", "--format", "json")
+    assert code == 0, err
+    cli_rows = json.loads(text)
     assert len(cli_rows) == len(out.frame)
     for row, (_, ref) in zip(cli_rows, out.frame.iterrows(), strict=True):
         assert (row["channel"], row["campaign"]) == (ref.channel, ref.campaign)
@@ -269,5 +280,5 @@ def test_bad_options_are_refused(ws, client, query, name):
     r = client.get("/api/marketing/channels", params=query)
     assert r.status_code == 422 and name in r.text, r.text
     args = [x for k, v in query.items() for x in (f"--{k}", v)]
-    res = _cli(ws, *args)
-    assert res.exit_code == 2 and name in res.output, res.output
+    code, _, err = _cli(ws, *args)
+    assert code == 2 and name in err, err

@@ -32,7 +32,7 @@ DIMENSIONS = ("channel", "source", "medium", "campaign")
 NOT_SET = "(not set)"
 #: Additive measures (returning customers is a distinct count: it does not add up over a
 #: breakdown, a customer can return through two channels).
-COUNTS = ("sessions", "new_customers", "returning_customers", "orders", "clicks",
+COUNTS = ("sessions", "new_customers", "returning_customers", "acquired", "orders", "clicks",
           "impressions")
 MONEY = ("gmv", "net_sales", "spend")
 MEASURES = (*COUNTS, *MONEY)
@@ -40,6 +40,7 @@ RATIOS = {  # name: (numerator, denominator)
     "cpc": ("spend", "clicks"),
     "cpa": ("spend", "orders"),
     "cac": ("spend", "new_customers"),
+    "cac_acquired": ("spend", "acquired"),
     "roas": ("gmv", "spend"),
     "roas_net": ("net_sales", "spend"),
     "conversion": ("orders", "sessions"),
@@ -185,6 +186,15 @@ def report_expr(tables: TableSource, first: dt.date, stop: dt.date, grain: str,
                        source=ibis.literal(NOT_SET), medium=ibis.literal(NOT_SET))
         parts.append(_zero(sp, spend=sp.spend, clicks=sp.clicks.fill_null(0),
                            impressions=sp.impressions.fill_null(0)))
+    if _has(tables, "customers"):
+        # acquisitions as the shop records them: first seen in the period, by signup
+        # channel (the customers table has no source, medium or campaign)
+        c = tables.table("customers")
+        c = c.filter((c.first_seen_at >= lo) & (c.first_seen_at < hi))
+        c = c.mutate(period=P.truncate(c.first_seen_at, grain), channel=_text(c.signup_channel),
+                     source=ibis.literal(NOT_SET), medium=ibis.literal(NOT_SET),
+                     campaign=ibis.literal(NOT_SET))
+        parts.append(_zero(c, acquired=ibis.literal(1, "int64")))
     stacked = ibis.union(*parts, distinct=False)
     keys = ["period", *by]
     sums = stacked.group_by(keys).agg(**{m: stacked[m].sum() for m in MEASURES
