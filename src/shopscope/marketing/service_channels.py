@@ -82,8 +82,7 @@ def _run(ctx: Context, params: ChannelParams, by: tuple[str, ...], first: dt.dat
     frame = frame[frame["period"] >= start]
     if params.compare != "none":
         frame = ch.compare(frame, base, params.grain, params.compare, by)
-    frame = frame.sort_values(["period", *by], kind="stable").reset_index(drop=True)
-    return frame
+    return frame.sort_values(["period", *by], kind="stable").reset_index(drop=True)
 
 
 def channel_report(ctx: Context, params: ChannelParams) -> ChannelReport:
