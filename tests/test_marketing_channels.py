@@ -316,3 +316,17 @@ def test_cac_by_acquisition_recovers_the_synthetic_shops_cac(tmp_path_factory):
     for c in paid:
         estimate = f.loc[c.name, "spend"] / ((1 - c.base_share) * f.loc[c.name, "acquired"])
         assert estimate == pytest.approx(c.cac, rel=0.20), c.name
+
+
+def test_an_empty_workspace_is_a_clear_refusal(tmp_path):
+    from shopscope.core.service import LocalContext
+    from shopscope.store import Workspace
+
+    w = Workspace.create(tmp_path / "ws")
+    try:
+        with pytest.raises(svc.NoData, match="no orders or marketing spend"):
+            svc.channel_report(LocalContext(w), svc.ChannelParams())
+        code, _, err = _cli(w, "--format", "json")
+        assert code == 1 and "no orders" in err
+    finally:
+        w.close()
