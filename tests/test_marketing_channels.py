@@ -223,6 +223,13 @@ def test_same_period_a_year_before(ctx):
             ps.cac_change) == pytest.approx((0, 1, 13, 0.2, 0.2))
 
 
+@pytest.mark.parametrize("compare", ["year", "previous"])
+def test_a_range_without_data_is_empty(ctx, compare):
+    out = _report(ctx, start=D(2000, 1, 1), end=D(2000, 1, 1), grain="day", compare=compare)
+    assert out.frame.empty and out.totals.empty
+    assert "spend_change" in out.frame.columns
+
+
 @pytest.fixture(scope="module")
 def client(ws):
     from shopscope.app import create_app

@@ -231,8 +231,11 @@ def compare(frame: pd.DataFrame, base: pd.DataFrame, grain: str, compare: str,
     names = [*MEASURES, *RATIOS]
     ref = base[["period", *by, *MEASURES]].rename(columns={"period": "_ref"})
     out = frame.copy()
-    out["_ref"] = [reference(p, grain, compare) for p in out["period"]]
+    # object dtype also when empty: a float key does not merge with the dates of ``ref``
+    out["_ref"] = pd.Series([reference(p, grain, compare) for p in out["period"]],
+                            index=out.index, dtype=object)
     ref = add_ratios(ref)
+    ref["_ref"] = ref["_ref"].astype(object)
     out = out.merge(ref.rename(columns={m: f"{m}_ref" for m in names}), how="left",
                     on=["_ref", *by])
     for m in names:

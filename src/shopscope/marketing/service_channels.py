@@ -12,7 +12,7 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from shopscope.core import periods as P
-from shopscope.core.periods import DateRange, data_span
+from shopscope.core.periods import DateRange, Day, data_span
 from shopscope.core.service import Context, Params
 from shopscope.core.service import make as make  # what the adapters call as svc.make
 from shopscope.errors import ShopscopeError
@@ -34,8 +34,8 @@ class ChannelParams(Params):
     day), per ``grain`` and breakdown ``by`` (any subset of the dimensions, in order given;
     empty: totals), compared with the previous period or the same period a year before."""
 
-    start: dt.date | None = None
-    end: dt.date | None = None
+    start: Day | None = None
+    end: Day | None = None
     grain: Grain = "month"
     by: tuple[Dimension, ...] = Field(("channel",), max_length=4)
     compare: Compare = "none"
