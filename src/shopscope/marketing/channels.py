@@ -95,11 +95,12 @@ def sessions(tables: TableSource, stop: dt.date | None = None,
 
 
 def order_touches(tables: TableSource, stop: dt.date | None = None,
-                  touch: bool = True) -> ir.Table:
+                  touch: bool = True, sess: ir.Table | None = None) -> ir.Table:
     """Orders with their touch (the rule in the module docstring; ``touch=False``: all
     ``(not set)``, for totals), ``is_new`` (the customer's first order that was not
     cancelled, over all history) and ``net`` (net amount of a completed or pending order
-    less its credited returns)."""
+    less its credited returns). ``sess``: the :func:`sessions` table when the caller has
+    it (one expression, so the engine can compute it once)."""
     o = tables.table("orders")
     if stop is not None:
         o = o.filter(o.ordered_at < ibis.timestamp(stop))
@@ -126,7 +127,7 @@ def order_touches(tables: TableSource, stop: dt.date | None = None,
                  orders_n=ibis.ifelse(o.status != "cancelled", 1, 0))
     if not touch:
         return o.mutate(**dict.fromkeys(DIMENSIONS, ibis.literal(NOT_SET)))
-    s = sessions(tables, stop)
+    s = sess if sess is not None else sessions(tables, stop)
     if s is None:
         last = None
     else:
@@ -134,6 +135,7 @@ def order_touches(tables: TableSource, stop: dt.date | None = None,
                      _s_med="medium", _s_camp="campaign")
         pairs = o.select(_oid="order_id", _cust="customer_id", _oat="ordered_at")
         pairs = pairs.filter(pairs._cust.notnull())
+        s = s.filter(s._s_cust.notnull())  # anonymous sessions cannot precede an order
         j = pairs.join(s, (pairs._cust == s._s_cust) & (s._s_at <= pairs._oat))
         w2 = ibis.window(group_by=j._oid, order_by=[ibis.desc(j._s_at), ibis.desc(j.session_id)])
         j = j.mutate(_rn=ibis.row_number().over(w2))
@@ -177,13 +179,13 @@ def report_expr(tables: TableSource, first: dt.date, stop: dt.date, grain: str,
     lo, hi = ibis.timestamp(first), ibis.timestamp(stop)
     parts = []
     touch = bool(by)  # totals need no touch: skip the sessions' touches and the join
-    s = sessions(tables, stop, touch)
+    all_sessions = s = sessions(tables, stop, touch)
     if s is not None:
         s = s.filter(s.at >= lo).mutate(period=P.truncate(s.at, grain))
         if not touch:
             s = s.mutate(**dict.fromkeys(DIMENSIONS, ibis.literal(NOT_SET)))
         parts.append(_zero(s, sessions=ibis.literal(1, "int64")))
-    o = order_touches(tables, stop, touch)
+    o = order_touches(tables, stop, touch, all_sessions if touch else None)
     o = o.filter(o.ordered_at >= lo).mutate(period=P.truncate(o.ordered_at, grain))
     live = o.status != "cancelled"
     parts.append(_zero(o, orders=o.orders_n, gmv=o.gross_amount, net_sales=o.net,
