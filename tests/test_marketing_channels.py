@@ -340,3 +340,13 @@ def test_an_empty_workspace_is_a_clear_refusal(tmp_path):
         assert code == 1 and "no orders" in err
     finally:
         w.close()
+
+
+def test_weeks_compare_with_52_weeks_before(ctx):
+    """Week of Monday 2024-02-05: 52 weeks before is the week of 2023-02-06, which has
+    nothing; the 2023 spend (Friday 2023-02-03) is in the week of 2023-01-30, where a
+    calendar year back (2023-02-05, a Sunday) would have put the reference."""
+    f = _report(ctx, grain="week", compare="year").frame
+    ps = _row(f, D(2024, 2, 5), channel="paid_search")
+    assert (ps.spend, ps.spend_ref, ps.orders_ref) == (60, 0, 0)
+    assert math.isnan(ps.spend_change)
