@@ -1,11 +1,12 @@
-"""Plugs the marketing area into the app and the CLI (attribution only so far; no pages
-yet)."""
+"""Plugs the marketing area into the app and the CLI (no pages yet). Its commands live in
+three modules and show as one group: ``shopscope marketing channels|cohorts|attribution``."""
 
 from shopscope.core.registry import Area
 
 AREA = Area(
     name="marketing",
     package="shopscope.marketing",
-    api=("shopscope.marketing.http:router",),
-    commands=(("marketing", "shopscope.marketing.commands:attribution_app"),),
+    api=("shopscope.marketing.http:router", "shopscope.marketing.http_channels:router"),
+    commands=(("marketing", "shopscope.marketing.commands_channels:marketing_app"),
+              ("marketing", "shopscope.marketing.commands:attribution_app")),
 )
