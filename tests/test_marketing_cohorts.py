@@ -236,9 +236,12 @@ def test_cli_and_api_equal_the_service(ws, tmp_path):
     assert len(rows) == len(svc_out.cohorts)
     table = _cli(ws, "--margin", "0.4", "--no-projected")
     assert table.exit_code == 0, table.output
-    assert _cli(ws, "--margin", "2").exit_code == 2
-    assert _cli(ws, "--by", "source").exit_code == 2
-    assert _cli(ws, "--format", "xml").exit_code == 2
+    from shopscope.errors import OptionError
+
+    for bad in (["--margin", "2"], ["--by", "source"], ["--format", "xml"],
+                ["--horizons", "7,x"]):
+        err = _cli(ws, *bad).exception  # main() turns it into exit code 2
+        assert isinstance(err, OptionError) and err.exit_code == 2, bad
 
     from shopscope.app import create_app
     from shopscope.auth import UserStore
@@ -251,8 +254,9 @@ def test_cli_and_api_equal_the_service(ws, tmp_path):
     body = api.json()
     jan = next(x for x in body["cohorts"] if x["key"] == "paid_social"
                and x["cohort"] == "2024-01-01")
-    assert jan["ltv_30"] == pytest.approx(85) and jan["cac"] == pytest.approx(60)
-    assert jan["ltv_90"] is None and jan["payback_days"] == 7
+    assert jan["ltv"]["30"] == pytest.approx(85) and jan["cac"] == pytest.approx(60)
+    assert jan["ltv"]["90"] is None and jan["payback_days"] == 7
+    assert jan["ltv_cac"]["7"] == pytest.approx(1.0)
     assert len(body["cohorts"]) == len(svc_out.cohorts)
     assert c.get("/api/marketing/cohorts", params={"margin": "0"}).status_code == 422
     assert c.get("/api/marketing/cohorts", params={"by": "x"}).status_code == 422

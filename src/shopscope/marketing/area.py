@@ -1,11 +1,12 @@
-"""Plugs the marketing area into the app and the CLI (attribution only so far; no pages
-yet)."""
+"""Plugs the marketing area into the app and the CLI (attribution and cohort LTV so far;
+no pages yet)."""
 
 from shopscope.core.registry import Area
 
 AREA = Area(
     name="marketing",
     package="shopscope.marketing",
-    api=("shopscope.marketing.http:router",),
-    commands=(("attribution", "shopscope.marketing.commands:attribution_app"),),
+    api=("shopscope.marketing.http:router", "shopscope.marketing.http_cohorts:router"),
+    commands=(("attribution", "shopscope.marketing.commands:attribution_app"),
+              ("cohorts", "shopscope.marketing.commands_cohorts:cohorts_app")),
 )
