@@ -234,6 +234,11 @@ def test_cli_and_api_equal_the_service(ws, tmp_path):
     cli_jan = next(x for x in rows if x["key"] == "paid_social" and x["cohort"] == "2024-01-01")
     assert cli_jan["ltv_30"] == pytest.approx(85) and cli_jan["ltv_90"] is None
     assert len(rows) == len(svc_out.cohorts)
+    for mine, theirs in zip(svc_out.cohorts.to_dict("records"), rows, strict=True):
+        assert (mine["key"], mine["cohort"].isoformat()) == (theirs["key"], theirs["cohort"])
+        for h in (7, 30, 90, 180, 365):
+            assert theirs[f"ltv_{h}"] == (None if mine[f"ltv_{h}"] is None
+                                          else pytest.approx(mine[f"ltv_{h}"]))
     table = _cli(ws, "--margin", "0.4", "--no-projected")
     assert table.exit_code == 0, table.output
     from shopscope.errors import OptionError
@@ -258,6 +263,14 @@ def test_cli_and_api_equal_the_service(ws, tmp_path):
     assert jan["ltv"]["90"] is None and jan["payback_days"] == 7
     assert jan["ltv_cac"]["7"] == pytest.approx(1.0)
     assert len(body["cohorts"]) == len(svc_out.cohorts)
+    for mine, theirs in zip(svc_out.cohorts.to_dict("records"), body["cohorts"], strict=True):
+        assert theirs["cac"] == (None if mine["cac"] is None else pytest.approx(mine["cac"]))
+        assert theirs["ltv"]["30"] == pytest.approx(mine["ltv_30"])
+    # the default asks for the projection; whether or not the CLV model fits this tiny
+    # shop, the realised numbers stay the same and a note says what the projection is
+    full = c.get("/api/marketing/cohorts").json()
+    assert [r["ltv"] for r in full["cohorts"]] == [r["ltv"] for r in body["cohorts"]]
+    assert any(n.startswith("projected") for n in full["notes"])
     assert c.get("/api/marketing/cohorts", params={"margin": "0"}).status_code == 422
     assert c.get("/api/marketing/cohorts", params={"by": "x"}).status_code == 422
     assert c.get("/api/marketing/cohorts", params={"horizons": "7,x"}).status_code == 422
@@ -282,8 +295,10 @@ def test_synthetic_cac_near_the_generators_truth(tmp_path):
              products=30, events=False)
     w = Workspace.create(tmp_path / "ws")
     ingest_file(w, tmp_path / "synth", preset="canonical")
-    out = svc.cohort_ltv(LocalContext(w), svc.make(svc.CohortParams, projected=False))
+    out = svc.cohort_ltv(LocalContext(w), svc.make(svc.CohortParams))
     w.close()
+    # the projection: the CLV model's expected 12-month value, positive for every cohort
+    assert (out.cohorts.projected_ltv_12m.astype(float) > 0).all()
     prospect = SynthConfig().prospect_share
     by_key = out.by_key.set_index("key")
     checked = 0

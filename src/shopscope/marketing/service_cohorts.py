@@ -123,12 +123,12 @@ def _compute(ctx: Context, p: CohortParams) -> CohortLtv:
     df["payback_months"] = _payback(df, curve_cols, list(range(1, CURVE_MONTHS + 1)), cac,
                                     p.margin)
     notes = [
-        "acquisition: first non-cancelled order; channel = signup_channel, else the landing "
-        "source of the session before the first order, else the first order's channel",
-        "ltv_<h>: realised net revenue (sales minus credits) per customer in the first h "
-        "days; empty when the cohort is younger than h days at the data end",
-        f"payback: first horizon (days) / 30-day month where cumulative net revenue per "
-        f"customer x margin {p.margin:g} >= CAC",
+        ("acquisition: first non-cancelled order; channel = signup_channel, else the landing "
+        "source of the session before the first order, else the first order's channel"),
+        ("ltv_<h>: realised net revenue (sales minus credits) per customer in the first h "
+        "days; empty when the cohort is younger than h days at the data end"),
+        (f"payback: first horizon (days) / 30-day month where cumulative net revenue per "
+        f"customer x margin {p.margin:g} >= CAC"),
     ]
     proj = None
     if p.projected and len(df):
@@ -165,9 +165,9 @@ def _by_key(df: pd.DataFrame, p: CohortParams) -> pd.DataFrame:
     horizon over the cohorts old enough for it (customer-weighted)."""
     rows = []
     for key, g in df.groupby("key", sort=True):
-        row: dict[str, object] = {"key": key, "customers": int(g.customers.sum()),
-                                  "spend": float(g.spend.sum())}
-        row["cac"] = row["spend"] / row["customers"] if row["spend"] > 0 else None
+        customers, spend = int(g.customers.sum()), float(g.spend.sum())
+        row: dict[str, object] = {"key": key, "customers": customers, "spend": spend,
+                                  "cac": spend / customers if spend > 0 else None}
         for h in p.horizons:
             ok = g[g[f"ltv_{h}"].notna()]
             n = ok.customers.sum()
