@@ -278,6 +278,12 @@ def test_cli_and_api_equal_the_service(ws, tmp_path):
     assert csv.status_code == 200 and csv.text.splitlines()[0].startswith("key,cohort")
 
 
+def test_an_empty_workspace_has_no_cohorts_and_says_so(workspace):
+    out = _run(workspace)
+    assert out.cohorts.empty and out.by_key.empty and out.data_end is None
+    assert any(n.startswith("no cohorts") for n in out.notes)
+
+
 def test_synthetic_cac_near_the_generators_truth(tmp_path):
     """Spend / new buyers per paid channel over the whole run. The generator acquires
     ``base + spend / cac`` customers per day (base_share of them without spend) and

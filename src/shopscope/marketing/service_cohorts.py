@@ -79,8 +79,8 @@ def _payback(values: pd.DataFrame, cols: list[str], steps: list[int], cac: pd.Se
 
 
 def _projected(ctx: Context, acq: pd.DataFrame) -> tuple[pd.Series | None, str]:
-    """Mean 12-month CLV (revenue, undiscounted margin 1) per (key, cohort) from the
-    customers area's BG/NBD + Gamma-Gamma fit on the whole history."""
+    """Mean 12-month CLV (net revenue, margin 1, discounted 10%/year) per (key, cohort):
+    the customers area's BG/NBD + Gamma-Gamma fit on the whole history."""
     from shopscope.customers import service as cs
 
     try:
@@ -92,8 +92,9 @@ def _projected(ctx: Context, acq: pd.DataFrame) -> tuple[pd.Series | None, str]:
     m = acq.merge(v, on="customer_id", how="left")
     mean = m.groupby(["key", "cohort"])["clv"].mean()
     return mean, (f"projected_ltv_12m: a projection, the expected net revenue per customer "
-                  f"in the next {PROJECTION_MONTHS} months from the customers area's "
-                  f"{a.fit.purchases.__class__.__name__} + spend model (discounted 10%/year), "
+                  f"in the {PROJECTION_MONTHS} months after the data end from the customers "
+                  "area's "
+                  f"{type(a.fit.purchases).__name__} + spend model (discounted 10%/year), "
                   "not realised revenue")
 
 
@@ -130,6 +131,9 @@ def _compute(ctx: Context, p: CohortParams) -> CohortLtv:
         (f"payback: first horizon (days) / 30-day month where cumulative net revenue per "
         f"customer x margin {p.margin:g} >= CAC"),
     ]
+    if df.empty:
+        notes.append("no cohorts: no customer's first order falls in the range (orders "
+                     "without a customer id are guests and acquire nobody)")
     proj = None
     if p.projected and len(df):
         acq = q.acquisitions(store, p.by).select("customer_id", "key", "cohort").to_pandas()
