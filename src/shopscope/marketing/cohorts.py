@@ -81,10 +81,14 @@ def acquisitions(tables: TableSource, by: str = "channel") -> ir.Table:
     if by not in ("channel", "campaign"):
         raise ValueError(f"by must be channel or campaign, not {by!r}")
     f = first_orders(tables)
-    land = _landing(tables, f)
     c = tables.table("customers")
     c = c.select(_ccid=c.customer_id, signup=_blank_null(c.signup_channel))
-    j = f.left_join(land, f.customer_id == land._cid).left_join(c, f.customer_id == c._ccid)
+    f = f.left_join(c, f.customer_id == c._ccid).drop("_ccid")
+    # sessions are only looked up for whom the signup channel does not decide (a big
+    # events table is then not scanned for every buyer)
+    need = f if by == "campaign" else f.filter(f.signup.isnull())
+    land = _landing(tables, need.select("customer_id", "first_at"))
+    j = f.left_join(land, f.customer_id == land._cid)
     if by == "channel":
         key = ibis.coalesce(j.signup, j.session_channel, j.order_channel,
                             ibis.literal(UNKNOWN_CHANNEL))
