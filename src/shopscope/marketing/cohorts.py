@@ -40,17 +40,22 @@ def _blank_null(v: ir.StringValue) -> ir.StringValue:
     return (s == "").ifelse(ibis.null("string"), s)
 
 
+def _first(value: ir.StringValue, at: ir.TimestampValue) -> ir.StringValue:
+    """``value`` at the earliest ``at``, null when it is null there: arg_min skips null
+    values on some engines, so nulls go in as '' and come out as null."""
+    return _blank_null(value.fill_null("").argmin(at))
+
+
 def first_orders(tables: TableSource) -> ir.Table:
     """One row per customer: ``customer_id``, ``first_at``, the first order's ``order_channel``
-    and ``order_campaign`` (earliest non-cancelled order; ties by order id)."""
+    and ``order_campaign`` (of the earliest non-cancelled order)."""
     o = tables.table("orders")
     o = o.filter(o.customer_id.notnull(), o.status != "cancelled")
-    w = ibis.window(group_by=o.customer_id, order_by=[o.ordered_at, o.order_id])
-    ranked = o.mutate(_rn=ibis.row_number().over(w))
-    first = ranked.filter(ranked._rn == 0)
-    return first.select(customer_id=first.customer_id, first_at=first.ordered_at,
-                        order_channel=_blank_null(first.channel),
-                        order_campaign=_blank_null(first.campaign_id))
+    # aggregates, not a window over all orders: much cheaper in the engine
+    return o.group_by(customer_id=o.customer_id).agg(
+        first_at=o.ordered_at.min(),
+        order_channel=_first(o.channel, o.ordered_at),
+        order_campaign=_first(o.campaign_id, o.ordered_at))
 
 
 def _landing(tables: TableSource, firsts: ir.Table) -> ir.Table:
@@ -60,19 +65,13 @@ def _landing(tables: TableSource, firsts: ir.Table) -> ir.Table:
     mine = e.filter(e.user_id.notnull(), e.session_id.notnull())
     j = mine.join(firsts, mine.user_id == firsts.customer_id).filter(
         lambda t: t.event_at <= t.first_at)
-    w = ibis.window(group_by=j.customer_id, order_by=ibis.desc(j.event_at))
-    last = j.mutate(_rn=ibis.row_number().over(w))
-    last = last.filter(last._rn == 0).select(_cid=last.customer_id, _sid=last.session_id)
+    last = j.group_by(_cid=j.customer_id).agg(_sid=j.session_id.argmax(j.event_at))
     # the session's first event, whoever it was logged as (pre-login events count)
     s = e.filter(e.session_id.notnull())
     s = s.join(last, s.session_id == last._sid)
-    ws = ibis.window(group_by=s._cid, order_by=[s.event_at])
-    land = s.mutate(_rn=ibis.row_number().over(ws))
-    land = land.filter(land._rn == 0)
-    return land.select(
-        _cid=land._cid,
-        session_channel=ibis.coalesce(_blank_null(land.source), _blank_null(land.channel)),
-        session_campaign=_blank_null(land.campaign))
+    touch = ibis.coalesce(_blank_null(s.source), _blank_null(s.channel))
+    return s.group_by("_cid").agg(session_channel=_first(touch, s.event_at),
+                                  session_campaign=_first(s.campaign, s.event_at))
 
 
 def acquisitions(tables: TableSource, by: str = "channel") -> ir.Table:
@@ -114,10 +113,15 @@ def net_revenue(tables: TableSource) -> ir.Table:
     return ibis.union(sales.cast(schema), credits.cast(schema), distinct=False)
 
 
-def data_end(tables: TableSource) -> ir.Scalar:
-    """The day after the last order (exclusive end of what the data covers), a timestamp."""
+def data_end(tables: TableSource) -> dt.datetime | None:
+    """The day after the last order (exclusive end of what the data covers); None without
+    orders. Run once and passed on as a literal: as a scalar subquery it would be scanned
+    for every horizon."""
     o = tables.table("orders")
-    return (o.ordered_at.max().truncate("D") + ibis.interval(days=1))
+    last = o.ordered_at.max().to_pyarrow().as_py()
+    if last is None:
+        return None
+    return dt.datetime.combine(last.date() + dt.timedelta(days=1), dt.time())
 
 
 def customer_values(tables: TableSource, acq: ir.Table, horizons: tuple[int, ...],
@@ -148,7 +152,7 @@ def spend_by_month(tables: TableSource, by: str = "channel") -> ir.Table:
 
 def cohort_ltv(tables: TableSource, by: str = "channel", start: dt.date | None = None,
                end: dt.date | None = None, horizons: tuple[int, ...] = (7, 30, 90, 180, 365),
-               months: int = 12) -> ir.Table:
+               months: int = 12, end_of_data: dt.datetime | None = None) -> ir.Table:
     """One row per (key, cohort month): ``customers``, ``ltv_{h}`` (null for a cohort too
     young for h days), ``curve_{k}`` (cumulative net revenue per customer in the first 30·k
     days, null when too young), ``spend`` (0 without spend rows) and ``cac`` (null without
@@ -165,7 +169,7 @@ def cohort_ltv(tables: TableSource, by: str = "channel", start: dt.date | None =
         **{f"_v_{h}": vals[f"v_{h}"].sum() for h in horizons},
         **{f"_m_{k}": vals[f"m_{k}"].sum() for k in range(1, months + 1)},
     )
-    end_ts = data_end(tables)
+    end_ts = ibis.timestamp(end_of_data or data_end(tables) or dt.datetime(1900, 1, 1))
     next_month = g.cohort.cast("timestamp") + ibis.interval(months=1)
 
     def per_customer(total: ir.NumericValue, days: int) -> ir.FloatingValue:

@@ -106,11 +106,10 @@ def cohort_ltv(ctx: Context, params: CohortParams) -> CohortLtv:
 
 def _compute(ctx: Context, p: CohortParams) -> CohortLtv:
     store = ctx.store
-    expr = q.cohort_ltv(store, p.by, p.start, p.end, p.horizons, CURVE_MONTHS)
+    end = q.data_end(store)
+    data_end = end.date() if end else None
+    expr = q.cohort_ltv(store, p.by, p.start, p.end, p.horizons, CURVE_MONTHS, end)
     df = expr.to_pandas()
-    end = store.table("orders").ordered_at.max().to_pandas()
-    data_end = None if end is None or pd.isna(end) else (pd.Timestamp(end).date()
-                                                         + dt.timedelta(days=1))
     df["cohort"] = pd.to_datetime(df["cohort"]).dt.date
     df["customers"] = df["customers"].astype("int64")
     cac = df["cac"].astype(float)
