@@ -129,16 +129,18 @@ def customer_values(tables: TableSource, acq: ir.Table, horizons: tuple[int, ...
     """Per customer: ``v_{h}`` net revenue in the first h days and ``m_{k}`` in the first
     30·k days (k = 1..months); completeness is decided per cohort by :func:`cohort_ltv`."""
     rev = net_revenue(tables)
-    j = acq.join(rev, acq.customer_id == rev.customer_id)
+    rev = rev.select(_rcid=rev.customer_id, at=rev.at, amount=rev.amount)
+    # one left join, grouped by the acquisition columns: ``acq`` (the events scan) is used
+    # once in the plan, not once per side of a join back
+    j = acq.left_join(rev, acq.customer_id == rev._rcid)
     age = j.at.epoch_seconds() - j.first_at.epoch_seconds()
     j = j.mutate(_age=age)
     aggs = {f"v_{h}": j.amount.sum(where=(j._age >= 0) & (j._age < h * DAY_S))
             for h in horizons}
     aggs.update({f"m_{k}": j.amount.sum(where=(j._age >= 0) & (j._age < 30 * k * DAY_S))
                  for k in range(1, months + 1)})
-    per = j.group_by(_cid=j.customer_id).agg(**aggs)
-    out = acq.left_join(per, acq.customer_id == per._cid)
-    return out.select(*acq.columns, **{c: out[c].fill_null(0.0) for c in aggs})
+    per = j.group_by(list(acq.columns)).agg(**aggs)
+    return per.mutate(**{c: per[c].fill_null(0.0) for c in aggs})
 
 
 def spend_by_month(tables: TableSource, by: str = "channel") -> ir.Table:
