@@ -52,6 +52,7 @@ import datetime as dt
 import json
 import math
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -119,6 +120,56 @@ ROWS = {
     ],
 }
 JAN, FEB = dt.date(2024, 1, 1), dt.date(2024, 2, 1)
+_H = (7, 30, 90, 180, 365)
+_WITHIN = ("coalesce(sum(r.amount) FILTER (WHERE r.at >= a.first_at AND "
+           "r.at < a.first_at + INTERVAL {d} DAY), 0) AS {name}")
+_OLD_ENOUGH = ("CASE WHEN g.cohort + INTERVAL 1 MONTH + INTERVAL {d} DAY <= dend.d "
+               "THEN {name} / g.customers END AS {out}")
+_SUMS = [(f"v{h}", h, f"ltv_{h}") for h in _H] + [(f"m{k}", 30 * k, f"curve_{k}")
+                                                 for k in range(1, 13)]
+#: The same rules written by hand in DuckDB SQL: an independent computation of the
+#: realised LTV, curves and CAC by channel (docs/marketing.md).
+HAND_SQL = f"""
+WITH f AS (
+  SELECT customer_id, ordered_at AS first_at, channel AS och FROM (
+    SELECT *, row_number() OVER (PARTITION BY customer_id ORDER BY ordered_at, order_id) rn
+    FROM orders WHERE customer_id IS NOT NULL AND status <> 'cancelled') WHERE rn = 1),
+fc AS (SELECT f.*, nullif(trim(c.signup_channel), '') AS signup FROM f
+       LEFT JOIN customers c USING (customer_id)),
+last_s AS (
+  SELECT customer_id, arg_max(e.session_id, e.event_at) AS sid FROM fc
+  JOIN events e ON e.user_id = fc.customer_id AND e.event_at <= fc.first_at
+  WHERE fc.signup IS NULL AND e.session_id IS NOT NULL GROUP BY customer_id),
+land AS (
+  SELECT l.customer_id, arg_min(coalesce(nullif(trim(e.source), ''),
+                                         nullif(trim(e.channel), ''), ''), e.event_at) AS sch
+  FROM last_s l JOIN events e ON e.session_id = l.sid GROUP BY l.customer_id),
+acq AS (
+  SELECT fc.customer_id, fc.first_at, date_trunc('month', fc.first_at)::DATE AS cohort,
+         coalesce(fc.signup, nullif(land.sch, ''), nullif(trim(fc.och), ''), '(unknown)') AS key
+  FROM fc LEFT JOIN land USING (customer_id)),
+rev AS (
+  SELECT customer_id, ordered_at AS at, net_amount AS amount FROM orders
+  WHERE customer_id IS NOT NULL AND status IN ('completed', 'pending')
+  UNION ALL
+  SELECT coalesce(o.customer_id, r.customer_id), r.returned_at, -r.amount
+  FROM returns r LEFT JOIN orders o USING (order_id)
+  WHERE (o.order_id IS NULL OR o.status IN ('completed', 'pending'))
+    AND coalesce(o.customer_id, r.customer_id) IS NOT NULL),
+pc AS (
+  SELECT a.key, a.cohort, a.customer_id,
+         {", ".join(_WITHIN.format(d=d, name=n) for n, d, _ in _SUMS)}
+  FROM acq a LEFT JOIN rev r USING (customer_id) GROUP BY ALL),
+g AS (SELECT key, cohort, count(*) AS customers,
+        {", ".join(f"sum({n}) AS {n}" for n, _, _ in _SUMS)} FROM pc GROUP BY ALL),
+dend AS (SELECT date_trunc('day', max(ordered_at)) + INTERVAL 1 DAY AS d FROM orders),
+sp AS (SELECT channel AS key, date_trunc('month', date)::DATE AS cohort, sum(spend) AS spend
+       FROM marketing_spend GROUP BY ALL)
+SELECT g.key, g.cohort, g.customers,
+  {", ".join(_OLD_ENOUGH.format(d=d, name=n, out=o) for n, d, o in _SUMS)},
+  coalesce(sp.spend, 0) AS spend, CASE WHEN sp.spend > 0 THEN sp.spend / g.customers END AS cac
+FROM g CROSS JOIN dend LEFT JOIN sp USING (key, cohort) ORDER BY key, cohort
+"""
 
 
 @pytest.fixture(scope="module")
@@ -176,6 +227,10 @@ def test_ltv_cac_and_payback_by_hand(ws):
     assert curve.cum_revenue.tolist() == pytest.approx([85, 100])
     assert out.curves[(out.curves.cohort == FEB)].month.max() == 1
     assert any("50.00" in n for n in out.notes)  # March spend without new customers
+    hand = ws.store.backend.con.sql(HAND_SQL).df()  # the rules in SQL agree too
+    assert hand.key.tolist() == out.cohorts.key.tolist() == ["app", "google", "paid_social",
+                                                             "paid_social"]
+    assert hand.ltv_30.tolist() == pytest.approx(out.cohorts.ltv_30.astype(float).tolist())
 
 
 def test_margin_delays_payback(ws):
@@ -302,7 +357,20 @@ def test_synthetic_cac_near_the_generators_truth(tmp_path):
     w = Workspace.create(tmp_path / "ws")
     ingest_file(w, tmp_path / "synth", preset="canonical")
     out = svc.cohort_ltv(LocalContext(w), svc.make(svc.CohortParams))
+    hand = w.store.backend.con.sql(HAND_SQL).df()
     w.close()
+    assert len(hand) == len(out.cohorts) > 20
+    assert hand.key.tolist() == out.cohorts.key.tolist()
+    for col in [*(f"ltv_{h}" for h in _H), "cac", "spend", "customers"]:
+        assert out.cohorts[col].astype(float).to_numpy() == pytest.approx(
+            hand[col].astype(float).to_numpy(), nan_ok=True), col
+    rows = list(zip(hand.key, pd.to_datetime(hand.cohort).dt.date, strict=True))
+    curves = out.curves.pivot(index=["key", "cohort"], columns="month",
+                              values="cum_revenue").reindex(rows)
+    for k in range(1, 13):
+        mine = curves[k].to_numpy() if k in curves else [math.nan] * len(hand)
+        assert mine == pytest.approx(hand[f"curve_{k}"].astype(float).to_numpy(),
+                                     nan_ok=True), k
     # the projection: the CLV model's expected 12-month value, positive for every cohort
     assert (out.cohorts.projected_ltv_12m.astype(float) > 0).all()
     prospect = SynthConfig().prospect_share
