@@ -262,7 +262,8 @@ def test_by_campaign_and_range(ws):
 
 
 @pytest.mark.parametrize("bad", [{"margin": 0}, {"margin": 1.5}, {"by": "source"},
-                                 {"horizons": (0,)}, {"start": "2024-03-01",
+                                 {"horizons": (0,)}, {"end": "9999-12-31"},
+                                 {"start": "2024-03-01",
                                                       "end": "2024-01-01"}])
 def test_bad_params_are_option_errors(bad):
     from shopscope.errors import OptionError

@@ -14,6 +14,7 @@ from typing import Literal
 import pandas as pd
 from pydantic import Field, field_validator, model_validator
 
+from shopscope.core.periods import MAX_DATE, MIN_DATE
 from shopscope.core.service import Context, Params
 from shopscope.core.service import make as make  # what the adapters call as svc.make
 from shopscope.marketing import cohorts as q
@@ -43,6 +44,13 @@ class CohortParams(Params):
         if len(set(v)) != len(v):
             raise ValueError("a horizon is listed twice")
         return tuple(sorted(v))
+
+    @field_validator("start", "end")
+    @classmethod
+    def _day(cls, v: dt.date | None) -> dt.date | None:
+        if v is not None and not MIN_DATE <= v <= MAX_DATE:
+            raise ValueError(f"{v} is outside {MIN_DATE} to {MAX_DATE}")
+        return v
 
     @model_validator(mode="after")
     def _range(self) -> CohortParams:
