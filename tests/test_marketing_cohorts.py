@@ -332,6 +332,13 @@ def test_cli_and_api_equal_the_service(ws, tmp_path):
     assert c.get("/api/marketing/cohorts", params={"horizons": "7,x"}).status_code == 422
     csv = c.get("/api/marketing/cohorts", params={"format": "csv", "projected": "false"})
     assert csv.status_code == 200 and csv.text.splitlines()[0].startswith("key,cohort")
+    import io
+
+    pq_resp = c.get("/api/marketing/cohorts", params={"format": "parquet", "projected": "false"})
+    assert pq_resp.status_code == 200, pq_resp.text
+    back = pd.read_parquet(io.BytesIO(pq_resp.content))
+    assert back.ltv_30.tolist() == pytest.approx(svc_out.cohorts.ltv_30.astype(float).tolist())
+    assert back.ltv_90.isna().all() and back.customers.sum() == 5
 
 
 def test_an_empty_workspace_has_no_cohorts_and_says_so(workspace):
