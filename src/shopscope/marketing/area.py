@@ -6,7 +6,9 @@ from shopscope.core.registry import Area
 AREA = Area(
     name="marketing",
     package="shopscope.marketing",
-    api=("shopscope.marketing.http:router", "shopscope.marketing.http_channels:router"),
+    api=("shopscope.marketing.http:router", "shopscope.marketing.http_channels:router",
+         "shopscope.marketing.http_cohorts:router"),
     commands=(("marketing", "shopscope.marketing.commands_channels:marketing_app"),
+              ("marketing", "shopscope.marketing.commands_cohorts:cohorts_app"),
               ("marketing", "shopscope.marketing.commands:attribution_app")),
 )
