@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Annotated, Any, Literal, TypeVar
 
 import pandas as pd
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel
 
 from shopscope.demand import service as svc
@@ -392,7 +392,8 @@ def get_plan(state: State, user: CurrentUser, as_of: dt.date | None = None,
                    orders=[_plan_row(r) for r in frame.to_dict("records")])
 
 
-@router.get("/api/demand/plan/export")
+@router.get("/api/demand/plan/export", response_class=Response,
+            responses={200: {"content": {"text/csv": {}}}})
 def get_plan_export(state: State, user: CurrentUser, as_of: dt.date | None = None,
                     source: svc.Source = "history", csl: float = Csl, review: int = Review,
                     history_days: int = Query(90, ge=7, le=1_000),
