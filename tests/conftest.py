@@ -132,3 +132,8 @@ def api_client(app, user: str | None = None, password: str | None = None):
         assert r.status_code == 200, r.text
         c.headers["X-CSRF-Token"] = r.json()["csrf_token"]
     return c
+
+
+#: Scripts that make reference data with other tools (e.g. ChannelAttribution, GPL, kept
+#: out of the environment): run by hand, never imported by the doctest collection.
+collect_ignore_glob = ["data/*"]
