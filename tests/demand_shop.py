@@ -84,3 +84,23 @@ def load(store, folder: Path, rows: dict[str, list[dict]] | None = None) -> None
         path = folder / f"{name}.parquet"
         pq.write_table(data, path)
         store.backend.read_parquet(str(path), table_name=name)
+
+
+def workspace(root: Path, rows: dict[str, list[dict]], admin: str | None = "ada"):
+    """A GBP workspace in ``root / "ws"`` holding ``rows`` (written as canonical Parquet to
+    ``root / "shop"`` and ingested as a user would), with an ``admin`` user."""
+    from shopscope.auth import UserStore
+    from shopscope.ingest import ingest_file
+    from shopscope.store import Workspace
+    from tests.test_web import PASSWORD
+
+    folder = root / "shop"
+    folder.mkdir()
+    for name, data in rows.items():
+        pq.write_table(pa.Table.from_pylist(data, schema=get_table(name).ibis_schema()
+                                            .to_pyarrow()), folder / f"{name}.parquet")
+    w = Workspace.create(root / "ws", currency="GBP")
+    ingest_file(w, folder, preset="canonical")
+    if admin:
+        UserStore(w.path).add(admin, PASSWORD, "admin")
+    return w

@@ -189,15 +189,7 @@ def test_no_stock_count_is_a_clear_refusal(tmp_path):
 # -- API and CLI: the same numbers as the service -------------------------------------------
 @pytest.fixture(scope="module")
 def ws(tmp_path_factory):
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from shopscope.auth import UserStore
-    from shopscope.ingest import ingest_file
-    from shopscope.schema import get_table
-    from shopscope.store import Workspace
     from tests.test_demand import _intermittent_rows
-    from tests.test_web import PASSWORD
 
     root = tmp_path_factory.mktemp("plan-web")
     rows = _intermittent_rows()
@@ -206,14 +198,7 @@ def ws(tmp_path_factory):
                           "on_order": o, "lead_time_days": lt}
                          for p, n, o, lt in (("A", 3, 0, 5), ("B", 40, 0, 3),
                                              ("C", 0, 2, None), ("D", 10, 0, 2))]
-    folder = root / "shop"
-    folder.mkdir()
-    for name, data in rows.items():
-        pq.write_table(pa.Table.from_pylist(data, schema=get_table(name).ibis_schema()
-                                            .to_pyarrow()), folder / f"{name}.parquet")
-    w = Workspace.create(root / "ws", currency="GBP")
-    ingest_file(w, folder, preset="canonical")
-    UserStore(w.path).add("ada", PASSWORD, "admin")
+    w = demand_shop.workspace(root, rows)
     yield w
     w.close()
 

@@ -15,7 +15,8 @@ from shopscope.app import create_app
 from shopscope.auth import UserStore
 from shopscope.core.service import LocalContext
 from shopscope.demand import service as svc
-from shopscope.store import Workspace
+from tests import demand_shop
+from tests.test_demand import _intermittent_rows
 from tests.test_demand_plan import client, ws  # noqa: F401  (the shared fixtures)
 from tests.test_web import PASSWORD, charts, client_for, login, text_of
 
@@ -68,22 +69,8 @@ def test_chinese_and_a_workspace_without_stock_counts(ws, tmp_path):  # noqa: F8
     assert login(zh, "zoe").status_code == 303
     r = zh.get("/demand/plan")
     assert r.status_code == 200 and "补货清单" in r.text
-    empty = Workspace.create(tmp_path / "empty", currency="GBP")
+    empty = demand_shop.workspace(tmp_path, _intermittent_rows())  # orders, no inventory
     try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        from shopscope.ingest import ingest_file
-        from shopscope.schema import get_table
-        from tests.test_demand import _intermittent_rows  # orders, no inventory
-
-        folder = tmp_path / "shop"
-        folder.mkdir()
-        for name, data in _intermittent_rows().items():
-            pq.write_table(pa.Table.from_pylist(data, schema=get_table(name).ibis_schema()
-                                                .to_pyarrow()), folder / f"{name}.parquet")
-        ingest_file(empty, folder, preset="canonical")
-        UserStore(empty.path).add("ada", PASSWORD, "admin")
         c = client_for(create_app(empty))
         assert login(c, "ada").status_code == 303
         page = c.get("/demand/plan")

@@ -9,17 +9,12 @@ import io
 import json
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from shopscope.app import create_app
-from shopscope.auth import UserStore
-from shopscope.ingest import ingest_file
-from shopscope.schema import get_table
-from shopscope.store import Workspace
+from tests import demand_shop
 from tests.test_demand import _intermittent_rows
-from tests.test_web import PASSWORD, client_for, login
+from tests.test_web import client_for, login
 
 #: SKU A out of stock (0 at its one place) on these days of the 70.
 OUT = (dt.date(2024, 1, 10), dt.date(2024, 1, 11))
@@ -32,14 +27,7 @@ def ws(tmp_path_factory):
     rows["inventory"] = [{"date": d, "product_id": "A", "location": "w1", "on_hand": 0}
                          for d in OUT] + [{"date": dt.date(2024, 1, 12), "product_id": "A",
                                            "location": "w1", "on_hand": 4}]
-    folder = root / "shop"
-    folder.mkdir()
-    for name, data in rows.items():
-        pq.write_table(pa.Table.from_pylist(data, schema=get_table(name).ibis_schema()
-                                            .to_pyarrow()), folder / f"{name}.parquet")
-    w = Workspace.create(root / "ws", currency="GBP")
-    ingest_file(w, folder, preset="canonical")
-    UserStore(w.path).add("ada", PASSWORD, "admin")
+    w = demand_shop.workspace(root, rows)
     yield w
     w.close()
 

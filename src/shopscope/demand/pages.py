@@ -18,10 +18,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
 from shopscope.demand import service as svc
-from shopscope.ui.charts import COLORS, PLOT_CONFIG, json_safe, layout
+from shopscope.ui.charts import COLORS, charts_payload, layout
 from shopscope.ui.deps import State
 from shopscope.ui.i18n import Translator
-from shopscope.ui.pagedeps import PageSession, render, translator_for
+from shopscope.ui.pagedeps import PageSession, query_params, render, translator_for
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -30,12 +30,6 @@ XYZ = ("X", "Y", "Z")
 PATTERNS = ("smooth", "erratic", "intermittent", "lumpy", "no_demand")
 #: SKUs listed on the classes page (the export holds them all).
 TOP = 50
-
-
-def _params(cls: type[svc.Params], query: Mapping[str, str], **extra: Any) -> Any:
-    """The service's parameters from the query string (empty values left out)."""
-    fields = {k: v for k, v in query.items() if k in cls.model_fields and v != ""}
-    return svc.make(cls, **{**fields, **extra})
 
 
 def _query(request: Request) -> dict[str, str]:
@@ -47,11 +41,6 @@ def _query(request: Request) -> dict[str, str]:
 def _num(t: Translator, v: object, digits: int = 2) -> str:
     return "–" if v is None or pd.isna(cast(float, v)) else t.number(float(cast(float, v)),
                                                                       digits)
-
-
-def _payload(charts: list[dict], t: Translator) -> dict:
-    config: dict[str, Any] = {**PLOT_CONFIG, "locale": t.html_lang}
-    return cast(dict, json_safe({"charts": charts, "config": config}))
 
 
 def _matrix(t: Translator, out: svc.Classes, currency: str) -> dict:
@@ -137,11 +126,11 @@ def classes_page(request: Request, state: State, session: PageSession) -> HTMLRe
     """ABC-XYZ matrix, demand patterns and the SKUs with their classes."""
     t = translator_for(request, session)
     query = _query(request)
-    params = _params(svc.ClassParams, query)
+    params = query_params(svc.ClassParams, query)
     out = svc.classes(state, params)
     view = build_classes(t, query, out, state.workspace.settings.currency)
     return render(request, "demand.html", t, session=session, view=view, params=params,
-                  charts=_payload(view["charts"], t))
+                  charts=charts_payload(view["charts"], t))
 
 
 def _sku_chart(t: Translator, history: pd.DataFrame, fc: pd.DataFrame, interval: int,
@@ -181,7 +170,7 @@ _WEEKS = 30
 def _sku_defaults(state: State, query: Mapping[str, str]) -> dict[str, str]:
     """8 weeks ahead, backtested on 2 windows, when the range holds enough weeks for it;
     else 14 days ahead on daily demand (a young shop's first months)."""
-    start, end = svc.resolve(state, _params(svc.SeriesParams, query))
+    start, end = svc.resolve(state, query_params(svc.SeriesParams, query))
     if query.get("grain") == "day" or (end - start).days // 7 < _WEEKS:
         return {"grain": "day", "h": "14", "windows": "2"}
     return {"grain": "week", "h": "8", "windows": "2"}
@@ -195,7 +184,7 @@ def sku_page(product_id: str, request: Request, state: State,
     t = translator_for(request, session)
     query = _query(request)
     defaults = _sku_defaults(state, query)
-    params = _params(svc.ForecastParams, {**defaults, **query}, skus=(product_id,),
+    params = query_params(svc.ForecastParams, {**defaults, **query}, skus=(product_id,),
                      level="sku", by_channel=False)
     classes = svc.classes(state, svc.make(svc.ClassParams, **{
         f: getattr(params, f) for f in svc.ClassParams.model_fields}))
@@ -233,7 +222,7 @@ def sku_page(product_id: str, request: Request, state: State,
         "charts": [_sku_chart(t, history, fc, params.interval, params.grain)],
     }
     return render(request, "demand_sku.html", t, session=session, view=view, params=params,
-                  charts=_payload(view["charts"], t))
+                  charts=charts_payload(view["charts"], t))
 
 
 #: What the plan page takes from the query string. Not ``policy``: that is a file path,
@@ -252,16 +241,6 @@ def _cover(t: Translator, v: object) -> str:
         return "–"
     f = float(cast(float, v))
     return "∞" if f == float("inf") else t.number(f, 1)
-
-
-def _alerts(frame: pd.DataFrame) -> pd.DataFrame:
-    """SKUs whose stock runs out before an order placed today could arrive: days of cover
-    at most the lead time (and some demand), fewest days first."""
-    cover = pd.to_numeric(frame["days_of_cover"], errors="coerce")
-    lead = pd.to_numeric(frame["lead_time_days"], errors="coerce")
-    hit = frame[(cover <= lead) & (pd.to_numeric(frame["mean"], errors="coerce") > 0)]
-    return hit.assign(_c=cover[hit.index]).sort_values(["_c", "product_id"]).drop(
-        columns="_c")
 
 
 def _alert_chart(t: Translator, alerts: pd.DataFrame) -> dict | None:
@@ -293,7 +272,7 @@ def build_plan(t: Translator, query: Mapping[str, str], out: svc.Plan) -> dict:
                "cover": _cover(t, r["days_of_cover"]), "note": "; ".join(r["note"])
                if isinstance(r["note"], list) else str(r["note"] or "")}
               for r in out.orders.to_dict("records")]
-    alerts = _alerts(out.frame)
+    alerts = out.alerts
     alert_rows = [{"key": str(r["product_id"]), "on_hand": num(r["on_hand"]),
                    "cover": _cover(t, r["days_of_cover"]),
                    "lead": num(r["lead_time_days"]), "mean": num(r["mean"], 2),
@@ -318,13 +297,13 @@ def plan_page(request: Request, state: State, session: PageSession) -> HTMLRespo
     """What to order, how much and by when; the SKUs about to stock out."""
     t = translator_for(request, session)
     query = {k: v for k, v in _query(request).items() if k in _PLAN_FIELDS}
-    params = _params(svc.PlanParams, query)
+    params = query_params(svc.PlanParams, query)
     try:
         out = svc.plan(state, params)
     except svc.NoData as exc:  # no stock count yet: say what to load, on the page
         return render(request, "demand_plan.html", t, session=session, view=None,
                       params=params, missing=exc.message, hint=exc.hint,
-                      charts=_payload([], t))
+                      charts=charts_payload([], t))
     view = build_plan(t, query, out)
     return render(request, "demand_plan.html", t, session=session, view=view, params=params,
-                  missing=None, hint=None, charts=_payload(view["charts"], t))
+                  missing=None, hint=None, charts=charts_payload(view["charts"], t))

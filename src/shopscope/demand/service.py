@@ -414,6 +414,7 @@ def _stats(ctx: Context, hist: pd.DataFrame, skus: list[str]) -> pd.DataFrame:
 class Plan:
     """``frame``: one row per SKU with a stock count (see docs/demand.md for every
     column); ``orders``: its replenishment list (``reorder``), by order-by day;
+    ``alerts``: the SKUs about to stock out, fewest days of cover first;
     ``uncounted``: SKUs sold in the window without any stock count (not planned)."""
 
     params: PlanParams
@@ -422,6 +423,17 @@ class Plan:
     frame: pd.DataFrame
     orders: pd.DataFrame
     uncounted: int
+    alerts: pd.DataFrame
+
+
+def _alerts(frame: pd.DataFrame) -> pd.DataFrame:
+    """SKUs whose stock runs out before an order placed today could arrive: days of cover
+    at most the lead time (and some demand), fewest days first."""
+    cover = pd.to_numeric(frame["days_of_cover"], errors="coerce")
+    lead = pd.to_numeric(frame["lead_time_days"], errors="coerce")
+    hit = frame[(cover <= lead) & (pd.to_numeric(frame["mean"], errors="coerce") > 0)]
+    return hit.assign(_c=cover[hit.index]).sort_values(["_c", "product_id"]).drop(
+        columns="_c").reset_index(drop=True)
 
 
 PLAN_COLUMNS = (
@@ -471,7 +483,8 @@ def _plan(ctx: Context, params: PlanParams) -> Plan:
     orders = frame[frame["reorder"]].sort_values(["order_by", "product_id"])
     uncounted = int((~sold["product_id"].isin(set(skus)) & (sold["sold"] > 0)).sum())
     return Plan(params=params, as_of=as_of, start=start, frame=frame,
-                orders=orders.reset_index(drop=True), uncounted=uncounted)
+                orders=orders.reset_index(drop=True), uncounted=uncounted,
+                alerts=_alerts(frame))
 
 
 def _with_forecast(ctx: Context, params: PlanParams, as_of: dt.date, stats: pd.DataFrame,

@@ -11,7 +11,7 @@ the small results for the reader's language.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
@@ -19,10 +19,10 @@ from fastapi.responses import HTMLResponse
 
 from shopscope.products import recs_service as rsvc
 from shopscope.products import service as svc
-from shopscope.ui.charts import COLORS, PLOT_CONFIG, json_safe, layout
+from shopscope.ui.charts import COLORS, charts_payload, layout
 from shopscope.ui.deps import State
 from shopscope.ui.i18n import Translator
-from shopscope.ui.pagedeps import PageSession, render, translator_for
+from shopscope.ui.pagedeps import PageSession, query_params, render, translator_for
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -34,12 +34,6 @@ _MONEY = {"gmv", "net_sales", "avg_price", "first_gmv", "aov", "added_value", "p
 _RATE = {"repeat_share", "discount_rate", "return_rate", "view_to_cart", "view_to_purchase",
          "share_of_category", "support", "confidence", "co_rate", "share"}
 PAGE_SIZE = 50
-
-
-def _params(cls: type[svc.Params], query: Mapping[str, str], **extra: Any) -> Any:
-    """The service's parameters from the query string (empty values left out)."""
-    fields = {k: v for k, v in query.items() if k in cls.model_fields and v != ""}
-    return svc.make(cls, **{**fields, **extra})
 
 
 def _fmt(t: Translator, col: str, value: object, currency: str) -> str:
@@ -71,11 +65,6 @@ def _range_label(t: Translator, r) -> str:
     if r.start is None or r.end is None:
         return ""
     return t("prod.range", start=t.date(r.start), end=t.date(r.end))
-
-
-def _charts_payload(charts: list[dict], t: Translator) -> dict:
-    config: dict[str, Any] = {**PLOT_CONFIG, "locale": t.html_lang}
-    return cast(dict, json_safe({"charts": charts, "config": config}))
 
 
 def _overview_charts(t: Translator, over: svc.Overview, currency: str) -> list[dict]:
@@ -175,13 +164,13 @@ def products_page(request: Request, state: State, session: PageSession) -> HTMLR
     t = translator_for(request, session)
     query = dict(request.query_params)
     query.pop("lang", None)
-    params = _params(svc.TableParams, query, limit=PAGE_SIZE)
+    params = query_params(svc.TableParams, query, limit=PAGE_SIZE)
     currency = state.workspace.settings.currency
     table = svc.product_table(state, params)
     over = svc.overview(state, svc.RangeParams(start=params.start, end=params.end))
     view = build_products(t, query, table, over, svc.categories(state), currency)
     return render(request, "products.html", t, session=session, view=view, params=params,
-                  charts=_charts_payload(view["charts"], t))
+                  charts=charts_payload(view["charts"], t))
 
 
 def _items_label(items: tuple[str, ...], names: dict[str, str]) -> list[dict]:
@@ -194,7 +183,7 @@ def bundles_page(request: Request, state: State, session: PageSession) -> HTMLRe
     t = translator_for(request, session)
     query = dict(request.query_params)
     query.pop("lang", None)
-    rp = _params(svc.RuleParams, query, limit=50)
+    rp = query_params(svc.RuleParams, query, limit=50)
     bp = svc.make(svc.BundleParams, start=rp.start, end=rp.end, max_len=rp.max_len,
                           min_support=rp.min_support, limit=30)
     currency = state.workspace.settings.currency
@@ -301,7 +290,7 @@ def recs_page(request: Request, state: State, session: PageSession) -> HTMLRespo
         stored = rsvc.stored_model(state)
     except rsvc.NoModel:
         return render(request, "product_recs.html", t, session=session, view=None,
-                      customer=customer, lookup=None, charts=_charts_payload([], t))
+                      customer=customer, lookup=None, charts=charts_payload([], t))
     view = build_recs(t, stored, state.store.data_version())
     lookup: dict[str, Any] | None = None
     if customer:
@@ -316,7 +305,7 @@ def recs_page(request: Request, state: State, session: PageSession) -> HTMLRespo
         except (rsvc.CustomerNotFound, rsvc.PiiRefused) as exc:
             lookup = {"error": exc.message, "hint": exc.hint or ""}
     return render(request, "product_recs.html", t, session=session, view=view,
-                  customer=customer, lookup=lookup, charts=_charts_payload(view["charts"], t))
+                  customer=customer, lookup=lookup, charts=charts_payload(view["charts"], t))
 
 
 # last: /products/{product_id} would take /products/recommendations first
@@ -327,7 +316,7 @@ def product_page(product_id: str, request: Request, state: State,
     t = translator_for(request, session)
     query = dict(request.query_params)
     query.pop("lang", None)
-    params = _params(svc.DetailParams, query, product_id=product_id)
+    params = query_params(svc.DetailParams, query, product_id=product_id)
     currency = state.workspace.settings.currency
     try:
         d = svc.product_detail(state, params)
@@ -375,4 +364,4 @@ def product_page(product_id: str, request: Request, state: State,
             "dates": {"start": d.range.start.isoformat() if d.range.start else "",
                       "end": d.range.end.isoformat() if d.range.end else ""}}
     return render(request, "product.html", t, session=session, view=view, params=params,
-                  charts=_charts_payload(charts, t))
+                  charts=charts_payload(charts, t))

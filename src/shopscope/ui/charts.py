@@ -244,3 +244,12 @@ def json_safe(value: object) -> object:
     if isinstance(value, list | tuple):
         return [json_safe(v) for v in value]
     return value
+
+
+def charts_payload(charts: list[dict], t: Translator) -> dict:
+    """The ``charts-data`` JSON a page embeds: its figures and Plotly's config in the
+    reader's locale."""
+    config: dict[str, object] = {**PLOT_CONFIG, "locale": t.html_lang}
+    payload = json_safe({"charts": charts, "config": config})
+    assert isinstance(payload, dict)
+    return payload

@@ -4,6 +4,7 @@ safe redirect targets and rendering with the common context and security headers
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from typing import Annotated, Any
 from urllib.parse import quote, urlsplit
 
@@ -13,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 
 from shopscope import __version__
 from shopscope.auth import Session
+from shopscope.core.service import P, make
 from shopscope.ui.deps import State, current_session
 from shopscope.ui.i18n import (
     LANGS,
@@ -142,3 +144,10 @@ def render(
         request, template, {**base, **context}, status_code=status_code,
         headers={**PAGE_HEADERS, **(headers or {})},
     )
+
+
+def query_params(cls: type[P], query: Mapping[str, str], **extra: Any) -> P:
+    """A service's parameters from a page's query string (empty values left out; a bad
+    value is an :class:`~shopscope.errors.OptionError` naming it: the error page)."""
+    fields = {k: v for k, v in query.items() if k in cls.model_fields and v != ""}
+    return make(cls, **{**fields, **extra})
