@@ -48,6 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+
 class JourneyError(ValueError):
     """A journey configuration that cannot be simulated."""
 
@@ -246,5 +247,5 @@ def _unique_rows(grid: np.ndarray, base: int) -> tuple[np.ndarray, np.ndarray]:
 
 def _decode(grid: np.ndarray, names: list[str]) -> list[str]:
     """Path strings ("a > b") of paths as rows of channel + 1 (0 past the end)."""
-    table = np.array([""] + names, dtype=object)
+    table = np.array(["", *names], dtype=object)
     return [" > ".join(t for t in row if t) for row in table[grid]]
