@@ -78,3 +78,43 @@ def run(
           title=f"value by model (total {out.total_value:,.2f})")
     for note in out.notes:
         console.print(f"  note: {note}", highlight=False, markup=False)
+
+
+@attribution_app.command("attribution-truth")
+def truth(
+    journeys: Annotated[int, typer.Option(help="Journeys (users) to simulate.")] = 100_000,
+    seed: Annotated[int, typer.Option(help="Seed of the simulation.")] = 0,
+    models: Annotated[str, typer.Option(help=f"Comma-separated: {_MODELS}.")] = "all",
+    fmt: FormatOpt = "table", output: OutputOpt = None,
+) -> None:
+    """Every model against ground truth: journeys from the synthetic shop's journey model,
+    where each channel's incremental conversions are known; the error of a model is the
+    sum over channels of |credited share - true share| (see docs/marketing.md)."""
+    from shopscope.marketing import service_truth as svc
+
+    check_format(fmt, ("table", "csv", "json"))
+    chosen = [m.strip() for m in models.split(",") if m.strip()]
+    params = svc.make(svc.TruthParams, journeys=journeys, seed=seed,
+                      **({} if chosen == ["all"] else {"models": tuple(chosen)}))
+    out = svc.attribution_truth(params)
+    if fmt != "table":
+        long = out.shares.drop(columns="truth").rename_axis("channel").reset_index().melt(
+            id_vars="channel", var_name="model", value_name="share")
+        long["true_share"] = long["channel"].map(out.shares["truth"])
+        long["error"] = (long["share"] - long["true_share"]).abs()
+        _emit(long, fmt, output, kinds={"share": "number", "true_share": "number",
+                                        "error": "number"})
+        return
+    sim = out.sim
+    console.print(f"{params.journeys:,} journeys (seed {params.seed}), {out.paths:,} paths",
+                  highlight=False, markup=False)
+    _emit(out.total.rename_axis("model").reset_index(), fmt, None,
+          kinds={"error": "number"}, title="sum of |share - true share|")
+    shares = out.shares.rename_axis("channel").reset_index()
+    _emit(shares, fmt, None, kinds=dict.fromkeys(out.shares.columns, "rate"),
+          title="share of conversions: truth and models")
+    console.print(f"  note: {sim.conversions:,} conversions simulated "
+                  f"(expected {sim.expected_conversions:,.1f}, of which "
+                  f"{sim.base_conversions:,.1f} need no channel); true incremental "
+                  f"conversions sum to {out.truth['incremental'].sum():,.1f}",
+                  highlight=False, markup=False)
