@@ -16,6 +16,7 @@ from shopscope.auth import AuthError, UserStore
 from shopscope.errors import InputError, SchemaError, ShopscopeError, WorkspaceError
 from shopscope.store import Workspace
 from shopscope.ui.deps import ApiError, AppState
+from shopscope.ui.priority import other_threads
 from shopscope.ui.respcache import ResponseCache
 from shopscope.ui.security import (
     UPLOAD_PATHS,
@@ -45,14 +46,18 @@ def error_body(code: str, message: str, hint: str | None = None) -> dict:
 
 
 def create_app(workspace: str | Path | Workspace, *, cookie_secure: bool = True,
-               max_body: int | None = None, max_upload: int | None = None) -> FastAPI:
+               max_body: int | None = None, max_upload: int | None = None,
+               serving: bool = False) -> FastAPI:
     """Build the app serving ``workspace``.
 
     ``cookie_secure`` marks the session cookie Secure (browsers send it over HTTPS and to
     localhost); switch it off only behind a proxy that terminates TLS elsewhere.
     ``max_body`` bounds request bodies in bytes (default ``$SHOPSCOPE_MAX_BODY_BYTES`` or
     1 MiB); larger ones get 413. ``max_upload`` bounds file uploads on the data page
-    (default ``$SHOPSCOPE_MAX_UPLOAD_MB`` megabytes or 200 MB).
+    (default ``$SHOPSCOPE_MAX_UPLOAD_MB`` megabytes or 200 MB). ``serving``: this process
+    is the server (``shopscope serve``): threads that run queries go behind the event loop
+    (:mod:`shopscope.ui.priority`) and the heap is frozen after each warm-up
+    (:func:`shopscope.ui.warmup.freeze_heap`); off for apps embedded in other processes.
     """
     ws = workspace if isinstance(workspace, Workspace) else Workspace.open(workspace)
 
@@ -61,6 +66,8 @@ def create_app(workspace: str | Path | Workspace, *, cookie_secure: bool = True,
         ws.store  # noqa: B018 - open the engine before the first request
         state.watch_version()  # the data version is read off the request path from now on
         state.warmup.enable()  # the pages' default views, now and after every load
+        if serving:
+            other_threads()  # engine workers, watcher, warm-up: behind the event loop
         yield
         state.warmup.stop()
         state.stop_watching()
@@ -75,7 +82,7 @@ def create_app(workspace: str | Path | Workspace, *, cookie_secure: bool = True,
         redoc_url=None,
     )
     app.state.shopscope = state = AppState(workspace=ws, users=UserStore(ws.path),
-                                           cookie_secure=cookie_secure)
+                                           cookie_secure=cookie_secure, serving=serving)
 
     def _page_error(request: Request, status: int, message: str, hint: str | None = None,
                     key: str | None = None) -> Response | None:

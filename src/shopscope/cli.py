@@ -588,7 +588,7 @@ def _serve(workspace: Path, host: str, port: int, secure: bool,
     from shopscope.app import create_app
     from shopscope.store.workspace import serve_marker
 
-    app_ = create_app(workspace, cookie_secure=secure)
+    app_ = create_app(workspace, cookie_secure=secure, serving=True)
     url = f"http://{host}:{port}/"
     console.print(f"serving [bold]{escape(url)}[/] (API docs at /docs); Ctrl-C stops")
     if not _open_workspace(workspace).is_spark:  # Spark: other commands run meanwhile

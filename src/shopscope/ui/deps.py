@@ -14,6 +14,7 @@ from fastapi import Depends, Request
 from shopscope.auth import Role, Session, User, UserStore
 from shopscope.errors import ShopscopeError
 from shopscope.store import Workspace
+from shopscope.ui.priority import background_thread
 from shopscope.ui.respcache import SESSION_COOKIE, ResponseStore
 from shopscope.ui.warmup import Warmup
 
@@ -97,6 +98,8 @@ class AppState:
     workspace: Workspace
     users: UserStore
     cookie_secure: bool = True
+    #: the server process (``shopscope serve``): misses run at background priority
+    serving: bool = False
     lock: threading.RLock = field(default_factory=threading.RLock)
     _cache_lock: threading.Lock = field(default_factory=threading.Lock)
     cache: OrderedDict = field(default_factory=OrderedDict)
@@ -116,7 +119,7 @@ class AppState:
 
     def __post_init__(self) -> None:
         # recomputes the pages' default views after a load (started by the app's lifespan)
-        self.warmup = Warmup(self)
+        self.warmup = Warmup(self, freeze=self.serving)
 
     @property
     def store(self):
@@ -233,6 +236,8 @@ class AppState:
             if full in self.cache:
                 self.cache.move_to_end(full)
                 return self.cache[full]
+        if self.serving:
+            background_thread()  # a miss runs a query: after the cached answers
         with self.lock:
             with self._cache_lock:  # another thread may have computed it meanwhile
                 if full in self.cache:
