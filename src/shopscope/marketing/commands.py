@@ -8,7 +8,20 @@ from typing import Annotated
 
 import typer
 
-from shopscope.cli import FormatOpt, OutputOpt, _emit, check_format, console
+from shopscope.cli import (
+    DEFAULT_WS,
+    EndOpt,
+    FormatOpt,
+    OutputOpt,
+    StartOpt,
+    WorkspaceOpt,
+    _emit,
+    check_format,
+    check_range,
+    console,
+    run_local,
+)
+from shopscope.core.periods import parse_date
 
 attribution_app = typer.Typer(
     help="Marketing: channel and campaign reports, cohort LTV and payback, attribution.",
@@ -20,7 +33,15 @@ _MODELS = ("first_touch, last_touch, last_non_direct, linear, time_decay, positi
 
 @attribution_app.command("attribution")
 def run(
-    paths: Annotated[Path, typer.Argument(help="CSV of aggregated paths (may be gzipped).")],
+    paths: Annotated[Path | None, typer.Argument(
+        help="CSV of aggregated paths (may be gzipped); none: the workspace's journeys.")]
+    = None,
+    workspace: WorkspaceOpt = DEFAULT_WS, start: StartOpt = None, end: EndOpt = None,
+    by: Annotated[str, typer.Option(
+        help="Workspace journeys: touch label (channel, source, medium, campaign).")]
+    = "channel",
+    lookback_days: Annotated[int, typer.Option(
+        help="Workspace journeys: touches at most this many days before the order.")] = 30,
     models: Annotated[str, typer.Option(help=f"Comma-separated: {_MODELS}.")] = "all",
     order: Annotated[int, typer.Option(help="Markov order, 1..3.")] = 1,
     lookback: Annotated[int | None, typer.Option(
@@ -52,7 +73,8 @@ def run(
     fmt: FormatOpt = "table", output: OutputOpt = None,
 ) -> None:
     """Credit per channel by each model, side by side: conversions and value (each model's
-    column sums to the totals of the file)."""
+    column sums to the totals of the paths). From a path file, or, without one, from the
+    workspace: each customer's sessions up to each order (docs/marketing.md)."""
     from shopscope.marketing import service as svc
 
     check_format(fmt, ("table", "csv", "json"))
@@ -62,16 +84,29 @@ def run(
                       order=order, lookback=lookback, direct=direct, half_life=half_life,
                       first=first, last=last, samples=samples, exact_limit=exact_limit,
                       seed=seed)
-    cols = svc.make(svc.PathColumns, path=path_column, conversions=conversions_column,
-                    value=value_column, nulls=nulls_column, days=days_column, sep=sep)
-    out = svc.attribute(svc.read_paths(paths, cols), params)
+    head = ""
+    if paths is None:
+        from shopscope.marketing import service_journeys as sj
+
+        check_range(start, end)
+        first_day, last_day = parse_date(start, "--start"), parse_date(end, "--end")
+        jp = sj.make(sj.JourneyParams, by=by, lookback_days=lookback_days, start=first_day,
+                     end=last_day)
+        ws_out, _ = run_local(workspace, lambda ctx: sj.attribute_workspace(ctx, jp, params))
+        out = ws_out.result
+        head = (f"{ws_out.journeys:,} journeys, lookback {lookback_days} days; "
+                f"{ws_out.unattributed:,} orders had no touch: not credited; ")
+    else:
+        cols = svc.make(svc.PathColumns, path=path_column, conversions=conversions_column,
+                        value=value_column, nulls=nulls_column, days=days_column, sep=sep)
+        out = svc.attribute(svc.read_paths(paths, cols), params)
     if fmt != "table":
         _emit(out.comparison, fmt, output,
               kinds={"conversions": "number", "value": "number"})
         return
     models_shown = list(out.conversions.columns)
     kinds = dict.fromkeys(models_shown, "number")
-    head = f"{out.paths:,} paths, {out.channels} channels"
+    head += f"{out.paths:,} paths, {out.channels} channels"
     _emit(out.conversions.reset_index(), fmt, None, kinds=kinds,
           title=f"conversions by model ({head}; total {out.total_conversions:,.2f})")
     _emit(out.value.reset_index(), fmt, None, kinds=kinds,

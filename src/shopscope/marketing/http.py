@@ -11,9 +11,11 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
+from shopscope.core.periods import Day
 from shopscope.errors import InputError
 from shopscope.marketing import service as svc
-from shopscope.ui.deps import CurrentUser
+from shopscope.marketing import service_journeys as sj
+from shopscope.ui.deps import CurrentUser, State
 
 router = APIRouter(tags=["marketing"])
 
@@ -91,7 +93,10 @@ async def post_attribution(
         journeys = svc.read_paths(io.StringIO(text), cols, name="request body")
         return svc.attribute(journeys, params)
 
-    out = await run_in_threadpool(compute)
+    return _answer(await run_in_threadpool(compute))
+
+
+def _answer(out: svc.AttributionResult) -> AttributionOut:
     removal = None
     if out.removal_effects is not None:
         removal = [Removal(**r) for r in out.removal_effects.to_dict("records")]
@@ -101,3 +106,44 @@ async def post_attribution(
         credit=[Credit(**r) for r in out.comparison[["channel", "model", "conversions",
                                                      "value"]].to_dict("records")],
         removal_effects=removal, notes=list(out.notes))
+
+
+class JourneyAttributionOut(AttributionOut):
+    by: str
+    lookback_days: int
+    journeys: int  # converting or not, with at least one touch
+    unattributed: int  # orders with no touch in their window: credited by no model
+    unattributed_value: float
+
+
+@router.get("/api/attribution/journeys", response_model=JourneyAttributionOut)
+def get_journey_attribution(
+    state: State, user: CurrentUser,
+    by: sj.Touch = "channel",
+    lookback_days: Annotated[int, Query(ge=1, le=3650)] = 30,
+    start: Day | None = None, end: Day | None = None,
+    models: Annotated[str, Query(max_length=200, description="Comma-separated models, or "
+                                 "all.")] = "all",
+    order: Annotated[int, Query(ge=1, le=3)] = 1,
+    direct: Annotated[str, Query(max_length=200)] = "direct",
+    half_life: Annotated[float, Query(gt=0, le=1e6)] = 7.0,
+    first: Annotated[float, Query(ge=0, le=1)] = 0.4,
+    last: Annotated[float, Query(ge=0, le=1)] = 0.4,
+    samples: Annotated[int, Query(ge=2, le=5000)] = 2000,
+    exact_limit: Annotated[int, Query(ge=0, le=16)] = 15,
+    seed: Annotated[int, Query(ge=0, le=2**32 - 1)] = 0,
+) -> JourneyAttributionOut:
+    """Attribution of the workspace's own journeys: each known customer's sessions up to
+    each order (touches at most ``lookback_days`` before it), labelled ``by``; journeys
+    ending ``start``..``end``. The same answer as ``shopscope marketing attribution -w``."""
+    chosen = [m.strip() for m in models.split(",") if m.strip()]
+    params = svc.make(svc.AttributionParams,
+                      **({} if chosen in (["all"], []) else {"models": tuple(chosen)}),
+                      order=order, direct=direct, half_life=half_life, first=first,
+                      last=last, samples=samples, exact_limit=exact_limit, seed=seed)
+    jp = sj.make(sj.JourneyParams, by=by, lookback_days=lookback_days, start=start, end=end)
+    out = sj.attribute_workspace(state, jp, params)
+    return JourneyAttributionOut(
+        **_answer(out.result).model_dump(), by=by, lookback_days=lookback_days,
+        journeys=out.journeys, unattributed=out.unattributed,
+        unattributed_value=out.unattributed_value)

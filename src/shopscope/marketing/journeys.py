@@ -1,0 +1,86 @@
+"""Journeys from the workspace: each identified customer's sessions, cut at their orders,
+aggregated into paths for the attribution models (:mod:`shopscope.marketing.attribution`).
+
+A touch is a session of a known customer, labelled by its channel, source, medium or
+campaign (the session's first event, as in the channel report:
+:func:`shopscope.marketing.channels.sessions`); an untagged session (``(not set)``,
+``(none)``) is the touch ``direct``. A journey is the touches after one order of the
+customer up to and including the next order's time (a conversion, worth the order's net
+amount), or after the last order (no conversion). Touches more than ``lookback_days``
+before the journey's end (the order, or the last touch) are dropped; the bound is
+included. Cancelled orders do not end a journey. An order with no touch in its window is
+counted as unattributed: no model can credit it. Guest orders and anonymous sessions
+(no customer id) are not journeys: they cannot be joined to each other.
+
+Everything up to the per-path sums runs in the engine; only one row per distinct path comes
+back. Paths carry no touch times, so time decay counts touches here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import ibis
+import ibis.expr.types as ir
+
+from shopscope.core.tables import TableSource
+from shopscope.marketing import channels as ch
+
+DIRECT = "direct"
+#: Labels of sessions that came with no campaign tag: the touch ``direct``.
+UNTAGGED = (ch.NOT_SET, "(none)", "(direct)")
+#: Between the touches of a path in the engine (a channel name may hold " > ").
+SEP = "\x1f"
+
+
+def journeys_expr(tables: TableSource, by: str = "channel", lookback_days: int = 30,
+                  start: dt.date | None = None, end: dt.date | None = None) -> ir.Table:
+    """One row per distinct path: ``path`` (labels joined by :data:`SEP`; empty for the
+    conversions with no touch), ``conversions``, ``value``, ``nulls``. ``start``..``end``
+    (both included) select journeys by the day they end."""
+    s = ch.sessions(tables)
+    if s is None:
+        raise LookupError("journeys need events (sessions)")
+    s = s.filter(s.customer_id.notnull())
+    label = s[by]
+    label = ibis.ifelse(label.isin(UNTAGGED), DIRECT, label)
+    o = tables.table("orders")
+    o = o.filter((o.status != "cancelled") & o.customer_id.notnull())
+    touch = s.select(cust=s.customer_id.cast("string"), at=s.at.cast("timestamp"),
+                     kind=ibis.literal(0),
+                     label=label, value=ibis.null("float64"),
+                     sid=s.session_id.cast("string"))
+    conv = o.select(cust=o.customer_id.cast("string"), at=o.ordered_at.cast("timestamp"),
+                    kind=ibis.literal(1),
+                    label=ibis.null("string"), value=o.net_amount.cast("float64"),
+                    sid=o.order_id.cast("string"))
+    rows = ibis.union(touch, conv, distinct=False)
+    # orders strictly before each row (a touch at an order's very time belongs to it)
+    w = ibis.window(group_by=rows.cust, order_by=[rows.at, rows.kind, rows.sid],
+                    preceding=None, following=0)
+    rows = rows.mutate(j=rows.kind.sum().over(w) - rows.kind)
+    g = rows.group_by(["cust", "j"]).agg(
+        conv_at=rows.at.max(where=rows.kind == 1),
+        value=rows.value.sum(where=rows.kind == 1),
+        converted=rows.kind.max(),
+        last_touch=rows.at.max(where=rows.kind == 0))
+    g = g.mutate(end_at=g.conv_at.coalesce(g.last_touch))
+    if start is not None:
+        g = g.filter(g.end_at >= ibis.timestamp(dt.datetime.combine(start, dt.time())))
+    if end is not None:
+        stop = dt.datetime.combine(end + dt.timedelta(days=1), dt.time())
+        g = g.filter(g.end_at < ibis.timestamp(stop))
+    t = rows.filter(rows.kind == 0)
+    t = t.join(g, [t.cust == g.cust, t.j == g.j]).select(
+        "cust", "j", "at", "label", "sid", "end_at")
+    t = t.filter(t.at >= t.end_at - ibis.interval(days=lookback_days))
+    paths = t.group_by(["cust", "j"]).agg(
+        path=t.label.collect(order_by=[t.at, t.sid]).join(SEP))
+    per = g.left_join(paths, [g.cust == paths.cust, g.j == paths.j]).select(
+        path=paths.path.fill_null(""), converted=g.converted, value=g.value.fill_null(0.0))
+    # a group with neither touches nor an order cannot occur; one with an order only is an
+    # unattributed conversion (empty path); groups without conversion and touches: none
+    return per.group_by("path").agg(
+        conversions=per.converted.sum(),
+        value=per.value.sum(),
+        nulls=(1 - per.converted).sum())
