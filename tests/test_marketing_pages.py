@@ -264,7 +264,7 @@ def test_pages_in_chinese(zh):
     r = zh.get("/marketing", params={**RANGE, "compare": "previous"})
     assert r.status_code == 200
     assert "<h1>营销：渠道、获客队列与归因</h1>" in r.text
-    assert ">获客成本 CAC</th>" in r.text and ">GMV环比</th>" in r.text
+    assert ">获客成本 CAC</th>" in r.text and ">成交额 GMV环比</th>" in r.text
     assert "（未设置）" in r.text  # the guest order's touch
     assert elements(r.text, "a", href="/marketing")  # nav entry
     assert ">营销</a>" in r.text
