@@ -23,6 +23,7 @@ from html import unescape
 
 import pandas as pd
 import pytest
+from babel.dates import format_date
 from babel.numbers import format_decimal
 
 from shopscope.app import create_app
@@ -35,7 +36,18 @@ from shopscope.store import Workspace
 from tests import demand_shop
 from tests.pagecheck import assert_local_only, elements
 from tests.test_marketing_channels import _rows
-from tests.test_web import PASSWORD, charts, client_for, count, field, login, money, pct, text_of
+from tests.test_web import (
+    EN,
+    PASSWORD,
+    charts,
+    client_for,
+    count,
+    field,
+    login,
+    money,
+    pct,
+    text_of,
+)
 
 D = dt.date
 PATHS = ("path,total_conversions,total_conversion_value,total_null\n"
@@ -157,8 +169,10 @@ def test_cohorts_page_shows_the_service_figures(client, ws):
         got = rows[f"{f['key']}|{f['cohort'].isoformat()}"]
         assert got["customers"] == count(f["customers"])
         assert got["ltv_7"] == (money(f["ltv_7"]) if f["ltv_7"] is not None else "–")
-    # c3 came through paid search in February 2024: CAC = 60 spend / 1 customer, and 7 days
-    # is not over at the data end (2024-02-20 + 1): nothing realised yet, no payback
+    # the last order is o6 on 12 February 2024 (the service's data end is the day after)
+    assert text_of(r.text, "scope").endswith(format_date(D(2024, 2, 12), "medium", locale=EN))
+    # c3 came through paid search with o6: CAC = 60 spend / 1 customer, and 7 days are not
+    # over at the data end: nothing realised yet, no payback
     ps = rows["paid_search|2024-02-01"]
     assert (ps["cac"], ps["ltv_7"], ps["payback_days"]) == ("£60.00", "–", "not yet")
     # the 2023 google cohort (c9, one order of 10): LTV 10 at 7 to 180 days

@@ -10,9 +10,9 @@ and this module formats the small results for the reader's language.
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import math
-from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -130,8 +130,7 @@ def _roas_chart(t: Translator, out: chs.ChannelReport, dim: str) -> dict | None:
     return {"id": "chart-roas", "figure": fig}
 
 
-def build_channels(t: Translator, query: Mapping[str, str], out: chs.ChannelReport,
-                   currency: str) -> dict:
+def build_channels(t: Translator, out: chs.ChannelReport, currency: str) -> dict:
     """The report table, the cards and the charts, formatted for ``t``'s language."""
     p = out.params
     dim = p.by[0]
@@ -181,7 +180,7 @@ def channels_page(request: Request, state: State, session: PageSession) -> HTMLR
     except chs.NoData:  # an empty workspace: say what to load
         return render(request, "marketing.html", t, session=session, view=None,
                       params=params, charts=charts_payload([], t))
-    view = build_channels(t, query, out, state.workspace.settings.currency)
+    view = build_channels(t, out, state.workspace.settings.currency)
     return render(request, "marketing.html", t, session=session, view=view, params=params,
                   charts=charts_payload(view["charts"], t))
 
@@ -266,7 +265,9 @@ def build_cohorts(t: Translator, out: cos.CohortLtv, currency: str) -> dict:
         "customers": t.count(customers), "spend": t.currency(spend, currency),
         "cac": t.currency(spend / customers, currency) if customers and spend else
         t.number(None),
-        "data_end": t.date(out.data_end) if out.data_end else t.number(None),
+        # data_end is exclusive (the day after the last order): show the last day
+        "data_end": t.date(out.data_end - dt.timedelta(days=1)) if out.data_end
+        else t.number(None),
         "export_csv": "/api/marketing/cohorts?" + urlencode({**export, "format": "csv"}),
         "charts": [_payback_chart(t, out, currency)] if rows else [],
     }
