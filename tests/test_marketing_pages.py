@@ -177,6 +177,7 @@ def test_cohorts_page_shows_the_service_figures(client, ws):
     assert (ps["cac"], ps["ltv_7"], ps["payback_days"]) == ("£60.00", "–", "not yet")
     # the 2023 google cohort (c9, one order of 10): LTV 10 at 7 to 180 days
     assert rows["google|2023-02-01"]["ltv_180"] == "£10.00"
+    assert rows["google|2023-02-01"]["payback_days"] == "–"  # no spend: nothing to pay back
     fig = charts(r.text)["chart-payback"]
     traces = {t["name"]: t for t in fig["data"]}
     assert traces["paid_search CAC"]["y"] == [60.0, 60.0]
@@ -202,6 +203,34 @@ def test_channel_curves_weigh_cohorts_by_customers():
                            curves=curves, by_key=pd.DataFrame(), data_end=None, notes=())
     # month 1: (10 x 1 + 30 x 3) / 4 = 25, x margin 0.5; month 2: cohort A alone, 12 x 0.5
     assert channel_curves(out) == {"x": [(0, 0.0), (1, 12.5), (2, 6.0)]}
+
+
+def test_cohort_rows_show_ltv_cac_and_payback():
+    from shopscope.marketing.pages import build_cohorts
+    from shopscope.ui.i18n import Translator
+
+    # one cohort: CAC 50; LTV 40 at 7 days, 60 at 30, unknown at 90 (too young); paid back
+    # by day 30 and in month 2
+    cohorts = pd.DataFrame([{
+        "key": "ads", "cohort": D(2024, 1, 1), "customers": 4, "spend": 200.0, "cac": 50.0,
+        "ltv_7": 40.0, "ltv_30": 60.0, "ltv_90": None, "ltv_cac_7": 0.8, "ltv_cac_30": 1.2,
+        "ltv_cac_90": None, "payback_days": 30, "payback_months": 2,
+        "projected_ltv_12m": None}]).astype(object)
+    by_key = pd.DataFrame([{"key": "ads", "customers": 4, "spend": 200.0, "cac": 50.0,
+                            "ltv_7": 40.0, "ltv_30": 60.0, "ltv_90": None}])
+    out = co_svc.CohortLtv(params=co_svc.CohortParams(horizons=(7, 30, 90)), cohorts=cohorts,
+                           curves=pd.DataFrame(columns=["key", "cohort", "month",
+                                                        "cum_revenue"]),
+                           by_key=by_key, data_end=D(2024, 2, 15), notes=())
+    view = build_cohorts(Translator("en"), out, "GBP")
+    cells = {c["col"]: c["text"] for c in view["rows"][0]["cells"]}
+    assert cells["ltv_cac"] == "1.20 (30d)"  # the longest horizon with a value
+    assert (cells["payback_days"], cells["payback_months"]) == ("by day 30", "month 2")
+    assert (cells["cac"], cells["ltv_90"]) == (money(50), "–")
+    assert view["cac"] == money(50)  # 200 spend / 4 customers
+    # no curve yet, but the CAC line is drawn
+    traces = {t["name"]: t for t in view["charts"][0]["figure"]["data"]}
+    assert traces["ads CAC"]["y"] == [50.0, 50.0]
 
 
 def _post(client, content: bytes | None, name: str = "paths.csv", **data: str):

@@ -236,6 +236,8 @@ def build_cohorts(t: Translator, out: cos.CohortLtv, currency: str) -> dict:
                  if known else t.number(None))
         pb_days = _finite(r["payback_days"])
         pb_months = _finite(r["payback_months"])
+        # without spend there is no CAC to pay back: a dash, not "not yet"
+        waiting = t("mkt.co.not_yet") if _finite(r["cac"]) is not None else t.number(None)
         rows.append({
             "id": f"{r['key']}|{r['cohort'].isoformat()}", "key": _key(t, r["key"]),
             "cohort": t.period(r["cohort"], "month"),
@@ -246,9 +248,9 @@ def build_cohorts(t: Translator, out: cos.CohortLtv, currency: str) -> dict:
                                                                 currency)} for h in hs),
                       {"col": "ltv_cac", "text": ratio},
                       {"col": "payback_days", "text": t("mkt.co.days", n=int(pb_days))
-                       if pb_days is not None else t("mkt.co.not_yet")},
+                       if pb_days is not None else waiting},
                       {"col": "payback_months", "text": t("mkt.co.months_n", n=int(pb_months))
-                       if pb_months is not None else t("mkt.co.not_yet")},
+                       if pb_months is not None else waiting},
                       {"col": "projected", "text": t.currency(
                           _finite(r["projected_ltv_12m"]), currency)}]})
     keys = [{"key": _key(t, r["key"]), "customers": t.count(r["customers"]),
