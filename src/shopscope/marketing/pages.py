@@ -312,7 +312,7 @@ def build_attribution(t: Translator, out: svc.AttributionResult, paths: pd.DataF
             for i, m in enumerate(models)]
     fig: dict[str, Any] = {"data": data, "layout": {
         **layout(t("mkt.at.chart"), t("mkt.at.channel"), t("mkt.at.conversions"),
-                 height=400), "barmode": "group"}}
+                 y_format=",.1f", height=400), "barmode": "group"}}
     top = [{"path": r["path"], "touches": t.count(r["touches"]),
             "journeys": t.count(r["journeys"]), "conversions": t.number(r["conversions"], 0),
             "rate": t.percent(_finite(r["conversion_rate"])), "value": t.number(r["value"])}
