@@ -298,6 +298,11 @@ def test_upload_bounds_and_csrf(client, monkeypatch):
     monkeypatch.setattr(pages, "MAX_UPLOAD", 100)
     r = _post(client, PATHS.encode() * 3)
     assert r.status_code == 413 and "larger than" in r.text
+    # a broken multipart body is a message on the page, not a 500
+    r = client.post("/marketing/attribution",
+                    content=b"--x\r\nContent-Type: text/plain\r\n\r\nabc\r\n--x--\r\n",
+                    headers={"content-type": "multipart/form-data; boundary=x"})
+    assert r.status_code == 422 and elements(r.text, "div", data_testid="upload-error")
     r = client.post("/marketing/attribution", data={"csrf": "wrong"},
                     files={"file": ("p.csv", PATHS.encode(), "text/csv")})
     assert r.status_code == 403 and elements(r.text, "div", data_testid="upload-error")

@@ -21,6 +21,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 
 from shopscope.errors import ShopscopeError
 from shopscope.marketing import service as svc
@@ -352,7 +354,7 @@ async def _upload(request: Request, t: Translator, csrf: str) -> tuple[str, str,
     """The path file's name and text and the form's other fields."""
     try:
         form = await request.form(max_files=1, max_fields=10, max_part_size=MAX_UPLOAD)
-    except Exception:  # a malformed or oversized multipart body: the parser's own errors
+    except (HTTPException, MultiPartException):  # a malformed body, or too many parts
         raise _Refused(t("mkt.at.bad_form"), t("mkt.at.choose")) from None
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
     if not same_token(fields.get("csrf"), csrf):
