@@ -95,6 +95,9 @@ def shop(tmp_path_factory):
             "demand": url + "/demand",
             "demand-sku": url + f"/demand/sku/{sku}",
             "demand-plan": url + "/demand/plan",
+            "marketing": url + "/marketing",
+            "marketing-cohorts": url + "/marketing/cohorts",
+            "marketing-attribution": url + "/marketing/attribution",
             "experiments": exp_url + "/experiments",
             "experiment": exp_url + "/experiments/coupon_test",
             "plan": exp_url + "/experiments/plan",
@@ -317,4 +320,36 @@ def test_slow_loads_show_the_loading_indicator(shop, browser, user, text):
         page.locator("[data-testid=export-csv]").first.click()
     page.wait_for_timeout(600)
     assert not busy.is_visible()
+    context.close()
+
+
+def test_attribution_results_fit_and_are_captured(shop, browser, tmp_path):
+    """The attribution page after an upload (the page list above shows only its form), in
+    Chinese (the longer labels; the English table is checked in test_marketing_pages): the
+    model chart draws, the page fits a desktop and a phone width, and the path filter posts
+    the paths back. One language, one sign-in: signing in is the slow part."""
+    lang = "zh"
+    from tests.test_marketing_pages import PATHS
+
+    paths = tmp_path / "paths.csv"
+    paths.write_text(PATHS, encoding="utf-8")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    context = _context(browser, DESKTOP)
+    page = context.new_page()
+    _sign_in(page, shop["url"], USERS[lang])
+    page.goto(shop["url"] + "/marketing/attribution")
+    page.set_input_files("input[name=file]", str(paths))
+    with page.expect_navigation():
+        page.click("form[data-testid=upload] button[type=submit]")
+    page.wait_for_selector("html[data-charts=ready]")
+    assert page.locator("#chart-models .bars .point").count() > 0
+    for viewport in (DESKTOP, PHONE):
+        page.set_viewport_size(viewport)
+        assert _overflow(page) <= 0, (viewport, _overflowing(page))
+        page.screenshot(path=str(SHOTS / f"marketing-attribution-result-{lang}-"
+                                          f"{viewport['width']}.png"), full_page=True)
+    page.select_option("form[data-testid=path-filter] select[name=channel]", "email")
+    with page.expect_navigation():
+        page.click("form[data-testid=path-filter] button[type=submit]")
+    assert page.locator("table[data-testid=paths] tbody tr").count() == 1
     context.close()

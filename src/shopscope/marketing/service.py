@@ -218,3 +218,33 @@ def attribute(journeys: at.Journeys, params: AttributionParams) -> AttributionRe
         value=at.wide(long, "value"), total_conversions=float(j.conversions.sum()),
         total_value=float(j.value.sum()), paths=j.n_paths, channels=len(j.channels),
         removal_effects=removal, notes=tuple(notes))
+
+
+def top_paths(journeys: at.Journeys, channel: str | None = None,
+              sep: str = " > ") -> pd.DataFrame:
+    """The distinct paths that touch ``channel`` (None: all; rows of the file with the same
+    path are added up), most conversions first (ties: more journeys, then the path):
+    ``path`` (channels joined by ``sep``), ``touches``, ``conversions``, ``value``,
+    ``journeys`` (conversions + nulls) and ``conversion_rate`` (conversions / journeys;
+    NaN for a path without journeys)."""
+    keep = np.arange(journeys.n_paths)
+    if channel is not None:
+        if channel not in journeys.channels:
+            raise OptionError(f"channel {channel!r} is not in the paths",
+                              hint=f"one of {', '.join(journeys.channels[:20])}")
+        code = journeys.channels.index(channel)
+        keep = np.unique(journeys.path[journeys.code == code])
+    names = np.asarray(journeys.channels, dtype=object)[journeys.code]
+    starts, lengths = journeys.offsets[keep], journeys.lengths[keep]
+    conv = journeys.conversions[keep]
+    frame = pd.DataFrame({
+        "path": [sep.join(names[s:s + n]) for s, n in zip(starts, lengths, strict=True)],
+        "touches": lengths, "conversions": conv, "value": journeys.value[keep],
+        "journeys": conv + journeys.nulls[keep]})
+    frame = frame.groupby(["path", "touches"], as_index=False, sort=False)[
+        ["conversions", "value", "journeys"]].sum()
+    runs = frame["journeys"]
+    frame["conversion_rate"] = frame["conversions"] / runs.where(runs > 0)
+    return frame.sort_values(["conversions", "journeys", "path"],
+                             ascending=[False, False, True], kind="stable").reset_index(
+                                 drop=True)
