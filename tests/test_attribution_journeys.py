@@ -73,6 +73,7 @@ def ws(tmp_path_factory):
     w = Workspace.create(root / "ws", currency="GBP")
     ingest_file(w, folder, preset="canonical")
     UserStore(w.path).add("ada", PASSWORD, "admin")
+    UserStore(w.path).add("zoe", PASSWORD, "viewer", lang="zh")
     yield w
     w.close()
 
@@ -176,3 +177,47 @@ def test_no_events_is_a_clear_error(tmp_path) -> None:
                                    svc.AttributionParams())
     finally:
         w.close()
+
+
+def test_the_attribution_page_shows_the_shops_journeys(ws, ctx) -> None:
+    import re
+    from html import unescape
+
+    from fastapi.testclient import TestClient
+
+    from shopscope.app import create_app
+    from tests.test_web import PASSWORD
+
+    want = _run(ctx).result.conversions
+    with TestClient(create_app(ws, cookie_secure=False)) as client:
+        assert client.post("/api/login", json={"username": "ada",
+                                               "password": PASSWORD}).status_code == 200
+        r = client.get("/marketing/attribution", params={"source": "workspace"})
+        assert r.status_code == 200, r.text
+        html = r.text
+        for ch in ("social", "email", "direct"):
+            row = re.search(rf'<tr data-key="{ch}">(.*?)</tr>', html, re.S)
+            assert row, ch
+            cell = re.search(r'data-col="linear">([^<]*)<', row.group(1))
+            assert cell and float(unescape(cell.group(1))) == pytest.approx(
+                want.loc[ch, "linear"], abs=0.05)
+        summary = re.search(r'data-testid="ws-summary">([^<]*)<', html)
+        assert summary and re.search(r"\b1 orders", unescape(summary.group(1)))
+        paths = re.findall(r'<tr data-path="([^"]*)"', html)
+        assert sorted(unescape(p) for p in paths) == ["cpc", "social",
+                                                      "social > email > direct"]
+        only = client.get("/marketing/attribution", params={
+            "source": "workspace", "channel": "email"})
+        assert [unescape(p) for p in re.findall(r'<tr data-path="([^"]*)"', only.text)] == [
+            "social > email > direct"]
+        bad = client.get("/marketing/attribution", params={"source": "workspace",
+                                                           "lookback_days": "0"})
+        assert bad.status_code == 422
+        unknown = client.get("/marketing/attribution", params={"source": "workspace",
+                                                               "channel": "tv"})
+        assert unknown.status_code == 422 and "tv" in unknown.text
+    with TestClient(create_app(ws, cookie_secure=False)) as client:
+        assert client.post("/api/login", json={"username": "zoe",
+                                               "password": PASSWORD}).status_code == 200
+        zh = client.get("/marketing/attribution", params={"source": "workspace"})
+        assert "归因本店自己的用户旅程" in zh.text and "不归因到任何渠道" in zh.text

@@ -28,6 +28,7 @@ from shopscope.errors import ShopscopeError
 from shopscope.marketing import service as svc
 from shopscope.marketing import service_channels as chs
 from shopscope.marketing import service_cohorts as cos
+from shopscope.marketing import service_journeys as sj
 from shopscope.ui.charts import COLORS, charts_payload, layout, time_axis
 from shopscope.ui.deps import State
 from shopscope.ui.i18n import Translator
@@ -373,10 +374,32 @@ async def _upload(request: Request, t: Translator, csrf: str) -> tuple[str, str,
 
 @router.get("/marketing/attribution", response_class=HTMLResponse)
 def attribution_form(request: Request, state: State, session: PageSession) -> HTMLResponse:
-    """The upload form for an aggregated path file."""
+    """The forms: this shop's own journeys (``?source=workspace``: their attribution and
+    path explorer, the answer of ``GET /api/attribution/journeys``) or an uploaded file."""
     t = translator_for(request, session)
-    return render(request, "marketing_attribution.html", t, session=session, view=None,
-                  error=None, kept=None, order=1, charts=charts_payload([], t))
+    query = _query(request)
+    if query.pop("source", "") != "workspace":
+        return render(request, "marketing_attribution.html", t, session=session, view=None,
+                      error=None, kept=None, order=1, ws=None, charts=charts_payload([], t))
+    order_text = query.pop("order", "") or "1"
+    order = int(order_text) if order_text in ("1", "2", "3") else 1
+    channel = query.pop("channel", "") or None
+    jp = query_params(sj.JourneyParams, query)
+    try:
+        out = sj.attribute_workspace(state, jp, svc.make(svc.AttributionParams, order=order))
+        paths = svc.top_paths(out.paths, channel)
+    except ShopscopeError as exc:  # no journeys, or a channel not in them
+        return render(request, "marketing_attribution.html", t, session=session, view=None,
+                      error={"message": t.error(exc), "hint": exc.hint}, kept=None,
+                      order=order, ws=jp, status_code=404 if isinstance(exc, LookupError)
+                      else 422, charts=charts_payload([], t))
+    view = build_attribution(t, out.result, paths, channel)
+    view["workspace"] = {"journeys": t.count(out.journeys),
+                         "unattributed": t.count(out.unattributed),
+                         "unattributed_value": t.number(out.unattributed_value)}
+    return render(request, "marketing_attribution.html", t, session=session, view=view,
+                  error=None, kept=None, order=order, ws=jp,
+                  charts=charts_payload(view["charts"], t))
 
 
 @router.post("/marketing/attribution", response_class=HTMLResponse)
@@ -402,13 +425,15 @@ async def attribution_page(request: Request, state: State,
     except _Refused as exc:
         return render(request, "marketing_attribution.html", t, session=session, view=None,
                       error={"message": exc.message, "hint": exc.hint}, kept=None,
-                      order=order, status_code=exc.status, charts=charts_payload([], t))
+                      order=order, ws=None, status_code=exc.status,
+                      charts=charts_payload([], t))
     except ShopscopeError as exc:  # the service's message names the file, row and column
         return render(request, "marketing_attribution.html", t, session=session, view=None,
                       error={"message": t.error(exc), "hint": exc.hint}, kept=None,
-                      order=order, status_code=422, charts=charts_payload([], t))
+                      order=order, ws=None, status_code=422, charts=charts_payload([], t))
     view = build_attribution(t, out, paths, channel)
     # The paths go back in the filter form (no server-side state) while they fit a request.
     kept = {"name": name, "text": text} if len(text.encode()) <= MAX_KEPT else None
     return render(request, "marketing_attribution.html", t, session=session, view=view,
-                  error=None, kept=kept, order=order, charts=charts_payload(view["charts"], t))
+                  error=None, kept=kept, order=order, ws=None,
+                  charts=charts_payload(view["charts"], t))

@@ -39,10 +39,12 @@ class JourneyParams(Params):
 class JourneyAttribution:
     """``result``: the models' credit over the journeys with touches; ``journeys``: how
     many journeys (converting or not) they are; ``unattributed`` conversions and
-    ``unattributed_value``: orders with no touch in their window (no model credits them)."""
+    ``unattributed_value``: orders with no touch in their window (no model credits them);
+    ``paths``: the journeys as paths (for the path explorer)."""
 
     params: JourneyParams
     result: AttributionResult
+    paths: at.Journeys
     journeys: int
     unattributed: int
     unattributed_value: float
@@ -70,7 +72,7 @@ def attribute_workspace(ctx: Context, journeys: JourneyParams,
         out = attribute(j, params)
         total = int(frame["conversions"].sum() + frame["nulls"].sum())
         return JourneyAttribution(
-            params=journeys, result=out, journeys=total,
+            params=journeys, result=out, paths=j, journeys=total,
             unattributed=int(lost["conversions"].sum()),
             unattributed_value=float(lost["value"].sum()))
 
