@@ -169,3 +169,16 @@ def test_channels_report_shows_the_spend(ws):
         assert math.isclose(float(row[header.index("spend")]), spend, abs_tol=0.005)
         assert int(row[header.index("clicks")]) == clicks
         assert int(row[header.index("impressions")]) == impressions
+
+
+def test_google_ads_csv_for_excel_utf16_tabs(fresh, tmp_path):
+    """The "CSV (Excel)" download is UTF-16 with tabs; its title lines have no tab, so the
+    delimiter is sniffed below them."""
+    lines = ["Campaign report", "December 1, 2024 - December 1, 2024",
+             "Day\tCampaign\tCost\tImpr.\tClicks", "2024-12-01\tBrand\t1,234.50\t12,000\t310",
+             "Total: Account\t--\t1,234.50\t12,000\t310"]
+    f = tmp_path / "Campaign report.csv"
+    f.write_text("\n".join(lines) + "\n", encoding="utf-16")
+    ingest_export(fresh, [f], preset="google_ads")
+    df = fresh.store.table("marketing_spend").execute()
+    assert (list(df.campaign_id), list(df.spend), list(df.clicks)) == (["Brand"], [1234.5], [310])
