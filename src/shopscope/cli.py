@@ -140,8 +140,9 @@ def print_report(report, limit: int = 20) -> None:
 def ingest(
     preset: Annotated[str | None, typer.Argument(
         help="online_retail | cdnow | taobao | canonical, or an export: shopify | "
-             "woocommerce | tmall | douyin | olist (or use --mapping); with --mapping, "
-             "a database URL (postgresql://… or mysql://…)")] = None,
+             "woocommerce | tmall | douyin | olist, or ad spend: google_ads | meta_ads | "
+             "ocean_engine | qianchuan | ztc | tencent_ads | xiaohongshu (or use --mapping); "
+             "with --mapping, a database URL (postgresql://… or mysql://…)")] = None,
     paths: Annotated[list[Path] | None, typer.Argument(
         help="Files (or a folder for canonical).")] = None,
     workspace: WorkspaceOpt = DEFAULT_WS,

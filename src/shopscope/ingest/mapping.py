@@ -756,7 +756,8 @@ def _to_workspace_zone(plan: _Plan, stage: ir.Table) -> ir.Table:
     stamps = [c.removeprefix("__ts_") for c in stage.columns if c.startswith("__ts_")]
     helpers = [c for c in stage.columns if c.startswith(("__ts_", "__utc_"))]
     target = plan.workspace_tz
-    if plan.source_tz == target and not plan.utc_columns:
+    # no timestamps (a table of dates): nothing to convert, and nothing to take a range of
+    if not stamps or (plan.source_tz == target and not plan.utc_columns):
         return stage.mutate(**{c: stage[f"__ts_{c}"] for c in stamps}).drop(*helpers)
     lo_hi = plan.store.backend.execute(stage.aggregate(
         **{f"lo{i}": stage[f"__ts_{c}"].min() for i, c in enumerate(stamps)},

@@ -273,7 +273,9 @@ def _malformed_rows(
 def read_csv(path: Path, options: ReadOptions) -> TextTable:
     encoding = detect_encoding(path, options.encoding)
     head = _head_bytes(path).decode(encoding, errors="ignore")
-    delimiter = options.delimiter or sniff_delimiter(head)
+    # title lines above the header (skip_rows) would mislead the sniffer
+    delimiter = options.delimiter or sniff_delimiter(
+        "\n".join(head.splitlines()[options.skip_rows:]))
     # newline=None: CR-only files (old Mac exports) split into lines like any other.
     sample = io.StringIO(head, newline=None)
     names = list(options.column_names) if options.column_names else None

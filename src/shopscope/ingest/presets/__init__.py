@@ -79,11 +79,13 @@ def get_preset(name: str) -> Preset:
     try:
         return presets[name]
     except KeyError:
+        from shopscope.ingest.presets.exports import EXPORTS
+
         raise ShopscopeError(
             f"unknown preset {name!r}",
-            hint=f"presets are: {', '.join(presets)}; shop exports (shopify, woocommerce, "
-                 "tmall, douyin, olist) load with ingest.presets.exports.ingest_export; or use "
-                 "--mapping FILE.toml",
+            hint=f"presets are: {', '.join(presets)}; shop and ad spend exports "
+                 f"({', '.join(EXPORTS)}) load with ingest.presets.exports.ingest_export; "
+                 "or use --mapping FILE.toml",
         ) from None
 
 
