@@ -221,3 +221,70 @@ def test_the_attribution_page_shows_the_shops_journeys(ws, ctx) -> None:
                                                "password": PASSWORD}).status_code == 200
         zh = client.get("/marketing/attribution", params={"source": "workspace"})
         assert "归因本店自己的用户旅程" in zh.text and "不归因到任何渠道" in zh.text
+
+
+def _frame(store, strategy: str, **kw):
+    from shopscope.marketing import journeys as jr
+
+    f = jr.journeys_expr(store, strategy=strategy, **kw).execute()
+    return f.sort_values("path").reset_index(drop=True)
+
+
+@pytest.mark.parametrize("kw", [{}, {"lookback_days": 1}, {"lookback_days": 60},
+                                {"start": dt.date(2024, 1, 1), "end": dt.date(2024, 1, 7)}])
+def test_asof_and_window_strategies_agree_by_hand(ws, kw) -> None:
+    import pandas.testing as pdt
+
+    pdt.assert_frame_equal(_frame(ws.store, "asof", **kw), _frame(ws.store, "window", **kw),
+                           check_dtype=False)
+
+
+def test_asof_and_window_strategies_agree_on_a_random_shop(tmp_path) -> None:
+    """Many customers, sessions and orders at random times (no two orders of a customer at
+    the same instant, where the strategies may differ by design)."""
+    import numpy as np
+    import pandas.testing as pdt
+
+    from shopscope.ingest import ingest_file
+    from shopscope.schema import get_table
+    from shopscope.store import Workspace
+
+    rng = np.random.default_rng(5)
+    n_cust, n_sess, n_ord = 200, 3000, 400
+    t0 = T(2024, 1, 1)
+    minutes = lambda n: [t0 + dt.timedelta(minutes=int(m))  # noqa: E731
+                         for m in rng.choice(200 * 24 * 60, n, replace=False)]
+    meds = ["cpc", "email", None, "social", "organic"]
+    rows = {
+        "customers": [{"customer_id": f"c{i}", "first_seen_at": T(2023, 1, 1)}
+                      for i in range(n_cust)],
+        "events": [{"session_id": f"s{i}", "user_id": f"c{c}", "event_at": at,
+                    "event_type": "view", "medium": meds[m], "source": "x" if meds[m] else None}
+                   for i, (c, at, m) in enumerate(zip(rng.integers(0, n_cust, n_sess),
+                                                      minutes(n_sess),
+                                                      rng.integers(0, 5, n_sess),
+                                                      strict=True))],
+        "orders": [{"order_id": f"o{i}", "customer_id": f"c{c}", "ordered_at": at,
+                    "channel": "web", "status": "cancelled" if i % 17 == 0 else "completed",
+                    "gross_amount": float(v), "discount_amount": 0.0, "shipping_amount": 0.0,
+                    "net_amount": float(v), "currency": "GBP"}
+                   for i, (c, at, v) in enumerate(zip(rng.integers(0, n_cust, n_ord),
+                                                      minutes(n_ord),
+                                                      rng.integers(5, 200, n_ord),
+                                                      strict=True))],
+    }
+    folder = tmp_path / "shop"
+    folder.mkdir()
+    for name, data in rows.items():
+        pq.write_table(pa.Table.from_pylist(data, schema=get_table(name).ibis_schema()
+                                            .to_pyarrow()), folder / f"{name}.parquet")
+    w = Workspace.create(tmp_path / "ws", currency="GBP")
+    try:
+        ingest_file(w, folder, preset="canonical")
+        for kw in ({}, {"lookback_days": 7}, {"start": dt.date(2024, 3, 1),
+                                              "end": dt.date(2024, 5, 31)}):
+            asof, window = _frame(w.store, "asof", **kw), _frame(w.store, "window", **kw)
+            assert asof["conversions"].sum() > 50 and asof["nulls"].sum() > 0
+            pdt.assert_frame_equal(asof, window, check_dtype=False)
+    finally:
+        w.close()

@@ -34,10 +34,23 @@ SEP = "\x1f"
 
 
 def journeys_expr(tables: TableSource, by: str = "channel", lookback_days: int = 30,
-                  start: dt.date | None = None, end: dt.date | None = None) -> ir.Table:
+                  start: dt.date | None = None, end: dt.date | None = None,
+                  strategy: str = "auto") -> ir.Table:
     """One row per distinct path: ``path`` (labels joined by :data:`SEP`; empty for the
     conversions with no touch), ``conversions``, ``value``, ``nulls``. ``start``..``end``
-    (both included) select journeys by the day they end."""
+    (both included) select journeys by the day they end.
+
+    ``strategy``: how each touch finds the order that ends its journey. ``asof``: an
+    as-of join (the first order at or after the touch), DuckDB's; ``window``: a running
+    count of orders over the customer's touches and orders sorted together, any engine;
+    ``auto``: ``asof`` on DuckDB. Measured on 1M sessions (bench/attribution_bench.py):
+    the sort of the window took most of the time. Both give the same paths, except when
+    a customer has two orders at the very same time (the as-of join may give the touches
+    to either; the window to the first by order id)."""
+    if strategy == "auto":
+        strategy = "asof" if getattr(tables, "engine", "") == "duckdb" else "window"
+    if strategy == "asof":
+        return _by_asof(tables, by, lookback_days, start, end)
     s = ch.sessions(tables)
     if s is None:
         raise LookupError("journeys need events (sessions)")
@@ -80,6 +93,50 @@ def journeys_expr(tables: TableSource, by: str = "channel", lookback_days: int =
         path=paths.path.fill_null(""), converted=g.converted, value=g.value.fill_null(0.0))
     # a group with neither touches nor an order cannot occur; one with an order only is an
     # unattributed conversion (empty path); groups without conversion and touches: none
+    return per.group_by("path").agg(
+        conversions=per.converted.sum(),
+        value=per.value.sum(),
+        nulls=(1 - per.converted).sum())
+
+
+def _touches(tables: TableSource, by: str) -> ir.Table:
+    s = ch.sessions(tables)
+    if s is None:
+        raise LookupError("journeys need events (sessions)")
+    s = s.filter(s.customer_id.notnull())
+    label = s[by]
+    return s.select(cust=s.customer_id.cast("string"), at=s.at.cast("timestamp"),
+                    label=ibis.ifelse(label.isin(UNTAGGED), DIRECT, label),
+                    sid=s.session_id.cast("string"))
+
+
+def _by_asof(tables: TableSource, by: str, lookback_days: int, start: dt.date | None,
+             end: dt.date | None) -> ir.Table:
+    t = _touches(tables, by)
+    o = tables.table("orders")
+    o = o.filter((o.status != "cancelled") & o.customer_id.notnull())
+    o = o.select(_cust=o.customer_id.cast("string"), oat=o.ordered_at.cast("timestamp"),
+                 oid=o.order_id.cast("string"), value=o.net_amount.cast("float64"))
+    a = t.asof_join(o, on=t.at <= o.oat, predicates=t.cust == o._cust)
+    a = a.select("cust", "at", "label", "sid", "oid", "oat")
+    # a journey without an order ends at its last touch
+    last = ibis.window(group_by=[a.cust, a.oid])
+    a = a.mutate(end_at=a.oat.coalesce(a.at.max().over(last)))
+    a = a.filter(a.at >= a.end_at - ibis.interval(days=lookback_days))
+    if start is not None:
+        a = a.filter(a.end_at >= ibis.timestamp(dt.datetime.combine(start, dt.time())))
+        o = o.filter(o.oat >= ibis.timestamp(dt.datetime.combine(start, dt.time())))
+    if end is not None:
+        stop = ibis.timestamp(dt.datetime.combine(end + dt.timedelta(days=1), dt.time()))
+        a = a.filter(a.end_at < stop)
+        o = o.filter(o.oat < stop)
+    paths = a.group_by(["cust", "oid"]).agg(
+        path=a.label.collect(order_by=[a.at, a.sid]).join(SEP))
+    converted = o.left_join(paths, o.oid == paths.oid).select(
+        path=paths.path.fill_null(""), converted=ibis.literal(1), value=o.value)
+    nulls = paths.filter(paths.oid.isnull()).select(
+        "path", converted=ibis.literal(0), value=ibis.literal(0.0))
+    per = ibis.union(converted, nulls, distinct=False)
     return per.group_by("path").agg(
         conversions=per.converted.sum(),
         value=per.value.sum(),
