@@ -23,6 +23,7 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+import ibis
 import pandas as pd
 from pydantic import Field, model_validator
 
@@ -33,10 +34,11 @@ from shopscope.core.service import Params as _Params
 from shopscope.core.service import make as make  # what the adapters call as svc.make
 from shopscope.errors import ShopscopeError
 from shopscope.experiments import service as experiments
+from shopscope.marketing import attribution as at
 from shopscope.marketing import budget as bd
+from shopscope.marketing import journeys as jr
 from shopscope.marketing import service_channels as sc
-from shopscope.marketing import service_journeys as sj
-from shopscope.marketing.service import AttributionParams, Model
+from shopscope.marketing.service import AttributionParams, Model, attribute
 from shopscope.marketing.service_channels import NoData
 
 __all__ = ["BudgetParams", "BudgetResult", "Lift", "NoData", "budget", "make"]
@@ -105,6 +107,9 @@ def _num(value: object) -> float | None:
 
 def _attributed(ctx: Context, params: BudgetParams, periods: list[dt.date],
                 end: dt.date, notes: list[str]) -> tuple[pd.DataFrame | None, str]:
+    """The model's credited value per period and channel, over the journeys ending in each
+    period (as :func:`~shopscope.marketing.service_journeys.attribute_workspace` builds
+    them); all periods' paths in one engine query."""
     attr = AttributionParams(models=(params.model,))
     name = f"markov_{attr.order}" if params.model == "markov" else params.model
     if not (ctx.store.has_table("events") and ctx.store.has_table("orders")):
@@ -114,17 +119,22 @@ def _attributed(ctx: Context, params: BudgetParams, periods: list[dt.date],
     parts = []
     for p in periods:
         last = min(P.period_end(p, params.grain) - dt.timedelta(days=1), end)
-        jp = sj.JourneyParams(lookback_days=params.lookback_days, start=p, end=last)
-        try:
-            out = sj.attribute_workspace(ctx, jp, attr)
-        except NoData:  # no journey ends in the period: nothing to credit
-            parts.append(pd.DataFrame({"period": [p], "channel": [None],
-                                       "attributed": [0.0]}))
-            continue
-        value = out.result.value.iloc[:, 0]
-        parts.append(pd.DataFrame({"period": p, "channel": value.index.astype(str),
-                                   "attributed": value.to_numpy(dtype=float)}))
-    frame = pd.concat(parts, ignore_index=True)
+        e = jr.journeys_expr(ctx.store, "channel", params.lookback_days, p, last)
+        parts.append(e.mutate(period=ibis.literal(p)))
+    paths = ibis.union(*parts, distinct=False).execute()
+    paths["period"] = pd.to_datetime(paths["period"]).dt.date
+    paths = paths[paths["path"] != ""]  # conversions without a touch: no model credits them
+    out = []
+    for p, g in paths.groupby("period", sort=True):
+        j = at.Journeys.from_paths([x.split(jr.SEP) for x in g["path"]],
+                                   g["conversions"].to_numpy(), g["value"].to_numpy(),
+                                   g["nulls"].to_numpy())
+        value = attribute(j, attr).value.iloc[:, 0]
+        out.append(pd.DataFrame({"period": p, "channel": value.index.astype(str),
+                                 "attributed": value.to_numpy(dtype=float)}))
+    # a period with no journey credits nothing: every channel 0 there (filled by the caller)
+    frame = pd.concat(out, ignore_index=True) if out else pd.DataFrame(
+        {"period": [], "channel": [], "attributed": []})
     return frame, name
 
 
@@ -178,11 +188,9 @@ def budget(ctx: Context, params: BudgetParams) -> BudgetResult:
         notes: list[str] = []
         spend = report.frame.rename(columns={"net_sales": "last_touch"})
         att, name = _attributed(ctx, params, periods, report.end, notes)
-        if att is not None:
-            att = att[att["channel"].notna()]
-            att = att if not att.empty else None
-            if att is None:
-                notes.append("no attributed return: no journey ends in the range")
+        if att is not None and att.empty:
+            att = None
+            notes.append("no attributed return: no journey ends in the range")
         rows = bd.rows(spend, att)
         if att is not None:  # periods with no journey: credit 0, known
             rows.loc[rows["period"].isin(periods), "attributed"] = \
