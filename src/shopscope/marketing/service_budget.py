@@ -110,7 +110,7 @@ def _attributed(ctx: Context, params: BudgetParams, periods: list[dt.date],
     """The model's credited value per period and channel, over the journeys ending in each
     period (as :func:`~shopscope.marketing.service_journeys.attribute_workspace` builds
     them); all periods' paths in one engine query."""
-    attr = AttributionParams(models=(params.model,))
+    attr = make(AttributionParams, models=(params.model,))
     name = f"markov_{attr.order}" if params.model == "markov" else params.model
     if not (ctx.store.has_table("events") and ctx.store.has_table("orders")):
         notes.append("no attributed return: the workspace has no events (sessions) to build "
