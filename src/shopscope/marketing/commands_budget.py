@@ -60,6 +60,12 @@ def budget(
                       basis=basis, lookback_days=lookback_days)
     out, currency = run_local(workspace, lambda ctx: svc.budget(ctx, params))
     frame = out.rows if periods else out.channels
+    if fmt == "table":  # the columns that fit a terminal; exports hold them all
+        keep = (["period", "channel", "spend", "last_touch", "attributed", "roas_last_touch",
+                 "roas_attributed"] if periods else
+                ["channel", "spend", "last_touch", "attributed", "roas_attributed",
+                 "marginal_roas", "marginal_reason", "lift", "recommendation"])
+        frame = frame[keep]
     kinds = {c: k for c, k in _KINDS.items() if c in frame.columns}
     what = "period and channel" if periods else "channel"
     _emit(frame, fmt, output, grain=params.grain, kinds=kinds, currency=currency,
