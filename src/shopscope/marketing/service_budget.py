@@ -28,7 +28,7 @@ import pandas as pd
 from pydantic import Field, model_validator
 
 from shopscope.core import periods as P
-from shopscope.core.periods import DateRange, Day
+from shopscope.core.periods import DateRange, Day, data_span
 from shopscope.core.service import Context
 from shopscope.core.service import Params as _Params
 from shopscope.core.service import make as make  # what the adapters call as svc.make
@@ -36,8 +36,8 @@ from shopscope.errors import ShopscopeError
 from shopscope.experiments import service as experiments
 from shopscope.marketing import attribution as at
 from shopscope.marketing import budget as bd
+from shopscope.marketing import channels as ch
 from shopscope.marketing import journeys as jr
-from shopscope.marketing import service_channels as sc
 from shopscope.marketing.service import AttributionParams, Model, attribute
 from shopscope.marketing.service_channels import NoData
 
@@ -171,23 +171,40 @@ def _lifts(ctx: Context, notes: list[str]) -> dict[str, Lift]:
     return found
 
 
+def _spend(ctx: Context, params: BudgetParams) -> tuple[dt.date, dt.date, pd.DataFrame]:
+    """The range widened to whole periods (as the channel report does) and per period and
+    channel ``spend`` and ``last_touch`` (the channel report's net sales): its one query
+    by channel, without the totals the report also computes."""
+    span = data_span(ctx.store, [("orders", "ordered_at")] + (
+        [("marketing_spend", "date")] if ctx.store.has_table("marketing_spend") else []))
+    if span is None:
+        raise NoData("no orders or marketing spend in the workspace",
+                     hint="load orders (and marketing_spend) first")
+    start = P.period_start(params.start or span[0], params.grain)
+    stop = P.period_end(P.period_start(params.end or span[1], params.grain), params.grain)
+    DateRange(start, stop - dt.timedelta(days=1)).check_span(params.grain)
+    frame = ch.report_expr(ctx.store, start, stop, params.grain, ("channel",)).execute()
+    frame["period"] = pd.to_datetime(frame["period"]).dt.date
+    frame = frame.rename(columns={"net_sales": "last_touch"})
+    for m in ("spend", "last_touch"):
+        frame[m] = frame[m].fillna(0.0).astype(float)
+    return start, stop - dt.timedelta(days=1), frame
+
+
 def budget(ctx: Context, params: BudgetParams) -> BudgetResult:
     """Spend, last-touch and attributed return and their ROAS per channel and period;
     per channel the totals, marginal ROAS (with the reason when missing), a
     recommendation and an experiment's lift (rules in the module docstrings)."""
 
     def compute() -> BudgetResult:
-        report = sc.channel_report(ctx, sc.make(sc.ChannelParams, start=params.start,
-                                                end=params.end, grain=params.grain,
-                                                by=("channel",)))
+        start, end, spend = _spend(ctx, params)
         periods = []
-        p = report.start
-        while p <= report.end:
+        p = start
+        while p <= end:
             periods.append(p)
             p = P.shift(p, params.grain, 1)
         notes: list[str] = []
-        spend = report.frame.rename(columns={"net_sales": "last_touch"})
-        att, name = _attributed(ctx, params, periods, report.end, notes)
+        att, name = _attributed(ctx, params, periods, end, notes)
         if att is not None and att.empty:
             att = None
             notes.append("no attributed return: no journey ends in the range")
@@ -211,7 +228,7 @@ def budget(ctx: Context, params: BudgetParams) -> BudgetResult:
         table["lift_high"] = [g.high if g else None for g in got]
         table["lift_rel"] = [g.rel_lift if g else None for g in got]
         table["lift_p"] = [g.p_value if g else None for g in got]
-        return BudgetResult(params=params, start=report.start, end=report.end, model=name,
+        return BudgetResult(params=params, start=start, end=end, model=name,
                             rows=rows, channels=table, lifts=lifts, notes=tuple(notes))
 
     return ctx.cached(("marketing.budget", params.cache_key()), compute)
