@@ -236,3 +236,16 @@ def test_cli_and_api_give_the_service_answer(ws, linear, markov) -> None:
         assert csv.status_code == 200 and csv.text.splitlines()[0].startswith("period,")
         assert len(csv.text.strip().splitlines()) == 1 + len(linear.rows)
         assert client.get("/api/marketing/budget", params={"window": 1}).status_code == 422
+
+
+def test_no_orders_is_a_clear_error(tmp_path) -> None:
+    from shopscope.core.service import LocalContext
+    from shopscope.store import Workspace
+
+    w = Workspace.create(tmp_path / "empty", currency="GBP")
+    try:
+        with pytest.raises(sb.NoData, match="no orders or marketing spend") as err:
+            sb.budget(LocalContext(w), sb.BudgetParams())
+        assert "load orders" in (err.value.hint or "")
+    finally:
+        w.close()
