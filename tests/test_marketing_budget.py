@@ -236,6 +236,23 @@ def test_cli_and_api_give_the_service_answer(ws, linear, markov) -> None:
         assert csv.status_code == 200 and csv.text.splitlines()[0].startswith("period,")
         assert len(csv.text.strip().splitlines()) == 1 + len(linear.rows)
         assert client.get("/api/marketing/budget", params={"window": 1}).status_code == 422
+        # the /marketing page's budget section: the service's figures, formatted
+        page = client.get("/marketing")
+        assert page.status_code == 200
+        html = page.text
+        assert 'data-testid="budget-table"' in html
+        search = html[html.index('<tr data-key="search">'):]
+        search = search[:search.index("</tr>")]
+        assert 'data-col="spend">£1,000.00<' in search
+        slope = _cell(markov.channels, "search", "marginal_roas")  # default: markov, 4 months
+        assert f'data-col="marginal_roas">{slope:,.2f}<' in search
+        assert 'data-col="recommendation"><' in search  # one slope only: no suggestion
+        social = html[html.index('<tr data-key="social">'):]
+        social = social[:social.index("</tr>")]
+        assert 'data-col="marginal_roas">spend did not vary<' in social
+        assert 'data-col="lift">+0.50 [' in social and "(social-holdout)" in social
+        assert client.get("/marketing", params={"grain": "day"}).text.count(
+            'data-testid="budget-table"') == 0  # daily: no budget section
 
 
 def test_no_orders_is_a_clear_error(tmp_path) -> None:
