@@ -88,6 +88,7 @@ def ws(tmp_path_factory):
     w = Workspace.create(root / "ws", currency="GBP")
     ingest_file(w, folder, preset="canonical")
     UserStore(w.path).add("ada", PASSWORD, "admin")
+    UserStore(w.path).add("zoe", PASSWORD, "viewer", lang="zh")
     ex.create(LocalContext(w), ex.CreateParams(definition=HOLDOUT))
     yield w
     w.close()
@@ -193,7 +194,7 @@ def test_markov_default_credits_each_period_its_journeys(markov) -> None:
     assert [per[m] for m in MONTHS] == pytest.approx([380, 500, 750, 900])
 
 
-def test_cli_and_api_give_the_service_answer(ws, linear, markov) -> None:
+def test_cli_and_api_give_the_service_answer(ws, markov) -> None:
     from fastapi.testclient import TestClient
     from typer.testing import CliRunner
 
@@ -221,20 +222,20 @@ def test_cli_and_api_give_the_service_answer(ws, linear, markov) -> None:
     with TestClient(create_app(ws, cookie_secure=False)) as client:
         assert client.post("/api/login", json={"username": "ada",
                                                "password": PASSWORD}).status_code == 200
-        r = client.get("/api/marketing/budget", params={"model": "linear", "window": 4})
+        # the defaults (markov, 6 periods: all 4 here), which the page below reuses cached
+        r = client.get("/api/marketing/budget")
         assert r.status_code == 200, r.text
         body = r.json()
         api = {(c["channel"], m): c[m] for c in body["channels"]
                for m in ("spend", "attributed", "marginal_roas") if c[m] is not None}
-        assert api == pytest.approx(want(linear))
+        assert api == pytest.approx(want(markov))
         social = next(c for c in body["channels"] if c["channel"] == "social")
         assert (social["marginal_reason"], social["experiment_id"]) == (
             bd.CONSTANT, "social-holdout")
-        assert len(body["rows"]) == len(linear.rows)
-        csv = client.get("/api/marketing/budget", params={"model": "linear", "window": 4,
-                                                          "format": "csv"})
+        assert len(body["rows"]) == len(markov.rows)
+        csv = client.get("/api/marketing/budget", params={"format": "csv"})
         assert csv.status_code == 200 and csv.text.splitlines()[0].startswith("period,")
-        assert len(csv.text.strip().splitlines()) == 1 + len(linear.rows)
+        assert len(csv.text.strip().splitlines()) == 1 + len(markov.rows)
         assert client.get("/api/marketing/budget", params={"window": 1}).status_code == 422
         # the /marketing page's budget section: the service's figures, formatted
         page = client.get("/marketing")
@@ -253,6 +254,10 @@ def test_cli_and_api_give_the_service_answer(ws, linear, markov) -> None:
         assert 'data-col="lift">+0.50 [' in social and "(social-holdout)" in social
         assert client.get("/marketing", params={"grain": "day"}).text.count(
             'data-testid="budget-table"') == 0  # daily: no budget section
+        assert client.post("/api/login", json={"username": "zoe",
+                                               "password": PASSWORD}).status_code == 200
+        zh = client.get("/marketing").text
+        assert "预算：各渠道投放回报" in zh and 'data-col="marginal_roas">投放额未变化<' in zh
 
 
 def test_no_orders_is_a_clear_error(tmp_path) -> None:
