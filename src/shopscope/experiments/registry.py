@@ -183,6 +183,9 @@ class ExperimentDefinition(BaseModel):
     name: str = ""
     hypothesis: str = ""
     description: str = ""
+    #: the marketing channel the experiment measures (a holdout or geo test of its spend):
+    #: the budget view shows its lift next to the channel's attributed return
+    channel: str | None = Field(default=None, min_length=1, max_length=200)
     unit: Literal["customer", "visitor"] = "customer"
     variants: list[str] = Field(min_length=2)
     split: dict[str, float] = Field(default_factory=dict)

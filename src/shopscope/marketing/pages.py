@@ -26,6 +26,7 @@ from starlette.formparsers import MultiPartException
 
 from shopscope.errors import ShopscopeError
 from shopscope.marketing import service as svc
+from shopscope.marketing import service_budget as bus
 from shopscope.marketing import service_channels as chs
 from shopscope.marketing import service_cohorts as cos
 from shopscope.marketing import service_journeys as sj
@@ -170,6 +171,70 @@ def build_channels(t: Translator, out: chs.ChannelReport, currency: str) -> dict
     }
 
 
+#: The budget table's columns: name, kind (``money``, ``ratio``).
+BUDGET_COLUMNS = (("spend", "money"), ("last_touch", "money"), ("attributed", "money"),
+                  ("roas_last_touch", "ratio"), ("roas_attributed", "ratio"),
+                  ("marginal_roas", "ratio"))
+
+
+def _lift(t: Translator, r: dict) -> str:
+    """``+0.50 [-0.14, 0.79] (id)``: the experiment's absolute lift and interval."""
+    if not isinstance(r.get("experiment_id"), str):
+        return t.number(None)
+    lift, low, high = (_finite(r.get(k)) for k in ("lift", "lift_low", "lift_high"))
+    sign = "+" if lift is not None and lift > 0 else ""
+    return (f"{sign}{t.number(lift)} [{t.number(low)}, {t.number(high)}] "
+            f"({r['experiment_id']})")
+
+
+def build_budget(t: Translator, out: bus.BudgetResult, currency: str) -> dict:
+    """The budget table (channels with spend or return) and its chart: spend against both
+    returns per channel over the range."""
+    f = out.channels
+    f = f[(f["spend"] > 0) | (f["last_touch"] > 0) | (f["attributed"].fillna(0) > 0)]
+    rows = []
+    for r in f.to_dict("records"):
+        reason = r.get("marginal_reason")
+        cells = [{"col": m, "text": _fmt(t, r[m], kind, currency)} for m, kind in BUDGET_COLUMNS]
+        if isinstance(reason, str):
+            cells[-1]["text"] = t(f"mkt.budget.reason.{reason}")
+        rec = r.get("recommendation")
+        rows.append({"key": _key(t, r["channel"]), "cells": cells, "lift": _lift(t, r),
+                     "rec": t(f"mkt.budget.rec.{rec}") if isinstance(rec, str) else ""})
+    spent = f[f["spend"] > 0]
+    names = [_key(t, c) for c in spent["channel"]]
+    data = []
+    for i, (m, label) in enumerate((("spend", t("mkt.m.spend")),
+                                    ("last_touch", t("mkt.budget.last_touch")),
+                                    ("attributed", t("mkt.budget.attributed")))):
+        data.append({"type": "bar", "name": label, "x": names,
+                     "y": [_finite(v) for v in spent[m]],
+                     "marker": {"color": COLORS[i % len(COLORS)]},
+                     "hovertemplate": "%{x}: %{y:,.2f} " + currency + f"<extra>{label}</extra>"})
+    fig = {"data": data, "layout": {**layout(t("mkt.budget.chart"), "", currency),
+                                    "barmode": "group"}}
+    p = out.params
+    export = {"start": out.start.isoformat(), "end": out.end.isoformat(), "grain": p.grain,
+              "model": p.model, "window": p.window, "table": "channels", "format": "csv"}
+    return {"rows": rows, "chart": {"id": "chart-budget", "figure": fig},
+            "note": t("mkt.budget.note", model=out.model, window=p.window),
+            "export_csv": "/api/marketing/budget?" + urlencode(export)}
+
+
+def _budget_view(t: Translator, state: Any, params: chs.ChannelParams,
+                 currency: str) -> dict | None:
+    """The budget section under a report by channel, week or month; None otherwise or when
+    it cannot be computed (the report above still shows)."""
+    if params.by[:1] != ("channel",) or params.grain == "day":
+        return None
+    try:
+        out = bus.budget(state, bus.make(bus.BudgetParams, start=params.start, end=params.end,
+                                         grain=params.grain))
+    except ShopscopeError:
+        return None
+    return build_budget(t, out, currency)
+
+
 @router.get("/marketing", response_class=HTMLResponse)
 def channels_page(request: Request, state: State, session: PageSession) -> HTMLResponse:
     """Sessions, customers, orders, sales, spend and their ratios per period and channel,
@@ -183,9 +248,12 @@ def channels_page(request: Request, state: State, session: PageSession) -> HTMLR
     except chs.NoData:  # an empty workspace: say what to load
         return render(request, "marketing.html", t, session=session, view=None,
                       params=params, charts=charts_payload([], t))
-    view = build_channels(t, out, state.workspace.settings.currency)
+    currency = state.workspace.settings.currency
+    view = build_channels(t, out, currency)
+    view["budget"] = budget = _budget_view(t, state, params, currency)
+    charts = view["charts"] + ([budget["chart"]] if budget else [])
     return render(request, "marketing.html", t, session=session, view=view, params=params,
-                  charts=charts_payload(view["charts"], t))
+                  charts=charts_payload(charts, t))
 
 
 # -- /marketing/cohorts: LTV and payback -----------------------------------------------------
