@@ -23,6 +23,7 @@ import datetime as dt
 import ibis
 import ibis.expr.types as ir
 
+from shopscope.core import periods as P
 from shopscope.core.tables import TableSource
 from shopscope.marketing import channels as ch
 
@@ -35,10 +36,11 @@ SEP = "\x1f"
 
 def journeys_expr(tables: TableSource, by: str = "channel", lookback_days: int = 30,
                   start: dt.date | None = None, end: dt.date | None = None,
-                  strategy: str = "auto") -> ir.Table:
+                  strategy: str = "auto", grain: str | None = None) -> ir.Table:
     """One row per distinct path: ``path`` (labels joined by :data:`SEP`; empty for the
     conversions with no touch), ``conversions``, ``value``, ``nulls``. ``start``..``end``
-    (both included) select journeys by the day they end.
+    (both included) select journeys by the day they end; ``grain``: also per ``period``
+    (the first day of the day, week or month a journey ends in), one query for them all.
 
     ``strategy``: how each touch finds the order that ends its journey. ``asof``: an
     as-of join (the first order at or after the touch), DuckDB's; ``window``: a running
@@ -50,7 +52,7 @@ def journeys_expr(tables: TableSource, by: str = "channel", lookback_days: int =
     if strategy == "auto":
         strategy = "asof" if getattr(tables, "engine", "") == "duckdb" else "window"
     if strategy == "asof":
-        return _by_asof(tables, by, lookback_days, start, end)
+        return _by_asof(tables, by, lookback_days, start, end, grain)
     s = ch.sessions(tables)
     if s is None:
         raise LookupError("journeys need events (sessions)")
@@ -90,10 +92,19 @@ def journeys_expr(tables: TableSource, by: str = "channel", lookback_days: int =
     paths = t.group_by(["cust", "j"]).agg(
         path=t.label.collect(order_by=[t.at, t.sid]).join(SEP))
     per = g.left_join(paths, [g.cust == paths.cust, g.j == paths.j]).select(
-        path=paths.path.fill_null(""), converted=g.converted, value=g.value.fill_null(0.0))
+        path=paths.path.fill_null(""), converted=g.converted, value=g.value.fill_null(0.0),
+        end_at=g.end_at)
     # a group with neither touches nor an order cannot occur; one with an order only is an
     # unattributed conversion (empty path); groups without conversion and touches: none
-    return per.group_by("path").agg(
+    return _per_path(per, grain)
+
+
+def _per_path(per: ir.Table, grain: str | None) -> ir.Table:
+    keys = ["path"]
+    if grain is not None:
+        per = per.mutate(period=P.truncate(per.end_at, grain))
+        keys = ["period", "path"]
+    return per.group_by(keys).agg(
         conversions=per.converted.sum(),
         value=per.value.sum(),
         nulls=(1 - per.converted).sum())
@@ -111,7 +122,7 @@ def _touches(tables: TableSource, by: str) -> ir.Table:
 
 
 def _by_asof(tables: TableSource, by: str, lookback_days: int, start: dt.date | None,
-             end: dt.date | None) -> ir.Table:
+             end: dt.date | None, grain: str | None) -> ir.Table:
     t = _touches(tables, by)
     o = tables.table("orders")
     o = o.filter((o.status != "cancelled") & o.customer_id.notnull())
@@ -131,13 +142,10 @@ def _by_asof(tables: TableSource, by: str, lookback_days: int, start: dt.date | 
         a = a.filter(a.end_at < stop)
         o = o.filter(o.oat < stop)
     paths = a.group_by(["cust", "oid"]).agg(
-        path=a.label.collect(order_by=[a.at, a.sid]).join(SEP))
+        path=a.label.collect(order_by=[a.at, a.sid]).join(SEP), end_at=a.end_at.max())
     converted = o.left_join(paths, o.oid == paths.oid).select(
-        path=paths.path.fill_null(""), converted=ibis.literal(1), value=o.value)
+        path=paths.path.fill_null(""), converted=ibis.literal(1), value=o.value,
+        end_at=o.oat)
     nulls = paths.filter(paths.oid.isnull()).select(
-        "path", converted=ibis.literal(0), value=ibis.literal(0.0))
-    per = ibis.union(converted, nulls, distinct=False)
-    return per.group_by("path").agg(
-        conversions=per.converted.sum(),
-        value=per.value.sum(),
-        nulls=(1 - per.converted).sum())
+        "path", converted=ibis.literal(0), value=ibis.literal(0.0), end_at=paths.end_at)
+    return _per_path(ibis.union(converted, nulls, distinct=False), grain)

@@ -23,7 +23,6 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-import ibis
 import pandas as pd
 from pydantic import Field, model_validator
 
@@ -116,12 +115,10 @@ def _attributed(ctx: Context, params: BudgetParams, periods: list[dt.date],
         notes.append("no attributed return: the workspace has no events (sessions) to build "
                      "journeys from")
         return None, name
-    parts = []
-    for p in periods:
-        last = min(P.period_end(p, params.grain) - dt.timedelta(days=1), end)
-        e = jr.journeys_expr(ctx.store, "channel", params.lookback_days, p, last)
-        parts.append(e.mutate(period=ibis.literal(p)))
-    paths = ibis.union(*parts, distinct=False).execute()
+    # one query for every period (a query per period made a union of hundreds of plans
+    # over a long range of weeks)
+    paths = jr.journeys_expr(ctx.store, "channel", params.lookback_days, periods[0], end,
+                             grain=params.grain).execute()
     paths["period"] = pd.to_datetime(paths["period"]).dt.date
     paths = paths[paths["path"] != ""]  # conversions without a touch: no model credits them
     out = []
