@@ -53,22 +53,17 @@ def journeys_expr(tables: TableSource, by: str = "channel", lookback_days: int =
         strategy = "asof" if getattr(tables, "engine", "") == "duckdb" else "window"
     if strategy == "asof":
         return _by_asof(tables, by, lookback_days, start, end, grain)
-    s = ch.sessions(tables)
-    if s is None:
-        raise LookupError("journeys need events (sessions)")
-    s = s.filter(s.customer_id.notnull())
-    label = s[by]
-    label = ibis.ifelse(label.isin(UNTAGGED), DIRECT, label)
-    o = tables.table("orders")
-    o = o.filter((o.status != "cancelled") & o.customer_id.notnull())
-    touch = s.select(cust=s.customer_id.cast("string"), at=s.at.cast("timestamp"),
-                     kind=ibis.literal(0),
-                     label=label, value=ibis.null("float64"),
-                     sid=s.session_id.cast("string"))
-    conv = o.select(cust=o.customer_id.cast("string"), at=o.ordered_at.cast("timestamp"),
-                    kind=ibis.literal(1),
-                    label=ibis.null("string"), value=o.net_amount.cast("float64"),
-                    sid=o.order_id.cast("string"))
+    return _by_window(tables, by, lookback_days, start, end, grain)
+
+
+def _by_window(tables: TableSource, by: str, lookback_days: int, start: dt.date | None,
+               end: dt.date | None, grain: str | None) -> ir.Table:
+    t0 = _touches(tables, by)
+    o = _orders(tables)
+    touch = t0.select("cust", "at", kind=ibis.literal(0), label=t0.label,
+                      value=ibis.null("float64"), sid=t0.sid)
+    conv = o.select(cust=o._cust, at=o.oat, kind=ibis.literal(1),
+                    label=ibis.null("string"), value=o.value, sid=o.oid)
     rows = ibis.union(touch, conv, distinct=False)
     # orders strictly before each row (a touch at an order's very time belongs to it)
     w = ibis.window(group_by=rows.cust, order_by=[rows.at, rows.kind, rows.sid],
@@ -121,13 +116,18 @@ def _touches(tables: TableSource, by: str) -> ir.Table:
                     sid=s.session_id.cast("string"))
 
 
+def _orders(tables: TableSource) -> ir.Table:
+    """Orders that end a journey: not cancelled, of a known customer."""
+    o = tables.table("orders")
+    o = o.filter((o.status != "cancelled") & o.customer_id.notnull())
+    return o.select(_cust=o.customer_id.cast("string"), oat=o.ordered_at.cast("timestamp"),
+                    oid=o.order_id.cast("string"), value=o.net_amount.cast("float64"))
+
+
 def _by_asof(tables: TableSource, by: str, lookback_days: int, start: dt.date | None,
              end: dt.date | None, grain: str | None) -> ir.Table:
     t = _touches(tables, by)
-    o = tables.table("orders")
-    o = o.filter((o.status != "cancelled") & o.customer_id.notnull())
-    o = o.select(_cust=o.customer_id.cast("string"), oat=o.ordered_at.cast("timestamp"),
-                 oid=o.order_id.cast("string"), value=o.net_amount.cast("float64"))
+    o = _orders(tables)
     a = t.asof_join(o, on=t.at <= o.oat, predicates=t.cust == o._cust)
     a = a.select("cust", "at", "label", "sid", "oid", "oat")
     # a journey without an order ends at its last touch
